@@ -1,0 +1,118 @@
+//! Catalogers: each one recognises a package database, lock file, manifest or binary
+//! format and turns it into [`Package`]s. OS detection lives here too.
+//!
+//! A cataloger sees one file at a time ([`Cataloger::catalog`]); the image walker
+//! (`bulwark-image`) decides which layer's copy of a file is visible, and this crate's
+//! assembly step attaches layer locations and purls.
+
+use bulwark_core::{OsInfo, Package};
+use std::io::Read;
+
+pub mod util;
+
+/// Anything a cataloger can read and rewind.
+pub use bulwark_image::ReadSeek;
+
+/// One file given to a cataloger.
+pub struct CatalogInput<'a> {
+    /// Path relative to the scanned root, no leading `/` (`var/lib/dpkg/status`).
+    pub path: &'a str,
+    /// Size in bytes.
+    pub size: u64,
+    /// Unix mode bits.
+    pub mode: u32,
+    /// The content, positioned at the start.
+    pub reader: &'a mut dyn ReadSeek,
+}
+
+/// What a cataloger found in one file.
+#[derive(Debug, Default)]
+pub struct CatalogOutput {
+    /// Packages, with `locations` left empty: assembly fills in the path and layer.
+    /// A cataloger may set `locations` itself when one file holds packages at several
+    /// paths (e.g. nested jars: `app.war!/WEB-INF/lib/x.jar`); assembly then prefixes
+    /// the layer only.
+    pub packages: Vec<Package>,
+    /// The OS, for OS-detection catalogers.
+    pub os: Option<OsInfo>,
+}
+
+/// Errors a cataloger reports for one file. The scan goes on; the error becomes a
+/// warning naming the path and layer.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The file could not be read.
+    #[error("read error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The file is larger than this cataloger accepts.
+    #[error("file is {size} bytes, over the {limit}-byte limit for {cataloger}")]
+    TooLarge {
+        /// Actual size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+        /// Which cataloger.
+        cataloger: &'static str,
+    },
+    /// The content is malformed; `line` when known.
+    #[error("{}malformed {format}: {message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+    Parse {
+        /// Format name (`dpkg status`, `package-lock.json`).
+        format: &'static str,
+        /// 1-based line number when known.
+        line: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl CatalogError {
+    /// Shorthand for a parse error without a line.
+    pub fn parse(format: &'static str, message: impl Into<String>) -> Self {
+        CatalogError::Parse {
+            format,
+            line: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// Whether the scan is of an image/root filesystem (installed packages) or of a source
+/// tree (lock files). Some formats only make sense in one of them, as in Trivy's
+/// image/fs split; bulwark runs both kinds everywhere unless a cataloger says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanMode {
+    /// Container image or root filesystem.
+    Image,
+    /// Source directory or single file.
+    Source,
+}
+
+/// A package cataloger.
+pub trait Cataloger: Send + Sync {
+    /// Stable id, used as [`Package::found_by`] and in warnings (`dpkg`, `npm-lock`).
+    fn id(&self) -> &'static str;
+    /// Cheap test on every regular file's path (relative, no leading `/`), size and mode.
+    fn wants(&self, path: &str, size: u64, mode: u32, scan: ScanMode) -> bool;
+    /// Parses one wanted file.
+    fn catalog(&self, input: CatalogInput<'_>) -> Result<CatalogOutput, CatalogError>;
+}
+
+/// Reads the whole input into memory, refusing more than `limit` bytes.
+pub fn read_bounded(
+    r: &mut dyn ReadSeek,
+    limit: u64,
+    cataloger: &'static str,
+) -> Result<Vec<u8>, CatalogError> {
+    r.rewind()?;
+    let mut buf = Vec::new();
+    let n = r.take(limit + 1).read_to_end(&mut buf)?;
+    if n as u64 > limit {
+        return Err(CatalogError::TooLarge {
+            size: n as u64,
+            limit,
+            cataloger,
+        });
+    }
+    Ok(buf)
+}

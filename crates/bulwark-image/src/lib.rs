@@ -1,0 +1,44 @@
+//! Container image sources and the layer walker.
+//!
+//! A target (docker-archive tar, OCI layout, OCI archive, registry reference, daemon image,
+//! root filesystem) is resolved to an [`Image`]: its config and an ordered list of layer
+//! blobs. [`walk`] then streams every layer once — decompressing gzip/zstd/plain tars,
+//! checking each blob against its digest — and hands the files a [`Visitor`] asks for to
+//! that visitor. Nothing is extracted to disk. The result keeps, per layer, what the
+//! visitor returned plus the whiteouts, so [`Walk::merged`] can give the merged view of
+//! the image (last layer wins, deleted files gone) without ever holding a file list.
+
+use std::io::{Read, Seek};
+
+/// Anything a visitor can read and rewind.
+pub trait ReadSeek: Read + Seek + Send {}
+impl<T: Read + Seek + Send> ReadSeek for T {}
+
+/// A file handed to a [`Visitor`].
+pub struct FileEntry<'a> {
+    /// Normalised path relative to the image root, without a leading `/`
+    /// (`var/lib/dpkg/status`).
+    pub path: &'a str,
+    /// Size in bytes.
+    pub size: u64,
+    /// Unix mode bits (permission and type bits as in the tar header).
+    pub mode: u32,
+    /// The content, positioned at the start.
+    pub reader: &'a mut dyn ReadSeek,
+}
+
+/// Receives the files of an image (or directory) that it asks for.
+///
+/// `wants` is called for every regular file in every layer, so it must be cheap (a
+/// suffix or file-name test). `visit` runs on layer worker threads.
+pub trait Visitor: Sync {
+    /// What the visitor returns for one file.
+    type Output: Send;
+    /// Whether the visitor wants this file's content.
+    fn wants(&self, path: &str, size: u64, mode: u32) -> bool;
+    /// Processes one wanted file.
+    fn visit(&self, file: FileEntry<'_>) -> Self::Output;
+}
+
+mod types;
+pub use types::{BlobLocation, Image, ImageError, LayerBlob, Target};

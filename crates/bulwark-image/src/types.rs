@@ -1,0 +1,121 @@
+//! The resolved forms of a target, shared by every source.
+
+use bulwark_core::ImageMeta;
+use std::path::PathBuf;
+
+/// Where the bytes of one blob live once a source has resolved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobLocation {
+    /// A whole file (OCI layout blob, registry blob in the cache).
+    File(PathBuf),
+    /// A member of an uncompressed tar archive (docker-archive, OCI archive), read in place.
+    TarMember {
+        /// The archive file.
+        archive: PathBuf,
+        /// Byte offset of the member's data.
+        offset: u64,
+        /// Length of the member's data.
+        len: u64,
+    },
+}
+
+/// One layer blob of an image, bottom layer first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerBlob {
+    /// Digest of the blob as stored (`sha256:...`); checked while streaming.
+    pub digest: String,
+    /// Digest of the uncompressed tar from the config's `rootfs.diff_ids`.
+    pub diff_id: String,
+    /// Media type, when the manifest gives one (decides the decompressor; content sniffing
+    /// is the fallback).
+    pub media_type: Option<String>,
+    /// Size in bytes of the stored blob.
+    pub size: u64,
+    /// Where to read it.
+    pub location: BlobLocation,
+}
+
+/// A resolved container image: metadata plus layer blobs ready to stream.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// Metadata for the report (id, tags, layers, config).
+    pub meta: ImageMeta,
+    /// Layer blobs, bottom first; same order as `meta.layers`.
+    pub layers: Vec<LayerBlob>,
+}
+
+/// What a target string resolved to.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A container image.
+    Image(Image),
+    /// A root filesystem or source directory, read in place.
+    Dir(PathBuf),
+    /// A single regular file (a lock file or binary), read as a one-file directory.
+    File(PathBuf),
+}
+
+/// Errors from resolving or reading an image. Every variant says what and where.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// An I/O error on a named path.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or archive.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Malformed archive, manifest, index or config.
+    #[error("{what}: {message}")]
+    Format {
+        /// Which document or member (`manifest.json in image.tar`).
+        what: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A layer could not be read.
+    #[error("layer {digest}: {path}: {message}")]
+    Layer {
+        /// The layer's blob digest.
+        digest: String,
+        /// The path inside the layer, or `-` when the problem is the stream itself.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A blob's content does not match its digest.
+    #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
+    DigestMismatch {
+        /// The blob (layer, config, manifest).
+        what: String,
+        /// The digest the manifest promised.
+        expected: String,
+        /// The digest of the bytes read.
+        actual: String,
+    },
+    /// A blob the manifest names is not there.
+    #[error("missing blob {digest} ({what})")]
+    MissingBlob {
+        /// The blob digest.
+        digest: String,
+        /// Where it was expected.
+        what: String,
+    },
+    /// The target string could not be understood.
+    #[error("cannot use target {target:?}: {message}")]
+    Target {
+        /// What the user typed.
+        target: String,
+        /// Why it cannot be used.
+        message: String,
+    },
+    /// A registry or daemon request failed.
+    #[error("{what}: {message}")]
+    Remote {
+        /// The request (`GET https://.../v2/.../manifests/...`).
+        what: String,
+        /// The error or status.
+        message: String,
+    },
+}
