@@ -1,6 +1,164 @@
-//! `bulwark`: the command-line program. Thin: parses arguments, calls the crates,
-//! reports errors with context and maps them to exit codes.
+//! `bulwark`: the command-line program. Thin on purpose: it parses arguments, calls the
+//! library crates, reports errors with context and maps outcomes to exit codes
+//! (0 fine, 2 usage or input error).
 
-fn main() {
-    println!("bulwark {}", env!("CARGO_PKG_VERSION"));
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+mod pipeline;
+
+/// bulwark: container security from build to run.
+#[derive(Debug, Parser)]
+#[command(name = "bulwark", version, about, long_about = None)]
+struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace). Logs go to stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List everything inside an image, root filesystem, directory or SBOM as an SBOM.
+    Sbom(SbomArgs),
+}
+
+/// Options shared by every command that reads a target.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// What to read: a path (auto-detected: docker-archive tar, OCI layout dir, OCI
+    /// archive tar, directory, file, SBOM) or `docker-archive:`, `oci:`, `oci-archive:`,
+    /// `dir:`, `docker://` (registry), `docker-daemon:`, `sbom:` transports.
+    pub target: String,
+    /// Platform to pick from a multi-platform image (`linux/arm64`).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Allow plain-HTTP registries (loopback test registries).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Cache directory for downloaded blobs and spooled files.
+    #[arg(long, env = "BULWARK_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Largest decompressed size accepted for one layer, in bytes (decompression-bomb
+    /// guard).
+    #[arg(long, default_value_t = 64 << 30)]
+    pub max_layer_size: u64,
+}
+
+#[derive(Debug, Args)]
+struct SbomArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Output format: cyclonedx, spdx, json or table.
+    #[arg(short, long, default_value = "cyclonedx")]
+    format: String,
+    /// Write to this file instead of standard output.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(cli.verbose, cli.quiet);
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = if quiet {
+        "error"
+    } else {
+        match verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BULWARK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Sbom(args) => {
+            let format: bulwark_report::Format = args
+                .format
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--format {}: {e}", args.format))?;
+            let report = pipeline::sbom_report(&args.target)?;
+            for w in &report.warnings {
+                let loc = match (&w.path, &w.layer) {
+                    (Some(p), Some(l)) => format!("{p} (layer {l}): "),
+                    (Some(p), None) => format!("{p}: "),
+                    _ => String::new(),
+                };
+                tracing::warn!("{loc}{}", w.message);
+            }
+            write_output(args.output.as_deref(), |w| {
+                bulwark_report::write(&report, format, w).map_err(anyhow::Error::from)
+            })?;
+            Ok(0)
+        }
+    }
+}
+
+/// Writes to a file atomically (temp file + rename, so a failed run never leaves half a
+/// report), or to stdout.
+fn write_output(
+    path: Option<&std::path::Path>,
+    f: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    match path {
+        Some(p) => {
+            let dir = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)
+                .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+            {
+                let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+                f(&mut w)?;
+                w.flush()
+                    .with_context(|| format!("writing {}", p.display()))?;
+            }
+            tmp.persist(p)
+                .with_context(|| format!("writing {}", p.display()))?;
+            Ok(())
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            f(&mut w)?;
+            match w.flush() {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                r => r.context("writing to standard output"),
+            }
+        }
+    }
 }

@@ -38,7 +38,7 @@ pub fn normalize_pypi_name(name: &str) -> String {
 }
 
 /// Splits `a/b/c` into (`a/b`, `c`); no slash gives no namespace.
-fn split_last<'a>(name: &'a str, sep: char) -> (Option<&'a str>, &'a str) {
+fn split_last(name: &str, sep: char) -> (Option<&str>, &str) {
     match name.rsplit_once(sep) {
         Some((ns, n)) if !ns.is_empty() && !n.is_empty() => (Some(ns), n),
         _ => (None, name),

