@@ -222,17 +222,18 @@ fn non_sbom_trivy_outputs_are_refused() {
     }
 }
 
-/// Packages Trivy's SBOM analyzer expects from a fixture: (name, version, arch,
-/// licences, source name/version) from every `Packages` list in its `want`.
-fn analyzer_expected(
-    rel: &str,
-) -> BTreeSet<(
+/// name, version, arch, licences, source (name, version).
+type Row = (
     String,
     String,
     Option<String>,
     Vec<String>,
     Option<(String, String)>,
-)> {
+);
+
+/// Packages Trivy's SBOM analyzer expects from a fixture: (name, version, arch,
+/// licences, source name/version) from every `Packages` list in its `want`.
+fn analyzer_expected(rel: &str) -> BTreeSet<Row> {
     let v = json(&format!("{rel}.expected.json"));
     let want = &v["cases"][0]["want"];
     let mut out = BTreeSet::new();
