@@ -4,11 +4,13 @@
 //! Nothing here does I/O. Catalogers produce [`Package`]s, the image pipeline says where
 //! they came from ([`Location`]), and every output format renders a [`Report`].
 
+pub mod findings;
 pub mod purl;
 pub mod report;
 
 use serde::{Deserialize, Serialize};
 
+pub use findings::{Misconfiguration, SecretFinding, Severity};
 pub use report::{ImageMeta, LayerMeta, Report, ReportTarget, TargetKind, Warning};
 
 /// The package ecosystem, named after its package-url type.

@@ -2,7 +2,7 @@
 //! stores. Its schema is documented in `docs/report-schema.md`; bump
 //! [`REPORT_SCHEMA_VERSION`] on any incompatible change.
 
-use crate::{OsInfo, Package};
+use crate::{Misconfiguration, OsInfo, Package, SecretFinding};
 use serde::{Deserialize, Serialize};
 
 /// Version of the JSON report schema.
@@ -104,6 +104,12 @@ pub struct Report {
     /// Every package found, sorted by ecosystem, name, version, first path.
     #[serde(default)]
     pub packages: Vec<Package>,
+    /// Misconfigurations found (misconfig scanner).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub misconfigurations: Vec<Misconfiguration>,
+    /// Secrets found (secret scanner).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretFinding>,
     /// Problems that did not stop the scan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Warning>,
@@ -119,6 +125,8 @@ impl Report {
             target,
             os: None,
             packages: Vec::new(),
+            misconfigurations: Vec::new(),
+            secrets: Vec::new(),
             warnings: Vec::new(),
         }
     }
