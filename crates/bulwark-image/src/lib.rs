@@ -40,5 +40,7 @@ pub trait Visitor: Sync {
     fn visit(&self, file: FileEntry<'_>) -> Self::Output;
 }
 
+pub mod daemon;
+pub mod registry;
 mod types;
 pub use types::{BlobLocation, Image, ImageError, LayerBlob, Target};
