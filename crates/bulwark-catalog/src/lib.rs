@@ -9,6 +9,7 @@ use bulwark_core::{OsInfo, Package};
 use std::io::Read;
 
 pub mod other;
+pub mod php;
 pub mod ruby;
 pub mod util;
 
