@@ -8,6 +8,7 @@
 use bulwark_core::{OsInfo, Package};
 use std::io::Read;
 
+pub mod dotnet;
 pub mod other;
 pub mod php;
 pub mod ruby;

@@ -105,7 +105,11 @@ mod tests {
     fn check(pkgs: &[Package], want: &[serde_json::Value]) {
         assert_eq!(our_nv(pkgs), nv(want));
         assert_eq!(our_name_licenses(pkgs), name_licenses(want));
-        let ours: BTreeSet<String> = pkgs.iter().filter(|p| p.dev).map(|p| p.name.clone()).collect();
+        let ours: BTreeSet<String> = pkgs
+            .iter()
+            .filter(|p| p.dev)
+            .map(|p| p.name.clone())
+            .collect();
         assert_eq!(ours, dev_names(want));
     }
 
@@ -136,15 +140,24 @@ mod tests {
     fn installed_json_v1_and_errors() {
         let v1 = br#"[{"name":"a/b","version":"1.0.0","license":"MIT"}]"#;
         let p = parse_installed(v1).unwrap();
-        assert_eq!((p[0].name.as_str(), p[0].version.as_str()), ("a/b", "1.0.0"));
+        assert_eq!(
+            (p[0].name.as_str(), p[0].version.as_str()),
+            ("a/b", "1.0.0")
+        );
         assert_eq!(p[0].licenses, ["MIT"]);
         let v2dev = br#"{"packages":[{"name":"a/b","version":"1"},{"name":"c/d","version":"2"}],"dev-package-names":["c/d"]}"#;
         let p = parse_installed(v2dev).unwrap();
         assert_eq!(p.iter().filter(|p| p.dev).count(), 1);
 
         let err = parse_installed(b"{\"packages\": [\n {\"name\": 1}]}").unwrap_err();
-        assert!(matches!(err, CatalogError::Parse { line: Some(2), .. }), "{err}");
+        assert!(
+            matches!(err, CatalogError::Parse { line: Some(2), .. }),
+            "{err}"
+        );
         let err = parse_lock(b"{\n\"packages\": [\n{\"version\": \"1\"}\n]}").unwrap_err();
-        assert!(matches!(err, CatalogError::Parse { line: Some(3), .. }), "{err}");
+        assert!(
+            matches!(err, CatalogError::Parse { line: Some(3), .. }),
+            "{err}"
+        );
     }
 }

@@ -10,7 +10,11 @@ use crate::Cataloger;
 pub fn catalogers() -> Vec<Box<dyn Cataloger>> {
     vec![
         FnCataloger::boxed("composer-lock", wants_lock, composer::parse_lock),
-        FnCataloger::boxed("composer-installed", wants_installed, composer::parse_installed),
+        FnCataloger::boxed(
+            "composer-installed",
+            wants_installed,
+            composer::parse_installed,
+        ),
     ]
 }
 
@@ -31,7 +35,12 @@ mod tests {
     fn php_wants() {
         let c = catalogers();
         assert!(c[0].wants("srv/app/composer.lock", 1, 0o100644, ScanMode::Source));
-        assert!(c[1].wants("app/vendor/composer/installed.json", 1, 0o100644, ScanMode::Image));
+        assert!(c[1].wants(
+            "app/vendor/composer/installed.json",
+            1,
+            0o100644,
+            ScanMode::Image
+        ));
         assert!(!c[1].wants("app/installed.json", 1, 0o100644, ScanMode::Image));
         assert!(!c[0].wants("composer.lock", 1, 0o040755, ScanMode::Image));
     }
