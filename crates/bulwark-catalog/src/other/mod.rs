@@ -108,4 +108,59 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, crate::CatalogError::TooLarge { .. }));
     }
+
+    fn fixture_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                fixture_files(&p, out);
+            } else if !p.to_string_lossy().ends_with(".expected.json") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// Every cataloger of this brief over every truncation of every fixture in its
+    /// folders: the result may be an error, but nothing may panic.
+    #[test]
+    fn truncated_fixtures_never_panic() {
+        let mut files = Vec::new();
+        for d in [
+            "ruby",
+            "php",
+            "dotnet",
+            "conan",
+            "swift",
+            "cocoapods",
+            "dart",
+            "elixir",
+            "julia",
+            "conda",
+        ] {
+            fixture_files(std::path::Path::new(&expected::fixture_path(d)), &mut files);
+        }
+        assert!(files.len() > 40, "found {} fixtures", files.len());
+        let cats: Vec<_> = crate::ruby::catalogers()
+            .into_iter()
+            .chain(crate::php::catalogers())
+            .chain(crate::dotnet::catalogers())
+            .chain(catalogers())
+            .collect();
+        for f in &files {
+            let data = std::fs::read(f).unwrap();
+            let step = (data.len() / 40).max(1);
+            for cut in (0..=data.len()).step_by(step) {
+                let part = data.get(..cut).unwrap_or_default().to_vec();
+                for c in &cats {
+                    let mut cur = std::io::Cursor::new(part.clone());
+                    let _ = c.catalog(CatalogInput {
+                        path: "x",
+                        size: part.len() as u64,
+                        mode: 0o100644,
+                        reader: &mut cur,
+                    });
+                }
+            }
+        }
+    }
 }

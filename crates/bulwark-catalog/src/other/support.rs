@@ -169,3 +169,56 @@ fn push_trimmed(out: &mut Vec<String>, s: &str) {
         out.push(t.to_string());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bulwark_core::Ecosystem;
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = |open: &str, n: usize| open.repeat(n).into_bytes();
+        let e = json::<serde_json::Value>(&deep("[", 100_000), "t").unwrap_err();
+        assert!(e.to_string().contains("recursion limit"), "{e}");
+        let e = yaml::<serde_yaml_ng::Value>(&deep("[", 100_000), "t").unwrap_err();
+        assert!(e.to_string().contains("recursion limit"), "{e}");
+        let mut t = b"a = ".to_vec();
+        t.extend(deep("[", 100_000));
+        assert!(toml::<::toml::Table>(&t, "t").is_err());
+        let x = deep("<a>", 10_000);
+        let e = crate::dotnet::xml::walk(&x, "t", |_| Ok(())).unwrap_err();
+        assert!(e.to_string().contains("nested deeper"), "{e}");
+    }
+
+    #[test]
+    fn parse_errors_carry_lines() {
+        let e = json::<serde_json::Value>(b"{\n\n  \"a\": ,\n}", "t").unwrap_err();
+        assert!(
+            matches!(e, CatalogError::Parse { line: Some(3), .. }),
+            "{e}"
+        );
+        let e = toml::<::toml::Table>(b"a = 1\nb = \n", "t").unwrap_err();
+        assert!(
+            matches!(e, CatalogError::Parse { line: Some(2), .. }),
+            "{e}"
+        );
+        let e = utf8(b"ok\nok\n\xff", "t").unwrap_err();
+        assert!(
+            matches!(e, CatalogError::Parse { line: Some(3), .. }),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn split_or_and_dedup() {
+        assert_eq!(split_or("MIT or BSD-2-Clause"), ["MIT", "BSD-2-Clause"]);
+        assert_eq!(split_or("(GPL-2.0 OR MIT)"), ["GPL-2.0", "MIT"]);
+        assert_eq!(split_or("Apache-2.0"), ["Apache-2.0"]);
+        let mut a = Package::new(Ecosystem::Gem, "x", "1", "t");
+        a.dev = true;
+        let b = Package::new(Ecosystem::Gem, "x", "1", "t");
+        let out = dedup(vec![a, b]);
+        assert_eq!(out.len(), 1);
+        assert!(!out[0].dev, "a package that also ships is not dev-only");
+    }
+}
