@@ -19,10 +19,17 @@ fn wants_gemfile_lock(path: &str) -> bool {
     matches!(file_name(path), "Gemfile.lock" | "gems.locked")
 }
 
-/// Only installed specs: RubyGems writes them to `<gem home>/specifications/`, while a
-/// `*.gemspec` elsewhere is usually a project's own, non-literal source.
+/// Only installed specs: RubyGems writes them to `<gem home>/specifications/` (default
+/// gems bundled with Ruby to `specifications/default/`), while a `*.gemspec` elsewhere is
+/// usually a project's own, non-literal source.
 fn wants_gemspec(path: &str) -> bool {
-    file_name(path).ends_with(".gemspec") && file_name(parent(path)) == "specifications"
+    let dir = parent(path);
+    let in_specs = match file_name(dir) {
+        "specifications" => true,
+        "default" => file_name(parent(dir)) == "specifications",
+        _ => false,
+    };
+    file_name(path).ends_with(".gemspec") && in_specs
 }
 
 #[cfg(test)]
@@ -43,7 +50,14 @@ mod tests {
             0o100644,
             ScanMode::Image
         ));
+        assert!(spec.wants(
+            "usr/local/lib/ruby/gems/3.2.0/specifications/default/json-2.6.3.gemspec",
+            10,
+            0o100644,
+            ScanMode::Image
+        ));
         assert!(!spec.wants("src/rake/rake.gemspec", 10, 0o100644, ScanMode::Image));
+        assert!(!spec.wants("src/default/rake.gemspec", 10, 0o100644, ScanMode::Image));
 
         let data = b"GEM\n  specs:\n    rack (2.2.3)\n".to_vec();
         let mut cur = std::io::Cursor::new(data.clone());
