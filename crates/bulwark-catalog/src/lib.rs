@@ -8,6 +8,10 @@
 use bulwark_core::{OsInfo, Package};
 use std::io::Read;
 
+pub mod dotnet;
+pub mod other;
+pub mod php;
+pub mod ruby;
 pub mod util;
 
 /// Anything a cataloger can read and rewind.
