@@ -8,6 +8,8 @@
 use bulwark_core::{OsInfo, Package};
 use std::io::Read;
 
+pub mod javascript;
+pub mod python;
 pub mod util;
 
 /// Anything a cataloger can read and rewind.
