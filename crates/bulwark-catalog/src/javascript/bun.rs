@@ -178,7 +178,10 @@ pub fn parse_bun_lock(data: &[u8]) -> Result<Vec<Package>, CatalogError> {
             rest
         };
         let mut p = Package::new(Ecosystem::Npm, name, version, ID);
-        p.dev = !rest.starts_with("workspace:") && !runtime.contains(key.as_str());
+        // Without workspace roots there is nothing to tell dev from runtime by.
+        p.dev = !workspaces.is_empty()
+            && !rest.starts_with("workspace:")
+            && !runtime.contains(key.as_str());
         out.push(p);
     }
     Ok(super::npm::dedup(out))

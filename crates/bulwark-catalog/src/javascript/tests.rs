@@ -257,6 +257,15 @@ fn bun_fixtures_match_expected() {
 }
 
 #[test]
+fn bun_without_workspaces_is_not_dev() {
+    let got =
+        parse_bun_lock(b"{\"packages\": {\"a\": [\"a@1.0.0\"], \"g\": [\"g@github:x/y\"],},}")
+            .unwrap_or_else(|e| panic!("{e}"));
+    let got: Vec<(String, bool)> = got.iter().map(|p| (p.name.clone(), p.dev)).collect();
+    assert_eq!(got, [("a".to_string(), false)]);
+}
+
+#[test]
 fn jsonc_rewrite() {
     let src = "{\n // c, ]\n \"a\": [1, 2,], /* x,\n } */ \"b\": \"s,]//\",\n}";
     let json = bun::jsonc_to_json(src);
@@ -269,4 +278,81 @@ fn jsonc_rewrite() {
         parse_bun_lock(b"{\n\"packages\": {\n  \"a\": [\"a@1\" \"x\"],\n}}"),
         Err(crate::CatalogError::Parse { line: Some(3), .. })
     ));
+}
+
+/// Every parser of both modules on every fixture of both modules, whole and cut short
+/// at several points: errors are fine, panics and hangs are not.
+#[test]
+fn no_panics_on_any_fixture_or_truncation() {
+    let parsers: [crate::python::ParseFn; 15] = [
+        parse_package_lock,
+        parse_package_json,
+        parse_yarn_lock,
+        parse_pnpm_lock,
+        parse_bun_lock,
+        crate::python::parse_dist_info,
+        crate::python::parse_egg_info,
+        crate::python::parse_egg_zip,
+        crate::python::parse_requirements,
+        crate::python::parse_pipfile_lock,
+        crate::python::parse_poetry_lock,
+        crate::python::parse_uv_lock,
+        crate::python::parse_pylock,
+        |d| Ok(parse_yarn_lock(&[b"__metadata:\n".as_slice(), d].concat()).unwrap_or_default()),
+        |d| {
+            Ok(
+                parse_bun_lock(&bun::jsonc_to_json(&String::from_utf8_lossy(d)).into_bytes())
+                    .unwrap_or_default(),
+            )
+        },
+    ];
+    let mut files = Vec::new();
+    let mut stack: Vec<std::path::PathBuf> = ["python", "npm", "yarn", "pnpm", "bun"]
+        .iter()
+        .map(|d| crate::python::testutil::fixture(d).into())
+        .collect();
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            for e in std::fs::read_dir(&p).into_iter().flatten().flatten() {
+                stack.push(e.path());
+            }
+        } else if !p.to_string_lossy().ends_with(".expected.json") {
+            files.push(p);
+        }
+    }
+    assert!(files.len() > 60, "{}", files.len());
+    for f in files {
+        let data = std::fs::read(&f).unwrap_or_default();
+        let cuts = [
+            data.len(),
+            data.len() / 2,
+            data.len() / 3,
+            7.min(data.len()),
+        ];
+        for cut in cuts {
+            let slice = data.get(..cut).unwrap_or_default();
+            for parse in parsers {
+                let _ = parse(slice);
+            }
+        }
+    }
+}
+
+#[test]
+fn catalog_refuses_oversized_input() {
+    let c = catalogers();
+    let Some(lock) = c.iter().find(|c| c.id() == "pnpm-lock") else {
+        panic!("no pnpm-lock")
+    };
+    let mut cur = std::io::Cursor::new(Vec::<u8>::new());
+    let r = lock.catalog(crate::CatalogInput {
+        path: "pnpm-lock.yaml",
+        size: 1 << 40,
+        mode: 0o644,
+        reader: &mut cur,
+    });
+    assert!(
+        matches!(r, Err(crate::CatalogError::TooLarge { .. })),
+        "{r:?}"
+    );
 }
