@@ -12,6 +12,8 @@ pub mod dotnet;
 pub mod other;
 pub mod php;
 pub mod ruby;
+pub mod javascript;
+pub mod python;
 pub mod util;
 
 /// Anything a cataloger can read and rewind.
