@@ -8,6 +8,7 @@
 use bulwark_core::{OsInfo, Package};
 use std::io::Read;
 
+pub mod os;
 pub mod util;
 
 /// Anything a cataloger can read and rewind.
