@@ -60,7 +60,8 @@ fn rpmbuild_sqlite_roundtrip() {
         .arg("--define")
         .arg(format!("_topdir {}", t.join("build").display()))
         .arg(&spec));
-    let rpm_file = find_rpm(&t.join("build/RPMS")).unwrap_or_else(|| panic!("rpmbuild produced no rpm"));
+    let rpm_file =
+        find_rpm(&t.join("build/RPMS")).unwrap_or_else(|| panic!("rpmbuild produced no rpm"));
     let root = t.join("root");
     for args in [
         vec!["--initdb".to_string()],
@@ -99,5 +100,8 @@ fn rpmbuild_sqlite_roundtrip() {
     assert_eq!(p.licenses, ["MIT"]);
     assert_eq!(p.supplier.as_deref(), Some("Bulwark Tests"));
     let src = p.source.as_ref().unwrap_or_else(|| panic!("no source rpm"));
-    assert_eq!((src.name.as_str(), src.version.as_str()), ("bulwarktest", "1.2.3-4"));
+    assert_eq!(
+        (src.name.as_str(), src.version.as_str()),
+        ("bulwarktest", "1.2.3-4")
+    );
 }

@@ -137,7 +137,10 @@ mod tests {
     #[test]
     fn license_splitting() {
         assert_eq!(split_license("MIT BSD GPL2+"), ["MIT", "BSD", "GPL2+"]);
-        assert_eq!(split_license("MIT AND BSD-2-Clause"), ["MIT AND BSD-2-Clause"]);
+        assert_eq!(
+            split_license("MIT AND BSD-2-Clause"),
+            ["MIT AND BSD-2-Clause"]
+        );
     }
 
     #[test]

@@ -140,8 +140,7 @@ pub fn valid_deb_version(v: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '~' | '-' | ':'));
     let revision_ok = revision.is_none_or(|r| {
         !r.is_empty()
-            && r
-                .chars()
+            && r.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '~'))
     });
     upstream_ok && revision_ok
@@ -228,8 +227,11 @@ mod tests {
 
     #[test]
     fn continuation_before_field_is_malformed() {
-        let pkgs = parse_dpkg_status(b" stray\nPackage: a\nVersion: 1\n\nPackage: b\nVersion: 2\n", false)
-            .unwrap_or_default();
+        let pkgs = parse_dpkg_status(
+            b" stray\nPackage: a\nVersion: 1\n\nPackage: b\nVersion: 2\n",
+            false,
+        )
+        .unwrap_or_default();
         let names: Vec<_> = pkgs.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["b"]);
     }

@@ -266,11 +266,8 @@ mod tests {
 
     #[test]
     fn amazon_system_release() {
-        let o = detect(
-            "etc/system-release",
-            b"Amazon Linux release 2 (Karoo)\n",
-        )
-        .unwrap_or_default();
+        let o =
+            detect("etc/system-release", b"Amazon Linux release 2 (Karoo)\n").unwrap_or_default();
         assert_eq!((o.family.as_str(), o.version.as_str()), ("amazon", "2"));
         assert_eq!(o.codename.as_deref(), Some("Karoo"));
     }

@@ -49,10 +49,12 @@ impl Order {
 /// rpm's 4-byte bookkeeping record under key 0 is left out.
 pub fn parse_bdb(data: &[u8]) -> Result<Vec<Vec<u8>>, RpmDbError> {
     let bad = |msg: String| RpmDbError::Format("berkeley db", msg);
-    let order = if Order { little: true }.u32(data, 12) == Some(HASH_MAGIC) {
-        Order { little: true }
-    } else if (Order { little: false }).u32(data, 12) == Some(HASH_MAGIC) {
-        Order { little: false }
+    let le = Order { little: true };
+    let be = Order { little: false };
+    let order = if le.u32(data, 12) == Some(HASH_MAGIC) {
+        le
+    } else if be.u32(data, 12) == Some(HASH_MAGIC) {
+        be
     } else {
         return Err(bad("not a Berkeley DB hash database (bad magic)".into()));
     };
@@ -65,11 +67,12 @@ pub fn parse_bdb(data: &[u8]) -> Result<Vec<Vec<u8>>, RpmDbError> {
     }
     let last_pgno = order.u32(data, 32).unwrap_or(0) as usize;
     let pages_in_file = data.len() / page_size;
-    let page = |n: usize| -> Option<&[u8]> { data.get(n.checked_mul(page_size)?..)?.get(..page_size) };
 
     let mut out = Vec::new();
     for pgno in 1..=last_pgno.min(pages_in_file.saturating_sub(1)) {
-        let Some(pg) = page(pgno) else { break };
+        let Some(pg) = page(data, page_size, pgno) else {
+            break;
+        };
         let ty = pg.get(25).copied().unwrap_or(0);
         if ty != P_HASH && ty != P_HASH_UNSORTED {
             continue;
@@ -86,12 +89,7 @@ pub fn parse_bdb(data: &[u8]) -> Result<Vec<Vec<u8>>, RpmDbError> {
                 .ok_or_else(|| bad(format!("page {pgno}: item {idx} index truncated")))?;
             // Items are packed from the page end downwards, so an item ends where the
             // previous one starts.
-            let end = if idx == 0 {
-                Some(page_size)
-            } else {
-                item_off(idx - 1)
-            }
-            .unwrap_or(page_size);
+            let end = item_off(idx - 1).unwrap_or(page_size);
             let item = pg
                 .get(off..end)
                 .filter(|i| !i.is_empty())
@@ -114,6 +112,11 @@ pub fn parse_bdb(data: &[u8]) -> Result<Vec<Vec<u8>>, RpmDbError> {
         }
     }
     Ok(out)
+}
+
+/// Page `n` of the file, if it is entirely inside it.
+fn page(data: &[u8], page_size: usize, n: usize) -> Option<&[u8]> {
+    data.get(n.checked_mul(page_size)?..)?.get(..page_size)
 }
 
 /// Follows an overflow chain from `first`, collecting `total` bytes.
@@ -143,10 +146,7 @@ fn read_overflow(
             )));
         }
         budget -= 1;
-        let pg = pgno
-            .checked_mul(page_size)
-            .and_then(|s| data.get(s..))
-            .and_then(|d| d.get(..page_size))
+        let pg = page(data, page_size, pgno)
             .ok_or_else(|| bad(format!("overflow page {pgno} outside file")))?;
         if pg.get(25).copied() != Some(P_OVERFLOW) {
             return Err(bad(format!("page {pgno} is not an overflow page")));

@@ -123,8 +123,11 @@ pub fn parse_header(blob: &[u8]) -> Result<RpmHeader, HeaderError> {
         if !matches!(ty, TYPE_STRING | TYPE_STRING_ARRAY | TYPE_I18NSTRING) {
             return Err(err(format!("tag {tag} has non-string type {ty}")));
         }
-        let s = c_string(data, off)
-            .ok_or_else(|| err(format!("tag {tag}: string at {off} outside data or unterminated")))?;
+        let s = c_string(data, off).ok_or_else(|| {
+            err(format!(
+                "tag {tag}: string at {off} outside data or unterminated"
+            ))
+        })?;
         match tag {
             TAG_NAME => h.name = s,
             TAG_VERSION => h.version = s,

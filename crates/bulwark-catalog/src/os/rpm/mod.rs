@@ -100,7 +100,10 @@ impl Cataloger for RpmDbCataloger {
 pub fn parse_rpmdb(data: &[u8], format: RpmDbFormat) -> Result<Vec<Package>, CatalogError> {
     let blobs: Vec<Vec<u8>> = match format {
         RpmDbFormat::Sqlite => sqlite::parse_rpm_sqlite(data)?,
-        RpmDbFormat::Ndb => ndb::parse_ndb(data)?.into_iter().map(<[u8]>::to_vec).collect(),
+        RpmDbFormat::Ndb => ndb::parse_ndb(data)?
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect(),
         RpmDbFormat::BerkeleyDb => bdb::parse_bdb(data)?,
     };
     let mut out = Vec::new();

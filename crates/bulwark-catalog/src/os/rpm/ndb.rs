@@ -72,7 +72,9 @@ pub fn parse_ndb(data: &[u8]) -> Result<Vec<&[u8]>, RpmDbError> {
             .filter(|d| d.len() >= 16)
             .ok_or_else(|| bad(format!("slot {slot}: blob at {start} outside file")))?;
         if le32(blob_hdr, 0) != Some(BLOB_MAGIC) || le32(blob_hdr, 4) != Some(pkg) {
-            return Err(bad(format!("slot {slot}: blob at {start} has bad magic or index")));
+            return Err(bad(format!(
+                "slot {slot}: blob at {start} has bad magic or index"
+            )));
         }
         let len = le32(blob_hdr, 12).unwrap_or(0) as usize;
         let blob = blob_hdr

@@ -21,7 +21,7 @@ pub fn parse_rpm_sqlite(data: &[u8]) -> Result<Vec<Vec<u8>>, RpmDbError> {
     }
     let mut copy = data.to_vec();
     if let Some(v) = copy.get_mut(WAL_VERSION_BYTES) {
-        if v == [2, 2] {
+        if *v == [2, 2] {
             v.copy_from_slice(&[1, 1]);
         }
     }
@@ -36,7 +36,9 @@ pub fn read_packages(path: &Path) -> Result<Vec<Vec<u8>>, RpmDbError> {
     let uri = format!("file:{}?immutable=1", uri_escape(&path.to_string_lossy()));
     let conn = Connection::open_with_flags(
         uri,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     let mut stmt = conn.prepare("SELECT blob FROM Packages")?;
     let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
