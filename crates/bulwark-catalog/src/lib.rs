@@ -14,6 +14,7 @@ pub mod php;
 pub mod ruby;
 pub mod javascript;
 pub mod python;
+pub mod os;
 pub mod util;
 
 /// Anything a cataloger can read and rewind.

@@ -1,0 +1,149 @@
+//! rpm installed-package databases in all three storage formats rpm has used — SQLite
+//! (`rpmdb.sqlite`), NDB (`Packages.db`) and Berkeley DB hash (`Packages`) — plus the
+//! rpm-less manifest of Mariner distroless images. Everything is read natively: no rpm
+//! binary, no librpm.
+
+pub mod bdb;
+pub mod header;
+pub mod manifest;
+pub mod ndb;
+pub mod sqlite;
+
+use crate::{read_bounded, CatalogError, CatalogInput, CatalogOutput, Cataloger, ScanMode};
+use bulwark_core::{Ecosystem, Package, SourcePackage};
+use header::{parse_header, split_source_rpm, RpmHeader};
+
+/// Directories rpm keeps its database in (classic, rpm ≥ 4.16 sysimage, SUSE's old one).
+const RPM_DIRS: &[&str] = &["var/lib/rpm", "usr/lib/sysimage/rpm", "usr/share/rpm"];
+
+/// Big RHEL installations have Berkeley DB files of a few hundred MiB.
+const MAX_RPMDB_SIZE: u64 = 1024 * 1024 * 1024;
+
+/// Errors from the rpm database readers.
+#[derive(Debug, thiserror::Error)]
+pub enum RpmDbError {
+    /// The storage format (first field) is malformed.
+    #[error("malformed {0} rpm database: {1}")]
+    Format(&'static str, String),
+    /// SQLite refused the database.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Temporary-file I/O failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<RpmDbError> for CatalogError {
+    fn from(e: RpmDbError) -> Self {
+        match e {
+            RpmDbError::Io(io) => CatalogError::Io(io),
+            other => CatalogError::parse("rpmdb", other.to_string()),
+        }
+    }
+}
+
+/// The storage format of an rpm database file, from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RpmDbFormat {
+    /// `rpmdb.sqlite`.
+    Sqlite,
+    /// `Packages.db`.
+    Ndb,
+    /// `Packages` (Berkeley DB hash).
+    BerkeleyDb,
+}
+
+impl RpmDbFormat {
+    /// The format of the rpm database at `path`, if it is one.
+    pub fn for_path(path: &str) -> Option<Self> {
+        if !RPM_DIRS.contains(&crate::util::parent(path)) {
+            return None;
+        }
+        match crate::util::file_name(path) {
+            "rpmdb.sqlite" => Some(RpmDbFormat::Sqlite),
+            "Packages.db" => Some(RpmDbFormat::Ndb),
+            "Packages" => Some(RpmDbFormat::BerkeleyDb),
+            _ => None,
+        }
+    }
+}
+
+/// Catalogs rpm databases.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RpmDbCataloger;
+
+impl Cataloger for RpmDbCataloger {
+    fn id(&self) -> &'static str {
+        "rpm"
+    }
+
+    fn wants(&self, path: &str, _size: u64, _mode: u32, _scan: ScanMode) -> bool {
+        RpmDbFormat::for_path(path).is_some()
+    }
+
+    fn catalog(&self, input: CatalogInput<'_>) -> Result<CatalogOutput, CatalogError> {
+        let Some(format) = RpmDbFormat::for_path(input.path) else {
+            return Ok(CatalogOutput::default());
+        };
+        let data = read_bounded(input.reader, MAX_RPMDB_SIZE, "rpm")?;
+        Ok(CatalogOutput {
+            packages: parse_rpmdb(&data, format)?,
+            os: None,
+        })
+    }
+}
+
+/// Parses an rpm database image of the given format into packages.
+///
+/// A header that fails to decode is skipped (and logged); if every header fails the
+/// whole file is reported as malformed.
+pub fn parse_rpmdb(data: &[u8], format: RpmDbFormat) -> Result<Vec<Package>, CatalogError> {
+    let blobs: Vec<Vec<u8>> = match format {
+        RpmDbFormat::Sqlite => sqlite::parse_rpm_sqlite(data)?,
+        RpmDbFormat::Ndb => ndb::parse_ndb(data)?
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect(),
+        RpmDbFormat::BerkeleyDb => bdb::parse_bdb(data)?,
+    };
+    let mut out = Vec::new();
+    let mut first_err = None;
+    for (i, blob) in blobs.iter().enumerate() {
+        match parse_header(blob) {
+            Ok(h) if h.name == "gpg-pubkey" => {}
+            Ok(h) => out.push(package_from_header(h)),
+            Err(e) => {
+                tracing::debug!(record = i, "skipping rpm header: {e}");
+                first_err.get_or_insert(format!("record {i}: {e}"));
+            }
+        }
+    }
+    match first_err {
+        Some(e) if out.is_empty() => Err(CatalogError::parse("rpmdb", e)),
+        _ => Ok(out),
+    }
+}
+
+/// Turns a decoded header into a [`Package`]: version `[epoch:]version-release`.
+pub fn package_from_header(h: RpmHeader) -> Package {
+    let ver_rel = if h.release.is_empty() {
+        h.version.clone()
+    } else {
+        format!("{}-{}", h.version, h.release)
+    };
+    let version = match h.epoch {
+        Some(e) => format!("{e}:{ver_rel}"),
+        None => ver_rel,
+    };
+    let mut p = Package::new(Ecosystem::Rpm, h.name, version, "rpm");
+    p.epoch = h.epoch;
+    p.arch = h.arch.filter(|a| !a.is_empty());
+    p.licenses = h.license.into_iter().filter(|l| !l.is_empty()).collect();
+    p.supplier = h.vendor.filter(|v| !v.is_empty());
+    p.source = h
+        .source_rpm
+        .as_deref()
+        .and_then(split_source_rpm)
+        .map(|(name, version)| SourcePackage { name, version });
+    p
+}
