@@ -35,10 +35,14 @@ const STABILITIES: [(&str, &str); 9] = [
     ("p", "patch"),
 ];
 
+/// A matched stability: its expanded name, and whether it was spelt
+/// exactly `stable`.
+type Stability = (&'static str, bool);
+
 /// Matches Composer's modifier suffix
 /// `[._-]?(?:(stability)((?:[.-]?\d+)*+)?)?([.-]?dev)?$` against `rest`
 /// (case-insensitively). Returns (stability, its number, dev flag).
-fn modifier(rest: &str) -> Option<(Option<&'static str>, String, bool)> {
+fn modifier(rest: &str) -> Option<(Option<Stability>, String, bool)> {
     let lower = rest.to_ascii_lowercase();
     let mut candidates: Vec<&str> = vec![lower.as_str()];
     if let Some(r) = lower.strip_prefix(['.', '_', '-']) {
@@ -49,6 +53,10 @@ fn modifier(rest: &str) -> Option<(Option<&'static str>, String, bool)> {
         // With a stability.
         for (name, expanded) in STABILITIES {
             if let Some(after) = cand.strip_prefix(name) {
+                // Lower-casing ASCII keeps offsets, so the original spelling
+                // sits at the same place in `rest`.
+                let at = rest.len() - cand.len();
+                let exact_stable = rest.get(at..at + name.len()) == Some("stable");
                 let b = after.as_bytes();
                 let mut i = 0;
                 // Possessive `(?:[.-]?\d+)*`.
@@ -66,7 +74,7 @@ fn modifier(rest: &str) -> Option<(Option<&'static str>, String, bool)> {
                 let number = after.get(..i).unwrap_or_default();
                 let tail = after.get(i..).unwrap_or_default();
                 if let Some(dev) = dev_tail(tail) {
-                    return Some((Some(expanded), number.to_string(), dev));
+                    return Some((Some((expanded, exact_stable)), number.to_string(), dev));
                 }
             }
         }
@@ -119,9 +127,11 @@ fn classical(v: &str) -> Option<String> {
     Some(finish(out, stability, &number, dev))
 }
 
-fn finish(mut out: String, stability: Option<&str>, number: &str, dev: bool) -> String {
-    if let Some(st) = stability {
-        if st == "stable" {
+fn finish(mut out: String, stability: Option<Stability>, number: &str, dev: bool) -> String {
+    if let Some((st, exact_stable)) = stability {
+        // Composer's regex matches `stable` case-insensitively but only
+        // drops it when spelt in lower case; `Stable` becomes `-stable`.
+        if exact_stable {
             return out;
         }
         out.push('-');
@@ -134,7 +144,7 @@ fn finish(mut out: String, stability: Option<&str>, number: &str, dev: bool) -> 
     out
 }
 
-/// `^v?(\d{4}(?:[.:-]?\d{2}){1,6}(?:[.:-]?\d{1,3}){0,2})` + modifier, with
+/// `^v?(\d{4}(?:[.:-]?\d{2}){1,6}(?:[.:-]?\d{1,3})?)` + modifier, with
 /// regex backtracking emulated by trying every split of the digit groups.
 fn date_like(v: &str) -> Option<String> {
     let v = v
@@ -165,7 +175,7 @@ fn date_like(v: &str) -> Option<String> {
 }
 
 /// Collects the possible end positions of the date grammar after the first
-/// four digits: 1–6 groups of two digits, then 0–2 groups of 1–3 digits,
+/// four digits: 1–6 groups of two digits, then at most one group of 1–3 digits,
 /// each optionally preceded by one of `.:-`.
 fn date_ends(b: &[u8], pos: usize, twos: usize, smalls: usize, out: &mut Vec<usize>) {
     if twos >= 1 {
@@ -180,7 +190,7 @@ fn date_ends(b: &[u8], pos: usize, twos: usize, smalls: usize, out: &mut Vec<usi
         if smalls == 0 && twos < 6 && run >= 2 {
             date_ends(b, start + 2, twos + 1, 0, out);
         }
-        if twos >= 1 && smalls < 2 {
+        if twos >= 1 && smalls < 1 {
             for n in 1..=run.min(3) {
                 date_ends(b, start + n, twos, smalls + 1, out);
             }

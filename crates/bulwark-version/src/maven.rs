@@ -7,7 +7,8 @@
 //! opens a nested sub-list. Numbers compare numerically; qualifiers order
 //! `alpha < beta < milestone < rc = cr < snapshot < "" = ga = final =
 //! release < sp < (anything else, alphabetically)`, with `a`, `b`, `m`
-//! directly followed by a digit meaning alpha, beta, milestone. Trailing
+//! directly followed by a digit meaning alpha, beta, milestone. A
+//! qualifier after `.` nests like one after `-` (`1.0.X1 < 1.0-X2`). Trailing
 //! "null" items (0, empty qualifiers, empty lists) are dropped from every
 //! list, and a missing item compares like a null one, so `1 == 1.0 ==
 //! 1-ga`. Maven accepts any string; only length and nesting are bounded.
@@ -126,6 +127,11 @@ impl MavenVersion {
                 }
             } else if c.is_ascii_digit() {
                 if !is_digit && i > start {
+                    // `1.0.X1 < 1.0-X2`: a qualifier after `.` is nested as
+                    // if it followed `-`.
+                    if stack.last().is_some_and(|l| !l.is_empty()) {
+                        push_list(&mut stack)?;
+                    }
                     add(
                         &mut stack,
                         string_item(v.get(start..i).unwrap_or_default(), true),
@@ -147,6 +153,9 @@ impl MavenVersion {
             }
         }
         if v.len() > start {
+            if !is_digit && stack.last().is_some_and(|l| !l.is_empty()) {
+                push_list(&mut stack)?;
+            }
             add(
                 &mut stack,
                 parse_item(is_digit, v.get(start..).unwrap_or_default()),
@@ -252,6 +261,7 @@ mod tests {
         assert!(v("1-sp") < v("1-foo"));
         assert!(v("1-foo2") < v("1-foo10"));
         assert!(v("1-foo") < v("1-1"));
+        assert_eq!(v("1.foo"), v("1-foo"));
         assert!(v("1-1") < v("1.1"));
         assert_eq!(v("1a1"), v("1-alpha-1"));
         assert!(v("1.0-RC1") < v("1.0"));

@@ -42,9 +42,6 @@ impl RpmVersion {
             Some((v, r)) => (v, Some(r.to_string())),
             None => (rest, None),
         };
-        if version.is_empty() {
-            return Err("version part is empty".into());
-        }
         Ok(RpmVersion {
             epoch,
             version: version.to_string(),
@@ -215,7 +212,6 @@ mod tests {
         assert_eq!(v.version, "1.0");
         assert_eq!(v.release.as_deref(), Some("3.el9"));
         assert!(RpmVersion::parse("").is_err());
-        assert!(RpmVersion::parse("1:").is_err());
         assert!(RpmVersion::parse("1 2").is_err());
     }
 }
