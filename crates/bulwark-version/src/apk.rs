@@ -56,7 +56,7 @@ pub struct ApkVersion {
 }
 
 /// Longest digit run accepted: apk keeps numbers in a `uint64_t`.
-const MAX_DIGITS: usize = 19;
+const MAX_DIGITS: usize = 20;
 
 fn take_digits(s: &[u8], pos: &mut usize, what: &str) -> Result<(u64, String), String> {
     let rest = s.get(*pos..).unwrap_or_default();
