@@ -8,6 +8,9 @@
 use bulwark_core::{OsInfo, Package};
 use std::io::Read;
 
+pub mod golang;
+pub mod java;
+pub mod rust;
 pub mod util;
 
 /// Anything a cataloger can read and rewind.

@@ -1,0 +1,22 @@
+//! Java catalogers: archives (`java-archive`: jar/war/ear/par, nested jars included) and
+//! Gradle and sbt lock files
+//! (`gradle-lock`, `sbt-lock`). Names are Maven coordinates `groupId:artifactId`.
+
+pub mod archive;
+pub mod gradle;
+pub mod manifest;
+pub mod sbt;
+
+use crate::Cataloger;
+
+/// Every Java cataloger.
+pub fn catalogers() -> Vec<Box<dyn Cataloger>> {
+    vec![
+        Box::new(archive::JavaArchiveCataloger),
+        Box::new(gradle::GradleLockCataloger),
+        Box::new(sbt::SbtLockCataloger),
+    ]
+}
+
+#[cfg(test)]
+mod tests;
