@@ -87,7 +87,12 @@ impl GoMod {
             out.push(Package::new(Ecosystem::Golang, m.clone(), "", "go-mod"));
         }
         let mut mods: BTreeMap<String, String> = BTreeMap::new();
+        // Before Go 1.17 the `// indirect` list is incomplete; Trivy leaves it to go.sum.
+        let skip_indirect = self.go.as_deref().is_some_and(before_go_1_17);
         for r in &self.requires {
+            if skip_indirect && r.indirect {
+                continue;
+            }
             mods.insert(r.path.clone(), r.version.clone());
         }
         for rep in &self.replaces {
@@ -107,6 +112,20 @@ impl GoMod {
         }
         out
     }
+}
+
+/// Whether a `go` directive names a version older than 1.17.
+fn before_go_1_17(v: &str) -> bool {
+    let mut parts = v.split('.').map(|p| {
+        p.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse::<u32>()
+            .unwrap_or(0)
+    });
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    (major, minor) < (1, 17)
 }
 
 /// Splits a line into tokens, honouring Go's quoted strings and `//` comments. Returns
