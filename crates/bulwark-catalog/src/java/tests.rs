@@ -308,3 +308,56 @@ fn sbt_lock_matches_trivy() {
     assert_eq!(dev, ["org.scalatest:scalatest-core_2.13"]);
     assert!(sbt::parse_sbt_lock(b"{\"dependencies\": [").is_err());
 }
+
+fn pom_rows(rel: &str) -> BTreeSet<(String, String)> {
+    let data = std::fs::read(fixture(rel)).unwrap();
+    pom::parse_pom(&data)
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.name, p.version))
+        .collect()
+}
+
+fn pom_expected(rel: &str, case: usize) -> BTreeSet<(String, String)> {
+    let text = std::fs::read_to_string(fixture(rel)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["cases"][case]["want"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["Name"].as_str().unwrap().to_string(),
+                p["Version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn pom_matches_trivy_where_offline_suffices() {
+    // happy: property substitution, runtime kept, provided dropped.
+    assert_eq!(
+        pom_rows("pom/happy/pom.xml"),
+        pom_expected("pom/happy.expected.json", 0)
+    );
+    // offline: the root's version needs ${revision}, so only the dependency remains.
+    assert_eq!(
+        pom_rows("pom/offline/pom.xml"),
+        pom_expected("pom/offline.expected.json", 0)
+    );
+    // parent-properties: example-api's version comes from the parent POM, which a
+    // one-file cataloger cannot read; we report the root (groupId/version inherited from
+    // the <parent> element) and leave the dependency out.
+    let got = pom_rows("pom/parent-properties/child/pom.xml");
+    let want = pom_expected("pom/parent-properties.expected.json", 0);
+    assert!(got.is_subset(&want), "{got:?}");
+    assert!(got.contains(&("com.example:child".to_string(), "1.0.0".to_string())));
+
+    let data = std::fs::read(fixture("pom/happy/pom.xml")).unwrap();
+    let root = pom::parse_pom(&data).unwrap().remove(0);
+    assert_eq!(root.licenses, ["BSD-3-Clause"]);
+    assert!(pom::parse_pom(b"<project><dependencies></project>").is_err());
+    let deep = "<a>".repeat(200);
+    assert!(pom::parse_pom(deep.as_bytes()).is_err());
+}
