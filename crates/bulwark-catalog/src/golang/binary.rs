@@ -54,6 +54,20 @@ impl Cataloger for GoBinaryCataloger {
     }
 }
 
+/// Pure entry point over a whole binary's bytes (fuzzing, tests). `Ok(empty)` for
+/// anything that is not a Go binary.
+pub fn parse_go_binary_bytes(data: &[u8]) -> Result<Vec<Package>, CatalogError> {
+    if exe::sniff_bytes(data).is_none() {
+        return Ok(Vec::new());
+    }
+    let Ok(file) = object::File::parse(data) else {
+        return Ok(Vec::new());
+    };
+    Ok(read_build_info(&file)?
+        .map(|info| packages_from_build_info(&info))
+        .unwrap_or_default())
+}
+
 /// The two strings of a binary's build info.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawBuildInfo {
@@ -111,8 +125,8 @@ pub fn decode<'a>(
     let header = data
         .get(..HEADER_LEN)
         .ok_or_else(|| CatalogError::parse(FORMAT, "truncated header"))?;
-    let ptr_size = usize::from(header[14]);
-    let flags = header[15];
+    let ptr_size = usize::from(header.get(14).copied().unwrap_or(0));
+    let flags = header.get(15).copied().unwrap_or(0);
     let big_endian = flags & 1 != 0;
     if flags & 2 != 0 {
         let (version, rest) = read_varint_string(data.get(HEADER_LEN..).unwrap_or_default())?;
@@ -159,7 +173,7 @@ pub fn decode<'a>(
             .ok_or_else(|| CatalogError::parse(FORMAT, "string data outside the file"))?;
         Ok(String::from_utf8_lossy(bytes).into_owned())
     };
-    let version_ptr = read_ptr(&header[16..]).unwrap_or_default();
+    let version_ptr = header.get(16..).and_then(read_ptr).unwrap_or_default();
     let mod_ptr = header
         .get(16 + ptr_size..)
         .and_then(read_ptr)

@@ -257,3 +257,16 @@ fn real_go_binary_built_here() {
         ])
     );
 }
+
+#[test]
+fn byte_entry_point_matches_cataloger() {
+    let data = std::fs::read(fixture("binary/test.elf")).unwrap();
+    let via_bytes = binary::parse_go_binary_bytes(&data).unwrap();
+    let via_reader = run(&binary::GoBinaryCataloger, &fixture("binary/test.elf")).unwrap();
+    assert_eq!(names(&via_bytes), names(&via_reader));
+    assert!(!via_bytes.is_empty());
+    // Truncated binaries must not panic; whatever they yield is fine.
+    for cut in [0, 4, 64, 1000, data.len() / 2] {
+        let _ = binary::parse_go_binary_bytes(data.get(..cut).unwrap());
+    }
+}

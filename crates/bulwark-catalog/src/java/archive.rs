@@ -58,10 +58,11 @@ impl Cataloger for JavaArchiveCataloger {
     }
 }
 
-/// Whether a path names a Java archive by extension.
+/// Whether a path names a Java archive by extension (Jenkins' `.jpi`/`.hpi` plugins are
+/// jars too).
 pub fn is_archive_name(path: &str) -> bool {
     let name = crate::util::file_name(path).to_ascii_lowercase();
-    [".jar", ".war", ".ear", ".par"]
+    [".jar", ".war", ".ear", ".par", ".jpi", ".hpi"]
         .iter()
         .any(|e| name.ends_with(e))
 }

@@ -28,8 +28,9 @@ impl Cataloger for PomCataloger {
         "pom"
     }
 
-    fn wants(&self, path: &str, _size: u64, _mode: u32, _scan: ScanMode) -> bool {
-        crate::util::file_name(path) == "pom.xml"
+    fn wants(&self, path: &str, _size: u64, _mode: u32, scan: ScanMode) -> bool {
+        // Build-time manifests: like Trivy, only in source trees, not in images.
+        scan == ScanMode::Source && crate::util::file_name(path) == "pom.xml"
     }
 
     fn catalog(&self, input: CatalogInput<'_>) -> Result<CatalogOutput, CatalogError> {

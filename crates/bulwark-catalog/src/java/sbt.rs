@@ -20,8 +20,9 @@ impl Cataloger for SbtLockCataloger {
         "sbt-lock"
     }
 
-    fn wants(&self, path: &str, _size: u64, _mode: u32, _scan: ScanMode) -> bool {
-        crate::util::file_name(path).ends_with(".sbt.lock")
+    fn wants(&self, path: &str, _size: u64, _mode: u32, scan: ScanMode) -> bool {
+        // Build-time manifests: like Trivy, only in source trees, not in images.
+        scan == ScanMode::Source && crate::util::file_name(path).ends_with(".sbt.lock")
     }
 
     fn catalog(&self, input: CatalogInput<'_>) -> Result<CatalogOutput, CatalogError> {

@@ -361,3 +361,26 @@ fn pom_matches_trivy_where_offline_suffices() {
     let deep = "<a>".repeat(200);
     assert!(pom::parse_pom(deep.as_bytes()).is_err());
 }
+
+#[test]
+fn build_manifests_only_in_source_mode() {
+    let cats = super::catalogers();
+    let wanting = |path: &str, scan: ScanMode| -> Vec<&'static str> {
+        cats.iter()
+            .filter(|c| c.wants(path, 100, 0o644, scan))
+            .map(|c| c.id())
+            .collect()
+    };
+    assert_eq!(wanting("app/pom.xml", ScanMode::Source), ["pom"]);
+    assert!(wanting("app/pom.xml", ScanMode::Image).is_empty());
+    assert_eq!(
+        wanting("app/gradle.lockfile", ScanMode::Source),
+        ["gradle-lock"]
+    );
+    assert_eq!(wanting("build.sbt.lock", ScanMode::Source), ["sbt-lock"]);
+    assert_eq!(
+        wanting("opt/app/lib/x.WAR", ScanMode::Image),
+        ["java-archive"]
+    );
+    assert!(wanting("opt/app/lib/x.zip", ScanMode::Image).is_empty());
+}

@@ -60,6 +60,26 @@ impl Cataloger for CargoAuditableCataloger {
     }
 }
 
+/// Pure entry point over a whole binary's bytes (fuzzing, tests). `Ok(empty)` for
+/// anything that is not a binary or has no `.dep-v0` section.
+pub fn parse_binary_bytes(data: &[u8]) -> Result<Vec<Package>, CatalogError> {
+    if exe::sniff_bytes(data).is_none() {
+        return Ok(Vec::new());
+    }
+    let Ok(file) = object::File::parse(data) else {
+        return Ok(Vec::new());
+    };
+    match file.section_by_name(".dep-v0") {
+        Some(section) => {
+            let data = section
+                .data()
+                .map_err(|e| CatalogError::parse(FORMAT, format!("cannot read section: {e}")))?;
+            parse_dep_v0(data)
+        }
+        None => Ok(Vec::new()),
+    }
+}
+
 #[derive(Deserialize)]
 struct VersionInfo {
     packages: Vec<AuditPackage>,

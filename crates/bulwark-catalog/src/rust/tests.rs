@@ -192,3 +192,16 @@ fn auditable_zlib_bomb_and_garbage_are_errors() {
         Err(CatalogError::TooLarge { .. })
     ));
 }
+
+#[test]
+fn byte_entry_point_and_truncation() {
+    let data = std::fs::read(fixture("auditable-binary/test.elf")).unwrap();
+    let pkgs = auditable::parse_binary_bytes(&data).unwrap();
+    assert_eq!(
+        names(&pkgs),
+        expected("auditable-binary/test.elf.expected.json", 0, "want")
+    );
+    for cut in [0, 4, 64, 1000, data.len() / 2] {
+        let _ = auditable::parse_binary_bytes(data.get(..cut).unwrap());
+    }
+}
