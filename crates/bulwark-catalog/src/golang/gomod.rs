@@ -9,7 +9,7 @@
 //!
 //! go.mod files before Go 1.17 list only direct dependencies; Trivy then adds the rest
 //! from the sibling `go.sum`. A cataloger here sees one file, so that merge is left to the
-//! caller: [`parse_go_sum`] is the entry point for it.
+//! caller: [`GoMod::packages_with_go_sum`] does it given both files.
 
 use crate::{read_bounded, CatalogError, CatalogInput, CatalogOutput, Cataloger, ScanMode};
 use bulwark_core::{Ecosystem, Package};
@@ -111,6 +111,33 @@ impl GoMod {
             out.push(Package::new(Ecosystem::Golang, path, version, "go-mod"));
         }
         out
+    }
+}
+
+impl GoMod {
+    /// [`GoMod::packages`] completed from the sibling `go.sum` the way Trivy's directory
+    /// analyzer does: only for `go` < 1.17 (whose go.mod omits indirect dependencies),
+    /// adding every module go.sum names that go.mod does not, one version per module
+    /// (the last listed; go.sum is sorted, so that is the highest). For the lead to wire
+    /// in where both files are at hand.
+    pub fn packages_with_go_sum(&self, go_sum: &[u8]) -> Result<Vec<Package>, CatalogError> {
+        let mut out = self.packages();
+        if !self.go.as_deref().is_some_and(before_go_1_17) {
+            return Ok(out);
+        }
+        let present: BTreeSet<String> = out.iter().map(|p| p.name.clone()).collect();
+        let mut extra: BTreeMap<String, String> = BTreeMap::new();
+        for p in parse_go_sum(go_sum)? {
+            if !present.contains(&p.name) && self.module.as_deref() != Some(p.name.as_str()) {
+                extra.insert(p.name, p.version);
+            }
+        }
+        out.extend(
+            extra
+                .into_iter()
+                .map(|(n, v)| Package::new(Ecosystem::Golang, n, v, "go-mod")),
+        );
+        Ok(out)
     }
 }
 

@@ -270,3 +270,29 @@ fn byte_entry_point_matches_cataloger() {
         let _ = binary::parse_go_binary_bytes(data.get(..cut).unwrap());
     }
 }
+
+#[test]
+fn go_sum_completes_old_go_mod_only() {
+    let m = gomod::parse_go_mod(&std::fs::read(fixture("mod/go116/go.mod")).unwrap()).unwrap();
+    let sum = std::fs::read(fixture("mod/go116/go.sum")).unwrap();
+    let pkgs = names(&m.packages_with_go_sum(&sum).unwrap());
+    // go.mod's own entries stay as Trivy's go.mod-only expectation has them ...
+    assert!(expected("mod/go116.expected.json", 0, "wantPkgs").is_subset(&pkgs));
+    // ... and the indirect module go.mod 1.16 leaves out comes from go.sum, at the last
+    // (highest) version listed there.
+    assert!(pkgs.contains(&(
+        "gopkg.in/yaml.v3".to_string(),
+        "v3.0.0-20210107192922-496545a6307b".to_string()
+    )));
+    assert_eq!(
+        pkgs.iter().filter(|(n, _)| n == "gopkg.in/yaml.v3").count(),
+        1
+    );
+    // A go 1.17+ module ignores go.sum.
+    let m = gomod::parse_go_mod(&std::fs::read(fixture("project-happy/go.mod")).unwrap()).unwrap();
+    let sum = std::fs::read(fixture("project-happy/go.sum")).unwrap();
+    assert_eq!(
+        names(&m.packages_with_go_sum(&sum).unwrap()),
+        names(&m.packages())
+    );
+}
