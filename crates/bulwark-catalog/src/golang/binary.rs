@@ -89,7 +89,12 @@ pub fn read_build_info<'d, R: object::ReadRef<'d>>(
         let Some(section) = file.section_by_name(name) else {
             continue;
         };
-        let len = section.size().min(SEARCH_LIMIT);
+        // PE sections' virtual size includes zero-fill (BSS) beyond the bytes on disk;
+        // only the stored part can be read.
+        let stored = section
+            .file_range()
+            .map_or(section.size(), |(_, n)| n.min(section.size()));
+        let len = stored.min(SEARCH_LIMIT);
         let Ok(Some(data)) = section.data_range(section.address(), len) else {
             continue;
         };
@@ -102,7 +107,7 @@ pub fn read_build_info<'d, R: object::ReadRef<'d>>(
         // The inline format's strings may run past the searched window: re-read the
         // section from the header on, bounded.
         let from = section.address().saturating_add(start as u64);
-        let avail = section.size().saturating_sub(start as u64).min(MAX_STRING);
+        let avail = stored.saturating_sub(start as u64).min(MAX_STRING);
         let data = match section.data_range(from, avail) {
             Ok(Some(d)) => d,
             _ => data.get(start..).unwrap_or_default(),

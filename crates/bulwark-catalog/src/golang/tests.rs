@@ -1,6 +1,7 @@
 //! Tests against the Trivy fixtures in `shared/fixtures/go`, plus a binary built here.
 
 use super::*;
+use crate::rust::exe;
 use crate::{CatalogError, CatalogInput, Cataloger, ScanMode};
 use bulwark_core::Package;
 use std::collections::BTreeSet;
@@ -229,8 +230,10 @@ fn real_go_binary_built_here() {
         "vendor/example.com/dep/dep.go",
         "package dep\n\nfunc Hello() string { return \"hi\" }\n",
     );
-    let status = std::process::Command::new("go")
-        .args([
+    // Native ELF, plus cross-compiled PE and Mach-O to exercise their section lookups.
+    for (goos, goarch) in [("", ""), ("windows", "amd64"), ("darwin", "arm64")] {
+        let mut cmd = std::process::Command::new("go");
+        cmd.args([
             "build",
             "-mod=vendor",
             "-buildvcs=false",
@@ -241,21 +244,30 @@ fn real_go_binary_built_here() {
         ])
         .current_dir(p)
         .env("GOPROXY", "off")
-        .env("GOFLAGS", "")
-        .env("GOCACHE", p.join("cache"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let pkgs = run(&binary::GoBinaryCataloger, p.join("app").to_str().unwrap()).unwrap();
-    let want_std = binary::stdlib_version(&goversion).unwrap();
-    assert_eq!(
-        names(&pkgs),
-        Set::from([
-            ("example.com/app".into(), "v0.9.1".into()),
-            ("example.com/dep".into(), "v1.2.3".into()),
-            ("stdlib".into(), want_std),
-        ])
-    );
+        .env("GOFLAGS", "");
+        if !goos.is_empty() {
+            cmd.env("GOOS", goos).env("GOARCH", goarch);
+        }
+        assert!(cmd.status().unwrap().success(), "{goos}");
+        let data = std::fs::read(p.join("app")).unwrap();
+        let want_format = match goos {
+            "windows" => exe::ExeFormat::Pe,
+            "darwin" => exe::ExeFormat::MachO,
+            _ => exe::ExeFormat::Elf,
+        };
+        assert_eq!(exe::sniff_bytes(&data), Some(want_format));
+        let pkgs = run(&binary::GoBinaryCataloger, p.join("app").to_str().unwrap()).unwrap();
+        let want_std = binary::stdlib_version(&goversion).unwrap();
+        assert_eq!(
+            names(&pkgs),
+            Set::from([
+                ("example.com/app".into(), "v0.9.1".into()),
+                ("example.com/dep".into(), "v1.2.3".into()),
+                ("stdlib".into(), want_std),
+            ]),
+            "{goos}"
+        );
+    }
 }
 
 #[test]
