@@ -15,6 +15,9 @@ pub mod ruby;
 pub mod javascript;
 pub mod python;
 pub mod os;
+pub mod golang;
+pub mod java;
+pub mod rust;
 pub mod util;
 
 /// Anything a cataloger can read and rewind.
