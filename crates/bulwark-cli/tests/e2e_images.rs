@@ -138,7 +138,10 @@ fn app_image_superset_of_trivy_in_every_format() {
         let report = bulwark_json(&target, &[]);
         let ours = bulwark_purls(&report);
         let missing: Vec<_> = reference.difference(&ours).collect();
-        assert!(missing.is_empty(), "{target}: missing vs Trivy: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "{target}: missing vs Trivy: {missing:?}"
+        );
         for jar in [
             "pkg:maven/org.apache.logging.log4j/log4j-core@",
             "pkg:maven/org.apache.logging.log4j/log4j-api@",
