@@ -198,7 +198,7 @@ fn parse_archive<R: Read + Seek>(
         if entry.is_dir() {
             continue;
         }
-        let name = entry.name().to_string();
+        let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
         let lower = name.to_ascii_lowercase();
         if lower.ends_with("pom.properties") {
             let data = read_entry(&mut entry, MAX_META_ENTRY, budget)?;
