@@ -121,3 +121,90 @@ pub struct SecretFinding {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
 }
+
+/// Whether a fix exists for a vulnerable package, as the advisory states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FixStatus {
+    /// A fixed version exists.
+    Fixed,
+    /// Affected, no fix available (yet).
+    #[default]
+    Affected,
+    /// The distro will not fix it.
+    WillNotFix,
+    /// The distro deferred the fix.
+    FixDeferred,
+    /// The package's release is end of life.
+    EndOfLife,
+    /// Under investigation.
+    UnderInvestigation,
+}
+
+/// A CVSS score and its vector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cvss {
+    /// `3.0`, `3.1` or `4.0`.
+    pub version: String,
+    /// The vector string (`CVSS:3.1/AV:N/...`).
+    pub vector: String,
+    /// Base score computed from the vector.
+    pub score: f64,
+    /// Who published it (`nvd`, `ghsa`, `debian`, the OSV record's source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// A known vulnerability matched to an installed package.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VulnFinding {
+    /// Primary id: the CVE when there is one, else the advisory id.
+    pub id: String,
+    /// Every other id this finding is known by (GHSA, distro advisories, OSV ids).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// Package name.
+    pub package: String,
+    /// Package purl.
+    pub purl: String,
+    /// Installed version.
+    pub installed_version: String,
+    /// Versions that fix it (the lowest first), empty when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fixed_versions: Vec<String>,
+    /// Fix status.
+    pub status: FixStatus,
+    /// Severity after the documented precedence rule.
+    pub severity: Severity,
+    /// Where the severity came from (`cvss-v3.1`, `debian`, `ghsa`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity_source: Option<String>,
+    /// CVSS scores known for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cvss: Vec<Cvss>,
+    /// One-line summary.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub title: String,
+    /// Longer description (may be trimmed).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Reference URLs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+    /// Listed in CISA's Known Exploited Vulnerabilities catalog.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kev: bool,
+    /// EPSS probability (0–1) and percentile, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epss: Option<(f64, f64)>,
+    /// Path of the package (first location).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Layer digest that introduced the package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    /// Set when a VEX statement or ignore rule suppressed it (shown with `--show-suppressed`
+    /// and in JSON): the reason and justification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<String>,
+}

@@ -10,7 +10,7 @@ pub mod report;
 
 use serde::{Deserialize, Serialize};
 
-pub use findings::{Misconfiguration, SecretFinding, Severity};
+pub use findings::{Cvss, FixStatus, Misconfiguration, SecretFinding, Severity, VulnFinding};
 pub use report::{ImageMeta, LayerMeta, Report, ReportTarget, TargetKind, Warning};
 
 /// The package ecosystem, named after its package-url type.

@@ -2,7 +2,7 @@
 //! stores. Its schema is documented in `docs/report-schema.md`; bump
 //! [`REPORT_SCHEMA_VERSION`] on any incompatible change.
 
-use crate::{Misconfiguration, OsInfo, Package, SecretFinding};
+use crate::{Misconfiguration, OsInfo, Package, SecretFinding, VulnFinding};
 use serde::{Deserialize, Serialize};
 
 /// Version of the JSON report schema.
@@ -104,6 +104,9 @@ pub struct Report {
     /// Every package found, sorted by ecosystem, name, version, first path.
     #[serde(default)]
     pub packages: Vec<Package>,
+    /// Vulnerabilities found (vuln scanner).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vulnerabilities: Vec<VulnFinding>,
     /// Misconfigurations found (misconfig scanner).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub misconfigurations: Vec<Misconfiguration>,
@@ -125,6 +128,7 @@ impl Report {
             target,
             os: None,
             packages: Vec::new(),
+            vulnerabilities: Vec::new(),
             misconfigurations: Vec::new(),
             secrets: Vec::new(),
             warnings: Vec::new(),
