@@ -104,14 +104,17 @@ pub fn open(target: &str, opts: &OpenOptions) -> Result<Target, ImageError> {
     })
 }
 
-/// Splits `PATH[:REF]`: the whole string when it names an existing path, else at the last
-/// `:` when the part before it exists.
+/// Splits `PATH[:REF]`: the whole string when it names an existing path, else at the
+/// first `:` whose prefix exists (so `img.tar:repo:tag` keeps `repo:tag` whole).
 fn split_reference(s: &str) -> (PathBuf, Option<String>) {
     if Path::new(s).exists() {
         return (PathBuf::from(s), None);
     }
-    if let Some((p, r)) = s.rsplit_once(':') {
-        if Path::new(p).exists() && !r.is_empty() {
+    for (i, _) in s.match_indices(':') {
+        let (Some(p), Some(r)) = (s.get(..i), s.get(i + 1..)) else {
+            continue;
+        };
+        if !r.is_empty() && Path::new(p).exists() {
             return (PathBuf::from(p), Some(r.to_string()));
         }
     }

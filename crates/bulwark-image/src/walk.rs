@@ -117,7 +117,13 @@ impl<O> LayerWalk<O> {
 
     /// Whether this layer hides copies of `path` in the layers below it.
     fn hides(&self, path: &str) -> bool {
-        if self.whiteouts.contains(path) || self.has_nondir(path) || self.has_dir(path) {
+        self.has_nondir(path) || self.removes(path)
+    }
+
+    /// Whether this layer removes `path` by other means than putting a new file there:
+    /// a whiteout, an opaque or replaced ancestor, a directory in its place.
+    fn removes(&self, path: &str) -> bool {
+        if self.whiteouts.contains(path) || self.has_dir(path) {
             return true;
         }
         ancestors(path).any(|a| {
@@ -153,12 +159,21 @@ impl<O> Walk<O> {
         self.classify().1
     }
 
-    fn hidden_between(&self, path: &str, from: usize, to: usize) -> bool {
+    /// Whether a layer strictly between `from` and `to` hides `path`; with `overwrites`
+    /// false, a plain new copy of the path does not count (that is an overwrite, and the
+    /// old copy is reported in [`MergedFile::lower`]).
+    fn hidden_between(&self, path: &str, from: usize, to: usize, overwrites: bool) -> bool {
         self.layers
             .iter()
             .skip(from + 1)
             .take(to.saturating_sub(from + 1))
-            .any(|l| l.hides(path))
+            .any(|l| {
+                if overwrites {
+                    l.hides(path)
+                } else {
+                    l.removes(path)
+                }
+            })
     }
 
     fn classify(&self) -> (Vec<MergedFile<'_, O>>, Deleted<'_, O>) {
@@ -175,10 +190,10 @@ impl<O> Walk<O> {
             let Some((top_layer, top)) = copies.pop() else {
                 continue;
             };
-            let visible = !self.hidden_between(path, top_layer, n);
+            let visible = !self.hidden_between(path, top_layer, n, true);
             let mut lower = Vec::new();
             for (l, o) in copies {
-                if visible && !self.hidden_between(path, l, top_layer) {
+                if visible && !self.hidden_between(path, l, top_layer, false) {
                     lower.push((l, o));
                 } else {
                     deleted.push((path, l, o));
