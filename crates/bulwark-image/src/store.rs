@@ -47,10 +47,12 @@ impl Store {
         })?;
         let mut archive = tar::Archive::new(file);
         let mut members = HashMap::new();
-        let entries = archive.entries_with_seek().map_err(|e| ImageError::Format {
-            what: shown.clone(),
-            message: format!("not a readable tar archive: {e}"),
-        })?;
+        let entries = archive
+            .entries_with_seek()
+            .map_err(|e| ImageError::Format {
+                what: shown.clone(),
+                message: format!("not a readable tar archive: {e}"),
+            })?;
         let mut last = String::from("-");
         for entry in entries {
             let entry = entry.map_err(|e| ImageError::Format {
@@ -93,7 +95,7 @@ impl Store {
             Store::Dir(d) => {
                 let p = d.join(rel);
                 let md = std::fs::metadata(&p).ok()?;
-                md.is_file().then(|| (BlobLocation::File(p), md.len()))
+                md.is_file().then_some((BlobLocation::File(p), md.len()))
             }
             Store::Tar { archive, members } => {
                 let (offset, len) = *members.get(&normalise_member(rel))?;

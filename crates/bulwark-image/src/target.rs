@@ -155,7 +155,13 @@ fn looks_like_tar(path: &Path) -> bool {
     let sum: u32 = block
         .iter()
         .enumerate()
-        .map(|(i, b)| if (148..156).contains(&i) { 32 } else { u32::from(*b) })
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(*b)
+            }
+        })
         .sum();
     sum == stored
 }
@@ -164,7 +170,11 @@ fn looks_like_tar(path: &Path) -> bool {
 /// become `x:tag` / `x:latest`.
 fn normalise_tag(r: &str) -> String {
     let mut s = r;
-    for prefix in ["docker.io/library/", "index.docker.io/library/", "docker.io/"] {
+    for prefix in [
+        "docker.io/library/",
+        "index.docker.io/library/",
+        "docker.io/",
+    ] {
         if let Some(rest) = s.strip_prefix(prefix) {
             s = rest;
             break;
@@ -406,12 +416,13 @@ fn docker_from_store(
     })?;
 
     let config_what = store.describe(&entry.config);
-    let config_bytes = store
-        .read_document(&entry.config)?
-        .ok_or_else(|| ImageError::MissingBlob {
-            digest: entry.config.clone(),
-            what: format!("config named by {what}"),
-        })?;
+    let config_bytes =
+        store
+            .read_document(&entry.config)?
+            .ok_or_else(|| ImageError::MissingBlob {
+                digest: entry.config.clone(),
+                what: format!("config named by {what}"),
+            })?;
     let id = match digest_from_member_name(&entry.config).or_else(|| {
         entry
             .config
@@ -557,7 +568,11 @@ fn read_blob(store: &Store, digest: &str, what: &str) -> Result<Vec<u8>, ImageEr
             digest: digest.to_string(),
             what: what.to_string(),
         })?;
-    digest::verify_bytes(&bytes, digest, &format!("{what} ({})", store.describe(&rel)))?;
+    digest::verify_bytes(
+        &bytes,
+        digest,
+        &format!("{what} ({})", store.describe(&rel)),
+    )?;
     Ok(bytes)
 }
 
@@ -575,7 +590,9 @@ fn collect_candidates(
         ));
     }
     for d in descs {
-        if d.annotations.get("vnd.docker.reference.type").map(String::as_str)
+        if d.annotations
+            .get("vnd.docker.reference.type")
+            .map(String::as_str)
             == Some("attestation-manifest")
         {
             continue;
@@ -707,7 +724,10 @@ fn oci_from_store(
                 [] => {
                     return Err(format_err(
                         &what,
-                        format!("no image for platform {p}; available: {}", describe(&by_ref)),
+                        format!(
+                            "no image for platform {p}; available: {}",
+                            describe(&by_ref)
+                        ),
                     ))
                 }
                 _ => {
@@ -763,7 +783,13 @@ fn image_from_manifest(
             what: "image manifest".into(),
         })?;
     digest::verify_bytes(&bytes, manifest_digest, &mwhat)?;
-    manifest_to_image(store, &bytes, Some(manifest_digest.to_string()), repo_tags, blob_rel)
+    manifest_to_image(
+        store,
+        &bytes,
+        Some(manifest_digest.to_string()),
+        repo_tags,
+        blob_rel,
+    )
 }
 
 fn manifest_to_image(

@@ -225,7 +225,8 @@ fn path_hash(path: &str) -> u64 {
 
 /// Strict ancestors of a normalised path, shortest first (`a`, `a/b` for `a/b/c`).
 fn ancestors(path: &str) -> impl Iterator<Item = &str> {
-    path.match_indices('/').filter_map(move |(i, _)| path.get(..i))
+    path.match_indices('/')
+        .filter_map(move |(i, _)| path.get(..i))
 }
 
 /// Normalises a tar entry path; absolute paths and `..` escaping the root are errors.
@@ -311,7 +312,7 @@ impl<R: Read> Read for Limited<R> {
 
 /// The decompressor chosen for a layer.
 enum Decomp<R: BufRead> {
-    Gzip(flate2::bufread::MultiGzDecoder<R>),
+    Gzip(Box<flate2::bufread::MultiGzDecoder<R>>),
     Zstd(zstd::stream::read::Decoder<'static, R>),
     Plain(R),
 }
@@ -329,7 +330,7 @@ impl<R: BufRead> Read for Decomp<R> {
 impl<R: BufRead> Decomp<R> {
     fn into_inner(self) -> R {
         match self {
-            Decomp::Gzip(d) => d.into_inner(),
+            Decomp::Gzip(d) => (*d).into_inner(),
             Decomp::Zstd(d) => d.finish(),
             Decomp::Plain(r) => r,
         }
@@ -392,14 +393,14 @@ fn stream_layer(
         .map_err(|e| layer_io_error(blob, "-", &e, false, opts))?;
     let media = blob.media_type.as_deref().unwrap_or("");
     let decomp = if head.starts_with(&[0x1f, 0x8b]) {
-        Decomp::Gzip(flate2::bufread::MultiGzDecoder::new(buffered))
+        Decomp::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) || media.contains("zstd") {
         Decomp::Zstd(
             zstd::stream::read::Decoder::with_buffer(buffered)
                 .map_err(|e| layer_io_error(blob, "-", &e, false, opts))?,
         )
     } else if media.contains("gzip") {
-        Decomp::Gzip(flate2::bufread::MultiGzDecoder::new(buffered))
+        Decomp::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
     } else {
         Decomp::Plain(buffered)
     };
@@ -539,13 +540,18 @@ struct WantedLink {
     hard: bool,
 }
 
+/// A layer's tables, its wanted links and its warnings.
+type FirstPass<O> = (LayerWalk<O>, Vec<WantedLink>, Vec<Warning>);
+/// Link visits made by a second pass, and its warnings.
+type SecondPass<O> = (Vec<(String, O)>, Vec<Warning>);
+
 /// First pass over one layer: tables, whiteouts and visits of wanted regular files.
 fn first_pass<V: Visitor>(
     index: usize,
     blob: &LayerBlob,
     v: &V,
     opts: &WalkOptions,
-) -> Result<(LayerWalk<V::Output>, Vec<WantedLink>, Vec<Warning>), ImageError> {
+) -> Result<FirstPass<V::Output>, ImageError> {
     let mut lw = LayerWalk::new(index, blob.digest.clone(), blob.diff_id.clone());
     let mut links = Vec::new();
     let mut warnings = Vec::new();
@@ -645,7 +651,7 @@ fn second_pass<V: Visitor>(
     v: &V,
     opts: &WalkOptions,
     mut targets: HashMap<String, Vec<LinkVisit>>,
-) -> Result<(Vec<(String, V::Output)>, Vec<Warning>), ImageError> {
+) -> Result<SecondPass<V::Output>, ImageError> {
     let mut files = Vec::new();
     let mut warnings = Vec::new();
     stream_layer(blob, opts, &mut |e, data| {
@@ -1038,7 +1044,10 @@ fn dir_job<'s, V: Visitor>(
         }
     };
     if depth > MAX_DIR_DEPTH {
-        warn(&rel, format!("deeper than {MAX_DIR_DEPTH} directories; skipped"));
+        warn(
+            &rel,
+            format!("deeper than {MAX_DIR_DEPTH} directories; skipped"),
+        );
         return;
     }
     let dir = ctx.root.join(&rel);

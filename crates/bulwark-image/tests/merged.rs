@@ -98,10 +98,20 @@ fn check_merged(w: &bulwark_image::Walk<String>) {
     assert!(w.layers[1].whiteouts.contains("etc/b"));
     assert!(w.layers[1].opaque_dirs.contains("data"));
     assert!(w.layers[2].whiteouts.contains("var/lib/secret"));
-    assert!(w.layers.iter().all(|l| l.files.iter().all(|(p, _)| !p.contains(".wh."))));
+    assert!(w
+        .layers
+        .iter()
+        .all(|l| l.files.iter().all(|(p, _)| !p.contains(".wh."))));
 
-    let warned: Vec<&str> = w.warnings.iter().filter_map(|x| x.path.as_deref()).collect();
-    assert!(warned.contains(&"loop1") && warned.contains(&"loop2"), "{warned:?}");
+    let warned: Vec<&str> = w
+        .warnings
+        .iter()
+        .filter_map(|x| x.path.as_deref())
+        .collect();
+    assert!(
+        warned.contains(&"loop1") && warned.contains(&"loop2"),
+        "{warned:?}"
+    );
     assert!(warned.contains(&"dangling"), "{warned:?}");
     let loop_warning = w
         .warnings
@@ -109,7 +119,10 @@ fn check_merged(w: &bulwark_image::Walk<String>) {
         .find(|x| x.path.as_deref() == Some("loop1"))
         .unwrap();
     assert!(loop_warning.message.contains("loop"));
-    assert_eq!(loop_warning.layer.as_deref(), Some(w.layers[1].digest.as_str()));
+    assert_eq!(
+        loop_warning.layer.as_deref(),
+        Some(w.layers[1].digest.as_str())
+    );
 }
 
 #[test]
@@ -131,7 +144,10 @@ fn oci_layout_merged_view() {
         assert_eq!(lm.digest, l.digest());
         assert_eq!(lm.diff_id, l.diff_id());
         assert_eq!(lm.size, l.blob.len() as u64);
-        assert_eq!(lm.created_by.as_deref(), Some(format!("RUN step {i}").as_str()));
+        assert_eq!(
+            lm.created_by.as_deref(),
+            Some(format!("RUN step {i}").as_str())
+        );
     }
     assert!(img.meta.config.as_ref().unwrap()["config"]["Env"].is_array());
 
@@ -153,8 +169,11 @@ fn oci_archive_merged_view() {
     oci_layout(&dir, &ls, "v1");
     let archive = tmp.path().join("img.tar");
     tar_dir(&dir, &archive);
-    let t = open(&format!("oci-archive:{}:v1", archive.display()), &OpenOptions::default())
-        .unwrap();
+    let t = open(
+        &format!("oci-archive:{}:v1", archive.display()),
+        &OpenOptions::default(),
+    )
+    .unwrap();
     let Target::Image(img) = &t else {
         panic!("not an image")
     };
@@ -221,12 +240,18 @@ fn docker_archive_several_images_pick_by_tag() {
     assert!(err.contains("a:1") && err.contains("b:2"), "{err}");
     let img = bulwark_image::docker_archive_ref(&out, Some("b:2")).unwrap();
     assert_eq!(img.meta.repo_tags, vec!["b:2".to_string()]);
-    let t = open(&format!("docker-archive:{}:a:1", out.display()), &OpenOptions::default())
-        .unwrap();
+    let t = open(
+        &format!("docker-archive:{}:a:1", out.display()),
+        &OpenOptions::default(),
+    )
+    .unwrap();
     let Target::Image(img) = t else { panic!() };
     assert_eq!(img.meta.repo_tags, vec!["a:1".to_string()]);
-    let t = open(&format!("docker-archive:{}:@1", out.display()), &OpenOptions::default())
-        .unwrap();
+    let t = open(
+        &format!("docker-archive:{}:@1", out.display()),
+        &OpenOptions::default(),
+    )
+    .unwrap();
     let Target::Image(img) = t else { panic!() };
     assert_eq!(img.meta.repo_tags, vec!["b:2".to_string()]);
 }
@@ -235,8 +260,14 @@ fn docker_archive_several_images_pick_by_tag() {
 fn oci_layout_multi_platform_index() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("mp");
-    let amd = vec![Layer::new(layer_tar(&[E::File("arch", b"amd64")]), Comp::Gzip)];
-    let arm = vec![Layer::new(layer_tar(&[E::File("arch", b"arm64")]), Comp::Zstd)];
+    let amd = vec![Layer::new(
+        layer_tar(&[E::File("arch", b"amd64")]),
+        Comp::Gzip,
+    )];
+    let arm = vec![Layer::new(
+        layer_tar(&[E::File("arch", b"arm64")]),
+        Comp::Zstd,
+    )];
     let (amd_md, amd_sz, _) = put_image(&dir, &amd, "linux", "amd64", None);
     let (arm_md, arm_sz, _) = put_image(&dir, &arm, "linux", "arm64", Some("v8"));
     let nested = serde_json::to_vec(&serde_json::json!({
@@ -258,7 +289,12 @@ fn oci_layout_multi_platform_index() {
     std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
 
     let arch_of = |img: bulwark_image::Image| {
-        let w = walk(&Target::Image(img), &Collect::all(), &WalkOptions::default()).unwrap();
+        let w = walk(
+            &Target::Image(img),
+            &Collect::all(),
+            &WalkOptions::default(),
+        )
+        .unwrap();
         w.merged()[0].output.clone()
     };
     // Default: linux/amd64.
@@ -283,7 +319,10 @@ fn oci_layout_multi_platform_index() {
     let err = bulwark_image::oci_layout(&dir, None, Some("linux/s390x"))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("linux/amd64") && err.contains("linux/arm64/v8"), "{err}");
+    assert!(
+        err.contains("linux/amd64") && err.contains("linux/arm64/v8"),
+        "{err}"
+    );
     // Unknown tag: error listing the names.
     let err = bulwark_image::oci_layout(&dir, Some("nope"), None)
         .unwrap_err()
@@ -315,7 +354,10 @@ fn directory_target() {
     assert!(matches!(t, Target::Dir(_)));
     let w = walk(&t, &Collect::all(), &WalkOptions::default()).unwrap();
     let m = merged_map(&w);
-    let got: Vec<(&str, &str)> = m.iter().map(|(p, (_, c))| (p.as_str(), c.as_str())).collect();
+    let got: Vec<(&str, &str)> = m
+        .iter()
+        .map(|(p, (_, c))| (p.as_str(), c.as_str()))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -326,7 +368,11 @@ fn directory_target() {
             ("usr/lib/real", "real"),
         ]
     );
-    let warned: Vec<&str> = w.warnings.iter().filter_map(|x| x.path.as_deref()).collect();
+    let warned: Vec<&str> = w
+        .warnings
+        .iter()
+        .filter_map(|x| x.path.as_deref())
+        .collect();
     assert!(warned.contains(&"loop1"), "{warned:?}");
     assert!(w.deleted().is_empty());
 }
@@ -340,7 +386,10 @@ fn file_target() {
     assert!(matches!(t, Target::File(_)));
     let w = walk(&t, &Collect::all(), &WalkOptions::default()).unwrap();
     let m = merged_map(&w);
-    assert_eq!(m.get("Cargo.lock").map(|x| x.1.as_str()), Some("version = 3\n"));
+    assert_eq!(
+        m.get("Cargo.lock").map(|x| x.1.as_str()),
+        Some("version = 3\n")
+    );
 }
 
 #[test]
@@ -370,7 +419,12 @@ fn spooled_large_file_is_seekable() {
 #[test]
 fn transports_not_wired_and_detection() {
     let o = OpenOptions::default();
-    for t in ["docker://alpine:3.19", "docker-daemon:alpine:3.19", "alpine:3.19", "ghcr.io/x/y"] {
+    for t in [
+        "docker://alpine:3.19",
+        "docker-daemon:alpine:3.19",
+        "alpine:3.19",
+        "ghcr.io/x/y",
+    ] {
         match open(t, &o) {
             Err(bulwark_image::ImageError::Target { message, .. }) => {
                 assert!(message.contains("not wired yet"), "{t}: {message}")
@@ -381,6 +435,9 @@ fn transports_not_wired_and_detection() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("plain");
     std::fs::create_dir_all(&d).unwrap();
-    assert!(matches!(open(&format!("dir:{}", d.display()), &o), Ok(Target::Dir(_))));
+    assert!(matches!(
+        open(&format!("dir:{}", d.display()), &o),
+        Ok(Target::Dir(_))
+    ));
     assert!(open("/definitely/not/here", &o).is_err());
 }

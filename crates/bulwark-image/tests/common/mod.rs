@@ -101,7 +101,11 @@ pub fn raw_header(name: &str, size: u64, kind: tar::EntryType) -> [u8; 512] {
 pub fn raw_tar(members: &[(&str, &[u8])]) -> Vec<u8> {
     let mut out = Vec::new();
     for (name, data) in members {
-        out.extend_from_slice(&raw_header(name, data.len() as u64, tar::EntryType::Regular));
+        out.extend_from_slice(&raw_header(
+            name,
+            data.len() as u64,
+            tar::EntryType::Regular,
+        ));
         out.extend_from_slice(data);
         out.resize(out.len().div_ceil(512) * 512, 0);
     }
