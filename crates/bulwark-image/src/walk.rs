@@ -536,14 +536,13 @@ fn too_big_warning(path: &str, layer: &str, size: u64, opts: &WalkOptions) -> Wa
 struct WantedLink {
     layer: usize,
     path: String,
-    mode: u32,
     hard: bool,
 }
 
 /// A layer's tables, its wanted links and its warnings.
 type FirstPass<O> = (LayerWalk<O>, Vec<WantedLink>, Vec<Warning>);
 /// Link visits made by a second pass, and its warnings.
-type SecondPass<O> = (Vec<(String, O)>, Vec<Warning>);
+type SecondPass<O> = (Vec<(usize, String, O)>, Vec<Warning>);
 
 /// First pass over one layer: tables, whiteouts and visits of wanted regular files.
 fn first_pass<V: Visitor>(
@@ -598,12 +597,10 @@ fn first_pass<V: Visitor>(
                 lw.nondir.push(path_hash(e.path));
                 let target = e.link.unwrap_or("").to_string();
                 lw.symlinks.insert(e.path.to_string(), target);
-                let mode = e.mode | S_IFLNK;
-                if v.wants(e.path, 0, mode) {
+                if v.wants(e.path, 0, e.mode | S_IFLNK) {
                     links.push(WantedLink {
                         layer: index,
                         path: e.path.to_string(),
-                        mode,
                         hard: false,
                     });
                 }
@@ -612,12 +609,10 @@ fn first_pass<V: Visitor>(
                 lw.nondir.push(path_hash(e.path));
                 lw.hardlinks
                     .insert(e.path.to_string(), clamp_path(e.link.unwrap_or("")));
-                let mode = e.mode | S_IFREG;
-                if v.wants(e.path, 0, mode) {
+                if v.wants(e.path, 0, e.mode | S_IFREG) {
                     links.push(WantedLink {
                         layer: index,
                         path: e.path.to_string(),
-                        mode,
                         hard: true,
                     });
                 }
@@ -639,10 +634,10 @@ fn first_pass<V: Visitor>(
     Ok((lw, links, warnings))
 }
 
-/// A resolved link to visit: the link's own path and mode.
+/// A resolved link to visit: the link's own path and the layer holding the link.
 struct LinkVisit {
     link_path: String,
-    mode: u32,
+    link_layer: usize,
 }
 
 /// Second pass over one layer: visits the link targets it holds, under the links' paths.
@@ -672,13 +667,14 @@ fn second_pass<V: Visitor>(
         }
         let mut content = Content::load(data, e.size, opts)?;
         for l in visits {
+            // The mode is the target's: what is read is the target file.
             let out = v.visit(FileEntry {
                 path: &l.link_path,
                 size: e.size,
-                mode: l.mode,
+                mode: e.mode | S_IFREG,
                 reader: content.reader()?,
             });
-            files.push((l.link_path, out));
+            files.push((l.link_layer, l.link_path, out));
         }
         Ok(())
     })?;
@@ -915,7 +911,7 @@ fn walk_layers<V: Visitor>(
                     .or_default()
                     .push(LinkVisit {
                         link_path: l.path,
-                        mode: l.mode,
+                        link_layer: l.layer,
                     }),
                 Err(why) => warnings.push(unresolved_warning(&l.path, Some(&lw.digest), why)),
             }
@@ -930,11 +926,9 @@ fn walk_layers<V: Visitor>(
         .collect::<Result<_, _>>()?;
     for (files, w) in seconds {
         warnings.extend(w);
-        for (link_path, out) in files {
+        for (layer, link_path, out) in files {
             // The output belongs to the layer that holds the link, not the target.
-            if let Some(lw) = layers.iter_mut().rev().find(|lw| {
-                lw.symlinks.contains_key(&link_path) || lw.hardlinks.contains_key(&link_path)
-            }) {
+            if let Some(lw) = layers.get_mut(layer) {
                 lw.files.push((link_path, out));
             }
         }
@@ -1024,7 +1018,7 @@ struct DirCtx<'a, V: Visitor> {
     v: &'a V,
     opts: &'a WalkOptions,
     files: Mutex<Vec<(String, V::Output)>>,
-    links: Mutex<Vec<(String, u32)>>,
+    links: Mutex<Vec<String>>,
     warnings: Mutex<Vec<Warning>>,
 }
 
@@ -1090,7 +1084,7 @@ fn dir_job<'s, V: Visitor>(
             let mode = entry.metadata().map(|m| mode_of(&m)).unwrap_or(S_IFLNK);
             if ctx.v.wants(&child, 0, mode) {
                 if let Ok(mut l) = ctx.links.lock() {
-                    l.push((child, mode));
+                    l.push(child);
                 }
             }
         }
@@ -1123,7 +1117,7 @@ fn walk_dir<V: Visitor>(
     let lk = DirLookup(root);
     let link_outputs: Vec<_> = links
         .into_par_iter()
-        .map(|(link, mode)| {
+        .map(|link| {
             let target = match std::fs::read_link(root.join(&link)) {
                 Ok(t) => t.to_string_lossy().into_owned(),
                 Err(e) => {
@@ -1138,7 +1132,6 @@ fn walk_dir<V: Visitor>(
                 .map_err(|why| unresolved_warning(&link, None, why))?;
             let w = Mutex::new(Vec::new());
             let out = visit_fs_file(v, &root.join(&path), &link, opts, &w);
-            let _ = mode;
             Ok((link, out, w.into_inner().unwrap_or_default()))
         })
         .collect();

@@ -39,7 +39,13 @@ fn podman_saved_images_open_and_walk() {
             panic!("{fmt}: not an image")
         };
         assert_eq!(img.layers.len(), 1, "{fmt}");
-        assert_eq!(img.meta.platform.as_deref().map(|p| p.starts_with("linux/")), Some(true));
+        assert_eq!(
+            img.meta
+                .platform
+                .as_deref()
+                .map(|p| p.starts_with("linux/")),
+            Some(true)
+        );
         let w = walk(&t, &common::Collect::all(), &WalkOptions::default())
             .unwrap_or_else(|e| panic!("{fmt}: {e}"));
         let files: Vec<(&str, &str)> = w
