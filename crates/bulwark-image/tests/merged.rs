@@ -441,3 +441,80 @@ fn transports_not_wired_and_detection() {
     ));
     assert!(open("/definitely/not/here", &o).is_err());
 }
+
+#[test]
+fn symlink_follows_the_merged_view_upper_layer_wins() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ls = vec![
+        Layer::new(
+            layer_tar(&[
+                E::File("usr/lib/real", b"old"),
+                E::File("usr/lib/gone", b"gone"),
+            ]),
+            Comp::Gzip,
+        ),
+        Layer::new(
+            layer_tar(&[
+                E::Symlink("etc/link", "../usr/lib/real"),
+                E::Symlink("etc/to-gone", "/usr/lib/gone"),
+                E::Hardlink("etc/hard", "usr/lib/real"),
+            ]),
+            Comp::None,
+        ),
+        Layer::new(
+            layer_tar(&[
+                E::File("usr/lib/real", b"new"),
+                E::File("usr/lib/.wh.gone", b""),
+            ]),
+            Comp::Zstd,
+        ),
+    ];
+    let dir = tmp.path().join("l");
+    oci_layout(&dir, &ls, "t");
+    let t = open(dir.to_str().unwrap(), &OpenOptions::default()).unwrap();
+    let w = walk(&t, &Collect::all(), &WalkOptions::default()).unwrap();
+    let m = merged_map(&w);
+    // The symlink reads the final image; the hard link shares the inode it was made
+    // with, which lives in its own layer or below.
+    assert_eq!(m["etc/link"], (1, "new".to_string()));
+    assert_eq!(m["etc/hard"], (1, "old".to_string()));
+    assert!(!m.contains_key("etc/to-gone"));
+    let gone = w
+        .warnings
+        .iter()
+        .find(|x| x.path.as_deref() == Some("etc/to-gone"))
+        .unwrap();
+    assert!(gone.message.contains("does not exist"), "{}", gone.message);
+}
+
+#[test]
+fn containers_dir_transport() {
+    // containers/image `dir:` format: manifest.json, version, blobs named by bare hex.
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    let ls = vec![Layer::new(layer_tar(&[E::File("etc/x", b"x")]), Comp::Gzip)];
+    let (md, cd) = oci_layout(&layout, &ls, "t");
+    let d = tmp.path().join("dirimg");
+    std::fs::create_dir_all(&d).unwrap();
+    for digest in [&cd, &ls[0].digest()] {
+        std::fs::copy(
+            layout.join("blobs/sha256").join(&digest[7..]),
+            d.join(&digest[7..]),
+        )
+        .unwrap();
+    }
+    std::fs::copy(
+        layout.join("blobs/sha256").join(&md[7..]),
+        d.join("manifest.json"),
+    )
+    .unwrap();
+    std::fs::write(d.join("version"), "Directory Transport Version: 1.1\n").unwrap();
+    let t = open(&format!("dir:{}", d.display()), &OpenOptions::default()).unwrap();
+    let Target::Image(img) = &t else {
+        panic!("not an image: {t:?}")
+    };
+    assert_eq!(img.meta.id, cd);
+    assert_eq!(img.meta.manifest_digest.as_deref(), Some(md.as_str()));
+    let w = walk(&t, &Collect::all(), &WalkOptions::default()).unwrap();
+    assert_eq!(merged_map(&w)["etc/x"].1, "x");
+}
