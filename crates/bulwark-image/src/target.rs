@@ -381,9 +381,10 @@ fn docker_from_store(
     };
     let chosen = match reference {
         Some(r) if r.starts_with('@') => {
-            let i: usize = r[1..]
-                .parse()
-                .map_err(|_| format_err(&what, format!("bad image index {r:?}")))?;
+            let i: usize = r
+                .strip_prefix('@')
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| format_err(&what, format!("bad image index {r:?}")))?;
             entries.get(i)
         }
         Some(r) => {
