@@ -156,13 +156,32 @@ pub fn assemble(
         }
     }
 
-    os_candidates.sort_by_key(|(p, _)| *p);
-    cat.os = os_candidates.into_iter().next().map(|(_, os)| os);
+    cat.os = choose_os(os_candidates);
     cat.packages = dedupe(packages);
     for p in &mut cat.packages {
         p.finalize(cat.os.as_ref());
     }
     cat
+}
+
+/// Picks the most authoritative OS candidate, then lets a less authoritative file of the
+/// same family refine its version (Debian's os-release says `12`, `debian_version` says
+/// `12.5`; the point release is what users and other tools report).
+fn choose_os(mut candidates: Vec<(u8, OsInfo)>) -> Option<OsInfo> {
+    candidates.sort_by_key(|(p, _)| *p);
+    let mut best = candidates.first()?.1.clone();
+    for (_, other) in &candidates[1..] {
+        if other.family == best.family
+            && other.version.len() > best.version.len()
+            && other
+                .version
+                .strip_prefix(best.version.as_str())
+                .is_some_and(|rest| rest.starts_with('.'))
+        {
+            best.version = other.version.clone();
+        }
+    }
+    Some(best)
 }
 
 /// The lowest layer of the unbroken run of copies of a file (from the visible one

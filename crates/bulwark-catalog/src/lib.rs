@@ -8,7 +8,9 @@
 use bulwark_core::{OsInfo, Package};
 use std::io::Read;
 
+pub mod assemble;
 pub mod dotnet;
+pub mod pipeline;
 pub mod other;
 pub mod php;
 pub mod ruby;
@@ -125,4 +127,19 @@ pub fn read_bounded(
         });
     }
     Ok(buf)
+}
+
+/// Every cataloger bulwark has, in a fixed order (OS first, then languages).
+pub fn all_catalogers() -> Vec<Box<dyn Cataloger>> {
+    let mut v = os::catalogers();
+    v.extend(python::catalogers());
+    v.extend(javascript::catalogers());
+    v.extend(rust::catalogers());
+    v.extend(golang::catalogers());
+    v.extend(java::catalogers());
+    v.extend(ruby::catalogers());
+    v.extend(php::catalogers());
+    v.extend(dotnet::catalogers());
+    v.extend(other::catalogers());
+    v
 }

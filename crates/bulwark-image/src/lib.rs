@@ -44,3 +44,11 @@ pub mod daemon;
 pub mod registry;
 mod types;
 pub use types::{BlobLocation, Image, ImageError, LayerBlob, Target};
+
+pub mod digest;
+mod store;
+pub mod target;
+pub mod walk;
+
+pub use target::{docker_archive, docker_archive_ref, oci_archive, oci_layout, open, OpenOptions};
+pub use walk::{walk, LayerWalk, MergedFile, Walk, WalkOptions};

@@ -1,10 +1,10 @@
 //! Pulls from a real `docker-registry` (Debian's distribution 2.x) on a loopback port.
 
-mod common;
+mod registry_common;
 
 use bulwark_image::registry::open;
 use bulwark_image::{BlobLocation, ImageError};
-use common::*;
+use registry_common::*;
 
 fn cache() -> tempfile::TempDir {
     tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"))

@@ -1,10 +1,10 @@
 //! Credentials from `BULWARK_USERNAME`/`BULWARK_PASSWORD`. A separate test binary because
 //! it sets process-wide environment variables that would leak into other tests.
 
-mod common;
+mod registry_common;
 
 use bulwark_image::registry::open;
-use common::*;
+use registry_common::*;
 
 #[test]
 fn registry_basic_auth_via_env_vars() {

@@ -5,10 +5,10 @@
 //! otherwise) and a token endpoint that hands that token out only for the right basic
 //! credentials — the same dance Docker Hub does.
 
-mod common;
+mod registry_common;
 
 use bulwark_image::registry::open;
-use common::*;
+use registry_common::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};

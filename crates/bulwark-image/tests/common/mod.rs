@@ -1,308 +1,284 @@
-//! Test harness: a real `docker-registry` on a loopback port, and helpers that build
-//! small images and push them over the registry's HTTP API.
+//! Builders for test images: layer tars, compression, OCI layouts, docker archives.
 #![allow(dead_code)]
 
-use sha2::{Digest as _, Sha256};
+use bulwark_image::{FileEntry, Visitor};
+use serde_json::json;
+use sha2::{Digest, Sha256};
 use std::io::Write;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
-pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// How a layer blob is compressed.
+#[derive(Clone, Copy, Debug)]
+pub enum Comp {
+    None,
+    Gzip,
+    Zstd,
+}
 
-pub fn sha(data: &[u8]) -> String {
+impl Comp {
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Comp::None => "application/vnd.oci.image.layer.v1.tar",
+            Comp::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip",
+            Comp::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
+        }
+    }
+}
+
+/// One entry of a test layer.
+pub enum E<'a> {
+    File(&'a str, &'a [u8]),
+    Dir(&'a str),
+    Symlink(&'a str, &'a str),
+    Hardlink(&'a str, &'a str),
+    Fifo(&'a str),
+}
+
+pub fn sha256(data: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(data)))
 }
 
-pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
-    l.local_addr()
-        .unwrap_or_else(|e| panic!("addr: {e}"))
-        .port()
-}
-
-/// Finds a required binary or fails the test with an install hint.
-pub fn require_binary(path: &str, package: &str) -> PathBuf {
-    let p = PathBuf::from(path);
-    if !p.exists() {
-        panic!("{path} is missing: install the Debian package `{package}` (CI installs it)");
-    }
-    p
-}
-
-/// A running `docker-registry`, killed on drop.
-pub struct Registry {
-    pub dir: tempfile::TempDir,
-    pub port: u16,
-    child: Child,
-    pub auth: Option<(String, String)>,
-}
-
-impl Registry {
-    /// Starts a registry; with `auth`, behind htpasswd basic auth for that user.
-    pub fn start(auth: Option<(&str, &str)>) -> Registry {
-        let bin = require_binary("/usr/bin/docker-registry", "docker-registry");
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let port = free_port();
-        let storage = dir.path().join("storage");
-        let mut auth_yaml = String::new();
-        if let Some((user, pass)) = auth {
-            let hash = bcrypt::hash(pass, 4).unwrap_or_else(|e| panic!("bcrypt: {e}"));
-            let htpasswd = dir.path().join("htpasswd");
-            std::fs::write(&htpasswd, format!("{user}:{hash}\n"))
-                .unwrap_or_else(|e| panic!("htpasswd: {e}"));
-            auth_yaml = format!(
-                "auth:\n  htpasswd:\n    realm: bulwark-test\n    path: {}\n",
-                htpasswd.display()
-            );
-        }
-        let config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth_yaml}",
-            storage.display()
-        );
-        let cfg_path = dir.path().join("config.yml");
-        std::fs::write(&cfg_path, config).unwrap_or_else(|e| panic!("config: {e}"));
-        let log = std::fs::File::create(dir.path().join("registry.log"))
-            .unwrap_or_else(|e| panic!("log: {e}"));
-        let log2 = log.try_clone().unwrap_or_else(|e| panic!("log: {e}"));
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg(&cfg_path)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting docker-registry: {e}"));
-        let reg = Registry {
-            dir,
-            port,
-            child,
-            auth: auth.map(|(u, p)| (u.to_string(), p.to_string())),
-        };
-        reg.wait_ready();
-        reg
-    }
-
-    fn wait_ready(&self) {
-        let agent = agent();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(r) = agent.get(&format!("{}/v2/", self.base())).call() {
-                if matches!(r.status().as_u16(), 200 | 401) {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let log = std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default();
-        panic!(
-            "docker-registry did not come up on port {}: {log}",
-            self.port
-        );
-    }
-
-    pub fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn auth_header(&self) -> Option<String> {
-        use base64::Engine as _;
-        self.auth.as_ref().map(|(u, p)| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-            )
-        })
-    }
-
-    /// Uploads a blob monolithically; returns its digest.
-    pub fn push_blob(&self, repo: &str, data: &[u8]) -> String {
-        let agent = agent();
-        let digest = sha(data);
-        let mut req = agent.post(&format!("{}/v2/{repo}/blobs/uploads/", self.base()));
-        if let Some(h) = self.auth_header() {
-            req = req.header("Authorization", h);
-        }
-        let resp = req
-            .send_empty()
-            .unwrap_or_else(|e| panic!("start upload: {e}"));
-        assert_eq!(resp.status().as_u16(), 202, "start upload");
-        let loc = resp
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_else(|| panic!("no Location"))
-            .to_string();
-        let loc = if loc.starts_with("http") {
-            loc
-        } else {
-            format!("{}{loc}", self.base())
-        };
-        let sep = if loc.contains('?') { '&' } else { '?' };
-        let mut req = agent
-            .put(&format!("{loc}{sep}digest={digest}"))
-            .header("Content-Type", "application/octet-stream");
-        if let Some(h) = self.auth_header() {
-            req = req.header("Authorization", h);
-        }
-        let resp = req.send(data).unwrap_or_else(|e| panic!("upload: {e}"));
-        assert_eq!(resp.status().as_u16(), 201, "finish upload");
-        digest
-    }
-
-    /// PUTs a manifest under `reference` (tag or digest); returns its digest.
-    pub fn push_manifest(
-        &self,
-        repo: &str,
-        reference: &str,
-        media_type: &str,
-        data: &[u8],
-    ) -> String {
-        let mut req = agent()
-            .put(&format!("{}/v2/{repo}/manifests/{reference}", self.base()))
-            .header("Content-Type", media_type);
-        if let Some(h) = self.auth_header() {
-            req = req.header("Authorization", h);
-        }
-        let resp = req.send(data).unwrap_or_else(|e| panic!("manifest: {e}"));
-        let status = resp.status().as_u16();
-        if status != 201 {
-            let body = resp.into_body().read_to_string().unwrap_or_default();
-            panic!("manifest push answered {status}: {body}");
-        }
-        sha(data)
-    }
-
-    /// The registry's storage file for a blob.
-    pub fn blob_data_path(&self, digest: &str) -> PathBuf {
-        let hex = digest.trim_start_matches("sha256:");
-        self.dir
-            .path()
-            .join("storage/docker/registry/v2/blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
-            .join("data")
-    }
-
-    /// Pushes a one-layer image; returns what was pushed.
-    pub fn push_image(&self, repo: &str, tag: &str, img: &TestImage) -> String {
-        for layer in &img.layers_gz {
-            self.push_blob(repo, layer);
-        }
-        self.push_blob(repo, &img.config);
-        self.push_manifest(repo, tag, &img.manifest_media_type, &img.manifest)
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
-
-/// A small image built in memory.
-pub struct TestImage {
-    pub layers_gz: Vec<Vec<u8>>,
-    pub diff_ids: Vec<String>,
-    pub config: Vec<u8>,
-    pub manifest: Vec<u8>,
-    pub manifest_media_type: String,
-}
-
-impl TestImage {
-    pub fn config_digest(&self) -> String {
-        sha(&self.config)
-    }
-    pub fn manifest_digest(&self) -> String {
-        sha(&self.manifest)
-    }
-    pub fn layer_digests(&self) -> Vec<String> {
-        self.layers_gz.iter().map(|l| sha(l)).collect()
-    }
-}
-
-fn layer(files: &[(&str, &str)]) -> (Vec<u8>, String) {
+/// A layer tar from entries (GNU headers, mode 0644/0755).
+pub fn layer_tar(entries: &[E<'_>]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
-    for (path, content) in files {
+    for e in entries {
         let mut h = tar::Header::new_gnu();
-        h.set_size(content.len() as u64);
-        h.set_mode(0o644);
-        h.set_mtime(1_700_000_000);
-        h.set_cksum();
-        b.append_data(&mut h, path, content.as_bytes())
-            .unwrap_or_else(|e| panic!("tar: {e}"));
+        h.set_mtime(0);
+        match e {
+            E::File(p, data) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(0o644);
+                h.set_size(data.len() as u64);
+                b.append_data(&mut h, p, *data).unwrap();
+            }
+            E::Dir(p) => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(0o755);
+                h.set_size(0);
+                b.append_data(&mut h, p, std::io::empty()).unwrap();
+            }
+            E::Symlink(p, t) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_mode(0o777);
+                h.set_size(0);
+                b.append_link(&mut h, p, t).unwrap();
+            }
+            E::Hardlink(p, t) => {
+                h.set_entry_type(tar::EntryType::Link);
+                h.set_mode(0o644);
+                h.set_size(0);
+                b.append_link(&mut h, p, t).unwrap();
+            }
+            E::Fifo(p) => {
+                h.set_entry_type(tar::EntryType::Fifo);
+                h.set_mode(0o644);
+                h.set_size(0);
+                b.append_data(&mut h, p, std::io::empty()).unwrap();
+            }
+        }
     }
-    let tar = b.into_inner().unwrap_or_else(|e| panic!("tar: {e}"));
-    let diff_id = sha(&tar);
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&tar).unwrap_or_else(|e| panic!("gz: {e}"));
-    (gz.finish().unwrap_or_else(|e| panic!("gz: {e}")), diff_id)
+    b.into_inner().unwrap()
 }
 
-/// Builds a two-layer image for `arch`; `oci` picks OCI media types over Docker's.
-pub fn build_image(arch: &str, oci: bool, marker: &str) -> TestImage {
-    let (l1, d1) = layer(&[("etc/os-release", "ID=bulwarktest\nVERSION_ID=1\n")]);
-    let (l2, d2) = layer(&[("app/marker.txt", marker)]);
-    let config = serde_json::json!({
+/// A raw 512-byte GNU header with any name and size (the tar crate refuses `..` and
+/// absolute names, which is exactly what the bad-input tests need).
+pub fn raw_header(name: &str, size: u64, kind: tar::EntryType) -> [u8; 512] {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(0o644);
+    h.set_size(size);
+    h.set_mtime(0);
+    {
+        let bytes = h.as_mut_bytes();
+        bytes[..100].fill(0);
+        bytes[..name.len()].copy_from_slice(name.as_bytes());
+    }
+    h.set_cksum();
+    *h.as_bytes()
+}
+
+/// A tar made of raw headers + data, padded and terminated.
+pub fn raw_tar(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, data) in members {
+        out.extend_from_slice(&raw_header(
+            name,
+            data.len() as u64,
+            tar::EntryType::Regular,
+        ));
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.extend_from_slice(&[0u8; 1024]);
+    out
+}
+
+pub fn compress(data: &[u8], c: Comp) -> Vec<u8> {
+    match c {
+        Comp::None => data.to_vec(),
+        Comp::Gzip => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        }
+        Comp::Zstd => zstd::encode_all(data, 3).unwrap(),
+    }
+}
+
+/// A built layer: uncompressed tar and stored blob.
+pub struct Layer {
+    pub tar: Vec<u8>,
+    pub blob: Vec<u8>,
+    pub comp: Comp,
+}
+
+impl Layer {
+    pub fn new(tar: Vec<u8>, comp: Comp) -> Self {
+        let blob = compress(&tar, comp);
+        Layer { tar, blob, comp }
+    }
+    pub fn diff_id(&self) -> String {
+        sha256(&self.tar)
+    }
+    pub fn digest(&self) -> String {
+        sha256(&self.blob)
+    }
+}
+
+pub fn config_json(layers: &[Layer], os: &str, arch: &str, variant: Option<&str>) -> Vec<u8> {
+    let mut history = vec![json!({"created_by": "ENV A=1", "empty_layer": true})];
+    for i in 0..layers.len() {
+        history.push(json!({"created_by": format!("RUN step {i}")}));
+    }
+    let mut c = json!({
         "architecture": arch,
-        "os": "linux",
+        "os": os,
         "config": {"Env": ["PATH=/usr/bin"]},
-        "rootfs": {"type": "layers", "diff_ids": [d1, d2]},
-        "history": [
-            {"created_by": "ADD rootfs /"},
-            {"created_by": "ENV A=1", "empty_layer": true},
-            {"created_by": format!("COPY marker {marker}")}
-        ]
+        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(Layer::diff_id).collect::<Vec<_>>()},
+        "history": history,
     });
-    let config = serde_json::to_vec(&config).unwrap_or_else(|e| panic!("{e}"));
-    let (mt, cfg_mt, layer_mt) = if oci {
-        (OCI_MANIFEST, OCI_CONFIG, OCI_LAYER)
-    } else {
-        (DOCKER_MANIFEST, DOCKER_CONFIG, DOCKER_LAYER)
-    };
-    let manifest = serde_json::json!({
+    if let Some(v) = variant {
+        c["variant"] = json!(v);
+    }
+    serde_json::to_vec(&c).unwrap()
+}
+
+/// Writes a blob into an OCI layout and returns its digest.
+pub fn put_blob(dir: &Path, data: &[u8]) -> String {
+    let d = sha256(data);
+    let p = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::write(p.join(&d[7..]), data).unwrap();
+    d
+}
+
+/// Writes config + manifest for `layers` into an OCI layout; returns (manifest digest,
+/// manifest size, config digest).
+pub fn put_image(
+    dir: &Path,
+    layers: &[Layer],
+    os: &str,
+    arch: &str,
+    variant: Option<&str>,
+) -> (String, usize, String) {
+    let config = config_json(layers, os, arch, variant);
+    let cd = put_blob(dir, &config);
+    let mut ls = Vec::new();
+    for l in layers {
+        let d = put_blob(dir, &l.blob);
+        ls.push(json!({"mediaType": l.comp.media_type(), "digest": d, "size": l.blob.len()}));
+    }
+    let manifest = serde_json::to_vec(&json!({
         "schemaVersion": 2,
-        "mediaType": mt,
-        "config": {"mediaType": cfg_mt, "digest": sha(&config), "size": config.len()},
-        "layers": [
-            {"mediaType": layer_mt, "digest": sha(&l1), "size": l1.len()},
-            {"mediaType": layer_mt, "digest": sha(&l2), "size": l2.len()}
-        ]
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+        "layers": ls,
+    }))
+    .unwrap();
+    let md = put_blob(dir, &manifest);
+    (md, manifest.len(), cd)
+}
+
+/// A single-image OCI layout tagged `tag`.
+pub fn oci_layout(dir: &Path, layers: &[Layer], tag: &str) -> (String, String) {
+    std::fs::create_dir_all(dir).unwrap();
+    let (md, size, cd) = put_image(dir, layers, "linux", "amd64", None);
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let index = json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": md, "size": size,
+            "annotations": {"org.opencontainers.image.ref.name": tag},
+        }],
     });
-    TestImage {
-        layers_gz: vec![l1, l2],
-        diff_ids: vec![d1, d2],
-        config,
-        manifest: serde_json::to_vec(&manifest).unwrap_or_else(|e| panic!("{e}")),
-        manifest_media_type: mt.to_string(),
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    (md, cd)
+}
+
+/// Packs a directory into an uncompressed tar (like `tar -C dir -cf out .`).
+pub fn tar_dir(dir: &Path, out: &Path) {
+    let f = std::fs::File::create(out).unwrap();
+    let mut b = tar::Builder::new(f);
+    b.append_dir_all(".", dir).unwrap();
+    b.finish().unwrap();
+}
+
+/// Writes a docker-archive. `classic`: `<id>/layer.tar` + `<hex>.json`; else the
+/// `blobs/sha256/` layout of Docker 25+.
+pub fn docker_archive(out: &Path, layers: &[Layer], tags: &[&str], classic: bool) -> String {
+    let config = config_json(layers, "linux", "amd64", None);
+    let cd = sha256(&config);
+    let mut b = tar::Builder::new(std::fs::File::create(out).unwrap());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    let config_name = if classic {
+        format!("{}.json", &cd[7..])
+    } else {
+        format!("blobs/sha256/{}", &cd[7..])
+    };
+    add(&config_name, &config);
+    let mut names = Vec::new();
+    for (i, l) in layers.iter().enumerate() {
+        let name = if classic {
+            format!("{:064x}/layer.tar", i + 1)
+        } else {
+            format!("blobs/sha256/{}", &l.digest()[7..])
+        };
+        add(&name, &l.blob);
+        names.push(name);
+    }
+    let manifest = json!([{"Config": config_name, "RepoTags": tags, "Layers": names}]);
+    add("manifest.json", &serde_json::to_vec(&manifest).unwrap());
+    b.finish().unwrap();
+    cd
+}
+
+/// A visitor that wants everything (or paths passing `filter`) and returns the content.
+pub struct Collect {
+    pub filter: fn(&str) -> bool,
+}
+
+impl Collect {
+    pub fn all() -> Self {
+        Collect { filter: |_| true }
     }
 }
 
-/// Options for a loopback registry with a docker config that does not exist (so the
-/// developer's own `~/.docker/config.json` never leaks into a test).
-pub fn options(cache: &Path) -> bulwark_image::registry::RegistryOptions {
-    let mut o = bulwark_image::registry::RegistryOptions::new(cache);
-    o.insecure = true;
-    o.docker_config = Some(cache.join("no-such-config.json"));
-    o
+impl Visitor for Collect {
+    type Output = String;
+    fn wants(&self, path: &str, _size: u64, _mode: u32) -> bool {
+        (self.filter)(path)
+    }
+    fn visit(&self, file: FileEntry<'_>) -> String {
+        let mut s = String::new();
+        std::io::Read::read_to_string(file.reader, &mut s).unwrap();
+        assert_eq!(s.len() as u64, file.size, "size of {}", file.path);
+        s
+    }
 }

@@ -1,0 +1,1203 @@
+//! The layer walker: streams every layer blob once (in parallel), verifies it against its
+//! digest, hands the files a [`Visitor`] wants to it, and keeps just enough per layer —
+//! whiteouts, opaque directories, the symlink/hard-link tables and 64-bit hashes of entry
+//! paths — to compute the merged view of the image afterwards.
+//!
+//! Memory is bounded by design: a file is held in memory only up to
+//! [`WalkOptions::spool_threshold`] (bigger ones go to an anonymous tempfile), and per
+//! layer only the compact tables above are kept, never a file list.
+
+use crate::digest::{Hasher, ParsedDigest};
+use crate::store::open_location;
+use crate::{FileEntry, ImageError, LayerBlob, ReadSeek, Target, Visitor};
+use bulwark_core::Warning;
+use rayon::prelude::*;
+use std::cell::Cell;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::fs::File;
+use std::hash::Hasher as _;
+use std::io::{self, BufRead, BufReader, Cursor, Read, Seek};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Mutex;
+
+/// Symlink hops followed before a link is declared a loop.
+const MAX_LINK_HOPS: usize = 40;
+/// Deepest directory nesting walked in a directory target.
+const MAX_DIR_DEPTH: usize = 512;
+/// Read buffer for layer blobs.
+const BLOB_BUFFER: usize = 256 << 10;
+
+const S_IFREG: u32 = 0o100_000;
+const S_IFLNK: u32 = 0o120_000;
+
+/// Limits and tuning for [`walk`].
+#[derive(Debug, Clone)]
+pub struct WalkOptions {
+    /// Most decompressed bytes one layer may expand to; more is a decompression bomb.
+    pub max_layer_bytes: u64,
+    /// Largest file handed to a visitor; larger wanted files are skipped with a warning.
+    pub max_file_bytes: u64,
+    /// Files larger than this are spooled to a tempfile instead of memory.
+    pub spool_threshold: u64,
+    /// Where spooled files go (the system temp dir when `None`).
+    pub spool_dir: Option<PathBuf>,
+    /// Worker threads; 0 means the available cores.
+    pub threads: usize,
+}
+
+impl Default for WalkOptions {
+    fn default() -> Self {
+        WalkOptions {
+            max_layer_bytes: 64 << 30,
+            max_file_bytes: 1 << 30,
+            spool_threshold: 8 << 20,
+            spool_dir: None,
+            threads: 0,
+        }
+    }
+}
+
+/// The result of walking a target.
+#[derive(Debug)]
+pub struct Walk<O> {
+    /// One entry per layer, bottom first (a single pseudo-layer for directories/files).
+    pub layers: Vec<LayerWalk<O>>,
+    /// Problems that did not stop the walk (skipped large files, broken links).
+    pub warnings: Vec<Warning>,
+}
+
+/// What one layer contributed.
+#[derive(Debug)]
+pub struct LayerWalk<O> {
+    /// Position, bottom layer = 0.
+    pub index: usize,
+    /// Blob digest (empty for directory targets).
+    pub digest: String,
+    /// Diff id (empty for directory targets).
+    pub diff_id: String,
+    /// Visited files with the visitor's output, in tar order; wanted links resolved after
+    /// the walk follow, under the link's path.
+    pub files: Vec<(String, O)>,
+    /// Paths deleted by whiteout entries in this layer.
+    pub whiteouts: BTreeSet<String>,
+    /// Directories made opaque in this layer (lower content under them is hidden).
+    pub opaque_dirs: BTreeSet<String>,
+    symlinks: HashMap<String, String>,
+    hardlinks: HashMap<String, String>,
+    /// Sorted hashes of non-directory entry paths.
+    nondir: Vec<u64>,
+    /// Sorted hashes of directory entry paths.
+    dirs: Vec<u64>,
+}
+
+impl<O> LayerWalk<O> {
+    fn new(index: usize, digest: String, diff_id: String) -> Self {
+        LayerWalk {
+            index,
+            digest,
+            diff_id,
+            files: Vec::new(),
+            whiteouts: BTreeSet::new(),
+            opaque_dirs: BTreeSet::new(),
+            symlinks: HashMap::new(),
+            hardlinks: HashMap::new(),
+            nondir: Vec::new(),
+            dirs: Vec::new(),
+        }
+    }
+
+    fn has_nondir(&self, path: &str) -> bool {
+        self.nondir.binary_search(&path_hash(path)).is_ok()
+    }
+
+    fn has_dir(&self, path: &str) -> bool {
+        self.dirs.binary_search(&path_hash(path)).is_ok()
+    }
+
+    /// Whether this layer hides copies of `path` in the layers below it.
+    fn hides(&self, path: &str) -> bool {
+        self.has_nondir(path) || self.removes(path)
+    }
+
+    /// Whether this layer removes `path` by other means than putting a new file there:
+    /// a whiteout, an opaque or replaced ancestor, a directory in its place.
+    fn removes(&self, path: &str) -> bool {
+        if self.whiteouts.contains(path) || self.has_dir(path) {
+            return true;
+        }
+        ancestors(path).any(|a| {
+            self.whiteouts.contains(a) || self.opaque_dirs.contains(a) || self.has_nondir(a)
+        })
+    }
+}
+
+/// A file visible in the final image.
+#[derive(Debug)]
+pub struct MergedFile<'a, O> {
+    /// Its path.
+    pub path: &'a str,
+    /// The layer the visible copy comes from.
+    pub layer: usize,
+    /// The visitor's output for the visible copy.
+    pub output: &'a O,
+    /// Copies of the same path in lower layers that it overwrote, bottom first.
+    pub lower: Vec<(usize, &'a O)>,
+}
+
+type Deleted<'a, O> = Vec<(&'a str, usize, &'a O)>;
+
+impl<O> Walk<O> {
+    /// The merged view: every visited file visible in the final image, sorted by path.
+    pub fn merged(&self) -> Vec<MergedFile<'_, O>> {
+        self.classify().0
+    }
+
+    /// Visited files that are not visible in the final image (deleted, hidden by an opaque
+    /// directory or replaced by a non-file), as `(path, layer, output)`.
+    pub fn deleted(&self) -> Vec<(&str, usize, &O)> {
+        self.classify().1
+    }
+
+    /// Whether a layer strictly between `from` and `to` hides `path`; with `overwrites`
+    /// false, a plain new copy of the path does not count (that is an overwrite, and the
+    /// old copy is reported in [`MergedFile::lower`]).
+    fn hidden_between(&self, path: &str, from: usize, to: usize, overwrites: bool) -> bool {
+        self.layers
+            .iter()
+            .skip(from + 1)
+            .take(to.saturating_sub(from + 1))
+            .any(|l| {
+                if overwrites {
+                    l.hides(path)
+                } else {
+                    l.removes(path)
+                }
+            })
+    }
+
+    fn classify(&self) -> (Vec<MergedFile<'_, O>>, Deleted<'_, O>) {
+        let mut by_path: HashMap<&str, Vec<(usize, &O)>> = HashMap::new();
+        for (li, layer) in self.layers.iter().enumerate() {
+            for (p, o) in &layer.files {
+                by_path.entry(p.as_str()).or_default().push((li, o));
+            }
+        }
+        let n = self.layers.len();
+        let mut merged = Vec::new();
+        let mut deleted = Vec::new();
+        for (path, mut copies) in by_path {
+            let Some((top_layer, top)) = copies.pop() else {
+                continue;
+            };
+            let visible = !self.hidden_between(path, top_layer, n, true);
+            let mut lower = Vec::new();
+            for (l, o) in copies {
+                if visible && !self.hidden_between(path, l, top_layer, false) {
+                    lower.push((l, o));
+                } else {
+                    deleted.push((path, l, o));
+                }
+            }
+            if visible {
+                merged.push(MergedFile {
+                    path,
+                    layer: top_layer,
+                    output: top,
+                    lower,
+                });
+            } else {
+                deleted.push((path, top_layer, top));
+            }
+        }
+        merged.sort_by(|a, b| a.path.cmp(b.path));
+        deleted.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        (merged, deleted)
+    }
+}
+
+/// A stable 64-bit hash of a path (SipHash with fixed keys).
+fn path_hash(path: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(path.as_bytes());
+    h.finish()
+}
+
+/// Strict ancestors of a normalised path, shortest first (`a`, `a/b` for `a/b/c`).
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    path.match_indices('/')
+        .filter_map(move |(i, _)| path.get(..i))
+}
+
+/// Normalises a tar entry path; absolute paths and `..` escaping the root are errors.
+fn normalise_entry_path(p: &str) -> Result<String, String> {
+    if p.starts_with('/') {
+        return Err("absolute path in layer".into());
+    }
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if out.pop().is_none() {
+                    return Err("path escapes the layer root with `..`".into());
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    Ok(out.join("/"))
+}
+
+/// Normalises a path that must stay inside the root: `..` past the root stays at the root.
+fn clamp_path(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out.join("/")
+}
+
+fn join_parent(parent: Option<&str>, name: &str) -> String {
+    match parent {
+        Some(p) if !p.is_empty() => format!("{p}/{name}"),
+        _ => name.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Streaming one layer
+
+/// Hashes what passes through, when enabled.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Option<Hasher>,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let (Some(h), Some(data)) = (self.hasher.as_mut(), buf.get(..n)) {
+            h.update(data);
+        }
+        Ok(n)
+    }
+}
+
+/// Fails once more than `max` bytes have passed, flagging `tripped`.
+struct Limited<R> {
+    inner: R,
+    count: u64,
+    max: u64,
+    tripped: Rc<Cell<bool>>,
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count = self.count.saturating_add(n as u64);
+        if self.count > self.max {
+            self.tripped.set(true);
+            return Err(io::Error::other("decompression bomb"));
+        }
+        Ok(n)
+    }
+}
+
+/// The decompressor chosen for a layer.
+enum Decomp<R: BufRead> {
+    Gzip(Box<flate2::bufread::MultiGzDecoder<R>>),
+    Zstd(zstd::stream::read::Decoder<'static, R>),
+    Plain(R),
+}
+
+impl<R: BufRead> Read for Decomp<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Decomp::Gzip(d) => d.read(buf),
+            Decomp::Zstd(d) => d.read(buf),
+            Decomp::Plain(r) => r.read(buf),
+        }
+    }
+}
+
+impl<R: BufRead> Decomp<R> {
+    fn into_inner(self) -> R {
+        match self {
+            Decomp::Gzip(d) => (*d).into_inner(),
+            Decomp::Zstd(d) => d.finish(),
+            Decomp::Plain(r) => r,
+        }
+    }
+}
+
+/// Metadata of one tar entry handed to an entry handler.
+struct EntryMeta<'a> {
+    path: &'a str,
+    kind: tar::EntryType,
+    mode: u32,
+    size: u64,
+    link: Option<&'a str>,
+}
+
+fn layer_io_error(
+    blob: &LayerBlob,
+    path: &str,
+    err: &io::Error,
+    tripped: bool,
+    opts: &WalkOptions,
+) -> ImageError {
+    let message = if tripped {
+        format!(
+            "decompression bomb: layer expands beyond max_layer_bytes ({} bytes)",
+            opts.max_layer_bytes
+        )
+    } else {
+        format!("corrupt or truncated layer stream: {err}")
+    };
+    ImageError::Layer {
+        digest: blob.digest.clone(),
+        path: path.to_string(),
+        message,
+    }
+}
+
+/// Streams one layer blob, calling `on_entry` for each tar entry, then reads to the very
+/// end and checks the digest.
+fn stream_layer(
+    blob: &LayerBlob,
+    opts: &WalkOptions,
+    on_entry: &mut dyn FnMut(EntryMeta<'_>, &mut dyn Read) -> io::Result<()>,
+) -> Result<(), ImageError> {
+    let expected = ParsedDigest::parse(&blob.digest).map_err(|message| ImageError::Layer {
+        digest: blob.digest.clone(),
+        path: "-".into(),
+        message,
+    })?;
+    // Docker archives name layers by diff id: then the digest covers the uncompressed tar.
+    let hash_decompressed = blob.digest == blob.diff_id;
+    let raw = HashingReader {
+        inner: open_location(&blob.location)?,
+        hasher: (!hash_decompressed).then(|| Hasher::new(expected.algorithm)),
+    };
+    let mut buffered = BufReader::with_capacity(BLOB_BUFFER, raw);
+    let tripped = Rc::new(Cell::new(false));
+    let head = buffered
+        .fill_buf()
+        .map_err(|e| layer_io_error(blob, "-", &e, false, opts))?;
+    let media = blob.media_type.as_deref().unwrap_or("");
+    let decomp = if head.starts_with(&[0x1f, 0x8b]) {
+        Decomp::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) || media.contains("zstd") {
+        Decomp::Zstd(
+            zstd::stream::read::Decoder::with_buffer(buffered)
+                .map_err(|e| layer_io_error(blob, "-", &e, false, opts))?,
+        )
+    } else if media.contains("gzip") {
+        Decomp::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
+    } else {
+        Decomp::Plain(buffered)
+    };
+    let limited = Limited {
+        inner: HashingReader {
+            inner: decomp,
+            hasher: hash_decompressed.then(|| Hasher::new(expected.algorithm)),
+        },
+        count: 0,
+        max: opts.max_layer_bytes,
+        tripped: tripped.clone(),
+    };
+    let mut archive = tar::Archive::new(limited);
+    let mut last = String::from("-");
+    {
+        let entries = archive
+            .entries()
+            .map_err(|e| layer_io_error(blob, "-", &e, tripped.get(), opts))?;
+        for entry in entries {
+            let mut entry =
+                entry.map_err(|e| layer_io_error(blob, &last, &e, tripped.get(), opts))?;
+            let raw_path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let path = normalise_entry_path(&raw_path).map_err(|message| ImageError::Layer {
+                digest: blob.digest.clone(),
+                path: raw_path.clone(),
+                message,
+            })?;
+            let header = entry.header();
+            let kind = header.entry_type();
+            let mode = header.mode().unwrap_or(0) & 0o7777;
+            let link = entry
+                .link_name_bytes()
+                .map(|l| String::from_utf8_lossy(&l).into_owned());
+            let meta = EntryMeta {
+                path: &path,
+                kind,
+                mode,
+                size: entry.size(),
+                link: link.as_deref(),
+            };
+            on_entry(meta, &mut entry)
+                .map_err(|e| layer_io_error(blob, &path, &e, tripped.get(), opts))?;
+            if !path.is_empty() {
+                last = path;
+            }
+        }
+    }
+    // Read the rest (end-of-archive blocks, padding, compression trailer) so the digest
+    // covers every byte of the blob.
+    let mut limited = archive.into_inner();
+    io::copy(&mut limited, &mut io::sink())
+        .map_err(|e| layer_io_error(blob, &last, &e, tripped.get(), opts))?;
+    let decompressed_hasher = limited.inner.hasher;
+    let mut buffered = limited.inner.inner.into_inner();
+    io::copy(&mut buffered, &mut io::sink())
+        .map_err(|e| layer_io_error(blob, &last, &e, false, opts))?;
+    let raw_hasher = buffered.into_inner().hasher;
+    let actual = decompressed_hasher
+        .or(raw_hasher)
+        .map(Hasher::finish)
+        .unwrap_or_default();
+    if actual != expected.to_string() {
+        return Err(ImageError::DigestMismatch {
+            what: format!("layer blob {}", blob.digest),
+            expected: blob.digest.clone(),
+            actual,
+        });
+    }
+    Ok(())
+}
+
+/// A file's content, in memory or spooled, ready to be re-read.
+enum Content {
+    Memory(Cursor<Vec<u8>>),
+    Spooled(File),
+}
+
+impl Content {
+    fn load(r: &mut dyn Read, size: u64, opts: &WalkOptions) -> io::Result<Content> {
+        let short = |n: u64| {
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("file data truncated: {n} of {size} bytes"),
+            )
+        };
+        if size <= opts.spool_threshold {
+            // The header's size is not trusted for the allocation; the data read is.
+            let mut buf = Vec::with_capacity(size.min(1 << 20) as usize);
+            r.take(size).read_to_end(&mut buf)?;
+            if (buf.len() as u64) < size {
+                return Err(short(buf.len() as u64));
+            }
+            Ok(Content::Memory(Cursor::new(buf)))
+        } else {
+            let mut f = match &opts.spool_dir {
+                Some(d) => tempfile::tempfile_in(d)?,
+                None => tempfile::tempfile()?,
+            };
+            let n = io::copy(&mut r.take(size), &mut f)?;
+            if n < size {
+                return Err(short(n));
+            }
+            Ok(Content::Spooled(f))
+        }
+    }
+
+    fn reader(&mut self) -> io::Result<&mut dyn ReadSeek> {
+        match self {
+            Content::Memory(c) => {
+                c.rewind()?;
+                Ok(c)
+            }
+            Content::Spooled(f) => {
+                f.rewind()?;
+                Ok(f)
+            }
+        }
+    }
+}
+
+fn too_big_warning(path: &str, layer: &str, size: u64, opts: &WalkOptions) -> Warning {
+    Warning {
+        path: Some(path.to_string()),
+        layer: (!layer.is_empty()).then(|| layer.to_string()),
+        message: format!(
+            "file of {size} bytes exceeds max_file_bytes ({}); skipped",
+            opts.max_file_bytes
+        ),
+    }
+}
+
+/// A wanted link found in the first pass.
+struct WantedLink {
+    layer: usize,
+    path: String,
+    hard: bool,
+}
+
+/// A layer's tables, its wanted links and its warnings.
+type FirstPass<O> = (LayerWalk<O>, Vec<WantedLink>, Vec<Warning>);
+/// Link visits made by a second pass, and its warnings.
+type SecondPass<O> = (Vec<(usize, String, O)>, Vec<Warning>);
+
+/// First pass over one layer: tables, whiteouts and visits of wanted regular files.
+fn first_pass<V: Visitor>(
+    index: usize,
+    blob: &LayerBlob,
+    v: &V,
+    opts: &WalkOptions,
+) -> Result<FirstPass<V::Output>, ImageError> {
+    let mut lw = LayerWalk::new(index, blob.digest.clone(), blob.diff_id.clone());
+    let mut links = Vec::new();
+    let mut warnings = Vec::new();
+    stream_layer(blob, opts, &mut |e, data| {
+        if e.path.is_empty() {
+            return Ok(());
+        }
+        if e.kind.is_dir() {
+            lw.dirs.push(path_hash(e.path));
+            return Ok(());
+        }
+        let (parent, name) = match e.path.rsplit_once('/') {
+            Some((p, n)) => (Some(p), n),
+            None => (None, e.path),
+        };
+        if let Some(target) = name.strip_prefix(".wh.") {
+            if target == ".wh..opq" {
+                lw.opaque_dirs.insert(parent.unwrap_or("").to_string());
+            } else if !target.starts_with(".wh.") && !target.is_empty() {
+                lw.whiteouts.insert(join_parent(parent, target));
+            }
+            return Ok(());
+        }
+        match e.kind {
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                lw.nondir.push(path_hash(e.path));
+                let mode = e.mode | S_IFREG;
+                if v.wants(e.path, e.size, mode) {
+                    if e.size > opts.max_file_bytes {
+                        warnings.push(too_big_warning(e.path, &blob.digest, e.size, opts));
+                        return Ok(());
+                    }
+                    let mut content = Content::load(data, e.size, opts)?;
+                    let out = v.visit(FileEntry {
+                        path: e.path,
+                        size: e.size,
+                        mode,
+                        reader: content.reader()?,
+                    });
+                    lw.files.push((e.path.to_string(), out));
+                }
+            }
+            tar::EntryType::Symlink => {
+                lw.nondir.push(path_hash(e.path));
+                let target = e.link.unwrap_or("").to_string();
+                lw.symlinks.insert(e.path.to_string(), target);
+                if v.wants(e.path, 0, e.mode | S_IFLNK) {
+                    links.push(WantedLink {
+                        layer: index,
+                        path: e.path.to_string(),
+                        hard: false,
+                    });
+                }
+            }
+            tar::EntryType::Link => {
+                lw.nondir.push(path_hash(e.path));
+                lw.hardlinks
+                    .insert(e.path.to_string(), clamp_path(e.link.unwrap_or("")));
+                if v.wants(e.path, 0, e.mode | S_IFREG) {
+                    links.push(WantedLink {
+                        layer: index,
+                        path: e.path.to_string(),
+                        hard: true,
+                    });
+                }
+            }
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                lw.nondir.push(path_hash(e.path));
+            }
+            // Extension headers and unknown types carry no file of their own.
+            _ => {}
+        }
+        Ok(())
+    })?;
+    lw.nondir.sort_unstable();
+    lw.nondir.dedup();
+    lw.dirs.sort_unstable();
+    lw.dirs.dedup();
+    lw.nondir.shrink_to_fit();
+    lw.dirs.shrink_to_fit();
+    Ok((lw, links, warnings))
+}
+
+/// A resolved link to visit: the link's own path and the layer holding the link.
+struct LinkVisit {
+    link_path: String,
+    link_layer: usize,
+}
+
+/// Second pass over one layer: visits the link targets it holds, under the links' paths.
+fn second_pass<V: Visitor>(
+    blob: &LayerBlob,
+    v: &V,
+    opts: &WalkOptions,
+    mut targets: HashMap<String, Vec<LinkVisit>>,
+) -> Result<SecondPass<V::Output>, ImageError> {
+    let mut files = Vec::new();
+    let mut warnings = Vec::new();
+    stream_layer(blob, opts, &mut |e, data| {
+        if !matches!(
+            e.kind,
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse
+        ) {
+            return Ok(());
+        }
+        let Some(visits) = targets.remove(e.path) else {
+            return Ok(());
+        };
+        if e.size > opts.max_file_bytes {
+            for l in &visits {
+                warnings.push(too_big_warning(&l.link_path, &blob.digest, e.size, opts));
+            }
+            return Ok(());
+        }
+        let mut content = Content::load(data, e.size, opts)?;
+        for l in visits {
+            // The mode is the target's: what is read is the target file.
+            let out = v.visit(FileEntry {
+                path: &l.link_path,
+                size: e.size,
+                mode: e.mode | S_IFREG,
+                reader: content.reader()?,
+            });
+            files.push((l.link_layer, l.link_path, out));
+        }
+        Ok(())
+    })?;
+    for (target, visits) in targets {
+        for l in visits {
+            warnings.push(Warning {
+                path: Some(l.link_path),
+                layer: Some(blob.digest.clone()),
+                message: format!("link target {target} is not a regular file"),
+            });
+        }
+    }
+    Ok((files, warnings))
+}
+
+// ---------------------------------------------------------------------------------------
+// Link resolution
+
+/// What a path is in the view links are resolved against.
+enum Node {
+    Symlink(String),
+    HardLink(String),
+    /// A regular file, in the given layer.
+    File(usize),
+    Dir,
+    /// A device, FIFO or socket: never read.
+    Special,
+    Missing,
+}
+
+/// Why a link could not be resolved.
+enum Unresolved {
+    Loop,
+    Missing(String),
+    NotFile(String),
+}
+
+trait Lookup {
+    fn lookup(&self, path: &str, top: usize) -> Node;
+}
+
+struct LayerLookup<'a, O>(&'a [LayerWalk<O>]);
+
+impl<O> Lookup for LayerLookup<'_, O> {
+    fn lookup(&self, path: &str, top: usize) -> Node {
+        for l in self.0.iter().take(top.saturating_add(1)).rev() {
+            if let Some(t) = l.symlinks.get(path) {
+                return Node::Symlink(t.clone());
+            }
+            if let Some(t) = l.hardlinks.get(path) {
+                return Node::HardLink(t.clone());
+            }
+            if l.has_nondir(path) {
+                return Node::File(l.index);
+            }
+            if l.has_dir(path) {
+                return Node::Dir;
+            }
+            if l.hides(path) {
+                return Node::Missing;
+            }
+        }
+        Node::Missing
+    }
+}
+
+struct DirLookup<'a>(&'a Path);
+
+impl Lookup for DirLookup<'_> {
+    fn lookup(&self, path: &str, _top: usize) -> Node {
+        let full = self.0.join(path);
+        let Ok(md) = std::fs::symlink_metadata(&full) else {
+            return Node::Missing;
+        };
+        let ft = md.file_type();
+        if ft.is_symlink() {
+            match std::fs::read_link(&full) {
+                Ok(t) => Node::Symlink(t.to_string_lossy().into_owned()),
+                Err(_) => Node::Missing,
+            }
+        } else if ft.is_file() {
+            Node::File(0)
+        } else if ft.is_dir() {
+            Node::Dir
+        } else {
+            Node::Special
+        }
+    }
+}
+
+fn components(p: &str) -> impl Iterator<Item = String> + '_ {
+    p.split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .map(str::to_string)
+}
+
+/// Resolves a link inside the root: `..` past the root stays at the root, symlinks
+/// along the way are followed (at most [`MAX_LINK_HOPS`]). Returns the final path and the
+/// layer holding it.
+fn resolve_link(
+    lk: &dyn Lookup,
+    link_path: &str,
+    target: &str,
+    hard: bool,
+    top: usize,
+) -> Result<(String, usize), Unresolved> {
+    let mut resolved: Vec<String> = Vec::new();
+    if !hard && !target.starts_with('/') {
+        resolved.extend(components(link_path));
+        resolved.pop();
+    }
+    let mut pending: VecDeque<String> = components(target).collect();
+    let mut hops = 1usize;
+    while let Some(c) = pending.pop_front() {
+        if c == ".." {
+            resolved.pop();
+            continue;
+        }
+        let cand = if resolved.is_empty() {
+            c.clone()
+        } else {
+            format!("{}/{c}", resolved.join("/"))
+        };
+        let last = pending.is_empty();
+        match lk.lookup(&cand, top) {
+            Node::Symlink(t) => {
+                hops += 1;
+                if hops > MAX_LINK_HOPS {
+                    return Err(Unresolved::Loop);
+                }
+                if t.starts_with('/') {
+                    resolved.clear();
+                }
+                for comp in components(&t).collect::<Vec<_>>().into_iter().rev() {
+                    pending.push_front(comp);
+                }
+            }
+            Node::HardLink(t) if last => {
+                hops += 1;
+                if hops > MAX_LINK_HOPS {
+                    return Err(Unresolved::Loop);
+                }
+                resolved.clear();
+                pending.extend(components(&t));
+            }
+            Node::File(layer) if last => return Ok((cand, layer)),
+            Node::Dir => resolved.push(c),
+            // Tars often omit directory entries: an unknown intermediate is a directory.
+            Node::Missing if !last => resolved.push(c),
+            Node::Missing => return Err(Unresolved::Missing(cand)),
+            Node::Special | Node::HardLink(_) | Node::File(_) => {
+                return Err(Unresolved::NotFile(cand))
+            }
+        }
+    }
+    Err(Unresolved::NotFile(resolved.join("/")))
+}
+
+fn unresolved_warning(link: &str, layer: Option<&str>, why: Unresolved) -> Warning {
+    let message = match why {
+        Unresolved::Loop => format!("symlink loop (more than {MAX_LINK_HOPS} hops); skipped"),
+        Unresolved::Missing(p) => format!("link target {p} does not exist; skipped"),
+        Unresolved::NotFile(p) => format!("link target {p} is not a regular file; skipped"),
+    };
+    Warning {
+        path: Some(link.to_string()),
+        layer: layer.filter(|l| !l.is_empty()).map(str::to_string),
+        message,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Entry points
+
+/// Walks a target, handing wanted files to `v`. See the module docs.
+pub fn walk<V: Visitor>(
+    target: &Target,
+    v: &V,
+    opts: &WalkOptions,
+) -> Result<Walk<V::Output>, ImageError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .build()
+        .map_err(|e| ImageError::Format {
+            what: "walker thread pool".into(),
+            message: e.to_string(),
+        })?;
+    pool.install(|| match target {
+        Target::Image(image) => walk_layers(&image.layers, v, opts),
+        Target::Dir(root) => walk_dir(root, v, opts),
+        Target::File(path) => walk_file(path, v, opts),
+    })
+}
+
+fn walk_layers<V: Visitor>(
+    blobs: &[LayerBlob],
+    v: &V,
+    opts: &WalkOptions,
+) -> Result<Walk<V::Output>, ImageError> {
+    let firsts: Vec<_> = blobs
+        .par_iter()
+        .enumerate()
+        .map(|(i, b)| first_pass(i, b, v, opts))
+        .collect::<Result<_, _>>()?;
+    let mut layers = Vec::with_capacity(firsts.len());
+    let mut links = Vec::new();
+    let mut warnings = Vec::new();
+    for (lw, l, w) in firsts {
+        layers.push(lw);
+        links.extend(l);
+        warnings.extend(w);
+    }
+    // Resolve wanted links against the merged tables, grouped by the layer to re-read.
+    let top = layers.len().saturating_sub(1);
+    let mut per_layer: HashMap<usize, HashMap<String, Vec<LinkVisit>>> = HashMap::new();
+    {
+        let lk = LayerLookup(&layers);
+        for l in links {
+            let Some(lw) = layers.get(l.layer) else {
+                continue;
+            };
+            let target = if l.hard {
+                lw.hardlinks.get(&l.path)
+            } else {
+                lw.symlinks.get(&l.path)
+            };
+            let target = target.cloned().unwrap_or_default();
+            let limit = if l.hard { l.layer } else { top };
+            match resolve_link(&lk, &l.path, &target, l.hard, limit) {
+                Ok((path, layer)) => per_layer
+                    .entry(layer)
+                    .or_default()
+                    .entry(path)
+                    .or_default()
+                    .push(LinkVisit {
+                        link_path: l.path,
+                        link_layer: l.layer,
+                    }),
+                Err(why) => warnings.push(unresolved_warning(&l.path, Some(&lw.digest), why)),
+            }
+        }
+    }
+    let mut jobs: Vec<(usize, HashMap<String, Vec<LinkVisit>>)> = per_layer.into_iter().collect();
+    jobs.sort_by_key(|(i, _)| *i);
+    let seconds: Vec<_> = jobs
+        .into_par_iter()
+        .filter_map(|(i, targets)| blobs.get(i).map(|b| (b, targets)))
+        .map(|(b, targets)| second_pass(b, v, opts, targets))
+        .collect::<Result<_, _>>()?;
+    for (files, w) in seconds {
+        warnings.extend(w);
+        for (layer, link_path, out) in files {
+            // The output belongs to the layer that holds the link, not the target.
+            if let Some(lw) = layers.get_mut(layer) {
+                lw.files.push((link_path, out));
+            }
+        }
+    }
+    Ok(Walk { layers, warnings })
+}
+
+/// Opens a regular file without following a final symlink and without blocking on a FIFO
+/// swapped in since it was examined.
+fn open_regular(path: &Path) -> io::Result<File> {
+    let mut oo = std::fs::OpenOptions::new();
+    oo.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        oo.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
+    }
+    let f = oo.open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    Ok(f)
+}
+
+#[cfg(unix)]
+fn mode_of(md: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    md.mode()
+}
+
+#[cfg(not(unix))]
+fn mode_of(md: &std::fs::Metadata) -> u32 {
+    if md.is_symlink() {
+        S_IFLNK | 0o777
+    } else {
+        S_IFREG | 0o644
+    }
+}
+
+/// Visits one regular file of a directory target by handing the open file over.
+fn visit_fs_file<V: Visitor>(
+    v: &V,
+    full: &Path,
+    rel: &str,
+    opts: &WalkOptions,
+    warnings: &Mutex<Vec<Warning>>,
+) -> Option<V::Output> {
+    let warn = |message: String| {
+        if let Ok(mut w) = warnings.lock() {
+            w.push(Warning {
+                path: Some(rel.to_string()),
+                layer: None,
+                message,
+            });
+        }
+    };
+    let mut f = match open_regular(full) {
+        Ok(f) => f,
+        Err(e) => {
+            warn(format!("cannot open: {e}"));
+            return None;
+        }
+    };
+    let md = match f.metadata() {
+        Ok(m) => m,
+        Err(e) => {
+            warn(format!("cannot stat: {e}"));
+            return None;
+        }
+    };
+    if md.len() > opts.max_file_bytes {
+        if let Ok(mut w) = warnings.lock() {
+            w.push(too_big_warning(rel, "", md.len(), opts));
+        }
+        return None;
+    }
+    Some(v.visit(FileEntry {
+        path: rel,
+        size: md.len(),
+        mode: mode_of(&md),
+        reader: &mut f,
+    }))
+}
+
+struct DirCtx<'a, V: Visitor> {
+    root: &'a Path,
+    v: &'a V,
+    opts: &'a WalkOptions,
+    files: Mutex<Vec<(String, V::Output)>>,
+    links: Mutex<Vec<String>>,
+    warnings: Mutex<Vec<Warning>>,
+}
+
+fn dir_job<'s, V: Visitor>(
+    scope: &rayon::Scope<'s>,
+    ctx: &'s DirCtx<'s, V>,
+    rel: String,
+    depth: usize,
+) {
+    let warn = |path: &str, message: String| {
+        if let Ok(mut w) = ctx.warnings.lock() {
+            w.push(Warning {
+                path: Some(path.to_string()),
+                layer: None,
+                message,
+            });
+        }
+    };
+    if depth > MAX_DIR_DEPTH {
+        warn(
+            &rel,
+            format!("deeper than {MAX_DIR_DEPTH} directories; skipped"),
+        );
+        return;
+    }
+    let dir = ctx.root.join(&rel);
+    let rd = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            warn(&rel, format!("cannot read directory: {e}"));
+            return;
+        }
+    };
+    for entry in rd {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                warn(&rel, format!("cannot read directory entry: {e}"));
+                continue;
+            }
+        };
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let child = join_parent(Some(&rel), &name);
+        let Ok(ft) = entry.file_type() else {
+            continue;
+        };
+        if ft.is_dir() {
+            scope.spawn(move |s| dir_job(s, ctx, child, depth + 1));
+        } else if ft.is_file() {
+            let Ok(md) = entry.metadata() else {
+                continue;
+            };
+            if ctx.v.wants(&child, md.len(), mode_of(&md)) {
+                if let Some(out) =
+                    visit_fs_file(ctx.v, &entry.path(), &child, ctx.opts, &ctx.warnings)
+                {
+                    if let Ok(mut f) = ctx.files.lock() {
+                        f.push((child, out));
+                    }
+                }
+            }
+        } else if ft.is_symlink() {
+            let mode = entry.metadata().map(|m| mode_of(&m)).unwrap_or(S_IFLNK);
+            if ctx.v.wants(&child, 0, mode) {
+                if let Ok(mut l) = ctx.links.lock() {
+                    l.push(child);
+                }
+            }
+        }
+        // FIFOs, sockets and devices are never opened: reading one could hang.
+    }
+}
+
+fn walk_dir<V: Visitor>(
+    root: &Path,
+    v: &V,
+    opts: &WalkOptions,
+) -> Result<Walk<V::Output>, ImageError> {
+    std::fs::read_dir(root).map_err(|source| ImageError::Io {
+        path: root.display().to_string(),
+        source,
+    })?;
+    let ctx = DirCtx {
+        root,
+        v,
+        opts,
+        files: Mutex::new(Vec::new()),
+        links: Mutex::new(Vec::new()),
+        warnings: Mutex::new(Vec::new()),
+    };
+    rayon::scope(|s| dir_job(s, &ctx, String::new(), 0));
+    let mut files = ctx.files.into_inner().unwrap_or_default();
+    let mut warnings = ctx.warnings.into_inner().unwrap_or_default();
+    let mut links = ctx.links.into_inner().unwrap_or_default();
+    links.sort();
+    let lk = DirLookup(root);
+    let link_outputs: Vec<_> = links
+        .into_par_iter()
+        .map(|link| {
+            let target = match std::fs::read_link(root.join(&link)) {
+                Ok(t) => t.to_string_lossy().into_owned(),
+                Err(e) => {
+                    return Err(Warning {
+                        path: Some(link),
+                        layer: None,
+                        message: format!("cannot read link: {e}"),
+                    })
+                }
+            };
+            let (path, _) = resolve_link(&lk, &link, &target, false, 0)
+                .map_err(|why| unresolved_warning(&link, None, why))?;
+            let w = Mutex::new(Vec::new());
+            let out = visit_fs_file(v, &root.join(&path), &link, opts, &w);
+            Ok((link, out, w.into_inner().unwrap_or_default()))
+        })
+        .collect();
+    for r in link_outputs {
+        match r {
+            Ok((link, out, w)) => {
+                warnings.extend(w);
+                if let Some(out) = out {
+                    files.push((link, out));
+                }
+            }
+            Err(w) => warnings.push(w),
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    warnings.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut lw = LayerWalk::new(0, String::new(), String::new());
+    lw.files = files;
+    Ok(Walk {
+        layers: vec![lw],
+        warnings,
+    })
+}
+
+fn walk_file<V: Visitor>(
+    path: &Path,
+    v: &V,
+    opts: &WalkOptions,
+) -> Result<Walk<V::Output>, ImageError> {
+    let md = std::fs::metadata(path).map_err(|source| ImageError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    let mut lw = LayerWalk::new(0, String::new(), String::new());
+    let warnings = Mutex::new(Vec::new());
+    if v.wants(&name, md.len(), mode_of(&md)) {
+        if let Some(out) = visit_fs_file(v, path, &name, opts, &warnings) {
+            lw.files.push((name, out));
+        }
+    }
+    Ok(Walk {
+        layers: vec![lw],
+        warnings: warnings.into_inner().unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_entry_paths() {
+        assert_eq!(normalise_entry_path("./a//b/./c").unwrap(), "a/b/c");
+        assert_eq!(normalise_entry_path("a/../b").unwrap(), "b");
+        assert!(normalise_entry_path("a/../../b").is_err());
+        assert!(normalise_entry_path("/etc/passwd").is_err());
+        assert_eq!(clamp_path("../../etc/x"), "etc/x");
+    }
+
+    #[test]
+    fn ancestors_are_strict_prefixes() {
+        assert_eq!(ancestors("a/b/c").collect::<Vec<_>>(), vec!["a", "a/b"]);
+        assert_eq!(ancestors("a").count(), 0);
+    }
+}
