@@ -417,17 +417,18 @@ fn spooled_large_file_is_seekable() {
 }
 
 #[test]
-fn transports_not_wired_and_detection() {
-    let o = OpenOptions::default();
-    for t in [
-        "docker://alpine:3.19",
-        "docker-daemon:alpine:3.19",
-        "alpine:3.19",
-        "ghcr.io/x/y",
-    ] {
+fn transports_route_and_detection() {
+    // Registry references (with or without docker://) go to the registry client: port 1
+    // on loopback refuses the connection, and the error names the request.
+    let o = OpenOptions {
+        insecure: true,
+        cache_dir: tempfile::tempdir().unwrap().keep(),
+        ..Default::default()
+    };
+    for t in ["docker://127.0.0.1:1/x/y:1", "127.0.0.1:1/x/y:1"] {
         match open(t, &o) {
-            Err(bulwark_image::ImageError::Target { message, .. }) => {
-                assert!(message.contains("not wired yet"), "{t}: {message}")
+            Err(bulwark_image::ImageError::Remote { what, .. }) => {
+                assert!(what.contains("127.0.0.1:1"), "{t}: {what}")
             }
             other => panic!("{t}: {other:?}"),
         }
