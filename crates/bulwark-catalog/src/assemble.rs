@@ -217,7 +217,12 @@ fn dedupe(packages: Vec<Package>) -> Vec<Package> {
         HashMap::new();
     let mut out: Vec<Package> = Vec::new();
     for p in packages {
-        let key = (p.ecosystem, p.name.clone(), p.version.clone(), p.arch.clone());
+        let key = (
+            p.ecosystem,
+            p.name.clone(),
+            p.version.clone(),
+            p.arch.clone(),
+        );
         match index.get(&key) {
             Some(&i) => {
                 let existing = &mut out[i];

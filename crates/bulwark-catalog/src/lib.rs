@@ -10,15 +10,15 @@ use std::io::Read;
 
 pub mod assemble;
 pub mod dotnet;
-pub mod pipeline;
-pub mod other;
-pub mod php;
-pub mod ruby;
-pub mod javascript;
-pub mod python;
-pub mod os;
 pub mod golang;
 pub mod java;
+pub mod javascript;
+pub mod os;
+pub mod other;
+pub mod php;
+pub mod pipeline;
+pub mod python;
+pub mod ruby;
 pub mod rust;
 pub mod util;
 

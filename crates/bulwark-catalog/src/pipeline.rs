@@ -61,7 +61,6 @@ pub fn sbom_report(target: &str, opts: &ScanOptions) -> Result<Report, PipelineE
         platform: opts.platform.clone(),
         cache_dir: cache_dir.clone(),
         insecure: opts.insecure,
-        ..Default::default()
     };
     let resolved = bulwark_image::open(target, &open_opts)?;
     if let Target::File(p) = &resolved {
@@ -104,11 +103,11 @@ fn looks_like_sbom(path: &std::path::Path) -> bool {
     if !(name.ends_with(".json")) {
         return false;
     }
-    let mut head = vec![0u8; 4096];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .unwrap_or(0);
-    let head = String::from_utf8_lossy(&head[..n]);
+    // Writers order keys freely (SPDX tools often put `spdxVersion` after the
+    // annotations), so look at the first MiB rather than the first block.
+    let mut head = Vec::new();
+    let _ = std::fs::File::open(path).and_then(|f| f.take(1 << 20).read_to_end(&mut head));
+    let head = String::from_utf8_lossy(&head);
     head.contains("\"bomFormat\"") || head.contains("\"spdxVersion\"")
 }
 

@@ -45,7 +45,10 @@ pub fn open(target: &str, opts: &OpenOptions) -> Result<Target, ImageError> {
     if let Some(name) = target.strip_prefix("docker-daemon:") {
         // The daemon exports a docker-archive stream into the cache; it is then read
         // like any other docker-archive, so the same digest checks apply.
-        let archive = crate::daemon::export(name, &crate::daemon::DaemonOptions::new(opts.cache_dir.clone()))?;
+        let archive = crate::daemon::export(
+            name,
+            &crate::daemon::DaemonOptions::new(opts.cache_dir.clone()),
+        )?;
         return docker_archive_ref(&archive, None).map(Target::Image);
     }
     if let Some(rest) = target.strip_prefix("docker-archive:") {
