@@ -12,9 +12,11 @@
 //!   so the installed version is used. RPM compares the binary EVR with its epoch.
 //! - Distro records apply only to the detected release: `Debian:11` does not apply to
 //!   Debian 12; a bare ecosystem (`Debian`, `AlmaLinux`) applies to every release since it
-//!   makes no release claim. `Ubuntu:22.04:LTS` applies to Ubuntu 22.04; `Ubuntu:Pro:…`
-//!   records (ESM fixes) apply only to installed versions that carry `esm` (packages from
-//!   the ESM archive), FIPS variants only to versions that carry `fips`. Red Hat records
+//!   makes no release claim. `Ubuntu:22.04:LTS` and `Ubuntu:Pro:22.04:LTS` apply to Ubuntu
+//!   22.04: a Pro (ESM) record still says the installed package is affected — on releases
+//!   past standard support it is the only record there is — its fix just needs Ubuntu Pro.
+//!   FIPS variants apply only to versions that carry `fips`; other variants
+//!   (`Realtime:Kernel`) never, as they describe differently built packages. Red Hat records
 //!   apply when the CPE's product version has the detected major version (the exact
 //!   product stream — EUS, AUS, E4S — cannot be told from `os-release`).
 //! - `fixed_versions` lists the `fixed` events above the installed version of the ranges
@@ -262,14 +264,13 @@ fn ecosystem_applies(record_eco: &str, t: &Target) -> bool {
     match t.base.as_str() {
         "Ubuntu" => {
             let tokens: Vec<&str> = rest.split(':').collect();
-            let pro = tokens.contains(&"Pro");
             let fips = tokens.iter().any(|t| t.starts_with("FIPS"));
             let rel_ok = tokens.iter().any(|tok| *tok == release);
             let other = tokens.iter().any(|tok| {
                 !matches!(*tok, "Pro" | "LTS") && !tok.starts_with("FIPS") && *tok != release
             });
             let v = t.version.to_ascii_lowercase();
-            rel_ok && !other && (!pro || v.contains("esm")) && (!fips || v.contains("fips"))
+            rel_ok && !other && (!fips || v.contains("fips"))
         }
         "Red Hat" => rest
             .split(':')

@@ -75,7 +75,10 @@ fn oracle_pairs_agree() {
     let data = include_str!("data/cvss_oracle.tsv");
     let mut n = 0;
     let mut versions = std::collections::BTreeSet::new();
-    for line in data.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in data
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let (vector, want) = line.split_once('\t').expect("tab");
         let want: f64 = want.parse().expect("number");
         let got = score(vector).unwrap_or_else(|e| panic!("{vector}: {e}"));
@@ -163,15 +166,33 @@ fn malformed_vectors_are_errors() {
     let bad = [
         ("", "empty"),
         ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H", "missing A"),
-        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/A:H", "duplicate"),
+        (
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/A:H",
+            "duplicate",
+        ),
         ("CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "bad value"),
-        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/ZZ:1", "unknown metric"),
+        (
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/ZZ:1",
+            "unknown metric",
+        ),
         ("CVSS:3.1/AV:N//AC:L", "empty component"),
-        ("CVSS:3.2/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "unknown version"),
-        ("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N", "missing SA"),
-        ("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:S/SA:N", "SI:S base"),
+        (
+            "CVSS:3.2/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            "unknown version",
+        ),
+        (
+            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N",
+            "missing SA",
+        ),
+        (
+            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:S/SA:N",
+            "SI:S base",
+        ),
         ("AV:N/AC:L/Au:N/C:P/I:P", "v2 missing A"),
-        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H:H", "double colon"),
+        (
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H:H",
+            "double colon",
+        ),
     ];
     for (v, why) in bad {
         assert!(score(v).is_err(), "{why}: {v:?} must not score");
@@ -183,8 +204,14 @@ fn malformed_vectors_are_errors() {
 #[test]
 fn v2_and_rating_scale() {
     // NVD v2 vectors: the classic remote full compromise is 10.0, Heartbleed's v2 is 5.0.
-    assert_eq!(score("AV:N/AC:L/Au:N/C:C/I:C/A:C").map(|s| s.score), Ok(10.0));
-    assert_eq!(score("(AV:N/AC:L/Au:N/C:P/I:N/A:N)").map(|s| s.score), Ok(5.0));
+    assert_eq!(
+        score("AV:N/AC:L/Au:N/C:C/I:C/A:C").map(|s| s.score),
+        Ok(10.0)
+    );
+    assert_eq!(
+        score("(AV:N/AC:L/Au:N/C:P/I:N/A:N)").map(|s| s.score),
+        Ok(5.0)
+    );
     assert_eq!(rating(0.0), Severity::Low);
     assert_eq!(rating(0.1), Severity::Low);
     assert_eq!(rating(3.9), Severity::Low);
@@ -205,7 +232,10 @@ fn nodejs_security_wg_published_scores() {
         "/../../../shared/fixtures/osv/npm/nodejs-security-wg-raw"
     );
     let mut checked = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("fixture dir").flatten().collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("fixture dir")
+        .flatten()
+        .collect();
     entries.sort_by_key(|e| e.path());
     for e in entries {
         let text = std::fs::read_to_string(e.path()).expect("read");
@@ -221,7 +251,11 @@ fn nodejs_security_wg_published_scores() {
         // (0.22) = 1.4124 impact, 8.22 × 0.55 × 0.44 × 0.27 × 0.62 = 0.3330
         // exploitability, roundup(1.7454) = 1.8 (the independent oracle agrees). The
         // advisory's number is a data-entry error, so the computed value is asserted.
-        let want = if e.file_name() == "368.json" { 1.8 } else { want };
+        let want = if e.file_name() == "368.json" {
+            1.8
+        } else {
+            want
+        };
         assert_eq!(got.score, want, "{:?} {vector}", e.path());
         checked += 1;
     }
