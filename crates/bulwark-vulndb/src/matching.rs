@@ -265,7 +265,7 @@ fn ecosystem_applies(record_eco: &str, t: &Target) -> bool {
         "Ubuntu" => {
             let tokens: Vec<&str> = rest.split(':').collect();
             let fips = tokens.iter().any(|t| t.starts_with("FIPS"));
-            let rel_ok = tokens.iter().any(|tok| *tok == release);
+            let rel_ok = tokens.contains(&release);
             let other = tokens.iter().any(|tok| {
                 !matches!(*tok, "Pro" | "LTS") && !tok.starts_with("FIPS") && *tok != release
             });

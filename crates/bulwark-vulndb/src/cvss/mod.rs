@@ -183,11 +183,11 @@ pub fn rating(score: f64) -> Severity {
 /// Splits `METRIC:VALUE/…` into pairs, rejecting empty or malformed components and
 /// duplicates. `allowed(metric)` returns the metric's legal values or `None` when the
 /// metric is unknown.
-pub(crate) fn parse_components<'a>(
-    body: &'a str,
+pub(crate) fn parse_components(
+    body: &str,
     version: CvssVersion,
     allowed: impl Fn(&str) -> Option<&'static [&'static str]>,
-) -> Result<Vec<(&'a str, &'a str)>, CvssError> {
+) -> Result<Vec<(&str, &str)>, CvssError> {
     let mut out: Vec<(&str, &str)> = Vec::new();
     for (i, comp) in body.split('/').enumerate() {
         let (m, val) = comp
