@@ -291,7 +291,7 @@ fn names_equal(base: &str, record_name: &str, name: &str) -> bool {
     }
 }
 
-/// Counters and fixes gathered while evaluating one package.
+/// Counters gathered while evaluating one package.
 #[derive(Default)]
 struct Tally {
     skipped_git: usize,
@@ -307,17 +307,26 @@ struct Installed<'a> {
 impl Installed<'_> {
     fn get(&mut self, scheme: Scheme, tally: &mut Tally) -> Option<Version> {
         let raw = self.raw;
-        self.cache
-            .entry(scheme)
-            .or_insert_with(|| match parse(scheme, raw) {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    tally.unparsable += 1;
-                    tracing::debug!("installed version does not parse: {e}");
-                    None
-                }
-            })
-            .clone()
+        if let Some(v) = self.cache.get(&scheme) {
+            return v.clone();
+        }
+        // SEMVER ranges hold bare SemVer; installed versions may carry a `v` (Go, loose
+        // npm) that plain SemVer rejects.
+        let text = if scheme == Scheme::Semver {
+            raw.trim().trim_start_matches(['=', 'v'])
+        } else {
+            raw
+        };
+        let parsed = match parse(scheme, text) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tally.unparsable += 1;
+                tracing::debug!("installed version does not parse: {e}");
+                None
+            }
+        };
+        self.cache.insert(scheme, parsed.clone());
+        parsed
     }
 }
 

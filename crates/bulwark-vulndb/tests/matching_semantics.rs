@@ -278,3 +278,15 @@ fn hostile_records_do_not_panic() {
     let no_pkg = rec(r#"{"id":"X","modified":"x","affected":[{"ranges":[]}]}"#);
     assert!(!hit(&pypi("1"), &no_pkg));
 }
+
+#[test]
+fn semver_ranges_accept_loose_installed_versions() {
+    let r = rec(
+        r#"{"id":"GHSA-T","modified":"x","affected":[{"package":{"ecosystem":"npm","name":"left-pad"},
+        "ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.2.3"}]}]}]}"#,
+    );
+    let n = |v: &str| Package::new(Ecosystem::Npm, "left-pad", v, "test");
+    assert_eq!(run(&n("v1.2.2"), None, &r).findings.len(), 1);
+    assert_eq!(run(&n("1.2.3-beta.1"), None, &r).findings.len(), 1);
+    assert!(run(&n("v1.2.3"), None, &r).findings.is_empty());
+}
