@@ -79,16 +79,27 @@ fn rego_err(path: &str, line: u32, message: String) -> MisconfigError {
     }
 }
 
+/// An engine holding `source`. Rego v1 syntax is tried first; on a parse error the
+/// policy is retried as Rego v0 (`deny[msg] { ... }`, as Trivy's checks are written),
+/// and the v1 error is reported if both fail.
 fn engine_with(path: &str, source: &str) -> Result<(Engine, String), MisconfigError> {
-    let mut engine = Engine::new();
-    engine.set_execution_timer_config(ExecutionTimerConfig {
-        limit: EVAL_TIME_LIMIT,
-        check_interval: NonZeroU32::MIN,
-    });
-    let package = engine
-        .add_policy(path.to_string(), source.to_string())
-        .map_err(|e| rego_err(path, error_line(&e.to_string()), e.to_string()))?;
-    Ok((engine, package))
+    let make = |v0: bool| {
+        let mut engine = Engine::new();
+        engine.set_rego_v0(v0);
+        engine.set_execution_timer_config(ExecutionTimerConfig {
+            limit: EVAL_TIME_LIMIT,
+            check_interval: NonZeroU32::MIN,
+        });
+        let package = engine.add_policy(path.to_string(), source.to_string());
+        package.map(|p| (engine, p))
+    };
+    match make(false) {
+        Ok(r) => Ok(r),
+        Err(e1) => make(true).map_err(|_| {
+            let m = e1.to_string();
+            rego_err(path, error_line(&m), m.trim().to_string())
+        }),
+    }
 }
 
 /// Pulls `:LINE:` out of a regorus error message (`file:12:5: error: ...`).
