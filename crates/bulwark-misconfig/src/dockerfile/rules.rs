@@ -79,7 +79,7 @@ df!(
     "BW-DF-0006",
     "Base image without tag",
     Medium,
-    ["DL3006", "CKV_DOCKER_7"],
+    ["DL3006", "DS-0001", "DS001", "AVD-DS-0001", "CKV_DOCKER_7"],
     ["CIS Docker 4.2", "CIS Docker 5.28", "NIST SP 800-190 4.1.5"],
     CIS,
     "FROM without a tag or digest means latest, which changes under you.",
