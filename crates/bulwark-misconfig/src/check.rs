@@ -76,6 +76,8 @@ pub fn checks() -> &'static [CheckMeta] {
         v.extend_from_slice(crate::k8s::pss::CHECKS);
         v.extend_from_slice(crate::k8s::workload::CHECKS);
         v.extend_from_slice(crate::compose::CHECKS);
+        v.extend_from_slice(crate::dockerfile::rules::CHECKS);
+        v.extend_from_slice(crate::image_config::CHECKS);
         v
     })
 }
@@ -88,6 +90,9 @@ pub const SET_NAMES: &[&str] = &[
     "cis-k8s",
     "nsa",
     "compose",
+    "dockerfile",
+    "cis-docker",
+    "image-config",
 ];
 
 /// Which checks run: a list of set names, check ids or aliases (`--checks`).

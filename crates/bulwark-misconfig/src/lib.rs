@@ -9,18 +9,23 @@
 
 pub mod check;
 pub mod compose;
+pub mod dockerfile;
+pub mod image_config;
 pub mod k8s;
+pub mod rego;
 pub mod yaml;
 
 pub use check::{checks, CheckMeta, CheckSelection};
 pub use compose::{scan_compose, ComposeOptions};
+pub use dockerfile::{scan_dockerfile, scan_dockerfile_with, DockerfileOptions};
+pub use image_config::scan_image_config;
 pub use k8s::{scan_k8s, K8sOptions, PssVersion};
 
 /// Why a file could not be checked. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum MisconfigError {
-    /// The file is larger than the YAML size limit.
-    #[error("{path}: {size} bytes exceeds the {limit}-byte limit for YAML files")]
+    /// The file is larger than the size limit for its kind (YAML, Dockerfile, Rego).
+    #[error("{path}: {size} bytes exceeds the {limit}-byte limit for this kind of file")]
     TooLarge {
         /// File.
         path: String,
@@ -46,6 +51,19 @@ pub enum MisconfigError {
         /// 1-based line.
         line: u32,
         /// Parser message.
+        message: String,
+    },
+    /// A file that is not valid in its own syntax (a Dockerfile with an unterminated
+    /// heredoc, a Rego policy that does not compile) or exceeds a structural limit.
+    #[error("{path}:{line}: invalid {what}: {message}")]
+    Invalid {
+        /// File.
+        path: String,
+        /// 1-based line (0 when the problem concerns the whole file).
+        line: u32,
+        /// The kind of file (`Dockerfile`, `Rego policy`).
+        what: &'static str,
+        /// What is wrong.
         message: String,
     },
 }
