@@ -181,6 +181,34 @@ struct RawFile {
     secrets: Vec<IgnoreEntry>,
 }
 
+/// The YAML parser reports errors raised while checking a field value at the start of
+/// the entry's mapping; this finds the line of the offending `key:` inside that entry
+/// (recognised from the messages this module raises) so the error points at the value.
+fn field_position(text: &str, line: usize, column: usize, message: &str) -> Option<(usize, usize)> {
+    let key = if message.contains("expires ") {
+        "expires:"
+    } else if message.contains("invalid path glob") {
+        "path:"
+    } else if message.contains("reason must not be empty") {
+        "reason:"
+    } else {
+        return None;
+    };
+    // Lines of the entry: from its first line while indented deeper than its `- `.
+    let indent = column.checked_sub(3)?;
+    for (i, l) in text.lines().enumerate().skip(line.checked_sub(1)?) {
+        let lead = l.len() - l.trim_start().len();
+        let body = l.trim_start().trim_start_matches("- ").trim_start();
+        if i + 1 > line && lead <= indent && !l.trim().is_empty() {
+            break;
+        }
+        if body.starts_with(key) {
+            return Some((i + 1, l.len() - body.len() + 1));
+        }
+    }
+    None
+}
+
 /// A parsed `.bulwarkignore` file.
 #[derive(Debug, Clone, Default)]
 pub struct IgnoreFile {
@@ -250,15 +278,23 @@ impl IgnoreFile {
             RawFile::default()
         } else {
             serde_yaml_ng::from_str(text).map_err(|e| {
-                let (line, column) = e
+                let (mut line, mut column) = e
                     .location()
                     .map(|l| (l.line(), l.column()))
                     .unwrap_or((0, 0));
+                let mut message = e.to_string();
+                // The location is already in our fields; drop the parser's copy.
+                if let Some(i) = message.rfind(" at line ") {
+                    message.truncate(i);
+                }
+                if let Some((l, c)) = field_position(text, line, column, &message) {
+                    (line, column) = (l, c);
+                }
                 IgnoreError::Malformed {
                     path: source.to_string(),
                     line,
                     column,
-                    message: e.to_string(),
+                    message,
                 }
             })?
         };
@@ -361,6 +397,7 @@ mod tests {
         match IgnoreFile::parse(text, "f") {
             Err(IgnoreError::Malformed { line, message, .. }) => {
                 assert_eq!(line, 6, "{message}");
+                assert!(!message.contains("at line"), "{message}");
                 assert!(message.contains("YYYY-MM-DD"), "{message}");
             }
             other => panic!("expected error, got {other:?}"),

@@ -57,9 +57,8 @@ fn spdx_output_is_valid() {
 fn cyclonedx_with_vulnerabilities_is_schema_valid() {
     let mut r = common::findings_report();
     // One suppressed by VEX (state + justification) and one by an ignore rule (detail only).
-    r.vulnerabilities[0].suppressed = Some(
-        "VEX not_affected: vulnerable_code_not_in_execute_path; not used (vex.json)".into(),
-    );
+    r.vulnerabilities[0].suppressed =
+        Some("VEX not_affected: vulnerable_code_not_in_execute_path; not used (vex.json)".into());
     r.vulnerabilities[2].suppressed = Some("ignored: accepted (.bulwarkignore)".into());
     validate(Format::CycloneDx, "cyclonedx", &r);
 }

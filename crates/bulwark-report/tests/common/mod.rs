@@ -3,9 +3,8 @@
 #![allow(dead_code)]
 
 use bulwark_core::{
-    Cvss, Ecosystem, FixStatus, ImageMeta, LayerMeta, Location, Misconfiguration, OsInfo,
-    Package, Report, ReportTarget, SecretFinding, Severity, SourcePackage, TargetKind,
-    VulnFinding,
+    Cvss, Ecosystem, FixStatus, ImageMeta, LayerMeta, Location, Misconfiguration, OsInfo, Package,
+    Report, ReportTarget, SecretFinding, Severity, SourcePackage, TargetKind, VulnFinding,
 };
 
 pub const LAYER1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
@@ -284,7 +283,9 @@ pub fn findings_report() -> Report {
         end_line: Some(7),
         resource: Some("stage final".into()),
         layer: None,
-        references: vec!["https://docs.docker.com/develop/develop-images/instructions/#user".into()],
+        references: vec![
+            "https://docs.docker.com/develop/develop-images/instructions/#user".into(),
+        ],
     });
     r.secrets.push(SecretFinding {
         rule_id: "aws-access-key-id".into(),
