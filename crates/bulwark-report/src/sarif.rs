@@ -419,8 +419,8 @@ pub(crate) fn path_uri(path: &str) -> String {
     let p = path.trim_start_matches('/');
     let mut out = String::with_capacity(p.len());
     for b in p.bytes() {
+        // `:` is encoded too: in a first segment it would turn the path into a scheme.
         let keep = b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=@".contains(&b);
-        // A `:` in the first segment would make the reference look like a scheme.
         if keep {
             out.push(char::from(b));
         } else {

@@ -555,4 +555,3 @@ fn html_is_escaped_and_has_a_row_per_finding() {
         "CRITICAL: 2, HIGH: 2, MEDIUM: 1, LOW: 0, UNKNOWN: 0"
     );
 }
-
