@@ -95,7 +95,7 @@ pub struct FilterSummary {
     pub suppressed_misconfigurations: Vec<(Misconfiguration, String)>,
     /// Ignored secrets with the suppression text.
     pub suppressed_secrets: Vec<(SecretFinding, String)>,
-    /// Expired ignore rules that matched a finding: one message per rule and finding.
+    /// Expired ignore rules that matched a finding: one message per rule.
     pub warnings: Vec<String>,
 }
 
@@ -115,6 +115,7 @@ pub fn apply(report: &mut Report, opts: &FilterOptions) -> FilterSummary {
     let mut summary = FilterSummary::default();
     let sev_ok = |s: Severity| opts.severities.is_empty() || opts.severities.contains(&s);
 
+    let digests = vex::target_digests(report);
     let vulns = std::mem::take(&mut report.vulnerabilities);
     for mut v in vulns {
         if !opts.pkg_types.is_empty() && !opts.pkg_types.contains(&PkgClass::of_purl(&v.purl)) {
@@ -131,7 +132,9 @@ pub fn apply(report: &mut Report, opts: &FilterOptions) -> FilterSummary {
         }
         // A finding already suppressed upstream keeps its reason.
         if v.suppressed.is_none() {
-            if let Some((reason, text)) = vuln_suppression(&v, opts, &mut summary.warnings) {
+            if let Some((reason, text)) =
+                vuln_suppression(&v, opts, &digests, &mut summary.warnings)
+            {
                 summary.add(reason);
                 if !opts.show_suppressed {
                     continue;
@@ -157,7 +160,7 @@ pub fn apply(report: &mut Report, opts: &FilterOptions) -> FilterSummary {
                     summary.suppressed_misconfigurations.push((m, text));
                     continue;
                 }
-                IgnoreMatch::Expired(w) => summary.warnings.push(w),
+                IgnoreMatch::Expired(w) => warn_once(&mut summary.warnings, w),
                 IgnoreMatch::None => {}
             }
         }
@@ -177,13 +180,20 @@ pub fn apply(report: &mut Report, opts: &FilterOptions) -> FilterSummary {
                     summary.suppressed_secrets.push((s, text));
                     continue;
                 }
-                IgnoreMatch::Expired(w) => summary.warnings.push(w),
+                IgnoreMatch::Expired(w) => warn_once(&mut summary.warnings, w),
                 IgnoreMatch::None => {}
             }
         }
         report.secrets.push(s);
     }
     summary
+}
+
+/// An expired rule matching many findings is reported once.
+fn warn_once(warnings: &mut Vec<String>, w: String) {
+    if !warnings.contains(&w) {
+        warnings.push(w);
+    }
 }
 
 /// Whether a fixed version is known.
@@ -194,16 +204,17 @@ fn has_fix(v: &VulnFinding) -> bool {
 fn vuln_suppression(
     v: &VulnFinding,
     opts: &FilterOptions,
+    digests: &[String],
     warnings: &mut Vec<String>,
 ) -> Option<(FilterReason, String)> {
     if let Some(ign) = &opts.ignore {
         match ign.match_vuln(v, opts.now) {
             IgnoreMatch::Suppressed(text) => return Some((FilterReason::Ignored, text)),
-            IgnoreMatch::Expired(w) => warnings.push(w),
+            IgnoreMatch::Expired(w) => warn_once(warnings, w),
             IgnoreMatch::None => {}
         }
     }
-    let decision = vex::decide(&opts.vex, &v.id, &v.aliases, &v.purl)?;
+    let decision = vex::decide(&opts.vex, &v.id, &v.aliases, &v.purl, digests)?;
     decision
         .statement
         .status

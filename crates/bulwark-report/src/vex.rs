@@ -3,8 +3,11 @@
 //! can suppress findings a supplier has declared not exploitable or fixed.
 //!
 //! A statement applies to a finding when one of its vulnerability ids equals the
-//! finding's id or one of its aliases, and one of its product (or subcomponent) purls
-//! matches the finding's purl by [`purl_matches`]. When several statements apply, the
+//! finding's id or one of its aliases, and one of its products covers the finding: a
+//! product without subcomponents whose purl matches the finding's purl by
+//! [`purl_matches`], or that is the scanned image itself (an `oci`/`docker` purl whose
+//! digest is one of the image's); or a subcomponent whose purl matches, unless its
+//! product is a different image (an image purl with a digest the target does not have). When several statements apply, the
 //! newest wins (statement timestamp, else document timestamp, else document order), as
 //! OpenVEX prescribes for a statement history.
 
@@ -112,8 +115,8 @@ impl VexStatus {
 pub struct VexStatement {
     /// The vulnerability's name/id and aliases.
     pub vuln_ids: Vec<String>,
-    /// Product and subcomponent purls the statement covers.
-    pub purls: Vec<String>,
+    /// The products the statement covers.
+    pub products: Vec<VexProduct>,
     /// The status.
     pub status: VexStatus,
     /// Machine-readable justification (`vulnerable_code_not_present`, `code_not_reachable`).
@@ -122,6 +125,40 @@ pub struct VexStatement {
     pub detail: Option<String>,
     /// When the statement was made (statement, else document timestamp).
     pub timestamp: Option<OffsetDateTime>,
+}
+
+/// A product of a statement: its purl (when it has one) and its subcomponents' purls.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VexProduct {
+    /// The product's purl.
+    pub purl: Option<String>,
+    /// Purls of the subcomponents the statement is limited to.
+    pub subcomponents: Vec<String>,
+}
+
+impl VexProduct {
+    /// The image digest of an `oci`/`docker` product purl (`sha256:...`), if it is one.
+    fn image_digest(&self) -> Option<String> {
+        let p = PackageUrl::from_str(self.purl.as_deref()?).ok()?;
+        if !matches!(p.ty(), "oci" | "docker") {
+            return None;
+        }
+        p.version()
+            .filter(|v| v.contains(':'))
+            .map(str::to_ascii_lowercase)
+    }
+
+    fn covers(&self, purl: &str, target_digests: &[String]) -> bool {
+        let digest = self.image_digest();
+        let is_target = digest
+            .as_ref()
+            .is_some_and(|d| target_digests.iter().any(|t| t.eq_ignore_ascii_case(d)));
+        if self.subcomponents.is_empty() {
+            return is_target || self.purl.as_deref().is_some_and(|p| purl_matches(p, purl));
+        }
+        let other_image = digest.is_some() && !target_digests.is_empty() && !is_target;
+        !other_image && self.subcomponents.iter().any(|p| purl_matches(p, purl))
+    }
 }
 
 /// Which kind of document a statement came from.
@@ -220,26 +257,47 @@ impl VexDocument {
 }
 
 /// Whether `st` names one of `ids` (primary id and aliases) and covers `purl`.
-fn applies(st: &VexStatement, ids: &[&str], purl: &str) -> bool {
+fn applies(st: &VexStatement, ids: &[&str], purl: &str, target_digests: &[String]) -> bool {
     st.vuln_ids
         .iter()
         .any(|v| ids.iter().any(|i| i.eq_ignore_ascii_case(v)))
-        && st.purls.iter().any(|p| purl_matches(p, purl))
+        && st.products.iter().any(|p| p.covers(purl, target_digests))
 }
 
-/// The newest statement across `docs` that applies to a finding, or `None`.
+/// The digests the scanned image is known by (image id, manifest digest, repo digests),
+/// for statements whose product is the image itself.
+pub fn target_digests(report: &bulwark_core::Report) -> Vec<String> {
+    let Some(img) = &report.target.image else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if !img.id.is_empty() {
+        out.push(img.id.clone());
+    }
+    out.extend(img.manifest_digest.clone());
+    out.extend(
+        img.repo_digests
+            .iter()
+            .filter_map(|d| d.rsplit_once('@').map(|(_, dig)| dig.to_string())),
+    );
+    out
+}
+
+/// The newest statement across `docs` that applies to a finding, or `None`;
+/// `target_digests` are the scanned image's digests ([`target_digests`]).
 pub fn decide<'a>(
     docs: &'a [VexDocument],
     id: &str,
     aliases: &[String],
     purl: &str,
+    target_digests: &[String],
 ) -> Option<VexDecision<'a>> {
     let mut ids: Vec<&str> = vec![id];
     ids.extend(aliases.iter().map(String::as_str));
     let mut best: Option<(Option<OffsetDateTime>, usize, usize, VexDecision<'a>)> = None;
     for (di, doc) in docs.iter().enumerate() {
         for (si, st) in doc.statements.iter().enumerate() {
-            if !applies(st, &ids, purl) {
+            if !applies(st, &ids, purl, target_digests) {
                 continue;
             }
             let key = (st.timestamp, di, si);
@@ -342,24 +400,43 @@ impl Ctx<'_> {
                 }
                 None => return Err(self.malformed(format!("{at}/status"), "missing status")),
             };
-            let mut purls = Vec::new();
-            let products = st.get("products").and_then(Value::as_array);
-            for prod in products.into_iter().flatten() {
-                purls.extend(openvex_product_purls(prod));
-                let subs = prod.get("subcomponents").and_then(Value::as_array);
-                for sub in subs.into_iter().flatten() {
-                    purls.extend(openvex_product_purls(sub));
-                }
-            }
             // OpenVEX v0.0.x wrote subcomponents on the statement itself.
-            let subs = st.get("subcomponents").and_then(Value::as_array);
-            for sub in subs.into_iter().flatten() {
-                purls.extend(openvex_product_purls(sub));
+            let statement_subs: Vec<String> = st
+                .get("subcomponents")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .flat_map(openvex_product_purls)
+                .collect();
+            let mut products = Vec::new();
+            let listed = st.get("products").and_then(Value::as_array);
+            for prod in listed.into_iter().flatten() {
+                let mut subcomponents: Vec<String> = prod
+                    .get("subcomponents")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .flat_map(openvex_product_purls)
+                    .collect();
+                subcomponents.extend(statement_subs.iter().cloned());
+                let purls = openvex_product_purls(prod);
+                if purls.is_empty() {
+                    products.push(VexProduct {
+                        purl: None,
+                        subcomponents: subcomponents.clone(),
+                    });
+                }
+                for purl in purls {
+                    products.push(VexProduct {
+                        purl: Some(purl),
+                        subcomponents: subcomponents.clone(),
+                    });
+                }
             }
             let text = |k: &str| st.get(k).and_then(Value::as_str).map(str::to_string);
             out.push(VexStatement {
                 vuln_ids,
-                purls,
+                products,
                 status,
                 justification: text("justification"),
                 detail: text("impact_statement").or_else(|| text("status_notes")),
@@ -431,7 +508,13 @@ impl Ctx<'_> {
             let text = |k: &str| analysis.get(k).and_then(Value::as_str).map(str::to_string);
             out.push(VexStatement {
                 vuln_ids,
-                purls,
+                products: purls
+                    .into_iter()
+                    .map(|p| VexProduct {
+                        purl: Some(p),
+                        subcomponents: Vec::new(),
+                    })
+                    .collect(),
                 status,
                 justification: text("justification"),
                 detail: text("detail"),

@@ -555,3 +555,59 @@ fn html_is_escaped_and_has_a_row_per_finding() {
         "CRITICAL: 2, HIGH: 2, MEDIUM: 1, LOW: 0, UNKNOWN: 0"
     );
 }
+
+#[test]
+fn openvex_products_naming_the_image() {
+    const OURS: &str = "sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd";
+    const OTHER: &str = "sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
+    let statement = |vuln: &str, image: &str, subs: Value| {
+        let mut product = json!({"@id": format!("pkg:oci/app@{}", image.replace(':', "%3A"))});
+        if !subs.is_null() {
+            product["subcomponents"] = subs;
+        }
+        json!({"vulnerability": {"name": vuln}, "products": [product],
+               "status": "not_affected", "justification": "component_not_present"})
+    };
+    let doc = vex(json!({
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "statements": [
+            // The whole image (no subcomponents): every finding of the CVE.
+            statement("CVE-2025-26519", OURS, Value::Null),
+            // A package inside another image: not ours.
+            statement("CVE-2023-45133", OTHER,
+                      json!([{"@id": "pkg:npm/%40babel/core"}])),
+            // A package inside our image.
+            statement("CVE-2023-4039", OURS,
+                      json!([{"@id": "pkg:deb/debian/libgcc-s1"}])),
+        ]
+    }));
+    let mut r = common::findings_report();
+    if let Some(img) = r.target.image.as_mut() {
+        img.repo_digests = vec![format!("example.org/app@{OURS}")];
+    }
+    let mut o = FilterOptions::new(TODAY);
+    o.vex = vec![doc];
+    let s = filter::apply(&mut r, &o);
+    assert_eq!(ids(&r), ["CVE-2023-45133"]);
+    assert_eq!(s.count(FilterReason::Vex), 2);
+}
+
+#[test]
+fn expired_rule_warns_once() {
+    let mut r = common::findings_report();
+    let mut dup = common::vuln_on(&r, "left-pad", "CVE-2023-4039", Severity::Medium);
+    dup.fixed_versions = vec!["1.3.1".into()];
+    r.vulnerabilities.push(dup);
+    let mut o = FilterOptions::new(TODAY);
+    o.ignore = Some(
+        IgnoreFile::parse(
+            "vulnerabilities:\n  - id: CVE-2023-4039\n    reason: x\n    expires: 2025-02-28\n",
+            "ign",
+        )
+        .unwrap(),
+    );
+    let s = filter::apply(&mut r, &o);
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    assert_eq!(s.count(FilterReason::Ignored), 0);
+    assert_eq!(r.vulnerabilities.len(), 4);
+}
