@@ -611,3 +611,79 @@ fn expired_rule_warns_once() {
     assert_eq!(s.count(FilterReason::Ignored), 0);
     assert_eq!(r.vulnerabilities.len(), 4);
 }
+
+/// Trivy's SARIF golden for alpine 3.10, rebuilt as bulwark findings (package, version,
+/// fixed version and severity from each result's message; CVSS v3 from the rule's
+/// properties), must give the same rules, rule levels, `security-severity` values, tags
+/// and per-result rule ids and levels. Deliberately different: message wording, the
+/// location (Trivy points every result at the image tarball with a dummy 1:1 region; we
+/// use the package's own path and no region), rule `name`, help text and `$schema` URL.
+#[test]
+fn sarif_agrees_with_trivy_golden() {
+    let golden: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::fixture("trivy-output/alpine-310.sarif.golden")).unwrap(),
+    )
+    .unwrap();
+    let grun = &golden["runs"][0];
+    let grules = grun["tool"]["driver"]["rules"].as_array().unwrap();
+    let field = |text: &str, key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut r = common::sample_report();
+    r.packages.clear();
+    for res in grun["results"].as_array().unwrap() {
+        let msg = res["message"]["text"].as_str().unwrap();
+        let id = res["ruleId"].as_str().unwrap();
+        let rule = grules.iter().find(|g| g["id"] == id).unwrap();
+        let props = &rule["properties"];
+        let mut v = common::vuln_on(
+            &common::sample_report(),
+            "musl",
+            id,
+            field(msg, "Severity:").parse().unwrap(),
+        );
+        v.package = field(msg, "Package:");
+        v.installed_version = field(msg, "Installed Version:");
+        v.fixed_versions = vec![field(msg, "Fixed Version:")];
+        v.purl = format!("pkg:apk/alpine/{}@{}", v.package, v.installed_version);
+        v.path = Some("lib/apk/db/installed".into());
+        v.cvss = vec![bulwark_core::Cvss {
+            version: "3.1".into(),
+            vector: props["cvssv3_vector"].as_str().unwrap().into(),
+            score: props["cvssv3_baseScore"].as_f64().unwrap(),
+            source: Some("nvd".into()),
+        }];
+        v.title = rule["shortDescription"]["text"].as_str().unwrap().into();
+        r.vulnerabilities.push(v);
+    }
+    let ours: Value = serde_json::from_str(&render(&r, Format::Sarif)).unwrap();
+    let orun = &ours["runs"][0];
+    let orules = orun["tool"]["driver"]["rules"].as_array().unwrap();
+    assert_eq!(orules.len(), grules.len());
+    for g in grules {
+        let o = orules.iter().find(|o| o["id"] == g["id"]).unwrap();
+        assert_eq!(
+            o["defaultConfiguration"]["level"],
+            g["defaultConfiguration"]["level"]
+        );
+        assert_eq!(o["shortDescription"], g["shortDescription"]);
+        for k in ["security-severity", "tags", "precision"] {
+            assert_eq!(o["properties"][k], g["properties"][k], "{k} of {}", g["id"]);
+        }
+    }
+    let key = |run: &Value| {
+        let mut v: Vec<(String, String)> = run["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| (x["ruleId"].to_string(), x["level"].to_string()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(key(orun), key(grun));
+}
