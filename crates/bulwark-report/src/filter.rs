@@ -37,6 +37,21 @@ impl PkgClass {
     }
 }
 
+impl std::str::FromStr for PkgClass {
+    type Err = String;
+
+    /// Parses the CLI spelling: `os` or `library`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "os" => Ok(PkgClass::Os),
+            "library" | "lib" => Ok(PkgClass::Library),
+            other => Err(format!(
+                "unknown package type {other:?} (expected os or library)"
+            )),
+        }
+    }
+}
+
 /// What to keep.
 #[derive(Debug, Clone)]
 pub struct FilterOptions {
@@ -255,5 +270,8 @@ mod tests {
         assert_eq!(PkgClass::of_purl("pkg:APK/alpine/musl@1"), PkgClass::Os);
         assert_eq!(PkgClass::of_purl("pkg:npm/lodash@1"), PkgClass::Library);
         assert_eq!(PkgClass::of_purl(""), PkgClass::Library);
+        assert_eq!("OS".parse::<PkgClass>(), Ok(PkgClass::Os));
+        assert_eq!("library".parse::<PkgClass>(), Ok(PkgClass::Library));
+        assert!("kernel".parse::<PkgClass>().is_err());
     }
 }

@@ -41,7 +41,7 @@ table{border-collapse:collapse;width:100%;font-size:.9em}\
 th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}\
 th{background:#f0f0f0}tr.suppressed td{color:#888;text-decoration:line-through}\
 .sev{color:#fff;font-weight:bold;padding:.1em .4em;border-radius:3px;white-space:nowrap}\
-.meta{color:#555}.empty{color:#555;font-style:italic}code{font-size:.95em}";
+td:nth-child(2){white-space:nowrap}.meta{color:#555}.empty{color:#555;font-style:italic}code{font-size:.95em}";
 
 /// Unsuppressed findings of every kind, per severity (least severe first).
 fn counts(report: &Report) -> [usize; 5] {
