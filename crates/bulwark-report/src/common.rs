@@ -18,6 +18,9 @@ pub(crate) mod prop {
     pub const OS_PRETTY_NAME: &str = "bulwark:os_pretty_name";
     pub const OS_CODENAME: &str = "bulwark:os_codename";
     pub const TARGET_KIND: &str = "bulwark:target_kind";
+    pub const KEV: &str = "bulwark:kev";
+    pub const EPSS: &str = "bulwark:epss";
+    pub const EPSS_PERCENTILE: &str = "bulwark:epss_percentile";
 }
 
 /// The report's creation time as `YYYY-MM-DDThh:mm:ssZ` (UTC, whole seconds), the form

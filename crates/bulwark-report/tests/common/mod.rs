@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use bulwark_core::{
-    Ecosystem, ImageMeta, LayerMeta, Location, OsInfo, Package, Report, ReportTarget,
-    SourcePackage, TargetKind,
+    Cvss, Ecosystem, FixStatus, ImageMeta, LayerMeta, Location, Misconfiguration, OsInfo, Package,
+    Report, ReportTarget, SecretFinding, Severity, SourcePackage, TargetKind, VulnFinding,
 };
 
 pub const LAYER1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
@@ -197,4 +197,106 @@ pub fn fixture(rel: &str) -> String {
         "{}/../../../shared/fixtures/{rel}",
         env!("CARGO_MANIFEST_DIR")
     )
+}
+
+/// A vulnerability finding on the sample report's package `name` (its purl and first
+/// path), with everything else left for the test to set.
+pub fn vuln_on(report: &Report, name: &str, id: &str, severity: Severity) -> VulnFinding {
+    let pkg = report
+        .packages
+        .iter()
+        .find(|p| p.name == name)
+        .unwrap_or_else(|| panic!("no sample package {name}"));
+    VulnFinding {
+        id: id.into(),
+        aliases: Vec::new(),
+        package: pkg.name.clone(),
+        purl: pkg.purl.clone(),
+        installed_version: pkg.version.clone(),
+        fixed_versions: Vec::new(),
+        status: FixStatus::Affected,
+        severity,
+        severity_source: None,
+        cvss: Vec::new(),
+        title: String::new(),
+        description: String::new(),
+        references: Vec::new(),
+        kev: false,
+        epss: None,
+        path: pkg.locations.first().map(|l| l.path.clone()),
+        layer: None,
+        suppressed: None,
+    }
+}
+
+/// The sample report with findings of every kind: a CVE with CVSS, a fix and a GHSA
+/// alias on an OS package; an unfixed library CVE; a title with markup; one
+/// misconfiguration and one secret.
+pub fn findings_report() -> Report {
+    let mut r = sample_report();
+    let mut v = vuln_on(&r, "libgcc-s1", "CVE-2023-4039", Severity::Medium);
+    v.aliases = vec!["GHSA-x5gf-qvw8-r2rm".into(), "DSA-0000-1".into()];
+    v.fixed_versions = vec!["1:12.2.0-14+deb12u1".into()];
+    v.status = FixStatus::Fixed;
+    v.severity_source = Some("cvss-v3.1".into());
+    v.cvss = vec![Cvss {
+        version: "3.1".into(),
+        vector: "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:N/A:N".into(),
+        score: 4.8,
+        source: Some("nvd".into()),
+    }];
+    v.title = "gcc: -fstack-protector fails to guard dynamic stack allocations on ARM64".into();
+    v.description = "A failure in the -fstack-protector feature in GCC-based toolchains.".into();
+    v.references = vec!["https://nvd.nist.gov/vuln/detail/CVE-2023-4039".into()];
+    r.vulnerabilities.push(v);
+
+    let mut v = vuln_on(&r, "@babel/core", "CVE-2023-45133", Severity::Critical);
+    v.aliases = vec!["GHSA-67hx-6x53-jw92".into()];
+    v.fixed_versions = vec!["7.23.2".into()];
+    v.status = FixStatus::Fixed;
+    v.cvss = vec![Cvss {
+        version: "3.1".into(),
+        vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H".into(),
+        score: 9.3,
+        source: Some("ghsa".into()),
+    }];
+    v.severity_source = Some("cvss-v3.1".into());
+    v.title = "Babel vulnerable to arbitrary code execution <script>alert(1)</script>".into();
+    v.kev = true;
+    v.epss = Some((0.01, 0.8));
+    r.vulnerabilities.push(v);
+
+    let mut v = vuln_on(&r, "musl", "CVE-2025-26519", Severity::High);
+    v.severity_source = Some("alpine".into());
+    v.title = "musl: iconv out-of-bounds write".into();
+    r.vulnerabilities.push(v);
+
+    r.misconfigurations.push(Misconfiguration {
+        check_id: "BW-DF-0002".into(),
+        aliases: vec!["DS002".into()],
+        title: "Image runs as root".into(),
+        severity: Severity::High,
+        message: "Last USER is root".into(),
+        remediation: "Add a USER instruction with a non-root user".into(),
+        path: "Dockerfile".into(),
+        start_line: Some(7),
+        end_line: Some(7),
+        resource: Some("stage final".into()),
+        layer: None,
+        references: vec![
+            "https://docs.docker.com/develop/develop-images/instructions/#user".into(),
+        ],
+    });
+    r.secrets.push(SecretFinding {
+        rule_id: "aws-access-key-id".into(),
+        category: "AWS".into(),
+        title: "AWS Access Key ID".into(),
+        severity: Severity::Critical,
+        path: "/app/config/settings.py".into(),
+        line: Some(12),
+        redacted: "AWS_KEY = \"*****\"".into(),
+        layer: None,
+        deleted: false,
+    });
+    r
 }

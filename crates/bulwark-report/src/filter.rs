@@ -1,0 +1,277 @@
+//! Post-scan filtering of findings: severity, fix availability and package class
+//! filters, the `.bulwarkignore` file and VEX statements.
+//!
+//! Severity, unfixed and package-class filters only narrow what the user asked to see,
+//! so their findings are always removed. Ignore rules and VEX statements are decisions
+//! about real findings, so with `show_suppressed` those vulnerabilities stay in the report
+//! with [`VulnFinding::suppressed`] set. Misconfigurations and secrets have no
+//! `suppressed` field in the report model, so suppressed ones are always removed from
+//! the report and handed back in [`FilterSummary`] instead.
+
+use crate::ignore::{IgnoreFile, IgnoreMatch};
+use crate::vex::{self, VexDocument};
+use bulwark_core::{FixStatus, Misconfiguration, Report, SecretFinding, Severity, VulnFinding};
+use std::collections::BTreeMap;
+use time::Date;
+
+/// Whether a vulnerable package belongs to the OS or is a language library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PkgClass {
+    /// deb, apk and rpm packages.
+    Os,
+    /// Everything else.
+    Library,
+}
+
+impl PkgClass {
+    /// The class of the package a purl names (`pkg:deb/...` is OS).
+    pub fn of_purl(purl: &str) -> PkgClass {
+        let ty = purl
+            .strip_prefix("pkg:")
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or("");
+        match bulwark_core::Ecosystem::from_purl_type(&ty.to_ascii_lowercase()) {
+            Some(e) if e.is_os() => PkgClass::Os,
+            _ => PkgClass::Library,
+        }
+    }
+}
+
+impl std::str::FromStr for PkgClass {
+    type Err = String;
+
+    /// Parses the CLI spelling: `os` or `library`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "os" => Ok(PkgClass::Os),
+            "library" | "lib" => Ok(PkgClass::Library),
+            other => Err(format!(
+                "unknown package type {other:?} (expected os or library)"
+            )),
+        }
+    }
+}
+
+/// What to keep.
+#[derive(Debug, Clone)]
+pub struct FilterOptions {
+    /// Severities to keep; empty keeps every severity.
+    pub severities: Vec<Severity>,
+    /// Drop vulnerabilities without a fixed version.
+    pub ignore_unfixed: bool,
+    /// Package classes whose vulnerabilities are kept; empty keeps both.
+    pub pkg_types: Vec<PkgClass>,
+    /// The `.bulwarkignore` file, when there is one.
+    pub ignore: Option<IgnoreFile>,
+    /// VEX documents.
+    pub vex: Vec<VexDocument>,
+    /// Keep ignored/VEX-suppressed vulnerabilities, marked, instead of removing them.
+    pub show_suppressed: bool,
+    /// Today, for ignore-rule expiry.
+    pub now: Date,
+}
+
+impl FilterOptions {
+    /// Options that keep everything, as of `now`.
+    pub fn new(now: Date) -> Self {
+        FilterOptions {
+            severities: Vec::new(),
+            ignore_unfixed: false,
+            pkg_types: Vec::new(),
+            ignore: None,
+            vex: Vec::new(),
+            show_suppressed: false,
+            now,
+        }
+    }
+}
+
+/// Why a finding was filtered out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FilterReason {
+    /// Its severity is not among those requested.
+    Severity,
+    /// No fix is available and `ignore_unfixed` is set.
+    Unfixed,
+    /// Its package class was not requested.
+    PkgType,
+    /// An ignore rule matched.
+    Ignored,
+    /// A VEX statement says not affected / fixed.
+    Vex,
+}
+
+/// What [`apply`] did.
+#[derive(Debug, Clone, Default)]
+pub struct FilterSummary {
+    /// Findings filtered out (or marked suppressed), by reason, all kinds together.
+    pub suppressed: BTreeMap<FilterReason, usize>,
+    /// Ignored misconfigurations with the suppression text (the report cannot carry it).
+    pub suppressed_misconfigurations: Vec<(Misconfiguration, String)>,
+    /// Ignored secrets with the suppression text.
+    pub suppressed_secrets: Vec<(SecretFinding, String)>,
+    /// Expired ignore rules that matched a finding: one message per rule.
+    pub warnings: Vec<String>,
+}
+
+impl FilterSummary {
+    /// How many findings were filtered for `reason`.
+    pub fn count(&self, reason: FilterReason) -> usize {
+        self.suppressed.get(&reason).copied().unwrap_or(0)
+    }
+
+    fn add(&mut self, reason: FilterReason) {
+        *self.suppressed.entry(reason).or_default() += 1;
+    }
+}
+
+/// Filters `report` in place; see the module documentation for what happens to each kind.
+pub fn apply(report: &mut Report, opts: &FilterOptions) -> FilterSummary {
+    let mut summary = FilterSummary::default();
+    let sev_ok = |s: Severity| opts.severities.is_empty() || opts.severities.contains(&s);
+
+    let digests = vex::target_digests(report);
+    let vulns = std::mem::take(&mut report.vulnerabilities);
+    for mut v in vulns {
+        if !opts.pkg_types.is_empty() && !opts.pkg_types.contains(&PkgClass::of_purl(&v.purl)) {
+            summary.add(FilterReason::PkgType);
+            continue;
+        }
+        if !sev_ok(v.severity) {
+            summary.add(FilterReason::Severity);
+            continue;
+        }
+        if opts.ignore_unfixed && !has_fix(&v) {
+            summary.add(FilterReason::Unfixed);
+            continue;
+        }
+        // A finding already suppressed upstream keeps its reason.
+        if v.suppressed.is_none() {
+            if let Some((reason, text)) =
+                vuln_suppression(&v, opts, &digests, &mut summary.warnings)
+            {
+                summary.add(reason);
+                if !opts.show_suppressed {
+                    continue;
+                }
+                v.suppressed = Some(text);
+            }
+        } else if !opts.show_suppressed {
+            continue;
+        }
+        report.vulnerabilities.push(v);
+    }
+
+    let misconfs = std::mem::take(&mut report.misconfigurations);
+    for m in misconfs {
+        if !sev_ok(m.severity) {
+            summary.add(FilterReason::Severity);
+            continue;
+        }
+        if let Some(ign) = &opts.ignore {
+            match ign.match_misconfig(&m, opts.now) {
+                IgnoreMatch::Suppressed(text) => {
+                    summary.add(FilterReason::Ignored);
+                    summary.suppressed_misconfigurations.push((m, text));
+                    continue;
+                }
+                IgnoreMatch::Expired(w) => warn_once(&mut summary.warnings, w),
+                IgnoreMatch::None => {}
+            }
+        }
+        report.misconfigurations.push(m);
+    }
+
+    let secrets = std::mem::take(&mut report.secrets);
+    for s in secrets {
+        if !sev_ok(s.severity) {
+            summary.add(FilterReason::Severity);
+            continue;
+        }
+        if let Some(ign) = &opts.ignore {
+            match ign.match_secret(&s, opts.now) {
+                IgnoreMatch::Suppressed(text) => {
+                    summary.add(FilterReason::Ignored);
+                    summary.suppressed_secrets.push((s, text));
+                    continue;
+                }
+                IgnoreMatch::Expired(w) => warn_once(&mut summary.warnings, w),
+                IgnoreMatch::None => {}
+            }
+        }
+        report.secrets.push(s);
+    }
+    summary
+}
+
+/// An expired rule matching many findings is reported once.
+fn warn_once(warnings: &mut Vec<String>, w: String) {
+    if !warnings.contains(&w) {
+        warnings.push(w);
+    }
+}
+
+/// Whether a fixed version is known.
+fn has_fix(v: &VulnFinding) -> bool {
+    !v.fixed_versions.is_empty() || v.status == FixStatus::Fixed
+}
+
+fn vuln_suppression(
+    v: &VulnFinding,
+    opts: &FilterOptions,
+    digests: &[String],
+    warnings: &mut Vec<String>,
+) -> Option<(FilterReason, String)> {
+    if let Some(ign) = &opts.ignore {
+        match ign.match_vuln(v, opts.now) {
+            IgnoreMatch::Suppressed(text) => return Some((FilterReason::Ignored, text)),
+            IgnoreMatch::Expired(w) => warn_once(warnings, w),
+            IgnoreMatch::None => {}
+        }
+    }
+    let decision = vex::decide(&opts.vex, &v.id, &v.aliases, &v.purl, digests)?;
+    decision
+        .statement
+        .status
+        .suppresses()
+        .then(|| (FilterReason::Vex, decision.describe()))
+}
+
+/// Whether any unsuppressed finding of any kind at or above `threshold` remains.
+pub fn has_findings(report: &Report, threshold: Severity) -> bool {
+    report
+        .vulnerabilities
+        .iter()
+        .any(|v| v.suppressed.is_none() && v.severity >= threshold)
+        || report
+            .misconfigurations
+            .iter()
+            .any(|m| m.severity >= threshold)
+        || report.secrets.iter().any(|s| s.severity >= threshold)
+}
+
+/// The process exit code for `--exit-code code`: `code` when an unsuppressed finding at
+/// or above `threshold` remains, else 0.
+pub fn exit_code(report: &Report, threshold: Severity, code: i32) -> i32 {
+    if has_findings(report, threshold) {
+        code
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purl_classes() {
+        assert_eq!(PkgClass::of_purl("pkg:deb/debian/openssl@1"), PkgClass::Os);
+        assert_eq!(PkgClass::of_purl("pkg:APK/alpine/musl@1"), PkgClass::Os);
+        assert_eq!(PkgClass::of_purl("pkg:npm/lodash@1"), PkgClass::Library);
+        assert_eq!(PkgClass::of_purl(""), PkgClass::Library);
+        assert_eq!("OS".parse::<PkgClass>(), Ok(PkgClass::Os));
+        assert_eq!("library".parse::<PkgClass>(), Ok(PkgClass::Library));
+        assert!("kernel".parse::<PkgClass>().is_err());
+    }
+}
