@@ -597,6 +597,8 @@ impl Scanner {
                 deleted: false,
             });
         }
+        // Repeats of one secret on one line give indistinguishable findings.
+        out.dedup_by(|a, b| a.rule_id == b.rule_id && a.line == b.line && a.redacted == b.redacted);
         out
     }
 }
@@ -703,18 +705,7 @@ fn redact_line(
     } else {
         at
     };
-    let half = MAX_REDACTED_LEN / 2;
-    let mut view_start = focus.saturating_sub(half).max(line.start);
-    let mut view_end = focus.saturating_add(half).min(line.end);
-    // A mask crossing the view edge is shown whole (as `*****`), never partially.
-    for m in &merged {
-        if m.start < view_start && m.end > view_start {
-            view_start = m.start;
-        }
-        if m.start < view_end && m.end > view_end {
-            view_end = m.end;
-        }
-    }
+    let (view_start, view_end) = view_bounds(&merged, &line, focus, MAX_REDACTED_LEN / 2);
 
     let mut out: Vec<u8> = Vec::with_capacity(view_end.saturating_sub(view_start) + 16);
     if view_start > line.start {
@@ -734,6 +725,63 @@ fn redact_line(
         out.extend_from_slice("…".as_bytes());
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The part of `line` to show around `focus`: about `budget` output bytes on each side,
+/// where a mask counts as the length of [`REDACTION`]. Bounds never fall inside a mask,
+/// so a mask is always shown whole (as `*****`) and no part of a secret survives.
+fn view_bounds(
+    masks: &[Range<usize>],
+    line: &Range<usize>,
+    focus: usize,
+    budget: usize,
+) -> (usize, usize) {
+    let mask_len = REDACTION.len();
+    // Forward from the focus.
+    let mut end = focus;
+    let mut left = budget;
+    let mut ahead = masks.iter().filter(|m| m.end > focus).peekable();
+    while end < line.end && left > 0 {
+        match ahead.peek() {
+            Some(m) if m.start <= end => {
+                end = m.end.max(end);
+                left = left.saturating_sub(mask_len);
+                ahead.next();
+            }
+            Some(m) => {
+                let step = (m.start - end).min(left);
+                end += step;
+                left -= step;
+            }
+            None => {
+                end = end.saturating_add(left).min(line.end);
+                left = 0;
+            }
+        }
+    }
+    // Backward from the focus.
+    let mut start = focus;
+    let mut left = budget;
+    let mut behind = masks.iter().rev().filter(|m| m.start < focus).peekable();
+    while start > line.start && left > 0 {
+        match behind.peek() {
+            Some(m) if m.end >= start => {
+                start = m.start.min(start);
+                left = left.saturating_sub(mask_len);
+                behind.next();
+            }
+            Some(m) => {
+                let step = (start - m.end).min(left);
+                start -= step;
+                left -= step;
+            }
+            None => {
+                start = start.saturating_sub(left).max(line.start);
+                left = 0;
+            }
+        }
+    }
+    (start.max(line.start), end.min(line.end))
 }
 
 /// The path as used for path rules: without a leading `/` or `./`.

@@ -372,7 +372,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         severity: High,
         // Lines may end in real newlines or in escaped `\n` (keys embedded in JSON/YAML
         // strings). Body lines allow PEM headers (`Proc-Type: 4,ENCRYPTED`, `Version:`).
-        regex: r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----[ \t]*(?:\r?\n|\\r?\\n)(?P<secret>(?:[A-Za-z0-9+/=:,. ()_\t-]*(?:\r?\n|\\r?\\n))+?)[ \t]*-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----",
+        regex: r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----[ \t]*(?:\r?\n|(?:\\r)?\\n)(?P<secret>(?:[A-Za-z0-9+/=:,. ()_\t-]*(?:\r?\n|(?:\\r)?\\n))+?)[ \t]*-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----",
         keywords: &["PRIVATE KEY"],
         allow: &[],
         check: Check::PemBody,
