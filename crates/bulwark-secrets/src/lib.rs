@@ -8,9 +8,10 @@
 //!
 //! How a scan runs: one Aho-Corasick pass over the file finds every rule keyword
 //! (ASCII-case-insensitively); most files contain none and are done. Only rules whose
-//! keywords occurred run their regex, over the whole file when it is small
-//! ([`WINDOW_THRESHOLD`]) or over line-aligned windows around the keyword hits when it is
-//! large. Matches then go through the rule's check (entropy, placeholder, format
+//! keywords occurred run their regex: single-line rules only on the lines holding a
+//! keyword hit; multi-line rules (private keys, custom rules) over the whole file when
+//! it is small ([`WINDOW_THRESHOLD`]) or over line-aligned windows around the keyword
+//! hits when it is large. Matches then go through the rule's check (entropy, placeholder, format
 //! validation) and the allow-lists, and the secret part is redacted in the reported line.
 //! The raw secret is never stored in a finding, never logged, and no type here prints it
 //! through `Debug`.
@@ -29,8 +30,9 @@ use regex::{Regex, RegexSet};
 pub use bulwark_core::{SecretFinding, Severity};
 pub use config::{CustomRule, SecretConfig, DEFAULT_MAX_FILE_SIZE};
 
-/// Files up to this size are searched whole by every triggered rule; larger files only
-/// in windows around keyword hits.
+/// Multi-line rules (private keys, custom rules) search files up to this size whole when
+/// one of their keywords occurs, larger files only in windows around keyword hits.
+/// Single-line built-in rules always search just the lines holding keyword hits.
 pub const WINDOW_THRESHOLD: usize = 256 * 1024;
 /// Bytes searched before a keyword hit in a large file.
 const WINDOW_BEFORE: usize = 1024;
@@ -176,6 +178,10 @@ struct Rule {
     path: Option<Regex>,
     allow: Vec<BytesRegex>,
     check: rules::Check,
+    /// Every match lies on one line with a keyword, so the regex only needs to search
+    /// the lines holding keyword hits. False for multi-line rules (private keys) and
+    /// for custom rules, whose shape we cannot know.
+    single_line: bool,
 }
 
 fn compile_bytes(pattern: &str, rule: &str, what: &'static str) -> Result<BytesRegex, SecretError> {
@@ -308,6 +314,7 @@ impl Scanner {
                 path,
                 allow,
                 check: rules::Check::None,
+                single_line: false,
             });
             keywords.push(custom.keywords.clone());
         }
@@ -336,6 +343,7 @@ impl Scanner {
                 path: None,
                 allow,
                 check: b.check,
+                single_line: b.check != rules::Check::PemBody,
             });
             keywords.push(b.keywords.iter().map(|k| k.to_string()).collect());
         }
@@ -549,20 +557,39 @@ impl Scanner {
             let Some(rule_ids) = self.pattern_rules.get(m.pattern().as_usize()) else {
                 continue;
             };
+            // Computed at most once per hit, and only when some rule needs it.
+            let mut line_w: Option<Range<usize>> = None;
             for &idx in rule_ids {
-                let Some(slot) = windows.get_mut(idx) else {
+                let (Some(slot), Some(rule)) = (windows.get_mut(idx), self.rules.get(idx)) else {
                     continue;
                 };
-                if whole {
+                let w = if rule.single_line {
+                    // Already covered by the window of an earlier hit on this line.
+                    if slot
+                        .as_ref()
+                        .and_then(|l| l.last())
+                        .is_some_and(|last| last.start <= m.start() && m.end() <= last.end)
+                    {
+                        continue;
+                    }
+                    line_w
+                        .get_or_insert_with(|| hit_line(data, m.start(), m.end()))
+                        .clone()
+                } else if whole {
                     if slot.is_none() {
                         *slot = Some(std::iter::once(0..data.len()).collect());
                     }
                     continue;
-                }
-                let w = line_window(data, m.start(), m.end());
+                } else {
+                    line_window(data, m.start(), m.end())
+                };
                 let list = slot.get_or_insert_with(Vec::new);
                 match list.last_mut() {
-                    Some(last) if w.start <= last.end => last.end = last.end.max(w.end),
+                    // Touching windows (consecutive lines) merge: fewer regex calls.
+                    Some(last) if w.start <= last.end.saturating_add(1) => {
+                        last.start = last.start.min(w.start);
+                        last.end = last.end.max(w.end);
+                    }
                     _ => list.push(w),
                 }
             }
@@ -633,6 +660,28 @@ fn rule_matches(rule: &Rule, hay: &[u8]) -> Vec<(usize, Range<usize>)> {
 
 fn overlaps(a: &Range<usize>, b: &Range<usize>) -> bool {
     a.start < b.end && b.start < a.end
+}
+
+/// The line holding a keyword hit at `start..end`, cut to [`LINE_STRETCH`] bytes on
+/// either side for very long lines (minified code), and never shorter than the hit.
+fn hit_line(data: &[u8], start: usize, end: usize) -> Range<usize> {
+    let back_limit = start.saturating_sub(LINE_STRETCH);
+    let ls = match data
+        .get(back_limit..start)
+        .and_then(|b| memchr::memrchr(b'\n', b))
+    {
+        Some(nl) => back_limit + nl + 1,
+        None => back_limit,
+    };
+    let fwd_limit = end.saturating_add(LINE_STRETCH).min(data.len());
+    let le = match data
+        .get(end..fwd_limit)
+        .and_then(|a| memchr::memchr(b'\n', a))
+    {
+        Some(nl) => end + nl,
+        None => fwd_limit,
+    };
+    ls..le.max(end)
 }
 
 /// A window around a keyword hit at `start..end`, stretched to whole lines (within

@@ -12,8 +12,11 @@
 //! two rules report overlapping secrets, the earlier rule wins, so specific vendor rules
 //! come first and the generic entropy rule last.
 //!
-//! Keyword rule: every match of a rule must contain at least one of its keywords, or a
-//! match in a large file (scanned in windows around keyword hits) can be missed.
+//! Keyword rule: every match of a rule must lie on a line holding one of its keywords
+//! (usually the keyword is part of the match), because single-line rules only search the
+//! lines with keyword hits. The Twilio rule, whose `SK…` shape is too common a keyword,
+//! therefore needs `twilio` on the same line (`TWILIO_API_KEY=SK…`). The private-key
+//! rule is the one multi-line rule; it searches windows after its keyword.
 
 use bulwark_core::Severity;
 
@@ -299,7 +302,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         category: "Twilio",
         title: "Twilio API key",
         severity: High,
-        // `SK` alone is far too common a keyword; the file must mention Twilio.
+        // `SK` alone is far too common a keyword; the line must mention Twilio.
         regex: r"\b(?P<secret>SK[0-9a-fA-F]{32})\b",
         keywords: &["twilio"],
         allow: &[],
@@ -525,7 +528,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         category: "Generic",
         title: "Hard-coded secret (high-entropy value assigned to a secret-like key)",
         severity: Medium,
-        regex: r#"(?i)[a-z0-9_.-]{0,30}(?:password|passwd|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|auth[_.-]?key|credentials?)[a-z0-9_.-]{0,20}["']?\s*(?::=|=>|[:=])\s*["'`]?(?P<secret>[^\s"'`;,<>(){}\[\]]{8,128})"#,
+        regex: r#"(?i)(?:password|passwd|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|auth[_.-]?key|credentials?)[a-z0-9_.-]{0,20}["']?\s*(?::=|=>|[:=])\s*["'`]?(?P<secret>[^\s"'`;,<>(){}\[\]]{8,128})"#,
         keywords: &[
             "password",
             "passwd",

@@ -224,7 +224,7 @@ fn cases() -> Vec<Case> {
             "TWILIO_API_KEY=",
             format!("SK{}", gen(HEX, 32, 29)),
             "",
-            // Same shape, but nothing in the file mentions Twilio.
+            // Same shape, but the line does not mention Twilio.
             format!("API_KEY_ID=SK{}", gen(HEX, 32, 29)),
         ),
         case(
