@@ -64,7 +64,7 @@ fn file(rng: &mut Rng, size: usize, words: &[&str]) -> Vec<u8> {
                 "var {a}{n}=function({b}){{return {b}.{c}?{b}.{a}:null}};"
             )),
         }
-        if n % 5000 == 0 {
+        if n.is_multiple_of(5000) {
             // A real-shaped fake secret now and then.
             out.push_str(&format!("\nGITHUB_TOKEN=ghp_{}\n", rng.token(36)));
         }
@@ -78,7 +78,7 @@ fn corpus(words: &[&str]) -> Vec<Vec<u8>> {
     let mut total = 0usize;
     while total < 50 * 1024 * 1024 {
         // Mostly small files, some large ones (exercises both scan modes).
-        let size = if rng.next() % 10 == 0 {
+        let size = if rng.next().is_multiple_of(10) {
             2 * 1024 * 1024
         } else {
             2000 + (rng.next() % 60_000) as usize
