@@ -2,4 +2,13 @@
 //! osv.dev-layout mirror into an embedded store that scans open read-only, and the
 //! matching of packages against those records with each ecosystem's own version rules.
 
+pub mod enrich;
+pub mod error;
+pub mod import;
 pub mod osv;
+pub mod store;
+pub mod update;
+
+pub use error::{Result, VulnDbError};
+pub use import::{export, import_export, import_paths, ExportManifest, ImportOptions, ImportStats};
+pub use store::{default_db_dir, DbInfo, EpssScore, KevEntry, SourceInfo, VulnDb};
