@@ -9,14 +9,14 @@ use bulwark_core::{OsInfo, Package};
 use std::io::Read;
 
 pub mod dotnet;
-pub mod golang;
-pub mod java;
-pub mod javascript;
-pub mod os;
 pub mod other;
 pub mod php;
-pub mod python;
 pub mod ruby;
+pub mod javascript;
+pub mod python;
+pub mod os;
+pub mod golang;
+pub mod java;
 pub mod rust;
 pub mod util;
 
