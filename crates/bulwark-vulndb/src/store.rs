@@ -900,8 +900,10 @@ impl Writer {
             .map_err(sql)?;
         } else {
             check_schema(conn, &w.tmp)?;
-            conn.execute_batch(INDEX_SQL).map_err(sql)?;
         }
+        // Needed while loading too: every put first deletes the record's old index
+        // rows by record_id, which without an index is a full scan per record.
+        conn.execute_batch(INDEX_SQL).map_err(sql)?;
         conn.execute_batch("BEGIN").map_err(sql)?;
         Ok(w)
     }
