@@ -6,3 +6,12 @@ pub mod cvss;
 pub mod matching;
 pub mod osv;
 pub mod severity;
+pub mod enrich;
+pub mod error;
+pub mod import;
+pub mod store;
+pub mod update;
+
+pub use error::{Result, VulnDbError};
+pub use import::{export, import_export, import_paths, ExportManifest, ImportOptions, ImportStats};
+pub use store::{default_db_dir, DbInfo, EpssScore, KevEntry, SourceInfo, VulnDb};
