@@ -3,12 +3,12 @@
 //! matching of packages against those records with each ecosystem's own version rules.
 
 pub mod cvss;
-pub mod matching;
-pub mod osv;
-pub mod severity;
 pub mod enrich;
 pub mod error;
 pub mod import;
+pub mod matching;
+pub mod osv;
+pub mod severity;
 pub mod store;
 pub mod update;
 
