@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod cmd;
 mod pipeline;
 
 /// bulwark: container security from build to run.
@@ -28,6 +29,12 @@ struct Cli {
 enum Command {
     /// List everything inside an image, root filesystem, directory or SBOM as an SBOM.
     Sbom(SbomArgs),
+    /// Scan a target for vulnerabilities (and secrets, misconfigurations with --scanners).
+    Scan(cmd::scan::ScanArgs),
+    /// Check Dockerfiles, Kubernetes manifests and Compose files for misconfigurations.
+    Config(cmd::config::ConfigArgs),
+    /// Manage the vulnerability database (import, update, export, info).
+    Db(cmd::db::DbArgs),
 }
 
 /// Options shared by every command that reads a target.
@@ -124,12 +131,15 @@ fn run(cli: Cli) -> Result<u8> {
             })?;
             Ok(0)
         }
+        Command::Scan(args) => cmd::scan::run(args),
+        Command::Config(args) => cmd::config::run(args),
+        Command::Db(args) => cmd::db::run(args),
     }
 }
 
 /// Writes to a file atomically (temp file + rename, so a failed run never leaves half a
 /// report), or to stdout.
-fn write_output(
+pub(crate) fn write_output(
     path: Option<&std::path::Path>,
     f: impl FnOnce(&mut dyn Write) -> Result<()>,
 ) -> Result<()> {

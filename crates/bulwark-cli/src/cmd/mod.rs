@@ -1,0 +1,5 @@
+//! One module per subcommand beyond `sbom`.
+
+pub mod config;
+pub mod db;
+pub mod scan;

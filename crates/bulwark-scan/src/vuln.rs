@@ -1,0 +1,1 @@
+//! Vulnerability matching of a report's packages against the DB.
