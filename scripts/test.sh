@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-test-env.sh
+scripts/setup-version-oracles.sh
 scripts/build-test-images.sh
 export BULWARK_TEST_IMAGES=${BULWARK_TEST_IMAGES:-$(pwd)/target/test-images}
 export BULWARK_TEST_PYTHON=${BULWARK_TEST_PYTHON:-/opt/bench-venv/bin/python}
