@@ -274,17 +274,58 @@ fn join_parent(parent: Option<&str>, name: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Streaming one layer
 
+/// Where the bytes of a hashed stream go: a hasher thread, so that hashing (the largest
+/// single cost of reading an uncompressed layer) runs beside decompression and tar
+/// parsing on another core instead of in series with them.
+struct HashSink {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    handle: std::thread::JoinHandle<Hasher>,
+}
+
+impl HashSink {
+    fn new(mut hasher: Hasher) -> Self {
+        // A few chunks in flight bound the memory to a few buffers.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let handle = std::thread::spawn(move || {
+            for chunk in rx {
+                hasher.update(&chunk);
+            }
+            hasher
+        });
+        HashSink {
+            tx: Some(tx),
+            handle,
+        }
+    }
+
+    fn send(&mut self, data: &[u8]) -> io::Result<()> {
+        if let Some(tx) = &self.tx {
+            if tx.send(data.to_vec()).is_err() {
+                return Err(io::Error::other("hasher thread stopped"));
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> String {
+        self.tx = None;
+        self.handle.join().map(Hasher::finish).unwrap_or_default()
+    }
+}
+
 /// Hashes what passes through, when enabled.
 struct HashingReader<R> {
     inner: R,
-    hasher: Option<Hasher>,
+    hasher: Option<HashSink>,
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         if let (Some(h), Some(data)) = (self.hasher.as_mut(), buf.get(..n)) {
-            h.update(data);
+            if n > 0 {
+                h.send(data)?;
+            }
         }
         Ok(n)
     }
@@ -384,7 +425,7 @@ fn stream_layer(
     let hash_decompressed = blob.digest == blob.diff_id;
     let raw = HashingReader {
         inner: open_location(&blob.location)?,
-        hasher: (!hash_decompressed).then(|| Hasher::new(expected.algorithm)),
+        hasher: (!hash_decompressed).then(|| HashSink::new(Hasher::new(expected.algorithm))),
     };
     let mut buffered = BufReader::with_capacity(BLOB_BUFFER, raw);
     let tripped = Rc::new(Cell::new(false));
@@ -407,7 +448,7 @@ fn stream_layer(
     let limited = Limited {
         inner: HashingReader {
             inner: decomp,
-            hasher: hash_decompressed.then(|| Hasher::new(expected.algorithm)),
+            hasher: hash_decompressed.then(|| HashSink::new(Hasher::new(expected.algorithm))),
         },
         count: 0,
         max: opts.max_layer_bytes,
@@ -460,7 +501,7 @@ fn stream_layer(
     let raw_hasher = buffered.into_inner().hasher;
     let actual = decompressed_hasher
         .or(raw_hasher)
-        .map(Hasher::finish)
+        .map(HashSink::finish)
         .unwrap_or_default();
     if actual != expected.to_string() {
         return Err(ImageError::DigestMismatch {
