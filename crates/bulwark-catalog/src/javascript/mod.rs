@@ -9,8 +9,8 @@ pub mod npm;
 pub mod pnpm;
 pub mod yarn;
 
-use crate::python::WholeFileCataloger;
-use crate::{util, CatalogError, Cataloger};
+use crate::util::WholeFileCataloger;
+use crate::{util, CatalogError, Cataloger, ScanMode};
 
 pub use bun::parse_bun_lock;
 pub use npm::{parse_package_json, parse_package_lock};
@@ -30,7 +30,7 @@ pub fn catalogers() -> Vec<Box<dyn Cataloger>> {
         Box::new(WholeFileCataloger {
             id: npm::LOCK_ID,
             limit: LOCK_LIMIT,
-            wants: |p, _| npm::is_package_lock(p),
+            wants: |p: &str, _: ScanMode| npm::is_package_lock(p),
             parse: parse_package_lock,
         }),
         Box::new(WholeFileCataloger {
@@ -42,19 +42,19 @@ pub fn catalogers() -> Vec<Box<dyn Cataloger>> {
         Box::new(WholeFileCataloger {
             id: yarn::ID,
             limit: YAML_LIMIT,
-            wants: |p, _| util::file_name(p) == "yarn.lock",
+            wants: |p: &str, _: ScanMode| util::file_name(p) == "yarn.lock",
             parse: parse_yarn_lock,
         }),
         Box::new(WholeFileCataloger {
             id: pnpm::ID,
             limit: YAML_LIMIT,
-            wants: |p, _| util::file_name(p) == "pnpm-lock.yaml",
+            wants: |p: &str, _: ScanMode| util::file_name(p) == "pnpm-lock.yaml",
             parse: parse_pnpm_lock,
         }),
         Box::new(WholeFileCataloger {
             id: bun::ID,
             limit: LOCK_LIMIT,
-            wants: |p, _| util::file_name(p) == "bun.lock",
+            wants: |p: &str, _: ScanMode| util::file_name(p) == "bun.lock",
             parse: parse_bun_lock,
         }),
     ]

@@ -284,7 +284,7 @@ fn jsonc_rewrite() {
 /// at several points: errors are fine, panics and hangs are not.
 #[test]
 fn no_panics_on_any_fixture_or_truncation() {
-    let parsers: [crate::python::ParseFn; 15] = [
+    let parsers: [crate::util::ParseFn; 15] = [
         parse_package_lock,
         parse_package_json,
         parse_yarn_lock,

@@ -6,59 +6,26 @@
 //! [`Cataloger`] implementation serves them all; the parsers stay plain functions over
 //! bytes so they can be fuzzed directly.
 
-use crate::{read_bounded, CatalogError, CatalogInput, CatalogOutput, Cataloger, ScanMode};
+use crate::{CatalogError, Cataloger, ScanMode};
 use bulwark_core::Package;
 use serde::de::DeserializeOwned;
 
 /// Default cap on a lock file or manifest. Real ones are well under 10 MiB.
 pub const DEFAULT_LIMIT: u64 = 32 * 1024 * 1024;
 
-/// Signature of a pure parser: the whole file's bytes in, packages out.
-pub type ParseFn = fn(&[u8]) -> Result<Vec<Package>, CatalogError>;
+pub use crate::util::ParseFn;
 
-/// A cataloger made of an id, a path predicate, a size limit and a byte parser.
-pub struct FnCataloger {
-    id: &'static str,
-    limit: u64,
-    wants: fn(&str) -> bool,
-    parse: ParseFn,
-}
+/// Builds the shared whole-file cataloger from an id, a path predicate and a parser.
+pub struct FnCataloger;
 
 impl FnCataloger {
     /// A cataloger with the [`DEFAULT_LIMIT`].
     pub fn boxed(id: &'static str, wants: fn(&str) -> bool, parse: ParseFn) -> Box<dyn Cataloger> {
-        Box::new(FnCataloger {
+        Box::new(crate::util::WholeFileCataloger {
             id,
             limit: DEFAULT_LIMIT,
-            wants,
+            wants: move |p: &str, _: ScanMode| wants(p),
             parse,
-        })
-    }
-}
-
-impl Cataloger for FnCataloger {
-    fn id(&self) -> &'static str {
-        self.id
-    }
-
-    fn wants(&self, path: &str, _size: u64, mode: u32, _scan: ScanMode) -> bool {
-        // Only regular files; a zero mode means the caller does not know, so allow it.
-        let ftype = mode & 0o170000;
-        (ftype == 0 || ftype == 0o100000) && (self.wants)(path)
-    }
-
-    fn catalog(&self, input: CatalogInput<'_>) -> Result<CatalogOutput, CatalogError> {
-        if input.size > self.limit {
-            return Err(CatalogError::TooLarge {
-                size: input.size,
-                limit: self.limit,
-                cataloger: self.id,
-            });
-        }
-        let data = read_bounded(input.reader, self.limit, self.id)?;
-        Ok(CatalogOutput {
-            packages: (self.parse)(&data)?,
-            os: None,
         })
     }
 }

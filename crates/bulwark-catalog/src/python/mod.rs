@@ -9,55 +9,13 @@ pub mod lockfiles;
 pub mod metadata;
 pub mod requirements;
 
-use crate::{read_bounded, CatalogError, CatalogInput, CatalogOutput, Cataloger, ScanMode};
-use bulwark_core::Package;
+use crate::{CatalogError, Cataloger, ScanMode};
 
 pub use lockfiles::{parse_pipfile_lock, parse_poetry_lock, parse_pylock, parse_uv_lock};
 pub use metadata::{parse_dist_info, parse_egg_info, parse_egg_zip};
 pub use requirements::parse_requirements;
 
-/// A pure byte parser, as every format module exposes.
-pub(crate) type ParseFn = fn(&[u8]) -> Result<Vec<Package>, CatalogError>;
-
-/// A cataloger that reads one whole (bounded) file and hands it to a pure parser.
-///
-/// Most lock and metadata formats need nothing else, so one shared type keeps the
-/// per-format code to a path test and a parser.
-pub(crate) struct WholeFileCataloger {
-    /// Cataloger id, also written to `Package::found_by` by the parser.
-    pub id: &'static str,
-    /// Largest file accepted, in bytes.
-    pub limit: u64,
-    /// Path test (relative path, no leading `/`).
-    pub wants: fn(&str, ScanMode) -> bool,
-    /// The parser.
-    pub parse: ParseFn,
-}
-
-impl Cataloger for WholeFileCataloger {
-    fn id(&self) -> &'static str {
-        self.id
-    }
-
-    fn wants(&self, path: &str, _size: u64, _mode: u32, scan: ScanMode) -> bool {
-        (self.wants)(path, scan)
-    }
-
-    fn catalog(&self, input: CatalogInput<'_>) -> Result<CatalogOutput, CatalogError> {
-        if input.size > self.limit {
-            return Err(CatalogError::TooLarge {
-                size: input.size,
-                limit: self.limit,
-                cataloger: self.id,
-            });
-        }
-        let data = read_bounded(input.reader, self.limit, self.id)?;
-        Ok(CatalogOutput {
-            packages: (self.parse)(&data)?,
-            os: None,
-        })
-    }
-}
+pub(crate) use crate::util::WholeFileCataloger;
 
 use metadata::METADATA_LIMIT;
 /// Largest lock or requirements file accepted.
@@ -69,38 +27,38 @@ pub fn catalogers() -> Vec<Box<dyn Cataloger>> {
         Box::new(WholeFileCataloger {
             id: metadata::DIST_INFO_ID,
             limit: METADATA_LIMIT,
-            wants: |p, _| metadata::is_dist_info(p),
+            wants: |p: &str, _: ScanMode| metadata::is_dist_info(p),
             parse: parse_dist_info,
         }),
         Box::new(metadata::EggInfoCataloger),
         Box::new(WholeFileCataloger {
             id: requirements::ID,
             limit: LOCK_LIMIT,
-            wants: |p, _| requirements::is_requirements(p),
+            wants: |p: &str, _: ScanMode| requirements::is_requirements(p),
             parse: parse_requirements,
         }),
         Box::new(WholeFileCataloger {
             id: lockfiles::PIPENV_ID,
             limit: LOCK_LIMIT,
-            wants: |p, _| crate::util::file_name(p) == "Pipfile.lock",
+            wants: |p: &str, _: ScanMode| crate::util::file_name(p) == "Pipfile.lock",
             parse: parse_pipfile_lock,
         }),
         Box::new(WholeFileCataloger {
             id: lockfiles::POETRY_ID,
             limit: LOCK_LIMIT,
-            wants: |p, _| crate::util::file_name(p) == "poetry.lock",
+            wants: |p: &str, _: ScanMode| crate::util::file_name(p) == "poetry.lock",
             parse: parse_poetry_lock,
         }),
         Box::new(WholeFileCataloger {
             id: lockfiles::UV_ID,
             limit: LOCK_LIMIT,
-            wants: |p, _| crate::util::file_name(p) == "uv.lock",
+            wants: |p: &str, _: ScanMode| crate::util::file_name(p) == "uv.lock",
             parse: parse_uv_lock,
         }),
         Box::new(WholeFileCataloger {
             id: lockfiles::PYLOCK_ID,
             limit: LOCK_LIMIT,
-            wants: |p, _| lockfiles::is_pylock(crate::util::file_name(p)),
+            wants: |p: &str, _: ScanMode| lockfiles::is_pylock(crate::util::file_name(p)),
             parse: parse_pylock,
         }),
     ]

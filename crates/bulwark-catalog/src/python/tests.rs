@@ -2,8 +2,9 @@
 
 use super::testutil::{expected, full, nv, nvd, ours, read};
 use super::*;
-use crate::ScanMode;
+use crate::{CatalogInput, ScanMode};
 use bulwark_core::Ecosystem;
+use bulwark_core::Package;
 
 fn by_id(id: &str) -> Box<dyn Cataloger> {
     catalogers()
