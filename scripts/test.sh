@@ -12,5 +12,4 @@ export BULWARK_TEST_PYTHON=${BULWARK_TEST_PYTHON:-/opt/bench-venv/bin/python}
 export BULWARK_TRIVY=${BULWARK_TRIVY:-/opt/bench-venv/bin/trivy}
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
-cargo build --release -p bulwark-cli
 cargo nextest run --workspace --no-fail-fast --cargo-profile dev
