@@ -5,5 +5,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = bulwark_misconfig::scan_compose("compose.yaml", data, &bulwark_misconfig::ComposeOptions::default());
+    let _ = bulwark_misconfig::scan_compose(
+        "compose.yaml",
+        data,
+        &bulwark_misconfig::ComposeOptions::default(),
+    );
 });

@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     use bulwark_catalog::dotnet::*;
-    let Some((sel, rest)) = data.split_first() else { return };
+    let Some((sel, rest)) = data.split_first() else {
+        return;
+    };
     let _ = match sel % 5 {
         0 => deps_json::parse(rest),
         1 => packages_config::parse(rest),

@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     use bulwark_catalog::other::*;
-    let Some((sel, rest)) = data.split_first() else { return };
+    let Some((sel, rest)) = data.split_first() else {
+        return;
+    };
     let _ = match sel % 8 {
         0 => elixir::parse(rest),
         1 => swift::parse(rest),

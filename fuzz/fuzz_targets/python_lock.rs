@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     use bulwark_catalog::python::*;
-    let Some((sel, rest)) = data.split_first() else { return };
+    let Some((sel, rest)) = data.split_first() else {
+        return;
+    };
     let _ = match sel % 5 {
         0 => parse_requirements(rest),
         1 => parse_poetry_lock(rest),

@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     use bulwark_catalog::os::rpm::{parse_rpmdb, RpmDbFormat};
-    let Some((sel, rest)) = data.split_first() else { return };
+    let Some((sel, rest)) = data.split_first() else {
+        return;
+    };
     let format = match sel % 3 {
         0 => RpmDbFormat::Sqlite,
         1 => RpmDbFormat::Ndb,
