@@ -21,7 +21,10 @@ impl Visitor for ReadAll {
     }
     fn visit(&self, file: FileEntry<'_>) -> u64 {
         let mut buf = Vec::new();
-        file.reader.read_to_end(&mut buf).map(|n| n as u64).unwrap_or(0)
+        file.reader
+            .read_to_end(&mut buf)
+            .map(|n| n as u64)
+            .unwrap_or(0)
     }
 }
 

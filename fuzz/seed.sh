@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Seeds fuzz/corpus/<target>/ from the shared fixtures at run time, so no fixture bytes are
+# committed. Only files up to MAX_SEED_BYTES (default 2 MiB) are copied: libFuzzer
+# mutates small inputs far more efficiently. Targets that multiplex several parsers take
+# a selector as their first byte; their seeds are written with the matching prefix.
+# Usage: fuzz/seed.sh [fixtures-dir]   (default: ../shared/fixtures from the repo root)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+fx="${1:-$here/../../shared/fixtures}"
+[ -d "$fx" ] || { echo "fixtures not found: $fx" >&2; exit 1; }
+max="${MAX_SEED_BYTES:-2097152}"
+corpus="$here/corpus"
+
+# seed TARGET SELECTOR PATH... — SELECTOR is a byte value 0-255, or "-" for none.
+seed() {
+  local target="$1" sel="$2"; shift 2
+  local dir="$corpus/$target"
+  mkdir -p "$dir"
+  local p f n=0
+  for p in "$@"; do
+    [ -e "$fx/$p" ] || continue
+    while IFS= read -r -d '' f; do
+      local size; size=$(stat -c %s "$f")
+      [ "$size" -le "$max" ] || continue
+      local name; name="seed-$(printf '%s' "$f" | sha1sum | cut -c1-16)"
+      if [ "$sel" = "-" ]; then
+        cp "$f" "$dir/$name"
+      else
+        { printf "\\x$(printf %02x "$sel")"; cat "$f"; } > "$dir/$name"
+      fi
+      n=$((n + 1))
+    done < <(find "$fx/$p" -type f ! -name '*.expected.json' ! -name '*.golden' -print0)
+  done
+  echo "$target: $n seed files" >&2
+}
+
+# inline TARGET NAME TEXT — a small hand-written seed where no fixture exists.
+inline() {
+  mkdir -p "$corpus/$1"
+  printf '%s' "$3" > "$corpus/$1/inline-$2"
+}
+
+seed dpkg_status - dpkg/trivy-valid dpkg/trivy-corrupsed dpkg/trivy-third-party dpkg/trivy-digest \
+  dpkg/status.d dpkg/distroless-status.d dpkg/opkg
+seed apk_installed - apk
+seed rpm_manifest - rpm/rpmmanifest
+seed rpmdb 0 rpm/cbl-mariner-2.0-sqlite
+seed rpmdb 1 rpm/sle15-bci-ndb
+seed rpmdb 2 rpm/libuuid-bdb rpm/syft-bdb
+seed os_release - os-release
+seed npm - npm/package-lock_v1.json npm/package-lock_v2.json npm/package-lock_v3.json \
+  npm/package-lock_v3_with_workspace.json npm/package-json
+seed yarn_lock - yarn
+seed pnpm_lock - pnpm
+seed bun_lock - bun
+seed python_lock 0 python/pip
+seed python_lock 1 python/poetry
+seed python_lock 2 python/pipenv
+seed python_lock 3 python/uv
+seed python_lock 4 python/pylock
+seed python_metadata - python/packaging python/egg
+seed cargo_lock - cargo/cargo_normal.lock cargo/cargo_v3.lock cargo/cargo_mixed.lock cargo/cargo_invalid.lock
+seed rust_binary - cargo/auditable-binary
+seed go_binary - go/binary
+seed go_mod - go/mod go/sum
+seed jar - java/jar
+seed java_text - java/pom java/pom-properties java/manifest java/gradle java/sbt
+seed ruby - ruby
+seed composer - php
+seed dotnet 0 dotnet/deps-json
+seed dotnet 1 dotnet/packages-config
+seed dotnet 2 dotnet/packages-lock
+seed dotnet 3 dotnet/packages-props
+seed dotnet 4 dotnet/nuget-global-packages
+seed other_lang 0 elixir
+seed other_lang 1 swift
+seed other_lang 2 conda/conda-meta
+seed other_lang 3 conda/environment
+seed other_lang 4 julia
+seed other_lang 5 conan
+seed other_lang 6 cocoapods
+seed other_lang 7 dart
+seed dockerfile - redhat-buildinfo/root/buildinfo
+seed k8s - pss/baseline/v1.30 pss/restricted/v1.30
+seed osv - osv/Debian osv/PyPI osv/npm osv/Go osv/crates.io osv/Maven
+seed sbom - sbom
+seed vex - trivy-output
+
+# The SQLite rpmdb fixture is too big to mutate well; when python3 is around, cut it down to
+# a few packages (also giving `rpm_header` real header blobs to start from).
+sqlite_src="$fx/rpm/cbl-mariner-2.0-sqlite/rpmdb.sqlite"
+if command -v python3 >/dev/null && [ -f "$sqlite_src" ]; then
+  mkdir -p "$corpus/rpmdb" "$corpus/rpm_header"
+  python3 - "$sqlite_src" "$corpus" <<'PY'
+import os, sqlite3, sys, tempfile
+src, corpus = sys.argv[1], sys.argv[2]
+rows = sqlite3.connect(src).execute("SELECT hnum, blob FROM Packages ORDER BY length(blob) LIMIT 3").fetchall()
+for hnum, blob in rows:
+    open(os.path.join(corpus, "rpm_header", f"sqlite-hdr-{hnum}"), "wb").write(blob)
+with tempfile.TemporaryDirectory() as d:
+    db = os.path.join(d, "small.sqlite")
+    c = sqlite3.connect(db)
+    c.execute("CREATE TABLE 'Packages' (hnum INTEGER PRIMARY KEY AUTOINCREMENT,blob BLOB NOT NULL)")
+    c.executemany("INSERT INTO Packages VALUES (?, ?)", rows)
+    c.commit()
+    c.close()
+    open(os.path.join(corpus, "rpmdb", "sqlite-small"), "wb").write(b"\x00" + open(db, "rb").read())
+PY
+  echo "rpmdb/rpm_header: small SQLite db and 3 header blobs" >&2
+fi
+
+inline dockerfile multi 'FROM alpine:3.19 AS build
+ARG V=1
+RUN apk add --no-cache curl \
+    && curl -fsSL https://example.invalid/x | sh
+COPY --from=build --chown=1:1 /a /b
+FROM scratch
+USER root
+HEALTHCHECK CMD ["true"]
+ENTRYPOINT ["/b"]
+'
+inline compose basic 'services:
+  web:
+    image: nginx:latest
+    privileged: true
+    cap_add: [SYS_ADMIN]
+    volumes:
+      - /var/run/docker.sock:/var/run/docker.sock
+    network_mode: host
+    security_opt:
+      - seccomp:unconfined
+  # bulwark:ignore=BWC-001
+  db: {image: "postgres@sha256:abc", user: "0"}
+'
+inline ignore basic 'vulnerabilities:
+  - id: CVE-2024-1234
+    paths: ["usr/lib/**"]
+    expires: 2030-01-01
+    statement: not reachable
+misconfigurations:
+  - id: DS002
+secrets:
+  - id: aws-access-key-id
+    paths: ["**/test/*"]
+'
+inline vex openvex '{"@context":"https://openvex.dev/ns/v0.2.0","@id":"x","author":"a","timestamp":"2024-01-01T00:00:00Z","version":1,
+"statements":[{"vulnerability":{"name":"CVE-2024-1"},"products":[{"@id":"pkg:npm/a@1.0.0","subcomponents":[{"@id":"pkg:npm/b@2"}]}],"status":"not_affected","justification":"vulnerable_code_not_present"}]}'
+inline vex cdx '{"bomFormat":"CycloneDX","specVersion":"1.5","components":[{"bom-ref":"r1","purl":"pkg:pypi/a@1"}],"vulnerabilities":[{"id":"CVE-2024-2","affects":[{"ref":"r1"}],"analysis":{"state":"not_affected","justification":"code_not_reachable"}}]}'
+inline sbom cdx '{"bomFormat":"CycloneDX","specVersion":"1.5","metadata":{"component":{"type":"container","name":"x"}},"components":[{"type":"library","name":"a","version":"1","purl":"pkg:npm/a@1","licenses":[{"license":{"id":"MIT"}}]}],"dependencies":[{"ref":"a","dependsOn":["b"]}]}'
+inline sbom spdx '{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"x","packages":[{"SPDXID":"SPDXRef-a","name":"a","versionInfo":"1","externalRefs":[{"referenceCategory":"PACKAGE-MANAGER","referenceType":"purl","referenceLocator":"pkg:deb/debian/a@1"}]}],"relationships":[{"spdxElementId":"SPDXRef-DOCUMENT","relationshipType":"DESCRIBES","relatedSpdxElement":"SPDXRef-a"}]}'

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Seeds and runs every cargo-fuzz target for N seconds each (default 30), one after the
+# other, and prints a summary (execs, new crashes). Not part of CI: it needs nightly Rust
+# and cargo-fuzz (`cargo install cargo-fuzz`).
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]    (no targets = all of `cargo fuzz list`)
+# Crash/hang/OOM inputs land in fuzz/artifacts/<target>/, logs in fuzz/logs/<target>.log.
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+secs="${1:-30}"
+shift || true
+cd "$root/fuzz"
+./seed.sh >/dev/null 2>&1 || echo "warning: seeding failed, running with empty corpora" >&2
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo +nightly fuzz list)
+cargo +nightly fuzz build || exit 1
+mkdir -p logs
+failed=0
+printf '%-18s %8s %12s %s\n' target seconds execs result
+for t in "${targets[@]}"; do
+  mkdir -p "corpus/$t" "artifacts/$t"
+  cargo +nightly fuzz run "$t" -- -max_total_time="$secs" -rss_limit_mb=1024 -timeout=5 \
+    -print_final_stats=1 >"logs/$t.log" 2>&1
+  rc=$?
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "logs/$t.log" | grep -o '[0-9]*$' | tail -1)
+  if [ $rc -eq 0 ]; then result=ok; else result="FAILED (rc $rc, see fuzz/logs/$t.log)"; failed=1; fi
+  printf '%-18s %8s %12s %s\n' "$t" "$secs" "${execs:-?}" "$result"
+done
+exit $failed
