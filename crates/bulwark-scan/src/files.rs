@@ -277,14 +277,18 @@ fn display_path(image: bool, path: &str) -> String {
 /// Checks one file named on the command line. The kind comes from the name; a file
 /// whose name says nothing (`pod.txt`) is still checked when its content is Kubernetes
 /// YAML. Problems (unreadable, too large, malformed, not a config file) are warnings.
-pub fn check_config_file(path: &std::path::Path, shown: &str, checks: &ConfigChecks) -> FileFindings {
-    let mut found = FileFindings::default();
-    let mut warn = |message: String| {
-        found.warnings.push(Warning {
+pub fn check_config_file(
+    path: &std::path::Path,
+    shown: &str,
+    checks: &ConfigChecks,
+) -> FileFindings {
+    let warn = |message: String| FileFindings {
+        warnings: vec![Warning {
             path: Some(shown.to_string()),
             layer: None,
             message,
-        })
+        }],
+        ..FileFindings::default()
     };
     let data = match std::fs::File::open(path).and_then(|f| {
         let mut buf = Vec::new();
@@ -292,22 +296,20 @@ pub fn check_config_file(path: &std::path::Path, shown: &str, checks: &ConfigChe
         Ok(buf)
     }) {
         Ok(d) => d,
-        Err(e) => {
-            warn(format!("cannot read file: {e}"));
-            return found;
-        }
+        Err(e) => return warn(format!("cannot read file: {e}")),
     };
     if data.len() as u64 > MAX_CONFIG_FILE {
-        warn(format!("larger than {MAX_CONFIG_FILE} bytes; skipped"));
-        return found;
+        return warn(format!("larger than {MAX_CONFIG_FILE} bytes; skipped"));
     }
     let kind = config_kind(shown).unwrap_or(ConfigKind::MaybeK8s);
     match checks.check_file(kind, shown, &data) {
-        Ok(Some(f)) => found.misconfigurations = f,
+        Ok(Some(f)) => FileFindings {
+            misconfigurations: f,
+            ..FileFindings::default()
+        },
         Ok(None) => warn("not a Dockerfile, Compose file or Kubernetes manifest; skipped".into()),
         Err(e) => warn(e.to_string()),
     }
-    found
 }
 
 /// Resolves a target string the way the package pipeline does (same cache, platform

@@ -227,14 +227,20 @@ fn secret_in_deleted_layer_is_reported_and_covers_trivy() {
     for res in t["Results"].as_array().into_iter().flatten() {
         for s in res["Secrets"].as_array().into_iter().flatten() {
             let target = res["Target"].as_str().unwrap_or_default();
-            // Trivy names image-config findings after the config blob; ours say
-            // `image config: ENV` etc. Both collapse to `image config` here.
-            let file = if target.contains('/') {
-                format!("/{}", target.trim_start_matches('/'))
-            } else {
+            // Trivy names image-config findings after the image (its --input path); ours
+            // say `image config: ENV` etc. Both collapse to `image config` here.
+            let file = if Path::new(target) == img {
                 "image config".to_string()
+            } else {
+                format!("/{}", target.trim_start_matches('/'))
             };
-            theirs.insert((s["Category"].as_str().unwrap_or_default().to_string(), file));
+            // Trivy's category for PEM private keys is `AsymmetricPrivateKey`; ours is
+            // `PrivateKey` (which also covers age keys). Same rule, different label.
+            let category = match s["Category"].as_str().unwrap_or_default() {
+                "AsymmetricPrivateKey" => "PrivateKey",
+                c => c,
+            };
+            theirs.insert((category.to_string(), file));
         }
     }
     assert!(!theirs.is_empty(), "Trivy found nothing: {t}");
@@ -306,4 +312,16 @@ fn scan_directory_finds_dockerfile_and_manifest() {
         .filter_map(|w| w["path"].as_str())
         .collect();
     assert!(warned.contains("k8s/broken.yaml"), "{warned:?}");
+}
+
+#[test]
+fn docs_secrets_lists_every_rule() {
+    let doc = std::fs::read_to_string(root().join("docs/secrets.md")).expect("docs/secrets.md");
+    let scanner = bulwark_secrets::Scanner::new(&bulwark_secrets::SecretConfig::default())
+        .expect("scanner");
+    let missing: Vec<&str> = scanner
+        .rule_ids()
+        .filter(|id| !doc.contains(&format!("| `{id}` |")))
+        .collect();
+    assert!(missing.is_empty(), "rules missing from docs/secrets.md: {missing:?}");
 }
