@@ -71,7 +71,9 @@ fn pss_cases() -> Vec<(String, String, PathBuf, bool)> {
 fn pss_conformance_every_fixture_through_the_cli() {
     let cases = pss_cases();
     assert!(cases.len() > 4000, "PSS fixtures missing: {}", cases.len());
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2);
     let chunk = cases.len().div_ceil(threads);
     let mismatches: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = cases
@@ -128,7 +130,8 @@ fn pss_conformance_every_fixture_through_the_cli() {
 // ---------------------------------------------------------------------------------------
 // `bulwark config` on a directory.
 
-const BAD_DOCKERFILE: &str = "FROM ubuntu:latest\nRUN apt-get update && apt-get install -y curl\nUSER root\n";
+const BAD_DOCKERFILE: &str =
+    "FROM ubuntu:latest\nRUN apt-get update && apt-get install -y curl\nUSER root\n";
 const GOOD_POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: ok\nspec:\n  securityContext:\n    runAsNonRoot: true\n    seccompProfile:\n      type: RuntimeDefault\n  containers:\n  - name: c\n    image: registry.example/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n    securityContext:\n      allowPrivilegeEscalation: false\n      capabilities:\n        drop: [ALL]\n";
 const BAD_POD: &str = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: bad\n  spec:\n    hostNetwork: true\n    containers:\n    - name: c\n      image: nginx\n      securityContext:\n        privileged: true\n";
 const BAD_COMPOSE: &str = "services:\n  web:\n    image: nginx\n    privileged: true\n";
@@ -146,7 +149,10 @@ fn config_dir() -> tempfile::TempDir {
     w("k8s/good.yaml", GOOD_POD.as_bytes());
     w("k8s/bad.yaml", BAD_POD.as_bytes());
     w("docker-compose.yml", BAD_COMPOSE.as_bytes());
-    w("k8s/broken.yaml", b"apiVersion: v1\nkind: Pod\nspec: [unclosed\n");
+    w(
+        "k8s/broken.yaml",
+        b"apiVersion: v1\nkind: Pod\nspec: [unclosed\n",
+    );
     w("k8s/binary.yaml", b"\x00\x01\x02apiVersion\x00kind\xff");
     w("notes.yaml", b"just: some\nother: yaml\n");
     d
@@ -164,18 +170,26 @@ fn config_directory_json_finds_every_kind_and_warns_on_malformed() {
         String::from_utf8_lossy(&out.stderr)
     );
     let r = stdout_json(&out);
-    let m = r["misconfigurations"].as_array().expect("misconfigurations");
+    let m = r["misconfigurations"]
+        .as_array()
+        .expect("misconfigurations");
     let files: BTreeSet<String> = m
         .iter()
         .filter_map(|f| f["path"].as_str())
-        .map(|p| p.trim_start_matches(&dir).trim_start_matches('/').to_string())
+        .map(|p| {
+            p.trim_start_matches(&dir)
+                .trim_start_matches('/')
+                .to_string()
+        })
         .collect();
     assert!(files.contains("app/Dockerfile"), "{files:?}");
     assert!(files.contains("k8s/bad.yaml"), "{files:?}");
     assert!(files.contains("docker-compose.yml"), "{files:?}");
     assert!(!files.contains("notes.yaml"), "{files:?}");
     // The privileged container inside the List is found with the resource named.
-    assert!(m.iter().any(|f| f["path"].as_str().is_some_and(|p| p.ends_with("k8s/bad.yaml"))
+    assert!(m.iter().any(|f| f["path"]
+        .as_str()
+        .is_some_and(|p| p.ends_with("k8s/bad.yaml"))
         && f["resource"].as_str().is_some_and(|r| r.contains("bad"))));
     let warned: Vec<String> = r["warnings"]
         .as_array()
@@ -194,15 +208,32 @@ fn config_good_file_exits_zero_and_severity_filter_applies() {
     let d = config_dir();
     let good = d.path().join("k8s/good.yaml").display().to_string();
     let out = bulwark(&[
-        "config", &good, "--checks", "pss-restricted", "--exit-code", "1", "--format", "json",
+        "config",
+        &good,
+        "--checks",
+        "pss-restricted",
+        "--exit-code",
+        "1",
+        "--format",
+        "json",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     // The bad pod has CRITICAL/HIGH findings; keeping only LOW leaves the exit code at
     // 0 only if no LOW finding exists, so compare against the unfiltered report instead.
     let bad = d.path().join("k8s/bad.yaml").display().to_string();
     let all = stdout_json(&bulwark(&["config", &bad, "--format", "json"]));
     let high = stdout_json(&bulwark(&[
-        "config", &bad, "--format", "json", "--severity", "HIGH,CRITICAL",
+        "config",
+        &bad,
+        "--format",
+        "json",
+        "--severity",
+        "HIGH,CRITICAL",
     ]));
     let sev = |r: &Value| -> Vec<String> {
         r["misconfigurations"]
@@ -220,7 +251,10 @@ fn config_good_file_exits_zero_and_severity_filter_applies() {
     assert!(high_sev.iter().all(|s| s == "HIGH" || s == "CRITICAL"));
     assert_eq!(
         high_sev.len(),
-        all_sev.iter().filter(|s| *s == "HIGH" || *s == "CRITICAL").count()
+        all_sev
+            .iter()
+            .filter(|s| *s == "HIGH" || *s == "CRITICAL")
+            .count()
     );
 }
 
@@ -232,7 +266,10 @@ fn config_formats_and_usage_errors() {
     assert!(sarif.status.success());
     let s = stdout_json(&sarif);
     assert_eq!(s["version"], "2.1.0");
-    assert!(!s["runs"][0]["results"].as_array().expect("results").is_empty());
+    assert!(!s["runs"][0]["results"]
+        .as_array()
+        .expect("results")
+        .is_empty());
     let html = bulwark(&["config", &bad, "--format", "html"]);
     assert!(String::from_utf8_lossy(&html.stdout).contains("<html"));
     let table = bulwark(&["config", &bad, "--format", "table"]);
@@ -241,12 +278,20 @@ fn config_formats_and_usage_errors() {
     // Output file.
     let out_file = d.path().join("out.json");
     let o = bulwark(&[
-        "config", &bad, "--format", "json", "-o", &out_file.display().to_string(),
+        "config",
+        &bad,
+        "--format",
+        "json",
+        "-o",
+        &out_file.display().to_string(),
     ]);
     assert!(o.status.success());
     let written: Value =
         serde_json::from_slice(&std::fs::read(&out_file).expect("output file")).expect("json");
-    assert!(!written["misconfigurations"].as_array().expect("m").is_empty());
+    assert!(!written["misconfigurations"]
+        .as_array()
+        .expect("m")
+        .is_empty());
     // Usage and input errors: exit 2 with a message.
     let missing = bulwark(&["config", "/nonexistent/dir/for/bulwark"]);
     assert_eq!(missing.status.code(), Some(2));
@@ -271,7 +316,10 @@ fn config_ignorefile_suppresses() {
     assert!(!ids.is_empty());
     let ignore = d.path().join("ignore");
     let text: String = std::iter::once("misconfigurations:\n".to_string())
-        .chain(ids.iter().map(|i| format!("  - id: {i}\n    reason: accepted in test\n")))
+        .chain(
+            ids.iter()
+                .map(|i| format!("  - id: {i}\n    reason: accepted in test\n")),
+        )
         .collect();
     std::fs::write(&ignore, text).expect("write");
     let out = bulwark(&[
@@ -284,7 +332,12 @@ fn config_ignorefile_suppresses() {
         "--ignorefile",
         &ignore.display().to_string(),
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout_json(&out)["misconfigurations"]
         .as_array()
         .is_none_or(|a| a.is_empty()));

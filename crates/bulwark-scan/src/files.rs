@@ -165,7 +165,11 @@ impl ConfigChecks {
         }
     }
 
-    fn dockerfile(&self, path: &str, bytes: &[u8]) -> Result<Vec<Misconfiguration>, MisconfigError> {
+    fn dockerfile(
+        &self,
+        path: &str,
+        bytes: &[u8],
+    ) -> Result<Vec<Misconfiguration>, MisconfigError> {
         let mut out = bulwark_misconfig::scan_dockerfile(path, bytes, &self.sel)?;
         if !self.custom.policies.is_empty() {
             let df = bulwark_misconfig::dockerfile::parse(path, bytes)?;
@@ -219,7 +223,11 @@ impl FilesVisitor<'_> {
         if size > MAX_CONFIG_FILE {
             return None;
         }
-        if self.image && bulwark_secrets::NOISE_PREFIXES.iter().any(|p| path.starts_with(p)) {
+        if self.image
+            && bulwark_secrets::NOISE_PREFIXES
+                .iter()
+                .any(|p| path.starts_with(p))
+        {
             return None;
         }
         config_kind(path)
@@ -503,11 +511,17 @@ mod tests {
     fn kinds_by_name() {
         assert_eq!(config_kind("app/Dockerfile"), Some(ConfigKind::Dockerfile));
         assert_eq!(config_kind("Containerfile"), Some(ConfigKind::Dockerfile));
-        assert_eq!(config_kind("x/web.dockerfile"), Some(ConfigKind::Dockerfile));
+        assert_eq!(
+            config_kind("x/web.dockerfile"),
+            Some(ConfigKind::Dockerfile)
+        );
         assert_eq!(config_kind("Dockerfile.prod"), Some(ConfigKind::Dockerfile));
         assert_eq!(config_kind("Dockerfile.dockerignore"), None);
         assert_eq!(config_kind("docker-compose.yml"), Some(ConfigKind::Compose));
-        assert_eq!(config_kind("a/compose.prod.yaml"), Some(ConfigKind::Compose));
+        assert_eq!(
+            config_kind("a/compose.prod.yaml"),
+            Some(ConfigKind::Compose)
+        );
         assert_eq!(config_kind("deploy/web.yaml"), Some(ConfigKind::MaybeK8s));
         assert_eq!(config_kind("main.go"), None);
     }
@@ -516,7 +530,9 @@ mod tests {
     fn k8s_content_sniffing() {
         assert!(looks_like_k8s(b"apiVersion: v1\nkind: Pod\n"));
         assert!(looks_like_k8s(b"---\n- apiVersion: v1\n  kind: Pod\n"));
-        assert!(looks_like_k8s(b"{\"apiVersion\": \"v1\", \"kind\": \"Pod\"}"));
+        assert!(looks_like_k8s(
+            b"{\"apiVersion\": \"v1\", \"kind\": \"Pod\"}"
+        ));
         assert!(!looks_like_k8s(b"services:\n  web:\n    image: x\n"));
         assert!(!looks_like_k8s(b"kind: Pod\n"));
         assert!(!looks_like_k8s(b"# apiVersion: v1\nkind: x\n"));

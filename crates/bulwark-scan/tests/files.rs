@@ -13,7 +13,8 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-const BAD_DOCKERFILE: &str = "FROM ubuntu:latest\nRUN apt-get update && apt-get install -y curl\nUSER root\n";
+const BAD_DOCKERFILE: &str =
+    "FROM ubuntu:latest\nRUN apt-get update && apt-get install -y curl\nUSER root\n";
 const GOOD_POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: ok\nspec:\n  securityContext:\n    runAsNonRoot: true\n    seccompProfile:\n      type: RuntimeDefault\n  containers:\n  - name: c\n    image: registry.example/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n    securityContext:\n      allowPrivilegeEscalation: false\n      capabilities:\n        drop: [ALL]\n";
 const BAD_POD: &str = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: bad\n  spec:\n    hostNetwork: true\n    containers:\n    - name: c\n      image: nginx\n      securityContext:\n        privileged: true\n";
 const BAD_COMPOSE: &str = "services:\n  web:\n    image: nginx\n    privileged: true\n";
@@ -31,7 +32,10 @@ fn config_dir() -> tempfile::TempDir {
     w("k8s/good.yaml", GOOD_POD.as_bytes());
     w("k8s/bad.yaml", BAD_POD.as_bytes());
     w("docker-compose.yml", BAD_COMPOSE.as_bytes());
-    w("k8s/broken.yaml", b"apiVersion: v1\nkind: Pod\nspec: [unclosed\n");
+    w(
+        "k8s/broken.yaml",
+        b"apiVersion: v1\nkind: Pod\nspec: [unclosed\n",
+    );
     w("k8s/binary.yaml", b"\x00\x01\x02apiVersion\x00kind\xff");
     w("notes.yaml", b"just: some\nother: yaml\n");
     d
@@ -145,10 +149,12 @@ fn secrets_image(dir: &Path) -> Vec<String> {
             "annotations": {"org.opencontainers.image.ref.name": "secrets:latest"},
         }],
     });
-    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).expect("json"))
-        .expect("index");
-    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)
-        .expect("layout");
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::to_vec(&index).expect("json"),
+    )
+    .expect("index");
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).expect("layout");
     vec![sha(&l1), sha(&l2)]
 }
 
@@ -183,17 +189,27 @@ fn secret_in_deleted_layer_is_reported_and_covers_trivy() {
         .iter()
         .filter(|s| s["path"] == "/app/creds.txt")
         .collect();
-    let rules: BTreeSet<&str> = in_file.iter().filter_map(|s| s["rule_id"].as_str()).collect();
+    let rules: BTreeSet<&str> = in_file
+        .iter()
+        .filter_map(|s| s["rule_id"].as_str())
+        .collect();
     assert!(rules.contains("aws-access-key-id"), "{rules:?}");
     assert!(rules.contains("private-key"), "{rules:?}");
     for s in &in_file {
         assert_eq!(s["deleted"], true, "{s}");
         assert_eq!(s["layer"].as_str(), layers.first().map(String::as_str));
-        assert!(!s["redacted"].as_str().unwrap_or_default().contains("AKIAQ3EG"));
+        assert!(!s["redacted"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("AKIAQ3EG"));
     }
     let cfg: Vec<&Value> = secrets
         .iter()
-        .filter(|s| s["path"].as_str().is_some_and(|p| p.starts_with("image config")))
+        .filter(|s| {
+            s["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("image config"))
+        })
         .collect();
     assert!(cfg.iter().any(|s| s["category"] == "GitHub"), "{cfg:?}");
 
@@ -221,7 +237,11 @@ fn secret_in_deleted_layer_is_reported_and_covers_trivy() {
         .arg(cache.path())
         .output()
         .expect("run trivy");
-    assert!(out.status.success(), "trivy: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "trivy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let t: Value = serde_json::from_slice(&out.stdout).expect("trivy json");
     let mut theirs = BTreeSet::new();
     for res in t["Results"].as_array().into_iter().flatten() {
@@ -257,7 +277,10 @@ fn secret_in_deleted_layer_is_reported_and_covers_trivy() {
         })
         .collect();
     let missing: Vec<_> = theirs.difference(&ours).collect();
-    assert!(missing.is_empty(), "Trivy found, bulwark did not: {missing:?}\nours: {ours:?}");
+    assert!(
+        missing.is_empty(),
+        "Trivy found, bulwark did not: {missing:?}\nours: {ours:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -269,11 +292,15 @@ fn image_config_checks_fire_on_the_test_image() {
     let img = d.path().join("img");
     secrets_image(&img);
     let r = scan_json(&img.display().to_string(), "misconfig");
-    let m = r["misconfigurations"].as_array().expect("misconfigurations");
+    let m = r["misconfigurations"]
+        .as_array()
+        .expect("misconfigurations");
     // No USER in the config: the image runs as root.
     assert!(
         m.iter().any(|f| f["path"] == "image config"
-            && f["message"].as_str().is_some_and(|s| s.to_lowercase().contains("root"))),
+            && f["message"]
+                .as_str()
+                .is_some_and(|s| s.to_lowercase().contains("root"))),
         "{m:?}"
     );
 }
@@ -286,9 +313,14 @@ fn image_config_checks_fire_on_the_app_image() {
     } else {
         PathBuf::from("/work/main/target/test-images/app.oci-dir")
     };
-    assert!(app.exists(), "test image missing: run scripts/build-test-images.sh");
+    assert!(
+        app.exists(),
+        "test image missing: run scripts/build-test-images.sh"
+    );
     let r = scan_json(&app.display().to_string(), "misconfig");
-    let m = r["misconfigurations"].as_array().expect("misconfigurations");
+    let m = r["misconfigurations"]
+        .as_array()
+        .expect("misconfigurations");
     assert!(m.iter().any(|f| f["path"] == "image config"), "{m:?}");
 }
 
@@ -317,11 +349,14 @@ fn scan_directory_finds_dockerfile_and_manifest() {
 #[test]
 fn docs_secrets_lists_every_rule() {
     let doc = std::fs::read_to_string(root().join("docs/secrets.md")).expect("docs/secrets.md");
-    let scanner = bulwark_secrets::Scanner::new(&bulwark_secrets::SecretConfig::default())
-        .expect("scanner");
+    let scanner =
+        bulwark_secrets::Scanner::new(&bulwark_secrets::SecretConfig::default()).expect("scanner");
     let missing: Vec<&str> = scanner
         .rule_ids()
         .filter(|id| !doc.contains(&format!("| `{id}` |")))
         .collect();
-    assert!(missing.is_empty(), "rules missing from docs/secrets.md: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "rules missing from docs/secrets.md: {missing:?}"
+    );
 }
