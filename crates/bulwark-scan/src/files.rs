@@ -237,7 +237,12 @@ impl FilesVisitor<'_> {
 impl Visitor for FilesVisitor<'_> {
     type Output = FileOut;
 
-    fn wants(&self, path: &str, size: u64, _mode: u32) -> bool {
+    fn wants(&self, path: &str, size: u64, mode: u32) -> bool {
+        // Links are not followed: their target is scanned as itself wherever it is, and
+        // following `bin -> usr/bin` would only produce "not a regular file" warnings.
+        if mode & 0o170_000 == 0o120_000 {
+            return false;
+        }
         self.secrets.is_some_and(|s| s.wants(path, size)) || self.config_kind(path, size).is_some()
     }
 
