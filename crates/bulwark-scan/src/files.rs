@@ -1,2 +1,545 @@
 //! Secrets and misconfigurations in the files of a target (every layer of an image,
 //! including files deleted later) and in the image config.
+//!
+//! One streaming walk serves both scanners: the visitor reads each wanted file once,
+//! runs the secret scanner on it (every layer, so a key that a later layer deleted is
+//! still reported, marked `deleted`) and the misconfiguration checks when the file is a
+//! Dockerfile, a Compose file or Kubernetes YAML. Misconfigurations are kept only for the
+//! copy visible in the final image, because a config file that was replaced or deleted
+//! does not describe the image any more, while a leaked secret stays in the layer blob.
+
+use crate::{ScanError, ScanOptions};
+use bulwark_core::{Misconfiguration, SecretFinding, Warning};
+use bulwark_image::{FileEntry, Target, Visitor, WalkOptions};
+use bulwark_misconfig::rego::CustomChecks;
+use bulwark_misconfig::{CheckSelection, ComposeOptions, K8sOptions, MisconfigError, PssVersion};
+use bulwark_secrets::{Scanner, SecretConfig};
+use std::collections::HashSet;
+use std::io::Read;
+
+/// Largest configuration file (Dockerfile, YAML) read for the misconfiguration checks;
+/// real manifests are far smaller, and Helm-rendered bundles stay well under it.
+pub const MAX_CONFIG_FILE: u64 = 16 << 20;
+
+/// The path used for findings in the image config (ENV, labels, history).
+pub const IMAGE_CONFIG_PATH: &str = "image config";
+
+/// What the secret and misconfiguration scanners found in one target.
+#[derive(Debug, Default, Clone)]
+pub struct FileFindings {
+    /// Secrets, in every layer (deleted ones flagged) and in the image config.
+    pub secrets: Vec<SecretFinding>,
+    /// Misconfigurations of the visible config files and of the image config.
+    pub misconfigurations: Vec<Misconfiguration>,
+    /// Files that could not be checked (malformed YAML, binary under a `.yaml` name...).
+    pub warnings: Vec<Warning>,
+}
+
+/// Which kind of configuration file a path is, judged by name (Kubernetes YAML is only a
+/// candidate until its content shows `apiVersion` and `kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigKind {
+    /// `Dockerfile`, `Containerfile`, `Dockerfile.*`, `*.dockerfile`.
+    Dockerfile,
+    /// `docker-compose*.yml`, `compose*.yaml`.
+    Compose,
+    /// Any other `.yaml`/`.yml`/`.json` file: Kubernetes when the content says so.
+    MaybeK8s,
+}
+
+/// Classifies a path by its file name; `None` for files no check looks at.
+pub fn config_kind(path: &str) -> Option<ConfigKind> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let lower = name.to_ascii_lowercase();
+    if lower == "dockerfile"
+        || lower == "containerfile"
+        || lower.ends_with(".dockerfile")
+        || lower.ends_with(".containerfile")
+        || (lower.starts_with("dockerfile.") && !lower.ends_with(".dockerignore"))
+        || lower.starts_with("containerfile.")
+    {
+        return Some(ConfigKind::Dockerfile);
+    }
+    let yaml = lower.ends_with(".yaml") || lower.ends_with(".yml");
+    if yaml && (lower.starts_with("docker-compose") || lower.starts_with("compose")) {
+        return Some(ConfigKind::Compose);
+    }
+    if yaml || lower.ends_with(".json") {
+        return Some(ConfigKind::MaybeK8s);
+    }
+    None
+}
+
+/// Whether YAML/JSON text looks like a Kubernetes manifest: some line carries an
+/// `apiVersion` key and some line a `kind` key (JSON keys are quoted).
+pub fn looks_like_k8s(text: &[u8]) -> bool {
+    if text.trim_ascii_start().starts_with(b"{") {
+        let has = |k: &[u8]| text.windows(k.len()).any(|w| w == k);
+        return has(b"\"apiVersion\"") && has(b"\"kind\"");
+    }
+    let has_key = |key: &[u8]| {
+        text.split(|b| *b == b'\n').any(|line| {
+            let t = line.trim_ascii_start();
+            let t = t.strip_prefix(b"- ").unwrap_or(t).trim_ascii_start();
+            let t = t.strip_prefix(b"{").unwrap_or(t).trim_ascii_start();
+            let unq = t.strip_prefix(b"\"").unwrap_or(t);
+            unq.strip_prefix(key).is_some_and(|rest| {
+                let rest = rest.strip_prefix(b"\"").unwrap_or(rest);
+                rest.trim_ascii_start().starts_with(b":")
+            })
+        })
+    };
+    has_key(b"apiVersion") && has_key(b"kind")
+}
+
+/// The misconfiguration settings of a scan, resolved once from [`ScanOptions`].
+#[derive(Debug, Clone, Default)]
+pub struct ConfigChecks {
+    /// Which built-in checks run.
+    pub sel: CheckSelection,
+    /// Which Pod Security Standards version applies.
+    pub pss: PssVersion,
+    /// Custom Rego checks (empty when none were given).
+    pub custom: CustomChecks,
+}
+
+impl ConfigChecks {
+    /// Resolves `--checks`, `--pss-version` and `--custom-checks`; bad values are
+    /// [`ScanError::Config`] errors naming the option.
+    pub fn from_options(opts: &ScanOptions) -> Result<Self, ScanError> {
+        let sel = match opts.checks.as_deref() {
+            Some(s) => CheckSelection::parse(s).map_err(|e| ScanError::Config(e.to_string()))?,
+            None => CheckSelection::all(),
+        };
+        let pss = match opts.pss_version.as_deref() {
+            Some(v) => v.parse().map_err(ScanError::Config)?,
+            None => PssVersion::Latest,
+        };
+        let custom = match &opts.custom_checks {
+            Some(dir) => CustomChecks::load_dir(dir)
+                .map_err(|e| ScanError::Config(format!("custom checks: {e}")))?,
+            None => CustomChecks::default(),
+        };
+        Ok(ConfigChecks { sel, pss, custom })
+    }
+
+    /// Checks one configuration file of a known kind. `Ok(None)` when the file turned out
+    /// not to be a config file (YAML without `apiVersion`/`kind`, binary content under a
+    /// `.yaml` name).
+    pub fn check_file(
+        &self,
+        kind: ConfigKind,
+        path: &str,
+        bytes: &[u8],
+    ) -> Result<Option<Vec<Misconfiguration>>, MisconfigError> {
+        let result = match kind {
+            ConfigKind::Dockerfile => self.dockerfile(path, bytes),
+            ConfigKind::Compose => self.yaml_docs(path, bytes, |p, b| {
+                bulwark_misconfig::scan_compose(
+                    p,
+                    b,
+                    &ComposeOptions {
+                        sets: self.sel.clone(),
+                    },
+                )
+            }),
+            ConfigKind::MaybeK8s => {
+                if !looks_like_k8s(bytes) {
+                    return Ok(None);
+                }
+                self.yaml_docs(path, bytes, |p, b| {
+                    bulwark_misconfig::scan_k8s(
+                        p,
+                        b,
+                        &K8sOptions {
+                            sets: self.sel.clone(),
+                            pss_version: self.pss,
+                        },
+                    )
+                })
+            }
+        };
+        match result {
+            Err(e) if e.is_warning() && kind == ConfigKind::MaybeK8s => Ok(None),
+            r => r.map(Some),
+        }
+    }
+
+    fn dockerfile(
+        &self,
+        path: &str,
+        bytes: &[u8],
+    ) -> Result<Vec<Misconfiguration>, MisconfigError> {
+        let mut out = bulwark_misconfig::scan_dockerfile(path, bytes, &self.sel)?;
+        if !self.custom.policies.is_empty() {
+            let df = bulwark_misconfig::dockerfile::parse(path, bytes)?;
+            let input = bulwark_misconfig::rego::dockerfile_input(&df, path);
+            out.extend(self.custom.evaluate(&input, path)?);
+        }
+        Ok(out)
+    }
+
+    fn yaml_docs(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        builtin: impl Fn(&str, &[u8]) -> Result<Vec<Misconfiguration>, MisconfigError>,
+    ) -> Result<Vec<Misconfiguration>, MisconfigError> {
+        let mut out = builtin(path, bytes)?;
+        if !self.custom.policies.is_empty() {
+            let docs = bulwark_misconfig::yaml::parse_stream(path, bytes)?;
+            for root in docs.iter().filter_map(|d| d.root.as_ref()) {
+                let input = bulwark_misconfig::rego::node_to_json(root, 0);
+                out.extend(self.custom.evaluate(&input, path)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// What the visitor produced for one file.
+#[derive(Debug, Default)]
+struct FileOut {
+    secrets: Vec<SecretFinding>,
+    /// Misconfigurations of this copy; used only when it is the visible one.
+    misconfig: Option<Vec<Misconfiguration>>,
+    /// Why this copy could not be checked; reported only when visible.
+    config_warning: Option<String>,
+    /// A read error (reported whatever the copy's visibility).
+    read_warning: Option<String>,
+}
+
+struct FilesVisitor<'a> {
+    secrets: Option<&'a Scanner>,
+    config: Option<&'a ConfigChecks>,
+    /// Image targets skip config files under distribution noise paths
+    /// (`usr/share/doc` is full of sample YAML that does not configure the image).
+    image: bool,
+}
+
+impl FilesVisitor<'_> {
+    fn config_kind(&self, path: &str, size: u64) -> Option<ConfigKind> {
+        self.config?;
+        if size > MAX_CONFIG_FILE {
+            return None;
+        }
+        if self.image
+            && bulwark_secrets::NOISE_PREFIXES
+                .iter()
+                .any(|p| path.starts_with(p))
+        {
+            return None;
+        }
+        config_kind(path)
+    }
+}
+
+impl Visitor for FilesVisitor<'_> {
+    type Output = FileOut;
+
+    fn wants(&self, path: &str, size: u64, mode: u32) -> bool {
+        // Links are not followed: their target is scanned as itself wherever it is, and
+        // following `bin -> usr/bin` would only produce "not a regular file" warnings.
+        if mode & 0o170_000 == 0o120_000 {
+            return false;
+        }
+        self.secrets.is_some_and(|s| s.wants(path, size)) || self.config_kind(path, size).is_some()
+    }
+
+    fn visit(&self, file: FileEntry<'_>) -> FileOut {
+        let mut out = FileOut::default();
+        let want_secret = self.secrets.is_some_and(|s| s.wants(file.path, file.size));
+        let kind = self.config_kind(file.path, file.size);
+        let limit = if want_secret {
+            file.size
+        } else {
+            file.size.min(MAX_CONFIG_FILE)
+        };
+        let mut data = Vec::new();
+        // `wants` bounded the size already (secret max size or MAX_CONFIG_FILE); the
+        // take() keeps a lying tar header from making us read more.
+        if let Err(e) = file
+            .reader
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut data)
+        {
+            out.read_warning = Some(format!("cannot read file: {e}"));
+            return out;
+        }
+        if let (true, Some(scanner)) = (want_secret, self.secrets) {
+            out.secrets = scanner.scan(file.path, &data);
+        }
+        if let (Some(kind), Some(checks)) = (kind, self.config) {
+            match checks.check_file(kind, file.path, &data) {
+                Ok(found) => out.misconfig = found,
+                Err(e) => out.config_warning = Some(e.to_string()),
+            }
+        }
+        out
+    }
+}
+
+fn display_path(image: bool, path: &str) -> String {
+    if image {
+        format!("/{}", path.trim_start_matches('/'))
+    } else {
+        path.to_string()
+    }
+}
+
+/// Checks one file named on the command line. The kind comes from the name; a file
+/// whose name says nothing (`pod.txt`) is still checked when its content is Kubernetes
+/// YAML. Problems (unreadable, too large, malformed, not a config file) are warnings.
+pub fn check_config_file(
+    path: &std::path::Path,
+    shown: &str,
+    checks: &ConfigChecks,
+) -> FileFindings {
+    let warn = |message: String| FileFindings {
+        warnings: vec![Warning {
+            path: Some(shown.to_string()),
+            layer: None,
+            message,
+        }],
+        ..FileFindings::default()
+    };
+    let data = match std::fs::File::open(path).and_then(|f| {
+        let mut buf = Vec::new();
+        f.take(MAX_CONFIG_FILE + 1).read_to_end(&mut buf)?;
+        Ok(buf)
+    }) {
+        Ok(d) => d,
+        Err(e) => return warn(format!("cannot read file: {e}")),
+    };
+    if data.len() as u64 > MAX_CONFIG_FILE {
+        return warn(format!("larger than {MAX_CONFIG_FILE} bytes; skipped"));
+    }
+    let kind = config_kind(shown).unwrap_or(ConfigKind::MaybeK8s);
+    match checks.check_file(kind, shown, &data) {
+        Ok(Some(f)) => FileFindings {
+            misconfigurations: f,
+            ..FileFindings::default()
+        },
+        Ok(None) => warn("not a Dockerfile, Compose file or Kubernetes manifest; skipped".into()),
+        Err(e) => warn(e.to_string()),
+    }
+}
+
+/// Resolves a target string the way the package pipeline does (same cache, platform
+/// and registry options), for the file scanners' own walk.
+pub fn open_target(target: &str, opts: &ScanOptions) -> Result<Target, ScanError> {
+    let cache_dir = opts
+        .target
+        .cache_dir
+        .clone()
+        .unwrap_or_else(bulwark_catalog::pipeline::default_cache_dir);
+    let open_opts = bulwark_image::OpenOptions {
+        platform: opts.target.platform.clone(),
+        cache_dir,
+        insecure: opts.target.insecure,
+    };
+    Ok(bulwark_image::open(target, &open_opts)?)
+}
+
+/// Scans the files (and, for images, the config) of `target` with the secret and/or
+/// misconfiguration scanners selected in `opts.scanners`.
+pub fn scan_files(target: &Target, opts: &ScanOptions) -> Result<FileFindings, ScanError> {
+    let scanner = if opts.scanners.secret {
+        let config = match &opts.secret_config {
+            Some(p) => SecretConfig::load(p).map_err(|e| ScanError::Config(e.to_string()))?,
+            None => SecretConfig::default(),
+        };
+        Some(Scanner::new(&config).map_err(|e| ScanError::Config(e.to_string()))?)
+    } else {
+        None
+    };
+    let checks = if opts.scanners.misconfig {
+        Some(ConfigChecks::from_options(opts)?)
+    } else {
+        None
+    };
+    scan_files_with(target, opts, scanner.as_ref(), checks.as_ref())
+}
+
+/// [`scan_files`] with the scanners already built (the `config` command builds the
+/// checks once for many paths).
+pub fn scan_files_with(
+    target: &Target,
+    opts: &ScanOptions,
+    scanner: Option<&Scanner>,
+    checks: Option<&ConfigChecks>,
+) -> Result<FileFindings, ScanError> {
+    let image = matches!(target, Target::Image(_));
+    let mut found = FileFindings::default();
+    if scanner.is_none() && checks.is_none() {
+        return Ok(found);
+    }
+    let visitor = FilesVisitor {
+        secrets: scanner,
+        config: checks,
+        image,
+    };
+    let mut walk_opts = WalkOptions::default();
+    if let Some(m) = opts.target.max_layer_size {
+        walk_opts.max_layer_bytes = m;
+    }
+    walk_opts.spool_dir = opts.target.cache_dir.clone();
+    let walk = bulwark_image::walk(target, &visitor, &walk_opts)?;
+    found.warnings.extend(walk.warnings.iter().cloned());
+
+    let digest_of = |i: usize| {
+        walk.layers
+            .get(i)
+            .map(|l| l.digest.clone())
+            .filter(|d| !d.is_empty())
+    };
+    let mut push_secrets = |path: &str, layer: usize, out: &FileOut, deleted: bool| {
+        for s in &out.secrets {
+            let mut s = s.clone();
+            s.path = display_path(image, path);
+            s.layer = digest_of(layer);
+            s.deleted = deleted;
+            found.secrets.push(s);
+        }
+    };
+    let merged = walk.merged();
+    for m in &merged {
+        push_secrets(m.path, m.layer, m.output, false);
+        for (l, o) in &m.lower {
+            push_secrets(m.path, *l, o, true);
+        }
+    }
+    for (path, layer, out) in walk.deleted() {
+        push_secrets(path, layer, out, true);
+    }
+    // Read errors matter in every copy; config problems only in the visible one.
+    for (li, layer) in walk.layers.iter().enumerate() {
+        for (path, out) in &layer.files {
+            if let Some(w) = &out.read_warning {
+                found.warnings.push(Warning {
+                    path: Some(display_path(image, path)),
+                    layer: digest_of(li),
+                    message: w.clone(),
+                });
+            }
+        }
+    }
+    for m in &merged {
+        let layer = digest_of(m.layer);
+        if let Some(w) = &m.output.config_warning {
+            found.warnings.push(Warning {
+                path: Some(display_path(image, m.path)),
+                layer: layer.clone(),
+                message: w.clone(),
+            });
+        }
+        for f in m.output.misconfig.iter().flatten() {
+            let mut f = f.clone();
+            f.path = display_path(image, m.path);
+            f.layer.clone_from(&layer);
+            found.misconfigurations.push(f);
+        }
+    }
+
+    if let Target::Image(img) = target {
+        if let Some(cfg) = &img.meta.config {
+            if let Some(checks) = checks {
+                found
+                    .misconfigurations
+                    .extend(bulwark_misconfig::scan_image_config(cfg, &checks.sel));
+            }
+            if let Some(scanner) = scanner {
+                found.secrets.extend(config_secrets(scanner, cfg));
+            }
+        }
+    }
+    dedup_secrets(&mut found.secrets);
+    Ok(found)
+}
+
+/// Secrets in the image config: ENV values, labels, and the history's `created_by`
+/// lines (a `RUN` with an inline token, an `ENV` that a later `ENV` overwrote).
+fn config_secrets(scanner: &Scanner, cfg: &serde_json::Value) -> Vec<SecretFinding> {
+    let inner = cfg
+        .get("config")
+        .or_else(|| cfg.get("Config"))
+        .unwrap_or(cfg);
+    let mut parts: Vec<(&str, String)> = Vec::new();
+    if let Some(env) = inner.get("Env").and_then(|v| v.as_array()) {
+        let text: Vec<&str> = env.iter().filter_map(|v| v.as_str()).collect();
+        parts.push(("ENV", text.join("\n")));
+    }
+    if let Some(labels) = inner.get("Labels").and_then(|v| v.as_object()) {
+        let text: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+            .collect();
+        parts.push(("LABEL", text.join("\n")));
+    }
+    if let Some(hist) = cfg.get("history").and_then(|v| v.as_array()) {
+        let text: Vec<&str> = hist
+            .iter()
+            .filter_map(|h| h.get("created_by").and_then(|v| v.as_str()))
+            .collect();
+        parts.push(("history", text.join("\n")));
+    }
+    let mut out = Vec::new();
+    for (what, text) in parts {
+        for mut s in scanner.scan(IMAGE_CONFIG_PATH, text.as_bytes()) {
+            s.path = format!("{IMAGE_CONFIG_PATH}: {what}");
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// The same ENV secret usually shows up in `Env` and in the history line that set it;
+/// keep both (different places), but drop exact repeats.
+fn dedup_secrets(secrets: &mut Vec<SecretFinding>) {
+    let mut seen = HashSet::new();
+    secrets.retain(|s| {
+        seen.insert((
+            s.rule_id.clone(),
+            s.path.clone(),
+            s.line,
+            s.layer.clone(),
+            s.redacted.clone(),
+        ))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_by_name() {
+        assert_eq!(config_kind("app/Dockerfile"), Some(ConfigKind::Dockerfile));
+        assert_eq!(config_kind("Containerfile"), Some(ConfigKind::Dockerfile));
+        assert_eq!(
+            config_kind("x/web.dockerfile"),
+            Some(ConfigKind::Dockerfile)
+        );
+        assert_eq!(config_kind("Dockerfile.prod"), Some(ConfigKind::Dockerfile));
+        assert_eq!(config_kind("Dockerfile.dockerignore"), None);
+        assert_eq!(config_kind("docker-compose.yml"), Some(ConfigKind::Compose));
+        assert_eq!(
+            config_kind("a/compose.prod.yaml"),
+            Some(ConfigKind::Compose)
+        );
+        assert_eq!(config_kind("deploy/web.yaml"), Some(ConfigKind::MaybeK8s));
+        assert_eq!(config_kind("main.go"), None);
+    }
+
+    #[test]
+    fn k8s_content_sniffing() {
+        assert!(looks_like_k8s(b"apiVersion: v1\nkind: Pod\n"));
+        assert!(looks_like_k8s(b"---\n- apiVersion: v1\n  kind: Pod\n"));
+        assert!(looks_like_k8s(
+            b"{\"apiVersion\": \"v1\", \"kind\": \"Pod\"}"
+        ));
+        assert!(!looks_like_k8s(b"services:\n  web:\n    image: x\n"));
+        assert!(!looks_like_k8s(b"kind: Pod\n"));
+        assert!(!looks_like_k8s(b"# apiVersion: v1\nkind: x\n"));
+    }
+}

@@ -71,7 +71,14 @@ pub enum ScanError {
 
 /// Scans a target with the selected scanners.
 pub fn scan(target: &str, opts: &ScanOptions) -> Result<Report, ScanError> {
-    let report = bulwark_catalog::pipeline::sbom_report(target, &opts.target)?;
-    let _ = opts;
+    let mut report = bulwark_catalog::pipeline::sbom_report(target, &opts.target)?;
+    if (opts.scanners.secret || opts.scanners.misconfig) && !target.starts_with("sbom:") {
+        let resolved = files::open_target(target, opts)?;
+        let found = files::scan_files(&resolved, opts)?;
+        report.secrets.extend(found.secrets);
+        report.misconfigurations.extend(found.misconfigurations);
+        report.warnings.extend(found.warnings);
+        report.sort();
+    }
     Ok(report)
 }

@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Whole-program benchmark: bulwark vs Trivy scanning the same images for secrets and
+misconfigurations, in one run.
+
+bulwark: `bulwark scan IMAGE --scanners secret,misconfig` (vulnerability matching off).
+Trivy:   `trivy image --input IMAGE --scanners secret --image-config-scanners
+          misconfig,secret`, offline, fresh --cache-dir per run.
+Each tool runs RUNS times per image, alternating, so both see the same page-cache state;
+medians of wall time and the max peak RSS (/usr/bin/time -v) are printed with the
+bulwark/Trivy ratios (target: wall-time ratio <= 0.33).
+
+Note: bulwark also catalogs packages in the same run (a scan always builds the SBOM);
+Trivy with --scanners secret does not, so the comparison is conservative for bulwark.
+
+Usage: bench/secret-misconfig-vs-trivy.py [--runs N] [--bulwark CMD] [--trivy PATH] IMAGE...
+`--bulwark` is the command prefix that takes `TARGET SCANNERS CACHE_DIR` when
+`--bulwark-kind example` (the `scan_files` example of bulwark-scan: the same library
+call as `bulwark scan`), or the `bulwark` binary with the default `--bulwark-kind cli`.
+"""
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+
+def timed(cmd):
+    """Runs cmd under /usr/bin/time -v; returns (wall seconds, max RSS MiB)."""
+    p = subprocess.run(["/usr/bin/time", "-v"] + cmd, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        sys.exit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-2000:]}")
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", p.stderr).group(1)
+    parts = [float(x) for x in wall.split(":")]
+    secs = sum(v * 60 ** i for i, v in enumerate(reversed(parts)))
+    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1))
+    return secs, rss_kb / 1024.0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--bulwark", default="target/release/bulwark")
+    ap.add_argument("--bulwark-kind", choices=["cli", "example"], default="cli")
+    ap.add_argument("--trivy", default=shutil.which("trivy") or "/opt/bench-venv/bin/trivy")
+    ap.add_argument("images", nargs="*", default=[
+        "/work/main/target/test-images/app.docker.tar",
+        "/work/main/target/test-images/app.oci-dir"])
+    a = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="bulwark-bench-")
+    rows = []
+    for img in a.images:
+        res = {"bulwark": [], "trivy": []}
+        kind = "oci-dir" if os.path.isdir(img) else "docker-archive"
+        for i in range(a.runs):
+            cache = os.path.join(tmp, f"cache-{len(rows)}-{i}")
+            out = os.path.join(tmp, "out.json")
+            if a.bulwark_kind == "cli":
+                bcmd = [a.bulwark, "scan", img, "--scanners", "secret,misconfig",
+                        "--format", "json", "-o", out, "--cache-dir", cache + "-b"]
+            else:
+                bcmd = [a.bulwark, img, "secret,misconfig", cache + "-b"]
+            res["bulwark"].append(timed(bcmd))
+            res["trivy"].append(timed([a.trivy, "image", "--input", img, "--cache-dir", cache,
+                                       "--scanners", "secret",
+                                       "--image-config-scanners", "misconfig,secret",
+                                       "--format", "json", "-o", out, "--quiet",
+                                       "--skip-db-update", "--offline-scan",
+                                       "--skip-version-check", "--disable-telemetry"]))
+        med = {t: (statistics.median(w for w, _ in v), max(m for _, m in v)) for t, v in res.items()}
+        rows.append((img, kind, med))
+    print(f"{'image':40} {'kind':15} {'bulwark s':>10} {'trivy s':>10} {'ratio':>7} "
+          f"{'bulwark MiB':>12} {'trivy MiB':>10} {'ratio':>7}")
+    for img, kind, med in rows:
+        (bw, bm), (tw, tm) = med["bulwark"], med["trivy"]
+        print(f"{os.path.basename(img.rstrip('/')):40} {kind:15} {bw:10.3f} {tw:10.3f} {bw / tw:7.2f} "
+              f"{bm:12.1f} {tm:10.1f} {bm / tm:7.2f}")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
