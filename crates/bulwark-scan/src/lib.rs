@@ -102,8 +102,7 @@ pub fn scan(target: &str, opts: &ScanOptions) -> Result<Report, ScanError> {
         report.warnings.push(bulwark_core::Warning {
             path: None,
             layer: None,
-            message: "secret and misconfiguration scanners are not available in this build"
-                .into(),
+            message: "secret and misconfiguration scanners are not available in this build".into(),
         });
     }
     Ok(report)

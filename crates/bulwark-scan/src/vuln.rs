@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bulwark_core::{Report, VulnFinding, Warning};
-use bulwark_vulndb::matching::{attach_enrichment, match_package, merge_findings, osv_ecosystem_for};
+use bulwark_vulndb::matching::{
+    attach_enrichment, match_package, merge_findings, osv_ecosystem_for,
+};
 use bulwark_vulndb::osv::OsvRecord;
 use bulwark_vulndb::{VulnDb, VulnDbError};
 
@@ -195,7 +197,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" => 60,
         "s" => 1,
         "w" => 7 * 86_400,
-        _ => return Err(format!("invalid duration unit in {s:?} (use d, h, m, s or w)")),
+        _ => {
+            return Err(format!(
+                "invalid duration unit in {s:?} (use d, h, m, s or w)"
+            ))
+        }
     };
     n.checked_mul(mult)
         .map(Duration::from_secs)

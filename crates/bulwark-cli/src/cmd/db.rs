@@ -181,7 +181,9 @@ pub fn run(args: DbArgs) -> Result<u8> {
                 "imported {} EPSS scores ({} skipped{}), generation {}",
                 s.entries,
                 s.skipped,
-                s.version.map(|v| format!(", model {v}")).unwrap_or_default(),
+                s.version
+                    .map(|v| format!(", model {v}"))
+                    .unwrap_or_default(),
                 s.generation
             );
             Ok(0)

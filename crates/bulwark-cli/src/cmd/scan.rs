@@ -144,7 +144,9 @@ pub fn run(args: ScanArgs) -> Result<u8> {
 
     // Inputs are read before the (possibly long) scan, so a typo fails fast.
     let ignore = match &args.ignorefile {
-        Some(p) => Some(IgnoreFile::load(p).with_context(|| format!("--ignorefile {}", p.display()))?),
+        Some(p) => {
+            Some(IgnoreFile::load(p).with_context(|| format!("--ignorefile {}", p.display()))?)
+        }
         None if Path::new(DEFAULT_IGNOREFILE).is_file() => Some(
             IgnoreFile::load(Path::new(DEFAULT_IGNOREFILE))
                 .with_context(|| format!("reading {DEFAULT_IGNOREFILE}"))?,
@@ -232,7 +234,10 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         } else {
             "suppressed (--show-suppressed to list them)"
         };
-        tracing::warn!("{} finding(s) {verb}: {ignored} by the ignore file, {vexed} by VEX", ignored + vexed);
+        tracing::warn!(
+            "{} finding(s) {verb}: {ignored} by the ignore file, {vexed} by VEX",
+            ignored + vexed
+        );
     }
 
     let wopts = WriteOptions {
