@@ -459,7 +459,8 @@ fn db_import_info_export_round_trip_and_scan_with_db() {
     assert_eq!(findings(&r), expected_set(|_| true));
     // A fresh DB is not old: no age warning.
     assert!(!stderr(&out).contains("old"), "{}", stderr(&out));
-    // --max-db-age 0s makes any DB too old.
+    // --max-db-age 0s makes any DB older than a second too old (ages are whole seconds).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let out = run(&[
         "scan",
         &demo(),

@@ -17,9 +17,17 @@ use std::path::{Path, PathBuf};
 /// Default ignore file, read from the working directory when present.
 const DEFAULT_IGNOREFILE: &str = ".bulwarkignore";
 
-/// Arguments of `bulwark scan`.
+/// Arguments of `bulwark scan` (boxed: they are many, and the command enum should stay
+/// small).
 #[derive(Debug, Args)]
 pub struct ScanArgs {
+    #[command(flatten)]
+    inner: Box<ScanFlags>,
+}
+
+/// The flags of `bulwark scan`.
+#[derive(Debug, Args)]
+struct ScanFlags {
     #[command(flatten)]
     target: TargetArgs,
     /// Scanners to run, comma-separated: vuln, secret, misconfig.
@@ -132,6 +140,7 @@ fn use_color(output: Option<&Path>) -> bool {
 
 /// Runs `bulwark scan`; returns the exit code.
 pub fn run(args: ScanArgs) -> Result<u8> {
+    let args = *args.inner;
     let format: Format = args
         .format
         .parse()
