@@ -520,3 +520,129 @@ fn sbom_target_gives_the_same_findings_as_the_image() {
     let from_sbom: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(findings(&from_sbom), findings(&image));
 }
+
+/// Serves `files` over HTTP/1.1 on 127.0.0.1 (one request per connection), like the
+/// osv.dev bucket layout the updater reads.
+fn serve(files: std::collections::HashMap<String, Vec<u8>>) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let Ok(clone) = conn.try_clone() else {
+                continue;
+            };
+            let mut reader = BufReader::new(clone);
+            let mut first = String::new();
+            if reader.read_line(&mut first).is_err() {
+                continue;
+            }
+            loop {
+                let mut h = String::new();
+                match reader.read_line(&mut h) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) if h == "\r\n" || h == "\n" => break,
+                    Ok(_) => {}
+                }
+            }
+            let path = first.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let _ = match files.get(&path) {
+                Some(body) => conn
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .and_then(|_| conn.write_all(body)),
+                None => conn.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                ),
+            };
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn db_update_from_a_local_mirror() {
+    use std::io::Write;
+    // The npm records of examples/osv published as the mirror's npm/all.zip.
+    let mut files = std::collections::HashMap::new();
+    let mut buf = std::io::Cursor::new(Vec::new());
+    let mut csv = String::new();
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        let opts = zip::write::SimpleFileOptions::default();
+        for e in std::fs::read_dir(root().join("examples/osv")).expect("dir") {
+            let p = e.expect("entry").path();
+            let body = std::fs::read(&p).expect("read");
+            let v: Value = serde_json::from_slice(&body).expect("json");
+            if v["affected"][0]["package"]["ecosystem"] != "npm" {
+                continue;
+            }
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .expect("name")
+                .to_string();
+            z.start_file(name.as_str(), opts).expect("zip entry");
+            z.write_all(&body).expect("zip write");
+            csv.push_str(&format!(
+                "{},{}\n",
+                v["modified"].as_str().expect("modified"),
+                v["id"].as_str().expect("id")
+            ));
+            files.insert(format!("/npm/{name}"), body);
+        }
+        z.finish().expect("zip finish");
+    }
+    files.insert("/npm/all.zip".into(), buf.into_inner());
+    files.insert("/npm/modified_id.csv".into(), csv.into_bytes());
+    let url = serve(files);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("db").display().to_string();
+    let out = run(&[
+        "db",
+        "--db",
+        &db,
+        "update",
+        "--mirror",
+        &url,
+        "--ecosystems",
+        "npm",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("npm: full download"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["db", "--db", &db, "info", "--format", "json"]);
+    let info: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(info["records"], 5);
+    // Only the npm findings, since only npm was imported.
+    let out = run(&["scan", &demo(), "--db", &db, "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let want: BTreeSet<_> = expected_set(|_| true)
+        .into_iter()
+        .filter(|f| ["lodash", "minimist", "node-fetch"].contains(&f.1.as_str()))
+        .collect();
+    assert_eq!(findings(&r), want);
+    // A second update finds nothing new.
+    let out = run(&[
+        "db",
+        "--db",
+        &db,
+        "update",
+        "--mirror",
+        &url,
+        "--ecosystems",
+        "npm",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("npm: unchanged"), "{}", stderr(&out));
+}
