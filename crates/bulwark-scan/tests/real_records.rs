@@ -111,3 +111,90 @@ fn missing_db_says_how_to_make_one() {
         "{err}"
     );
 }
+
+/// GHSA-77rm-9x9h-xj3g (CVE-2021-22570): protobuf `<3.15.0` in NuGet, Packagist, Maven
+/// and PyPI; GHSA-mp6f-p9gp-vpj9 (CVE-2020-25792): crates.io sized-chunks `<0.6.3`; and
+/// a withdrawn copy of the latter (same data, `withdrawn` set), which must never match.
+#[test]
+fn real_multi_ecosystem_record_below_and_at_the_fix() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let recs = tmp.path().join("recs");
+    std::fs::create_dir_all(&recs).expect("mkdir");
+    let sized = std::fs::read_to_string(fixture(
+        "crates.io/ghsa-trivy-db-fixtures/GHSA-mp6f-p9gp-vpj9.json",
+    ))
+    .expect("read");
+    let mut withdrawn: serde_json::Value = serde_json::from_str(&sized).expect("json");
+    withdrawn["id"] = "TEST-WITHDRAWN-1".into();
+    withdrawn["aliases"] = serde_json::json!(["CVE-2099-9999"]);
+    withdrawn["withdrawn"] = "2021-01-01T00:00:00Z".into();
+    std::fs::write(recs.join("withdrawn.json"), withdrawn.to_string()).expect("write");
+    let db = tmp.path().join("db");
+    bulwark_vulndb::import_paths(
+        &db,
+        &[
+            fixture("Go/ghsa-scalibr-zeppelin/GHSA-77rm-9x9h-xj3g.json"),
+            fixture("crates.io/ghsa-trivy-db-fixtures/GHSA-mp6f-p9gp-vpj9.json"),
+            recs,
+        ],
+        &bulwark_vulndb::ImportOptions::default(),
+    )
+    .expect("import");
+
+    let t = tmp.path().join("app");
+    let w = |rel: &str, body: &str| {
+        let p = t.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, body).expect("write");
+    };
+    w("py-old/requirements.txt", "protobuf==3.14.0\n");
+    w("py-new/requirements.txt", "protobuf==3.15.0\n");
+    w(
+        "php/composer.lock",
+        r#"{"packages":[{"name":"google/protobuf","version":"v3.14.0"}],"packages-dev":[]}"#,
+    );
+    w(
+        "dotnet/packages.lock.json",
+        r#"{"version":1,"dependencies":{"net6.0":{"Google.Protobuf":{"type":"Direct","requested":"[3.15.0, )","resolved":"3.15.0"}}}}"#,
+    );
+    w(
+        "rust-old/Cargo.lock",
+        "version = 3\n\n[[package]]\nname = \"sized-chunks\"\nversion = \"0.6.2\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n",
+    );
+    w(
+        "rust-new/Cargo.lock",
+        "version = 3\n\n[[package]]\nname = \"sized-chunks\"\nversion = \"0.6.3\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n",
+    );
+    let opts = ScanOptions {
+        db_dir: Some(db),
+        ..ScanOptions::default()
+    };
+    let report = scan(&t.display().to_string(), &opts).expect("scan");
+    let pkgs: BTreeSet<(String, String)> = report
+        .packages
+        .iter()
+        .map(|p| (p.name.clone(), p.version.clone()))
+        .collect();
+    let got: BTreeSet<(String, String, String)> = report
+        .vulnerabilities
+        .iter()
+        .map(|v| (v.id.clone(), v.package.clone(), v.installed_version.clone()))
+        .collect();
+    let s = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    let mut want: BTreeSet<_> = [
+        s("CVE-2021-22570", "protobuf", "3.14.0"),
+        s("CVE-2020-25792", "sized-chunks", "0.6.2"),
+    ]
+    .into_iter()
+    .collect();
+    // composer's version may be recorded with or without the `v`; take the catalog's
+    // spelling (the record's range applies either way).
+    let (n, v) = pkgs
+        .iter()
+        .find(|(n, _)| n == "google/protobuf")
+        .expect("composer package catalogued");
+    want.insert(s("CVE-2021-22570", n, v));
+    assert_eq!(got, want, "packages: {pkgs:?}");
+    assert!(pkgs.contains(&("Google.Protobuf".to_string(), "3.15.0".to_string())));
+    assert!(!got.iter().any(|f| f.0 == "CVE-2099-9999"));
+}
