@@ -198,3 +198,70 @@ fn real_multi_ecosystem_record_below_and_at_the_fix() {
     assert!(pkgs.contains(&("Google.Protobuf".to_string(), "3.15.0".to_string())));
     assert!(!got.iter().any(|f| f.0 == "CVE-2099-9999"));
 }
+
+/// A Debian root filesystem: os-release plus a dpkg status with one binary package
+/// built from `libreoffice` at `version`.
+fn debian_rootfs(dir: &std::path::Path, release: &str, version: &str) {
+    std::fs::create_dir_all(dir.join("etc")).expect("mkdir");
+    std::fs::create_dir_all(dir.join("var/lib/dpkg")).expect("mkdir");
+    std::fs::write(
+        dir.join("etc/os-release"),
+        format!("PRETTY_NAME=\"Debian GNU/Linux {release}\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"{release}\"\nID=debian\n"),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("var/lib/dpkg/status"),
+        format!("Package: libreoffice-core\nStatus: install ok installed\nPriority: optional\nSection: editors\nInstalled-Size: 100\nMaintainer: Debian LibreOffice Maintainers <debian-openoffice@lists.debian.org>\nArchitecture: amd64\nSource: libreoffice\nVersion: {version}\nDescription: office productivity suite -- arch-dependent files\n\n"),
+    )
+    .expect("write");
+}
+
+/// ELA-1181-1 (Debian ELTS): source `libreoffice`, `Debian:10` fixed
+/// `1:6.1.5-3+deb10u13`, `Debian:9` fixed `1:6.1.5-3+deb9u4`. Looked up by source
+/// package, compared with the epoch, and only for the detected release.
+#[test]
+fn real_debian_elts_record_by_source_package_with_epoch() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let db = tmp.path().join("db");
+    bulwark_vulndb::import_paths(
+        &db,
+        &[fixture("Debian/debian-elts-advisories/ELA-1181-1.json")],
+        &bulwark_vulndb::ImportOptions::default(),
+    )
+    .expect("import");
+    let opts = ScanOptions {
+        db_dir: Some(db),
+        ..ScanOptions::default()
+    };
+    let hits = |name: &str, release: &str, version: &str| -> Vec<bulwark_core::VulnFinding> {
+        let root = tmp.path().join(name);
+        debian_rootfs(&root, release, version);
+        let report = scan(&root.display().to_string(), &opts).expect("scan");
+        assert_eq!(report.packages.len(), 1, "{:?}", report.packages);
+        report.vulnerabilities
+    };
+    let ids = |f: &bulwark_core::VulnFinding| {
+        std::iter::once(f.id.clone())
+            .chain(f.aliases.iter().cloned())
+            .collect::<Vec<_>>()
+    };
+    // Just below the Debian 10 fix: affected, offered the Debian 10 fix only.
+    let below = hits("below", "10", "1:6.1.5-3+deb10u12");
+    assert_eq!(below.len(), 1, "{below:?}");
+    let f = below.first().expect("finding");
+    assert!(ids(f).contains(&"ELA-1181-1".to_string()), "{:?}", ids(f));
+    assert_eq!(f.package, "libreoffice-core");
+    assert_eq!(f.fixed_versions, vec!["1:6.1.5-3+deb10u13".to_string()]);
+    // At the fix and above: not affected.
+    assert!(hits("at", "10", "1:6.1.5-3+deb10u13").is_empty());
+    assert!(hits("above", "10", "1:6.1.5-3+deb10u14").is_empty());
+    // Without the epoch the version sorts below `1:...`: affected.
+    assert_eq!(hits("noepoch", "10", "6.1.5-3+deb10u14").len(), 1);
+    // On Debian 9 only the Debian:9 range applies: deb9u4 is its fix.
+    assert!(hits("d9fixed", "9", "1:6.1.5-3+deb9u4").is_empty());
+    let d9 = hits("d9below", "9", "1:6.1.5-3+deb9u3");
+    assert_eq!(
+        d9.first().map(|f| f.fixed_versions.clone()),
+        Some(vec!["1:6.1.5-3+deb9u4".to_string()])
+    );
+}
