@@ -65,7 +65,6 @@ def main():
                                              "--cache-dir", cache + "-b"]))
                 res["trivy"].append(timed([a.trivy, "image", "--input", img, "--cache-dir", cache,
                                            "--format", "cyclonedx", "-o", out, "--quiet",
-                                           "--scanners", "none",
                                            "--skip-db-update", "--offline-scan",
                                            "--skip-version-check", "--disable-telemetry",
                                            "--skip-files", "**/*.jar"]))

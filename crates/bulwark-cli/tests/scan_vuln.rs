@@ -646,3 +646,42 @@ fn db_update_from_a_local_mirror() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("npm: unchanged"), "{}", stderr(&out));
 }
+
+/// Trivy's CycloneDX SBOM of the demo image as a target (only when `BULWARK_TRIVY`
+/// names a Trivy binary): the same findings as scanning the image, except PyYAML, which
+/// Trivy does not list (its files are deleted in the last layer; bulwark still reports it
+/// from requirements.txt).
+#[test]
+fn trivy_sbom_target_gives_the_image_findings() {
+    let Some(trivy) = std::env::var_os("BULWARK_TRIVY") else {
+        eprintln!("BULWARK_TRIVY not set; skipping");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sbom = dir.path().join("trivy.cdx.json");
+    let out = Command::new(trivy)
+        .args(["image", "--input", &demo(), "--cache-dir"])
+        .arg(dir.path().join("cache"))
+        .args(["--format", "cyclonedx", "-o"])
+        .arg(&sbom)
+        .args([
+            "--quiet",
+            "--skip-db-update",
+            "--offline-scan",
+            "--skip-version-check",
+            "--disable-telemetry",
+        ])
+        .output()
+        .expect("run trivy");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = sbom.display().to_string();
+    let o = osv();
+    let out = run(&["scan", &s, "--osv-dir", &o, "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let want: BTreeSet<_> = expected_set(|_| true)
+        .into_iter()
+        .filter(|f| f.1 != "PyYAML")
+        .collect();
+    assert_eq!(findings(&r), want);
+}
