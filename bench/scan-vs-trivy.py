@@ -9,7 +9,7 @@ separately and not part of the scan figures. Each tool runs RUNS times per image
 alternating, under /usr/bin/time -v; medians of wall time and the largest peak RSS are
 printed with the bulwark/Trivy ratios.
 
-Usage: bench/scan-vs-trivy.py [--runs N] [--records N] [--bulwark PATH] [--trivy PATH] IMAGE...
+Usage: bench/scan-vs-trivy.py [--runs N] [--records N | --osv-zip ZIP] [--bulwark PATH] [--trivy PATH] IMAGE...
 """
 import argparse
 import os
@@ -39,6 +39,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--records", type=int, default=500_000)
+    ap.add_argument("--osv-zip", help="reuse a zip made by gen-osv.py instead of generating one")
     ap.add_argument("--bulwark", default="target/release/bulwark")
     ap.add_argument("--trivy", default=shutil.which("trivy") or "/opt/bench-venv/bin/trivy")
     ap.add_argument("images", nargs="+")
@@ -46,13 +47,14 @@ def main():
     tmp = tempfile.mkdtemp(prefix="bulwark-scanbench-")
     here = os.path.dirname(os.path.abspath(__file__))
     try:
-        zpath = os.path.join(tmp, "osv.zip")
-        subprocess.run([sys.executable, os.path.join(here, "gen-osv.py"), zpath,
-                        str(a.records), "1"], check=True)
+        zpath = a.osv_zip or os.path.join(tmp, "osv.zip")
+        if not a.osv_zip:
+            subprocess.run([sys.executable, os.path.join(here, "gen-osv.py"), zpath,
+                            str(a.records), "1"], check=True)
         db = os.path.join(tmp, "db")
         t0 = time.monotonic()
         subprocess.run([a.bulwark, "-q", "db", "--db", db, "import", zpath], check=True)
-        print(f"DB: {a.records} generated records imported in {time.monotonic() - t0:.1f} s")
+        print(f"DB: {a.records if not a.osv_zip else os.path.basename(a.osv_zip)} generated records imported in {time.monotonic() - t0:.1f} s")
         rows = []
         for img in a.images:
             res = {"bulwark": [], "trivy": []}
