@@ -70,8 +70,28 @@ pub enum ScanError {
 }
 
 /// Scans a target with the selected scanners.
+///
+/// The DB is opened before the target is read, so a missing DB fails fast instead of
+/// after a long image read.
 pub fn scan(target: &str, opts: &ScanOptions) -> Result<Report, ScanError> {
+    let mut early_warnings = Vec::new();
+    let db = if opts.scanners.vuln {
+        let dir = vuln::resolve_db_dir(opts.db_dir.as_deref())?;
+        Some(vuln::open_db(&dir, opts.max_db_age, &mut early_warnings)?)
+    } else {
+        None
+    };
     let mut report = bulwark_catalog::pipeline::sbom_report(target, &opts.target)?;
+    report.warnings.extend(early_warnings);
+    if let Some(db) = &db {
+        let stats = vuln::match_report(&mut report, db)?;
+        tracing::info!(
+            "matched {} packages ({} DB lookups): {} findings",
+            stats.packages_looked_up,
+            stats.db_queries,
+            stats.findings
+        );
+    }
     if (opts.scanners.secret || opts.scanners.misconfig) && !target.starts_with("sbom:") {
         let resolved = files::open_target(target, opts)?;
         let found = files::scan_files(&resolved, opts)?;
