@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 fn images_dir() -> PathBuf {
     std::env::var_os("BULWARK_TEST_IMAGES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/main/target/test-images"))
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-images")
+        })
 }
 
 /// The config JSON of a `docker save` archive (manifest.json → Config).

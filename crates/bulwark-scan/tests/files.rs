@@ -307,12 +307,10 @@ fn image_config_checks_fire_on_the_test_image() {
 
 #[test]
 fn image_config_checks_fire_on_the_app_image() {
-    let local = root().join("target/test-images/app.oci-dir");
-    let app = if local.exists() {
-        local
-    } else {
-        PathBuf::from("/work/main/target/test-images/app.oci-dir")
-    };
+    let app = std::env::var_os("BULWARK_TEST_IMAGES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/test-images"))
+        .join("app.oci-dir");
     assert!(
         app.exists(),
         "test image missing: run scripts/build-test-images.sh"
