@@ -5,8 +5,12 @@
 set -euo pipefail
 VENV=${BULWARK_VENV:-/opt/bench-venv}
 APT_PKGS=(debootstrap podman runc docker-registry golang-go rpm python3-rpm sqlite3
-          liblog4j2-java libcommons-lang3-java nodejs npm time)
+          liblog4j2-java libcommons-lang3-java time)
 missing=()
+# Node may come from outside Debian (its own npm, which Debian's npm package conflicts
+# with), so ask for the commands rather than the packages.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
