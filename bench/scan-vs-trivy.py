@@ -13,7 +13,6 @@ Usage: bench/scan-vs-trivy.py [--runs N] [--records N | --osv-zip ZIP] [--bulwar
 """
 import argparse
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -21,18 +20,8 @@ import sys
 import tempfile
 import time
 
+from benchlib import timed
 
-def timed(cmd, ok_codes=(0,)):
-    """Runs cmd under /usr/bin/time -v; returns (wall seconds, max RSS MiB)."""
-    p = subprocess.run(["/usr/bin/time", "-v"] + cmd, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, text=True)
-    if p.returncode not in ok_codes:
-        sys.exit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-2000:]}")
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", p.stderr).group(1)
-    parts = [float(x) for x in wall.split(":")]
-    secs = sum(v * 60 ** i for i, v in enumerate(reversed(parts)))
-    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1))
-    return secs, rss_kb / 1024.0
 
 
 def main():

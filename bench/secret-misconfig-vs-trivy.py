@@ -19,25 +19,14 @@ call as `bulwark scan`), or the `bulwark` binary with the default `--bulwark-kin
 """
 import argparse
 import os
-import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 
+from benchlib import timed
 
-def timed(cmd):
-    """Runs cmd under /usr/bin/time -v; returns (wall seconds, max RSS MiB)."""
-    p = subprocess.run(["/usr/bin/time", "-v"] + cmd, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, text=True)
-    if p.returncode != 0:
-        sys.exit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-2000:]}")
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", p.stderr).group(1)
-    parts = [float(x) for x in wall.split(":")]
-    secs = sum(v * 60 ** i for i, v in enumerate(reversed(parts)))
-    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1))
-    return secs, rss_kb / 1024.0
 
 
 def main():
@@ -47,8 +36,8 @@ def main():
     ap.add_argument("--bulwark-kind", choices=["cli", "example"], default="cli")
     ap.add_argument("--trivy", default=shutil.which("trivy") or "/opt/bench-venv/bin/trivy")
     ap.add_argument("images", nargs="*", default=[
-        "/work/main/target/test-images/app.docker.tar",
-        "/work/main/target/test-images/app.oci-dir"])
+        "target/test-images/app.docker.tar",
+        "target/test-images/app.oci-dir"])
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="bulwark-bench-")
     rows = []
