@@ -40,9 +40,13 @@ if [ ! -f "$OUT/.stamp-rootfs" ]; then
   rm -rf "$WORK/rootfs/var/cache/apt/archives/"*.deb
   touch "$OUT/.stamp-rootfs"
 fi
-if [ ! -f "$OUT/.stamp-base" ]; then
+# Stamps record finished work in $OUT, but podman's image store lives elsewhere:
+# a copied or cached target directory must not make us skip re-importing images.
+has_image() { podman image exists "$1" 2>/dev/null; }
+if [ ! -f "$OUT/.stamp-base" ] || ! has_image localhost/bulwark-test/debian-base:1; then
   log "podman import base"
   tar -C "$WORK/rootfs" -c . | podman import - localhost/bulwark-test/debian-base:1 >/dev/null
+  rm -f "$OUT/.stamp-app"   # the app image builds on this one
   touch "$OUT/.stamp-base"
 fi
 
@@ -141,7 +145,7 @@ TOML
 fi
 
 # 7. The application image: one layer per ecosystem, and a package deleted later.
-if [ ! -f "$OUT/.stamp-app" ]; then
+if [ ! -f "$OUT/.stamp-app" ] || ! has_image localhost/bulwark-test/app:1; then
   log "podman build app image"
   cat > "$CTX/Containerfile" <<'CF'
 FROM localhost/bulwark-test/debian-base:1
@@ -154,6 +158,7 @@ COPY hello-rust /usr/local/bin/hello-rust
 RUN rm -rf /usr/local/lib/python3.11/site-packages/six.py /usr/local/lib/python3.11/site-packages/six-1.16.0.dist-info
 CF
   podman build -q --isolation chroot -t localhost/bulwark-test/app:1 -f "$CTX/Containerfile" "$CTX" >/dev/null
+  rm -f "$OUT/.stamp-save"  # saved archives must match the image in podman
   touch "$OUT/.stamp-app"
 fi
 
@@ -169,7 +174,7 @@ if [ ! -f "$OUT/.stamp-save" ]; then
 fi
 
 # 9. An RPM-based image with a real rpmdb.sqlite (Debian's rpm writes sqlite).
-if [ ! -f "$OUT/.stamp-rpm" ]; then
+if [ ! -f "$OUT/.stamp-rpm" ] || ! has_image localhost/bulwark-test/rpm:1; then
   log "rpm image"
   RP="$WORK/rpm"; rm -rf "$RP"; mkdir -p "$RP/SPECS" "$RP/root/etc"
   for spec in "hello 2.1 3.el9 0 hello-src" "libfoo 1.0.2 7.el9 2 foo"; do

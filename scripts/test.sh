@@ -4,6 +4,13 @@
 # every test (unit, fixture, end-to-end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Nothing here reads a terminal; a stray stdin must not reach any tool.
+exec </dev/null
+# Cargo caches rustc probe results, failures included, in target/.rustc_info.json.
+# A target directory carried over from another run can hold a poisoned entry (CI
+# once failed on exactly that), so never trust it: probing costs milliseconds.
+export CARGO_CACHE_RUSTC_INFO=0
+rm -f target/.rustc_info.json
 scripts/setup-test-env.sh
 scripts/setup-version-oracles.sh
 scripts/build-test-images.sh
