@@ -27,6 +27,8 @@ const MAX_LINK_HOPS: usize = 40;
 const MAX_DIR_DEPTH: usize = 512;
 /// Read buffer for layer blobs.
 const BLOB_BUFFER: usize = 256 << 10;
+/// Buffer between the tar parser and the decompressed layer stream.
+const TAR_BUFFER: usize = 256 << 10;
 
 const S_IFREG: u32 = 0o100_000;
 const S_IFLNK: u32 = 0o120_000;
@@ -454,7 +456,10 @@ fn stream_layer(
         max: opts.max_layer_bytes,
         tripped: tripped.clone(),
     };
-    let mut archive = tar::Archive::new(limited);
+    // tar asks for 512-byte headers and small data reads. Serving those from a large
+    // buffer keeps the decompressor, its CRC and the layer hash working on big chunks
+    // (inflate's fast path needs room; SHA-256 and the hasher channel pay per call).
+    let mut archive = tar::Archive::new(BufReader::with_capacity(TAR_BUFFER, limited));
     let mut last = String::from("-");
     {
         let entries = archive
@@ -491,9 +496,11 @@ fn stream_layer(
     }
     // Read the rest (end-of-archive blocks, padding, compression trailer) so the digest
     // covers every byte of the blob.
-    let mut limited = archive.into_inner();
-    io::copy(&mut limited, &mut io::sink())
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink())
         .map_err(|e| layer_io_error(blob, &last, &e, tripped.get(), opts))?;
+    // At end of stream the buffer is empty, so unwrapping it drops nothing.
+    let limited = rest.into_inner();
     let decompressed_hasher = limited.inner.hasher;
     let mut buffered = limited.inner.inner.into_inner();
     io::copy(&mut buffered, &mut io::sink())
