@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fs::File;
-use std::hash::Hasher as _;
+use std::hash::BuildHasher as _;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -218,11 +218,14 @@ impl<O> Walk<O> {
     }
 }
 
-/// A stable 64-bit hash of a path (SipHash with fixed keys).
+/// A 64-bit hash of a path, keyed randomly once per process. The keys must not be
+/// predictable: with fixed keys an image author could search offline for two paths that
+/// collide and use one in an upper layer to hide the other (say, a package's metadata)
+/// from the SBOM. Random keys leave only the accidental ~n²/2⁶⁵ chance.
 fn path_hash(path: &str) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    h.write(path.as_bytes());
-    h.finish()
+    static KEYS: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
+    KEYS.get_or_init(std::hash::RandomState::new)
+        .hash_one(path.as_bytes())
 }
 
 /// Strict ancestors of a normalised path, shortest first (`a`, `a/b` for `a/b/c`).

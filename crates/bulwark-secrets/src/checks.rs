@@ -95,22 +95,26 @@ pub fn is_placeholder(value: &[u8]) -> bool {
 }
 
 /// True for values that read like code rather than data: dotted identifiers
-/// (`self.password`, `os.environ.get`, `config.db.token`) and constant names
-/// (`DEFAULT_TOKEN`).
+/// (`self.password`, `os.environ.get`, `config.db.token`), `::` paths and constant
+/// names (`DEFAULT_TOKEN`).
 fn looks_like_identifier(value: &[u8]) -> bool {
     let is_ident_start = |b: u8| b.is_ascii_alphabetic() || b == b'_';
     let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let ident =
+        |p: &[u8]| p.first().is_some_and(|&b| is_ident_start(b)) && p.iter().all(|&b| is_ident(b));
+    // `Win32::GetCwd` (Perl, Rust, C++ paths) names something in code, digits or not.
+    let path = memchr::memmem::find(value, b"::").is_some()
+        && value
+            .split(|&b| b == b':')
+            .filter(|p| !p.is_empty())
+            .all(ident);
     let mut parts = value.split(|&b| b == b'.');
-    let dotted = value.contains(&b'.')
-        && parts.all(|p| {
-            p.first().is_some_and(|&b| is_ident_start(b)) && p.iter().all(|&b| is_ident(b))
-        })
-        && !value.iter().any(u8::is_ascii_digit);
+    let dotted = value.contains(&b'.') && parts.all(ident) && !value.iter().any(u8::is_ascii_digit);
     let constant = value
         .iter()
         .all(|&b| b.is_ascii_uppercase() || b == b'_' || b.is_ascii_digit())
         && value.contains(&b'_');
-    dotted || constant
+    dotted || constant || path
 }
 
 /// How many of lower-case letters, upper-case letters, digits and other symbols occur
@@ -219,6 +223,7 @@ mod tests {
         assert!(!generic_value_is_secret(b"DEFAULT_TOKEN"));
         assert!(!generic_value_is_secret(b"production_database"));
         assert!(!generic_value_is_secret(b"12345678"));
+        assert!(!generic_value_is_secret(b"Win32::GetFullPathName"));
     }
 
     #[test]

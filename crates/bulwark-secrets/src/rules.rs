@@ -333,7 +333,9 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         category: "npm",
         title: "npm registry credential in .npmrc",
         severity: High,
-        regex: r#"(?i)_auth(?:Token)?\s*=\s*["']?(?P<secret>[A-Za-z0-9+/=._-]{16,})"#,
+        // An .npmrc key starts its line, or follows the registry scope (`//host/:_auth`);
+        // `url_auth = get_auth(...)` in source code is neither.
+        regex: r#"(?im)(?:^[ \t]*|/:)_auth(?:Token)?[ \t]*=[ \t]*["']?(?P<secret>[A-Za-z0-9+/=._-]{16,})["']?[ \t]*$"#,
         keywords: &["_auth"],
         allow: &[],
         check: Check::NotPlaceholder,
@@ -528,7 +530,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         category: "Generic",
         title: "Hard-coded secret (high-entropy value assigned to a secret-like key)",
         severity: Medium,
-        regex: r#"(?i)(?:password|passwd|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|auth[_.-]?key|credentials?)[a-z0-9_.-]{0,20}["']?\s*(?::=|=>|[:=])\s*["'`]?(?P<secret>[^\s"'`;,<>(){}\[\]]{8,128})"#,
+        regex: r#"(?i)(?:password|passwd|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|auth[_.-]?key|credentials?)[a-z0-9_.-]{0,20}["']?\s*(?::=|=>|[:=])\s*["']?(?P<secret>[^\s"'`;,<>(){}\[\]]{8,128})(?:[\s"'`;,<>)}\[\]]|$)"#,
         keywords: &[
             "password",
             "passwd",

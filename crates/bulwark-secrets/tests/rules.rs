@@ -427,3 +427,27 @@ fn negative_samples_are_not_reported_by_their_rule() {
         );
     }
 }
+
+/// Lines from real packages that earlier rule versions flagged (perl-base's Cwd.pm,
+/// requests' models.py, urllib3's securetransport helper): code, not secrets.
+#[test]
+fn code_in_real_packages_is_not_a_secret() {
+    let scanner = default_scanner();
+    for line in [
+        "\t$newpwd = Win32::GetFullPathName($newdir);",
+        "    $pwd = Win32::GetCwd();",
+        "    my $pwd = `/usr/bin/fullpath -t`;",
+        "            url_auth = get_auth_from_url(self.url)",
+        "    password = base64.b16encode(random_bytes[8:])  # Must be valid UTF-8",
+    ] {
+        let findings = scanner.scan("lib/module.py", format!("{line}\n").as_bytes());
+        assert!(findings.is_empty(), "{line:?} reported: {findings:?}");
+    }
+    // The same keys with literal values still are.
+    let findings = scanner.scan(
+        "etc/app.conf",
+        b"password = q8Zr2LmV0xT4nB7wKe9d\n_auth=dXNlcjpxOFpyMkxtVjB4VDRuQjd3\n",
+    );
+    let ids: Vec<&str> = findings.iter().map(|f| f.rule_id.as_str()).collect();
+    assert_eq!(ids, ["generic-secret", "npmrc-auth"], "{findings:?}");
+}
