@@ -90,7 +90,10 @@ fn findings(report: &Value) -> BTreeMap<Key, Vec<String>> {
                         .as_array()
                         .map(|f| f.iter().map(s).collect())
                         .unwrap_or_default();
-                    ((s(&v["id"]), s(&v["package"]), s(&v["installed_version"])), fixed)
+                    (
+                        (s(&v["id"]), s(&v["package"]), s(&v["installed_version"])),
+                        fixed,
+                    )
                 })
                 .collect()
         })
@@ -513,7 +516,9 @@ fn ubuntu_sbom_source_package_tilde_and_pro_release() {
     let db = tmp.path().join("db");
     import(
         &db,
-        &[fixture("Ubuntu/ubuntu-security-notices/CVE-2024-22365.json")],
+        &[fixture(
+            "Ubuntu/ubuntu-security-notices/CVE-2024-22365.json",
+        )],
     );
     let pam = |bin: &str, v: &str, distro: &str| -> (String, String, String) {
         (
@@ -530,7 +535,11 @@ fn ubuntu_sbom_source_package_tilde_and_pro_release() {
         // At the fix.
         pam("libpam-runtime", "1.4.0-11ubuntu2.4", "ubuntu-22.04"),
         // Above the fix (dpkg: …2.4+esm1 > …2.4).
-        pam("libpam-modules-bin", "1.4.0-11ubuntu2.4+esm1", "ubuntu-22.04"),
+        pam(
+            "libpam-modules-bin",
+            "1.4.0-11ubuntu2.4+esm1",
+            "ubuntu-22.04",
+        ),
     ];
     let comps: Vec<Comp> = rows22
         .iter()
@@ -758,7 +767,12 @@ fn red_hat_sbom_explicit_zero_epoch() {
     assert_eq!(
         findings(&r),
         want(&[
-            ("RHSA-2021:4511", "curl", "7.61.1-21.el8", &["0:7.61.1-22.el8"]),
+            (
+                "RHSA-2021:4511",
+                "curl",
+                "7.61.1-21.el8",
+                &["0:7.61.1-22.el8"]
+            ),
             (
                 "RHSA-2021:4511",
                 "libcurl-devel",
@@ -972,10 +986,19 @@ fn language_sbom_every_ecosystem_at_the_edges() {
                 "google-protobuf",
                 "3.21.0.rc.2",
             ),
-            c("pkg:gem/google-protobuf@3.19.5", "google-protobuf", "3.19.5"),
-            c("pkg:gem/google-protobuf@3.16.3", "google-protobuf", "3.16.3"),
+            c(
+                "pkg:gem/google-protobuf@3.19.5",
+                "google-protobuf",
+                "3.19.5",
+            ),
+            c(
+                "pkg:gem/google-protobuf@3.16.3",
+                "google-protobuf",
+                "3.16.3",
+            ),
             c("pkg:gem/lodash-rails@4.17.20", "lodash-rails", "4.17.20"),
-            // --- NuGet (ids are case-insensitive)
+            // --- NuGet (ids are case-insensitive: the record spells it `NetCore`; this
+            // case found the store indexing NuGet names case-sensitively)
             c(
                 "pkg:nuget/Microsoft.NETCore.App.Runtime.linux-arm@9.0.5",
                 "Microsoft.NETCore.App.Runtime.linux-arm",
@@ -1016,8 +1039,16 @@ fn language_sbom_every_ecosystem_at_the_edges() {
                 "core-bundle",
                 "4.4.46",
             ),
-            c("pkg:composer/contao/core-bundle@4.5.0", "core-bundle", "4.5.0"),
-            c("pkg:composer/contao/core-bundle@4.8.6", "core-bundle", "4.8.6"),
+            c(
+                "pkg:composer/contao/core-bundle@4.5.0",
+                "core-bundle",
+                "4.5.0",
+            ),
+            c(
+                "pkg:composer/contao/core-bundle@4.8.6",
+                "core-bundle",
+                "4.8.6",
+            ),
         ],
     );
     let r = scan(&db, &sbom_target(tmp.path(), "lang.cdx.json", &sbom));
@@ -1081,7 +1112,12 @@ fn language_sbom_every_ecosystem_at_the_edges() {
                 "1.77",
                 &["1.78"],
             ),
-            ("CVE-2022-3171", "google-protobuf", "3.21.0.rc.2", &["3.21.7"]),
+            (
+                "CVE-2022-3171",
+                "google-protobuf",
+                "3.21.0.rc.2",
+                &["3.21.7"]
+            ),
             ("CVE-2022-3171", "google-protobuf", "3.19.5", &["3.19.6"]),
             ("CVE-2020-28500", "lodash-rails", "4.17.20", &["4.17.21"]),
             (
@@ -1099,7 +1135,12 @@ fn language_sbom_every_ecosystem_at_the_edges() {
                 "2.3.0",
                 &["2.3.1"],
             ),
-            ("CVE-2019-19745", "contao/core-bundle", "4.4.45", &["4.4.46"]),
+            (
+                "CVE-2019-19745",
+                "contao/core-bundle",
+                "4.4.45",
+                &["4.4.46"]
+            ),
             ("CVE-2019-19745", "contao/core-bundle", "4.5.0", &["4.8.6"]),
         ])
     );
