@@ -132,12 +132,14 @@ pub fn pep503_normalize(name: &str) -> String {
 }
 
 /// The key a package name is indexed and looked up by: PEP 503 for PyPI (whose names
-/// are case- and separator-insensitive), the name as spelled everywhere else.
+/// are case- and separator-insensitive), ASCII lower case for NuGet and Packagist (whose
+/// package ids are case-insensitive, as the matcher compares them), the name as spelled
+/// everywhere else.
 pub fn package_key(ecosystem_base: &str, name: &str) -> String {
-    if ecosystem_base == "PyPI" {
-        pep503_normalize(name)
-    } else {
-        name.to_string()
+    match ecosystem_base {
+        "PyPI" => pep503_normalize(name),
+        "NuGet" | "Packagist" => name.to_ascii_lowercase(),
+        _ => name.to_string(),
     }
 }
 
@@ -513,23 +515,26 @@ impl VulnDb {
     }
 
     /// All live (not withdrawn) records naming package `name` in any release of
-    /// `ecosystem_base` (`Debian`, `PyPI`, ...), ordered by id. PyPI names are
-    /// matched after PEP 503 normalisation, all others exactly.
+    /// `ecosystem_base` (`Debian`, `PyPI`, ...), ordered by id. Names are compared by
+    /// [`package_key`]: PEP 503 for PyPI, case-insensitively for NuGet and Packagist,
+    /// exactly for the rest.
     pub fn records_for(&self, ecosystem_base: &str, name: &str) -> Result<Vec<OsvRecord>> {
         let key = package_key(ecosystem_base, name);
         let now = rfc3339(now_unix());
+        // Generations written before NuGet/Packagist keys were lower-cased hold those
+        // names as spelled; asking for the spelling too keeps exact matches working there.
         let mut stmt = self
             .conn
             .prepare_cached(
                 "SELECT r.id, r.data FROM records r
                  WHERE r.id IN (SELECT record_id FROM affected
-                                WHERE ecosystem_base = ?1 AND package_key = ?2)
+                                WHERE ecosystem_base = ?1 AND package_key IN (?2, ?4))
                    AND (r.withdrawn IS NULL OR r.withdrawn > ?3)
                  ORDER BY r.id",
             )
             .map_err(|e| self.sql(e))?;
         let rows = stmt
-            .query_map(params![ecosystem_base, key, now], |r| {
+            .query_map(params![ecosystem_base, key, now, name], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
             })
             .map_err(|e| self.sql(e))?;

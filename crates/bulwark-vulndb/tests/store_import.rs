@@ -439,3 +439,58 @@ fn missing_db_and_dropped_writer() {
         .expect("busy");
     assert!(matches!(err, VulnDbError::Busy { .. }), "{err}");
 }
+
+/// NuGet and Packagist package ids are case-insensitive: a lock file's spelling must find
+/// the record whatever case the advisory uses (regression: the store indexed these names
+/// exactly, so only the matcher, never reached, compared them case-insensitively).
+#[test]
+fn nuget_and_packagist_lookups_ignore_case() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let db = d.path().join("db");
+    let rec = osv_fixtures().join("NuGet/ghsa-trivy-db-fixtures/GHSA-266m-wp2v-x7mq.json");
+    let php = write(
+        d.path(),
+        "php.json",
+        &record_json(
+            "PHP-1",
+            "2024-01-01T00:00:00Z",
+            "Packagist",
+            "Acme/Core-Bundle",
+            "1.0.1",
+        ),
+    );
+    let npm = write(
+        d.path(),
+        "npm.json",
+        &record_json("NPM-1", "2024-01-01T00:00:00Z", "npm", "Left-Pad", "1.0.1"),
+    );
+    import_paths(&db, &[rec, php, npm], &ImportOptions::default()).expect("import");
+    let db = VulnDb::open(&db).expect("open");
+    // The record spells it `Microsoft.NetCore.App.Runtime.linux-arm`.
+    for spelling in [
+        "Microsoft.NetCore.App.Runtime.linux-arm",
+        "Microsoft.NETCore.App.Runtime.linux-arm",
+        "microsoft.netcore.app.runtime.linux-arm",
+    ] {
+        assert_eq!(
+            ids(&db.records_for("NuGet", spelling).expect("lookup")),
+            ["GHSA-266m-wp2v-x7mq"],
+            "{spelling}"
+        );
+    }
+    assert_eq!(
+        ids(&db
+            .records_for("Packagist", "acme/core-bundle")
+            .expect("lookup")),
+        ["PHP-1"]
+    );
+    // npm names stay exact.
+    assert_eq!(
+        ids(&db.records_for("npm", "Left-Pad").expect("lookup")),
+        ["NPM-1"]
+    );
+    assert!(db
+        .records_for("npm", "left-pad")
+        .expect("lookup")
+        .is_empty());
+}
