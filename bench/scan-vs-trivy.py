@@ -12,6 +12,7 @@ printed with the bulwark/Trivy ratios.
 Usage: bench/scan-vs-trivy.py [--runs N] [--records N | --osv-zip ZIP] [--bulwark PATH] [--trivy PATH] IMAGE...
 """
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -41,9 +42,16 @@ def main():
             subprocess.run([sys.executable, os.path.join(here, "gen-osv.py"), zpath,
                             str(a.records), "1"], check=True)
         db = os.path.join(tmp, "db")
-        t0 = time.monotonic()
-        subprocess.run([a.bulwark, "-q", "db", "--db", db, "import", zpath], check=True)
-        print(f"DB: {a.records if not a.osv_zip else os.path.basename(a.osv_zip)} generated records imported in {time.monotonic() - t0:.1f} s")
+        wall, peak = timed([a.bulwark, "-q", "db", "--db", db, "import", zpath])
+        size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(db) for f in fs)
+        info = subprocess.run([a.bulwark, "db", "--db", db, "info", "--format", "json"],
+                              capture_output=True, text=True)
+        try:
+            n = int(json.loads(info.stdout)["records"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            n = a.records
+        print(f"import: {n} records from {os.path.basename(zpath)} ({os.path.getsize(zpath) / 2**20:.0f} MiB) "
+              f"in {wall:.1f} s = {n / wall:,.0f} records/s, peak {peak:.0f} MiB, DB {size / 2**20:.0f} MiB")
         rows = []
         for img in a.images:
             res = {"bulwark": [], "trivy": []}
