@@ -8,8 +8,9 @@
 * Kubernetes manifests: YAML/JSON files with `apiVersion` and a workload `kind` found
   under /usr, /opt, the repo's examples/ and crates/*/tests/, plus the pass and fail Pods
   of the newest version of the upstream Pod Security Standards fixtures
-  (/work/shared/fixtures/pss/LEVEL/vNEWEST): `bulwark config FILE... --format json` vs
-  Trivy (KSV rules) and Checkov (CKV_K8S rules).
+  (/work/shared/fixtures/pss/LEVEL/vNEWEST): `bulwark config FILE... --format json`
+  (the default `--checks all` run, plus a `--checks pss-baseline` run, see
+  run_bulwark_k8s) vs Trivy (KSV rules) and Checkov (CKV_K8S rules).
 
 Rules are matched through bulwark's aliases (each bulwark check names the other tools'
 ids for the same rule). For every rule the table counts files where both tools report
@@ -106,15 +107,17 @@ def run_bulwark_dockerfiles(files):
     return res, errors
 
 
-def run_bulwark_k8s(files, exe):
-    """`bulwark config FILE... --format json`, one process for the whole corpus."""
+def bulwark_config(files, exe, checks):
+    """`bulwark config --checks CHECKS FILE... --format json`, one process for the corpus.
+
+    Returns ({file: [(check id, [aliases])]}, {file: warning})."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "report.json")
         # An empty ignore file, so a .bulwarkignore in the current directory cannot hide anything.
         ign = os.path.join(tmp, "ignore.yaml")
         open(ign, "w").close()
-        p = subprocess.run([exe, "config", "--format", "json", "-o", out, "--ignorefile", ign]
-                           + files, capture_output=True, text=True)
+        p = subprocess.run([exe, "config", "--checks", checks, "--format", "json", "-o", out,
+                            "--ignorefile", ign] + files, capture_output=True, text=True)
         if p.returncode != 0:
             sys.exit(f"bulwark config failed ({p.returncode}):\n{p.stderr[-2000:]}")
         with open(out) as fh:
@@ -125,6 +128,24 @@ def run_bulwark_k8s(files, exe):
             res[m["path"]].append((m["check_id"], [norm_id(a) for a in m.get("aliases", [])]))
     errors = {w["path"]: w.get("message", "") for w in doc.get("warnings") or []
               if w.get("path") in res}
+    return res, errors
+
+
+def run_bulwark_k8s(files, exe):
+    """bulwark's default run (`--checks all`) plus a `--checks pss-baseline` run.
+
+    Like the Pod Security Admission library, bulwark lets a restricted control replace
+    its baseline form when both run (restricted volume types replace hostPath volumes,
+    restricted capabilities and seccomp replace theirs), so a default run reports a
+    hostPath volume once, as BW-PSS-volume-types. Trivy keeps both forms as separate rules
+    (KSV-0023 and KSV-0028); the second run lets each baseline control be compared with
+    its own Trivy rule."""
+    res, errors = bulwark_config(files, exe, "all")
+    base, base_errors = bulwark_config(files, exe, "pss-baseline")
+    errors.update(base_errors)
+    for f, found in base.items():
+        seen = {c for c, _ in res.get(f, [])}
+        res.setdefault(f, []).extend(x for x in found if x[0] not in seen)
     for f in errors:
         res.pop(f, None)
     return res, errors
