@@ -551,3 +551,47 @@ fn binary_empty_and_oversized_input() {
     let r = scan_k8s("big.yaml", &big, &K8sOptions::default());
     assert!(matches!(r, Err(MisconfigError::TooLarge { .. })));
 }
+
+/// Found by the side-by-side harness (docs/side-by-side.md): `securityContext: {}` on
+/// both pod and container sets nothing, so it is the same as no security context.
+#[test]
+fn empty_security_context_counts_as_none() {
+    let yaml = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  securityContext: {}\n  containers:\n  - {name: c, image: x, securityContext: {}}\n  - {name: d, image: x, securityContext: {runAsNonRoot: true}}\n";
+    let found = scan(yaml);
+    let hits: Vec<_> = found
+        .iter()
+        .filter(|m| m.check_id == "BW-K8S-0021")
+        .collect();
+    assert_eq!(hits.len(), 1, "{found:#?}");
+    assert!(hits[0].message.contains("\"c\""), "{hits:#?}");
+    assert_eq!(hits[0].start_line, Some(7));
+}
+
+/// Found by the side-by-side harness: Trivy's KSV-0119 flags NET_RAW in
+/// `capabilities.add` only, so selecting (or ignoring) KSV-0119 must not touch the
+/// "NET_RAW not dropped" check, only the baseline capabilities check.
+#[test]
+fn ksv0119_means_net_raw_added() {
+    let opts = K8sOptions {
+        sets: CheckSelection::parse("KSV-0119").unwrap_or_default(),
+        pss_version: Default::default(),
+    };
+    let bare = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: x}]\n";
+    let r = scan_k8s("p.yaml", bare.as_bytes(), &opts).unwrap_or_default();
+    assert!(r.is_empty(), "not dropping NET_RAW is not KSV-0119: {r:#?}");
+    let added = bare.replace(
+        "image: x}",
+        "image: x, securityContext: {capabilities: {add: [NET_RAW]}}}",
+    );
+    let r = scan_k8s("p.yaml", added.as_bytes(), &opts).unwrap_or_default();
+    let got: Vec<_> = r.iter().map(|m| m.check_id.as_str()).collect();
+    assert_eq!(got, ["BW-PSS-capabilities-baseline"], "{r:#?}");
+    // The full run still reports the missing drop, under CKV_K8S_28.
+    let all = scan(bare);
+    let net_raw = all.iter().find(|m| m.check_id == "BW-K8S-0010");
+    assert!(
+        net_raw.is_some_and(|m| m.aliases.iter().any(|a| a == "CKV_K8S_28")
+            && !m.aliases.iter().any(|a| a.contains("0119"))),
+        "{all:#?}"
+    );
+}

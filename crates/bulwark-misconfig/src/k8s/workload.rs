@@ -124,7 +124,9 @@ k8s_check!(NET_RAW, "BW-K8S-0010", "NET_RAW not dropped", Medium,
     "NET_RAW, granted by default by most runtimes, allows packet spoofing and sniffing on the pod network.",
     "Add NET_RAW (or ALL) to securityContext.capabilities.drop.",
     ["CIS Kubernetes 5.2.8", "CIS Docker 5.4", "NIST SP 800-190 4.4.3"],
-    ["CKV_K8S_28", "KSV-0119"], ["cis-k8s"]);
+    // Not KSV-0119: Trivy's rule only flags NET_RAW in capabilities.add (that is
+    // BW-PSS-capabilities-baseline); this one also flags a NET_RAW that is not dropped.
+    ["CKV_K8S_28"], ["cis-k8s"]);
 k8s_check!(
     LIVENESS,
     "BW-K8S-0011",
@@ -411,7 +413,9 @@ pub(crate) fn evaluate(res: &Resource<'_>, sink: &mut Sink<'_>) {
             }
         }
         let csc = c.get("securityContext").filter(|s| !s.is_null());
-        if csc.is_none() && pod_sc.is_none() {
+        // `securityContext: {}` sets nothing: every runtime default still applies.
+        let unset = |s: Option<&Node>| s.is_none_or(|s| s.entries().is_empty());
+        if unset(csc) && unset(pod_sc) {
             sink.report(
                 &NO_SECURITY_CONTEXT,
                 c.line,
