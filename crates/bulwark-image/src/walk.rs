@@ -91,6 +91,8 @@ pub struct LayerWalk<O> {
     nondir: Vec<u64>,
     /// Sorted hashes of directory entry paths.
     dirs: Vec<u64>,
+    /// The blob's on-disk stamp when it was verified (image layers only).
+    stamp: Option<BlobStamp>,
 }
 
 impl<O> LayerWalk<O> {
@@ -106,6 +108,7 @@ impl<O> LayerWalk<O> {
             hardlinks: HashMap::new(),
             nondir: Vec::new(),
             dirs: Vec::new(),
+            stamp: None,
         }
     }
 
@@ -414,26 +417,79 @@ fn layer_io_error(
     }
 }
 
-/// Streams one layer blob, calling `on_entry` for each tar entry, then reads to the very
-/// end and checks the digest.
-fn stream_layer(
+/// What an entry handler tells the layer reader.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// Go on with the next entry.
+    Next,
+    /// Nothing more is wanted from this layer (only honoured by [`revisit_layer`]; a
+    /// verifying read always goes to the end, since the digest covers every byte).
+    Done,
+}
+
+/// Handler for one tar entry and its data.
+type OnEntry<'f> = dyn FnMut(EntryMeta<'_>, &mut dyn Read) -> io::Result<Flow> + 'f;
+
+/// Runs `on_entry` over a tar stream's entries; returns the last path seen (for errors).
+fn for_each_entry<R: Read>(
+    entries: tar::Entries<'_, R>,
     blob: &LayerBlob,
     opts: &WalkOptions,
-    on_entry: &mut dyn FnMut(EntryMeta<'_>, &mut dyn Read) -> io::Result<()>,
-) -> Result<(), ImageError> {
-    let expected = ParsedDigest::parse(&blob.digest).map_err(|message| ImageError::Layer {
-        digest: blob.digest.clone(),
-        path: "-".into(),
-        message,
-    })?;
-    // Docker archives name layers by diff id: then the digest covers the uncompressed tar.
-    let hash_decompressed = blob.digest == blob.diff_id;
+    tripped: &Cell<bool>,
+    on_entry: &mut OnEntry<'_>,
+) -> Result<String, ImageError> {
+    let mut last = String::from("-");
+    for entry in entries {
+        let mut entry = entry.map_err(|e| layer_io_error(blob, &last, &e, tripped.get(), opts))?;
+        let raw_path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let path = normalise_entry_path(&raw_path).map_err(|message| ImageError::Layer {
+            digest: blob.digest.clone(),
+            path: raw_path.clone(),
+            message,
+        })?;
+        let header = entry.header();
+        let kind = header.entry_type();
+        let mode = header.mode().unwrap_or(0) & 0o7777;
+        let link = entry
+            .link_name_bytes()
+            .map(|l| String::from_utf8_lossy(&l).into_owned());
+        let meta = EntryMeta {
+            path: &path,
+            kind,
+            mode,
+            size: entry.size(),
+            link: link.as_deref(),
+        };
+        let flow = on_entry(meta, &mut entry)
+            .map_err(|e| layer_io_error(blob, &path, &e, tripped.get(), opts))?;
+        if !path.is_empty() {
+            last = path;
+        }
+        if flow == Flow::Done {
+            break;
+        }
+    }
+    Ok(last)
+}
+
+/// Opens a layer's decompressed stream: sniffs gzip/zstd/plain from the first bytes (the
+/// media type is the fallback) and puts the bomb guard on the output. `raw_hash` and
+/// `plain_hash` hash the stored and the decompressed bytes.
+/// A layer's decompressed, bomb-guarded, optionally hashed byte stream.
+type LayerStream = Limited<HashingReader<Decomp<BufReader<HashingReader<io::Take<File>>>>>>;
+
+fn open_layer_stream(
+    blob: &LayerBlob,
+    opts: &WalkOptions,
+    raw_hash: Option<HashSink>,
+    plain_hash: Option<HashSink>,
+    tripped: Rc<Cell<bool>>,
+) -> Result<LayerStream, ImageError> {
     let raw = HashingReader {
         inner: open_location(&blob.location)?,
-        hasher: (!hash_decompressed).then(|| HashSink::new(Hasher::new(expected.algorithm))),
+        hasher: raw_hash,
     };
     let mut buffered = BufReader::with_capacity(BLOB_BUFFER, raw);
-    let tripped = Rc::new(Cell::new(false));
     let head = buffered
         .fill_buf()
         .map_err(|e| layer_io_error(blob, "-", &e, false, opts))?;
@@ -450,53 +506,47 @@ fn stream_layer(
     } else {
         Decomp::Plain(buffered)
     };
-    let limited = Limited {
+    Ok(Limited {
         inner: HashingReader {
             inner: decomp,
-            hasher: hash_decompressed.then(|| HashSink::new(Hasher::new(expected.algorithm))),
+            hasher: plain_hash,
         },
         count: 0,
         max: opts.max_layer_bytes,
-        tripped: tripped.clone(),
-    };
+        tripped,
+    })
+}
+
+/// Streams one layer blob, calling `on_entry` for each tar entry, then reads to the very
+/// end and checks the digest.
+fn stream_layer(
+    blob: &LayerBlob,
+    opts: &WalkOptions,
+    on_entry: &mut OnEntry<'_>,
+) -> Result<(), ImageError> {
+    let expected = ParsedDigest::parse(&blob.digest).map_err(|message| ImageError::Layer {
+        digest: blob.digest.clone(),
+        path: "-".into(),
+        message,
+    })?;
+    // Docker archives name layers by diff id: then the digest covers the uncompressed tar.
+    let hash_decompressed = blob.digest == blob.diff_id;
+    let tripped = Rc::new(Cell::new(false));
+    let limited = open_layer_stream(
+        blob,
+        opts,
+        (!hash_decompressed).then(|| HashSink::new(Hasher::new(expected.algorithm))),
+        hash_decompressed.then(|| HashSink::new(Hasher::new(expected.algorithm))),
+        tripped.clone(),
+    )?;
     // tar asks for 512-byte headers and small data reads. Serving those from a large
     // buffer keeps the decompressor, its CRC and the layer hash working on big chunks
     // (inflate's fast path needs room; SHA-256 and the hasher channel pay per call).
     let mut archive = tar::Archive::new(BufReader::with_capacity(TAR_BUFFER, limited));
-    let mut last = String::from("-");
-    {
-        let entries = archive
-            .entries()
-            .map_err(|e| layer_io_error(blob, "-", &e, tripped.get(), opts))?;
-        for entry in entries {
-            let mut entry =
-                entry.map_err(|e| layer_io_error(blob, &last, &e, tripped.get(), opts))?;
-            let raw_path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            let path = normalise_entry_path(&raw_path).map_err(|message| ImageError::Layer {
-                digest: blob.digest.clone(),
-                path: raw_path.clone(),
-                message,
-            })?;
-            let header = entry.header();
-            let kind = header.entry_type();
-            let mode = header.mode().unwrap_or(0) & 0o7777;
-            let link = entry
-                .link_name_bytes()
-                .map(|l| String::from_utf8_lossy(&l).into_owned());
-            let meta = EntryMeta {
-                path: &path,
-                kind,
-                mode,
-                size: entry.size(),
-                link: link.as_deref(),
-            };
-            on_entry(meta, &mut entry)
-                .map_err(|e| layer_io_error(blob, &path, &e, tripped.get(), opts))?;
-            if !path.is_empty() {
-                last = path;
-            }
-        }
-    }
+    let entries = archive
+        .entries()
+        .map_err(|e| layer_io_error(blob, "-", &e, tripped.get(), opts))?;
+    let last = for_each_entry(entries, blob, opts, &tripped, on_entry)?;
     // Read the rest (end-of-archive blocks, padding, compression trailer) so the digest
     // covers every byte of the blob.
     let mut rest = archive.into_inner();
@@ -519,6 +569,138 @@ fn stream_layer(
             expected: blob.digest.clone(),
             actual,
         });
+    }
+    Ok(())
+}
+
+/// What identifies a blob file's content on disk between two reads: if any of these
+/// changed, the file was written to (a write always moves ctime, which user space
+/// cannot set back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BlobStamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    #[cfg(unix)]
+    ino_ctime: (u64, u64, i64, i64),
+}
+
+fn blob_stamp(blob: &LayerBlob) -> Result<BlobStamp, ImageError> {
+    let path = match &blob.location {
+        crate::BlobLocation::File(p) => p,
+        crate::BlobLocation::TarMember { archive, .. } => archive,
+    };
+    let md = std::fs::metadata(path).map_err(|source| ImageError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    #[cfg(unix)]
+    use std::os::unix::fs::MetadataExt as _;
+    Ok(BlobStamp {
+        len: md.len(),
+        modified: md.modified().ok(),
+        #[cfg(unix)]
+        ino_ctime: (md.dev(), md.ino(), md.ctime(), md.ctime_nsec()),
+    })
+}
+
+/// A byte range of a file, seekable within the range (an uncompressed layer in place).
+struct Region {
+    file: File,
+    start: u64,
+    len: u64,
+    pos: u64,
+}
+
+impl Read for Region {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.len.saturating_sub(self.pos);
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let Some(buf) = buf.get_mut(..want) else {
+            return Ok(0);
+        };
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.file.read(buf)?;
+        self.pos = self.pos.saturating_add(n as u64);
+        Ok(n)
+    }
+}
+
+impl Seek for Region {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            io::SeekFrom::Start(n) => Some(n),
+            io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            io::SeekFrom::End(d) => self.len.checked_add_signed(d),
+        }
+        .filter(|&n| n <= self.len)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek outside the layer"))?;
+        self.file
+            .seek(io::SeekFrom::Start(self.start.saturating_add(target)))?;
+        self.pos = target;
+        Ok(target)
+    }
+}
+
+/// Reads an already verified layer again, for the entries `on_entry` still wants, and
+/// stops as soon as it says [`Flow::Done`]. The first read checked every byte against the
+/// digest; instead of hashing again, the blob's [`BlobStamp`] must be unchanged before and
+/// after this read. An uncompressed layer is read in place, seeking past file data.
+fn revisit_layer(
+    blob: &LayerBlob,
+    stamp: &BlobStamp,
+    opts: &WalkOptions,
+    on_entry: &mut OnEntry<'_>,
+) -> Result<(), ImageError> {
+    let changed = || ImageError::Layer {
+        digest: blob.digest.clone(),
+        path: "-".into(),
+        message: "layer blob changed on disk during the scan".into(),
+    };
+    if blob_stamp(blob)? != *stamp {
+        return Err(changed());
+    }
+    let tripped = Rc::new(Cell::new(false));
+    let mut stream = open_layer_stream(blob, opts, None, None, tripped.clone())?;
+    let plain = matches!(stream.inner.inner, Decomp::Plain(_));
+    if plain {
+        drop(stream);
+        let (path, start, len) = match &blob.location {
+            crate::BlobLocation::File(p) => (p, 0, stamp.len),
+            crate::BlobLocation::TarMember {
+                archive,
+                offset,
+                len,
+            } => (archive, *offset, *len),
+        };
+        let io_err = |source| ImageError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut file = File::open(path).map_err(io_err)?;
+        file.seek(io::SeekFrom::Start(start)).map_err(io_err)?;
+        let region = Region {
+            file,
+            start,
+            len,
+            pos: 0,
+        };
+        // No big buffer here: every seek would throw it away.
+        let mut archive = tar::Archive::new(region);
+        let entries = archive
+            .entries_with_seek()
+            .map_err(|e| layer_io_error(blob, "-", &e, false, opts))?;
+        for_each_entry(entries, blob, opts, &tripped, on_entry)?;
+    } else {
+        let mut archive = tar::Archive::new(BufReader::with_capacity(TAR_BUFFER, &mut stream));
+        let entries = archive
+            .entries()
+            .map_err(|e| layer_io_error(blob, "-", &e, tripped.get(), opts))?;
+        for_each_entry(entries, blob, opts, &tripped, on_entry)?;
+    }
+    if blob_stamp(blob)? != *stamp {
+        return Err(changed());
     }
     Ok(())
 }
@@ -603,15 +785,17 @@ fn first_pass<V: Visitor>(
     opts: &WalkOptions,
 ) -> Result<FirstPass<V::Output>, ImageError> {
     let mut lw = LayerWalk::new(index, blob.digest.clone(), blob.diff_id.clone());
+    // Taken before the first byte is read: a later revisit must find the blob unchanged.
+    lw.stamp = Some(blob_stamp(blob)?);
     let mut links = Vec::new();
     let mut warnings = Vec::new();
     stream_layer(blob, opts, &mut |e, data| {
         if e.path.is_empty() {
-            return Ok(());
+            return Ok(Flow::Next);
         }
         if e.kind.is_dir() {
             lw.dirs.push(path_hash(e.path));
-            return Ok(());
+            return Ok(Flow::Next);
         }
         let (parent, name) = match e.path.rsplit_once('/') {
             Some((p, n)) => (Some(p), n),
@@ -623,7 +807,7 @@ fn first_pass<V: Visitor>(
             } else if !target.starts_with(".wh.") && !target.is_empty() {
                 lw.whiteouts.insert(join_parent(parent, target));
             }
-            return Ok(());
+            return Ok(Flow::Next);
         }
         match e.kind {
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
@@ -632,7 +816,7 @@ fn first_pass<V: Visitor>(
                 if v.wants(e.path, e.size, mode) {
                     if e.size > opts.max_file_bytes {
                         warnings.push(too_big_warning(e.path, &blob.digest, e.size, opts));
-                        return Ok(());
+                        return Ok(Flow::Next);
                     }
                     let mut content = Content::load(data, e.size, opts)?;
                     let out = v.visit(FileEntry {
@@ -674,7 +858,7 @@ fn first_pass<V: Visitor>(
             // Extension headers and unknown types carry no file of their own.
             _ => {}
         }
-        Ok(())
+        Ok(Flow::Next)
     })?;
     lw.nondir.sort_unstable();
     lw.nondir.dedup();
@@ -694,27 +878,28 @@ struct LinkVisit {
 /// Second pass over one layer: visits the link targets it holds, under the links' paths.
 fn second_pass<V: Visitor>(
     blob: &LayerBlob,
+    stamp: &BlobStamp,
     v: &V,
     opts: &WalkOptions,
     mut targets: HashMap<String, Vec<LinkVisit>>,
 ) -> Result<SecondPass<V::Output>, ImageError> {
     let mut files = Vec::new();
     let mut warnings = Vec::new();
-    stream_layer(blob, opts, &mut |e, data| {
+    revisit_layer(blob, stamp, opts, &mut |e, data| {
         if !matches!(
             e.kind,
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse
         ) {
-            return Ok(());
+            return Ok(Flow::Next);
         }
         let Some(visits) = targets.remove(e.path) else {
-            return Ok(());
+            return Ok(Flow::Next);
         };
         if e.size > opts.max_file_bytes {
             for l in &visits {
                 warnings.push(too_big_warning(&l.link_path, &blob.digest, e.size, opts));
             }
-            return Ok(());
+            return Ok(Flow::Next);
         }
         let mut content = Content::load(data, e.size, opts)?;
         for l in visits {
@@ -727,7 +912,11 @@ fn second_pass<V: Visitor>(
             });
             files.push((l.link_layer, l.link_path, out));
         }
-        Ok(())
+        Ok(if targets.is_empty() {
+            Flow::Done
+        } else {
+            Flow::Next
+        })
     })?;
     for (target, visits) in targets {
         for l in visits {
@@ -968,12 +1157,17 @@ fn walk_layers<V: Visitor>(
             }
         }
     }
-    let mut jobs: Vec<(usize, HashMap<String, Vec<LinkVisit>>)> = per_layer.into_iter().collect();
-    jobs.sort_by_key(|(i, _)| *i);
+    let mut jobs: Vec<_> = per_layer
+        .into_iter()
+        .filter_map(|(i, targets)| {
+            let stamp = layers.get(i).and_then(|l| l.stamp.clone())?;
+            blobs.get(i).map(|b| (i, b, stamp, targets))
+        })
+        .collect();
+    jobs.sort_by_key(|(i, ..)| *i);
     let seconds: Vec<_> = jobs
         .into_par_iter()
-        .filter_map(|(i, targets)| blobs.get(i).map(|b| (b, targets)))
-        .map(|(b, targets)| second_pass(b, v, opts, targets))
+        .map(|(_, b, stamp, targets)| second_pass(b, &stamp, v, opts, targets))
         .collect::<Result<_, _>>()?;
     for (files, w) in seconds {
         warnings.extend(w);

@@ -519,3 +519,90 @@ fn containers_dir_transport() {
     let w = walk(&t, &Collect::all(), &WalkOptions::default()).unwrap();
     assert_eq!(merged_map(&w)["etc/x"].1, "x");
 }
+
+/// Link targets are read again from their (already verified) layer: an uncompressed layer
+/// in place with seeks, both inside a docker-archive and as an OCI blob file, with big
+/// files around the target so skipping their data matters.
+#[test]
+fn link_targets_in_plain_layers_are_revisited_by_seeking() {
+    let tmp = tempfile::tempdir().unwrap();
+    let big = vec![7u8; 3 << 20];
+    let ls = vec![
+        Layer::new(
+            layer_tar(&[
+                E::File("opt/before.bin", &big),
+                E::File("usr/lib/os-release", b"ID=debian\n"),
+                E::File("opt/after.bin", &big),
+                E::File("usr/lib/second", b"two"),
+            ]),
+            Comp::None,
+        ),
+        Layer::new(
+            layer_tar(&[
+                E::Symlink("etc/os-release", "../usr/lib/os-release"),
+                E::Symlink("etc/second", "/usr/lib/second"),
+            ]),
+            Comp::None,
+        ),
+    ];
+    let wanted = Collect {
+        filter: |p| p.starts_with("etc/"),
+    };
+    let archive = tmp.path().join("img.tar");
+    docker_archive(&archive, &ls, &["t:1"], false);
+    let layout = tmp.path().join("layout");
+    oci_layout(&layout, &ls, "t");
+    for target in [archive, layout] {
+        let t = open(target.to_str().unwrap(), &OpenOptions::default()).unwrap();
+        let w = walk(&t, &wanted, &WalkOptions::default()).unwrap();
+        let m = merged_map(&w);
+        assert_eq!(m["etc/os-release"], (1, "ID=debian\n".to_string()), "{target:?}");
+        assert_eq!(m["etc/second"], (1, "two".to_string()), "{target:?}");
+        assert!(w.warnings.is_empty(), "{:?}", w.warnings);
+    }
+}
+
+/// The revisit does not hash again, so it insists that the blob is unchanged since it was
+/// verified: a blob written to between the two reads is an error, not silent trust.
+#[test]
+fn blob_changed_between_verify_and_revisit_is_an_error() {
+    struct Toucher(std::path::PathBuf);
+    impl bulwark_image::Visitor for Toucher {
+        type Output = ();
+        fn wants(&self, path: &str, _size: u64, _mode: u32) -> bool {
+            path.starts_with("etc/") || path == "opt/marker"
+        }
+        fn visit(&self, file: bulwark_image::FileEntry<'_>) {
+            if file.path == "opt/marker" {
+                // Rewrite the archive's first byte with the same value: the content stays
+                // valid, but the write moves mtime/ctime as any tampering would.
+                let data = std::fs::read(&self.0).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                std::fs::write(&self.0, data).unwrap();
+            }
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let ls = vec![
+        Layer::new(
+            layer_tar(&[E::File("usr/lib/os-release", b"ID=debian\n")]),
+            Comp::None,
+        ),
+        Layer::new(
+            layer_tar(&[
+                E::Symlink("etc/os-release", "../usr/lib/os-release"),
+                E::File("opt/marker", b"x"),
+            ]),
+            Comp::None,
+        ),
+    ];
+    let archive = tmp.path().join("img.tar");
+    docker_archive(&archive, &ls, &["t:1"], false);
+    let t = open(archive.to_str().unwrap(), &OpenOptions::default()).unwrap();
+    let opts = WalkOptions {
+        threads: 1,
+        ..WalkOptions::default()
+    };
+    let err = walk(&t, &Toucher(archive.clone()), &opts).unwrap_err();
+    assert!(err.to_string().contains("changed on disk"), "{err}");
+}
