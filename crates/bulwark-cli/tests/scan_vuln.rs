@@ -685,3 +685,62 @@ fn trivy_sbom_target_gives_the_image_findings() {
         .collect();
     assert_eq!(findings(&r), want);
 }
+
+/// A full disk while importing: the import fails with a clear error and exit code 2, and
+/// the previous DB stays current and scans as before. The disk fills up by a file-size
+/// limit (`ulimit -f`, with SIGXFSZ ignored so writes fail with EFBIG as on a full
+/// volume), which needs no mount privileges.
+#[test]
+fn full_disk_during_import_keeps_the_previous_db() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("db").display().to_string();
+    let out = run(&["db", "--db", &db, "import", &osv()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // 4,000 small PyPI records: a DB of several MiB, far past the 1 MiB limit below.
+    let feed = dir.path().join("feed");
+    std::fs::create_dir_all(&feed).expect("mkdir");
+    for i in 0..4000 {
+        let rec = serde_json::json!({
+            "id": format!("PYSEC-9999-{i}"),
+            "modified": "2026-01-01T00:00:00Z",
+            "summary": format!("generated record {i} with some text to take room in the DB"),
+            "affected": [{
+                "package": {"ecosystem": "PyPI", "name": format!("pkg-{i}")},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.0.1"}]}]
+            }]
+        });
+        std::fs::write(feed.join(format!("r{i}.json")), rec.to_string()).expect("write");
+    }
+    let cache = tempfile::tempdir().expect("tempdir");
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            "trap '' XFSZ; ulimit -f 1024; exec \"$0\" \"$@\"",
+            env!("CARGO_BIN_EXE_bulwark"),
+            "db",
+            "--db",
+            &db,
+            "import",
+            &feed.display().to_string(),
+        ])
+        .env_remove("BULWARK_DB")
+        .env("BULWARK_CACHE_DIR", cache.path())
+        .output()
+        .expect("run bulwark");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let msg = stderr(&out);
+    assert!(
+        msg.contains("no room left") && msg.contains("previous DB is unchanged"),
+        "the error should say why: {msg}"
+    );
+    assert!(!msg.contains("panicked"), "{msg}");
+    // The previous generation is still the current one, complete.
+    let out = run(&["db", "--db", &db, "info", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let info: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(info["records"], 14, "{info}");
+    let out = run(&["scan", &demo(), "--db", &db, "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(findings(&r), expected_set(|_| true));
+}

@@ -556,7 +556,11 @@ fn link_targets_in_plain_layers_are_revisited_by_seeking() {
         let t = open(target.to_str().unwrap(), &OpenOptions::default()).unwrap();
         let w = walk(&t, &wanted, &WalkOptions::default()).unwrap();
         let m = merged_map(&w);
-        assert_eq!(m["etc/os-release"], (1, "ID=debian\n".to_string()), "{target:?}");
+        assert_eq!(
+            m["etc/os-release"],
+            (1, "ID=debian\n".to_string()),
+            "{target:?}"
+        );
         assert_eq!(m["etc/second"], (1, "two".to_string()), "{target:?}");
         assert!(w.warnings.is_empty(), "{:?}", w.warnings);
     }

@@ -61,6 +61,16 @@ pub enum VulnDbError {
         #[source]
         source: rusqlite::Error,
     },
+    /// Writing the DB failed for lack of room: a full disk, a quota or a file-size limit.
+    /// The DB being built is discarded; the current one is untouched.
+    #[error("cannot write {path}: no room left (disk full, quota or file-size limit: {source}); the previous DB is unchanged")]
+    NoSpace {
+        /// The generation file being written.
+        path: PathBuf,
+        /// The SQLite error.
+        #[source]
+        source: rusqlite::Error,
+    },
     /// Another process is updating the DB right now.
     #[error("another bulwark is updating the vulnerability DB in {path}; try again when it has finished")]
     Busy {
@@ -113,9 +123,25 @@ impl VulnDbError {
 
     /// Builds a [`VulnDbError::Sqlite`] for `path`.
     pub(crate) fn sql(path: impl Into<PathBuf>, source: rusqlite::Error) -> Self {
-        VulnDbError::Sqlite {
-            path: path.into(),
-            source,
+        // SQLite reports ENOSPC as SQLITE_FULL, but EFBIG and EDQUOT from write(2) as a
+        // plain write I/O error; to the user all three mean "no room".
+        const SQLITE_IOERR_WRITE: std::ffi::c_int = 778;
+        let no_room = match &source {
+            rusqlite::Error::SqliteFailure(e, _) => {
+                e.code == rusqlite::ErrorCode::DiskFull || e.extended_code == SQLITE_IOERR_WRITE
+            }
+            _ => false,
+        };
+        if no_room {
+            VulnDbError::NoSpace {
+                path: path.into(),
+                source,
+            }
+        } else {
+            VulnDbError::Sqlite {
+                path: path.into(),
+                source,
+            }
         }
     }
 
