@@ -517,6 +517,51 @@ fn open_layer_stream(
     })
 }
 
+/// A forward-only stream that "seeks" by reading past bytes: lets tar skip file data
+/// through [`BufRead::consume`] instead of copying it into a scratch buffer.
+struct Skipping<R> {
+    inner: R,
+    /// Bytes passed so far, the position tar expects seeks to report.
+    pos: u64,
+}
+
+impl<R: BufRead> Read for Skipping<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.pos = self.pos.saturating_add(n as u64);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> Seek for Skipping<R> {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            io::SeekFrom::Start(n) => Some(n),
+            io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            io::SeekFrom::End(_) => None,
+        }
+        .filter(|&n| n >= self.pos)
+        .ok_or_else(|| {
+            io::Error::new(io::ErrorKind::Unsupported, "layer streams only go forward")
+        })?;
+        while self.pos < target {
+            let avail = self.inner.fill_buf()?;
+            if avail.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "layer stream ends inside a file's data",
+                ));
+            }
+            let step = usize::try_from(target - self.pos)
+                .unwrap_or(usize::MAX)
+                .min(avail.len());
+            self.inner.consume(step);
+            self.pos = self.pos.saturating_add(step as u64);
+        }
+        Ok(self.pos)
+    }
+}
+
 /// Streams one layer blob, calling `on_entry` for each tar entry, then reads to the very
 /// end and checks the digest.
 fn stream_layer(
@@ -542,14 +587,20 @@ fn stream_layer(
     // tar asks for 512-byte headers and small data reads. Serving those from a large
     // buffer keeps the decompressor, its CRC and the layer hash working on big chunks
     // (inflate's fast path needs room; SHA-256 and the hasher channel pay per call).
-    let mut archive = tar::Archive::new(BufReader::with_capacity(TAR_BUFFER, limited));
+    // Skipping file data tar does not hand out goes through `Skipping`'s seek, which
+    // consumes the buffer in place: every byte is still read (and hashed), but not copied
+    // again nor preceded by tar's zeroed 32 KiB scratch buffer per entry.
+    let mut archive = tar::Archive::new(Skipping {
+        inner: BufReader::with_capacity(TAR_BUFFER, limited),
+        pos: 0,
+    });
     let entries = archive
-        .entries()
+        .entries_with_seek()
         .map_err(|e| layer_io_error(blob, "-", &e, tripped.get(), opts))?;
     let last = for_each_entry(entries, blob, opts, &tripped, on_entry)?;
     // Read the rest (end-of-archive blocks, padding, compression trailer) so the digest
     // covers every byte of the blob.
-    let mut rest = archive.into_inner();
+    let mut rest = archive.into_inner().inner;
     io::copy(&mut rest, &mut io::sink())
         .map_err(|e| layer_io_error(blob, &last, &e, tripped.get(), opts))?;
     // At end of stream the buffer is empty, so unwrapping it drops nothing.
@@ -693,9 +744,12 @@ fn revisit_layer(
             .map_err(|e| layer_io_error(blob, "-", &e, false, opts))?;
         for_each_entry(entries, blob, opts, &tripped, on_entry)?;
     } else {
-        let mut archive = tar::Archive::new(BufReader::with_capacity(TAR_BUFFER, &mut stream));
+        let mut archive = tar::Archive::new(Skipping {
+            inner: BufReader::with_capacity(TAR_BUFFER, &mut stream),
+            pos: 0,
+        });
         let entries = archive
-            .entries()
+            .entries_with_seek()
             .map_err(|e| layer_io_error(blob, "-", &e, tripped.get(), opts))?;
         for_each_entry(entries, blob, opts, &tripped, on_entry)?;
     }
@@ -1114,11 +1168,7 @@ fn walk_layers<V: Visitor>(
     v: &V,
     opts: &WalkOptions,
 ) -> Result<Walk<V::Output>, ImageError> {
-    let firsts: Vec<_> = blobs
-        .par_iter()
-        .enumerate()
-        .map(|(i, b)| first_pass(i, b, v, opts))
-        .collect::<Result<_, _>>()?;
+    let firsts = first_passes(blobs, v, opts)?;
     let mut layers = Vec::with_capacity(firsts.len());
     let mut links = Vec::new();
     let mut warnings = Vec::new();
@@ -1179,6 +1229,71 @@ fn walk_layers<V: Visitor>(
         }
     }
     Ok(Walk { layers, warnings })
+}
+
+/// A layer's first-pass result, once a worker has produced it.
+type Slot<O> = Option<Result<FirstPass<O>, ImageError>>;
+
+/// Runs the first pass over every layer on `opts.threads` workers, biggest blob first:
+/// one huge layer is the critical path (its hash cannot be split), so it must start at
+/// once rather than after the small ones a fixed split happened to put before it.
+fn first_passes<V: Visitor>(
+    blobs: &[LayerBlob],
+    v: &V,
+    opts: &WalkOptions,
+) -> Result<Vec<FirstPass<V::Output>>, ImageError> {
+    let mut order: Vec<usize> = (0..blobs.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(blobs.get(i).map_or(0, |b| b.size)));
+    let queue = Mutex::new(order.into_iter());
+    let results: Mutex<Vec<Slot<V::Output>>> = Mutex::new((0..blobs.len()).map(|_| None).collect());
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let workers = opts.threads.clamp(1, blobs.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
+                }
+                let next = queue.lock().ok().and_then(|mut q| q.next());
+                let Some(i) = next else { return };
+                let Some(blob) = blobs.get(i) else { continue };
+                let r = first_pass(i, blob, v, opts);
+                if r.is_err() {
+                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                if let Ok(mut res) = results.lock() {
+                    if let Some(slot) = res.get_mut(i) {
+                        *slot = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    let results = results.into_inner().map_err(|_| ImageError::Format {
+        what: "layer walker".into(),
+        message: "a worker thread panicked".into(),
+    })?;
+    // The first error in layer order, so the message does not depend on timing.
+    let mut out = Vec::with_capacity(results.len());
+    for (i, r) in results.into_iter().enumerate() {
+        match r {
+            Some(r) => out.push(r?),
+            None if failed.load(std::sync::atomic::Ordering::Relaxed) => continue,
+            None => {
+                return Err(ImageError::Format {
+                    what: "layer walker".into(),
+                    message: format!("layer {i} was not walked"),
+                })
+            }
+        }
+    }
+    if failed.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(ImageError::Format {
+            what: "layer walker".into(),
+            message: "a layer failed without an error".into(),
+        });
+    }
+    Ok(out)
 }
 
 /// Opens a regular file without following a final symlink and without blocking on a FIFO

@@ -588,15 +588,17 @@ fn blob_changed_between_verify_and_revisit_is_an_error() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let ls = vec![
+        // The marker sits in the target's own layer, after the target: the write happens
+        // after that layer's stamp was taken, whatever order the layers are walked in.
         Layer::new(
-            layer_tar(&[E::File("usr/lib/os-release", b"ID=debian\n")]),
+            layer_tar(&[
+                E::File("usr/lib/os-release", b"ID=debian\n"),
+                E::File("opt/marker", b"x"),
+            ]),
             Comp::None,
         ),
         Layer::new(
-            layer_tar(&[
-                E::Symlink("etc/os-release", "../usr/lib/os-release"),
-                E::File("opt/marker", b"x"),
-            ]),
+            layer_tar(&[E::Symlink("etc/os-release", "../usr/lib/os-release")]),
             Comp::None,
         ),
     ];
