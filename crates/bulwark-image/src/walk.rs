@@ -1247,7 +1247,11 @@ fn first_passes<V: Visitor>(
     let queue = Mutex::new(order.into_iter());
     let results: Mutex<Vec<Slot<V::Output>>> = Mutex::new((0..blobs.len()).map(|_| None).collect());
     let failed = std::sync::atomic::AtomicBool::new(false);
-    let workers = opts.threads.clamp(1, blobs.len().max(1));
+    let threads = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    let workers = threads.clamp(1, blobs.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {
