@@ -10,9 +10,8 @@
 //! and `stdlib` at the toolchain version without any ` X:experiment` suffix.
 
 use crate::rust::exe;
-use crate::{CatalogError, CatalogInput, CatalogOutput, Cataloger, ScanMode};
+use crate::CatalogError;
 use bulwark_core::{Ecosystem, Package};
-use object::read::ReadCache;
 use object::{Object, ObjectSection};
 
 const MAGIC: &[u8] = b"\xff Go buildinf:";
@@ -24,36 +23,6 @@ const SEARCH_LIMIT: u64 = 64 << 10;
 const MAX_STRING: u64 = 4 << 20;
 const FORMAT: &str = "Go build info";
 
-/// Finds modules recorded in Go binaries.
-pub struct GoBinaryCataloger;
-
-impl Cataloger for GoBinaryCataloger {
-    fn id(&self) -> &'static str {
-        "go-binary"
-    }
-
-    fn wants(&self, path: &str, size: u64, mode: u32, _scan: ScanMode) -> bool {
-        exe::wants_executable(path, size, mode)
-    }
-
-    fn catalog(&self, input: CatalogInput<'_>) -> Result<CatalogOutput, CatalogError> {
-        if exe::sniff(input.reader)?.is_none() {
-            return Ok(CatalogOutput::default());
-        }
-        let cache = ReadCache::new(&mut *input.reader);
-        let Ok(file) = object::File::parse(&cache) else {
-            return Ok(CatalogOutput::default());
-        };
-        let Some(info) = read_build_info(&file)? else {
-            return Ok(CatalogOutput::default());
-        };
-        Ok(CatalogOutput {
-            packages: packages_from_build_info(&info),
-            os: None,
-        })
-    }
-}
-
 /// Pure entry point over a whole binary's bytes (fuzzing, tests). `Ok(empty)` for
 /// anything that is not a Go binary.
 pub fn parse_go_binary_bytes(data: &[u8]) -> Result<Vec<Package>, CatalogError> {
@@ -63,7 +32,16 @@ pub fn parse_go_binary_bytes(data: &[u8]) -> Result<Vec<Package>, CatalogError> 
     let Ok(file) = object::File::parse(data) else {
         return Ok(Vec::new());
     };
-    Ok(read_build_info(&file)?
+    read_go_packages(&file)
+}
+
+/// The Go packages of a parsed object file: empty when it is not a Go binary, an error
+/// when it is one whose build info is malformed. The executable cataloger
+/// ([`crate::rust::exe::ExecutableCataloger`]) calls this on the file it parsed once.
+pub fn read_go_packages<'d, R: object::ReadRef<'d>>(
+    file: &object::File<'d, R>,
+) -> Result<Vec<Package>, CatalogError> {
+    Ok(read_build_info(file)?
         .map(|info| packages_from_build_info(&info))
         .unwrap_or_default())
 }

@@ -2,6 +2,10 @@
 //! manifests (`go-mod`). Package names are module paths; versions keep Go's `v` prefix,
 //! and the toolchain is reported as the package `stdlib` with version `v1.X.Y`, the
 //! spelling Trivy uses.
+//!
+//! Go binaries are cataloged by [`crate::rust::exe::ExecutableCataloger`], which parses
+//! every executable once and asks this module's [`binary`] reader as well as the
+//! cargo-auditable one; only `go-mod` is registered here.
 
 pub mod binary;
 pub mod gomod;
@@ -10,10 +14,7 @@ use crate::Cataloger;
 
 /// Every Go cataloger.
 pub fn catalogers() -> Vec<Box<dyn Cataloger>> {
-    vec![
-        Box::new(binary::GoBinaryCataloger),
-        Box::new(gomod::GoModCataloger),
-    ]
+    vec![Box::new(gomod::GoModCataloger)]
 }
 
 #[cfg(test)]

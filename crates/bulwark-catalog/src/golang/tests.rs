@@ -61,7 +61,7 @@ fn go_binaries_match_trivy() {
             "binary/main-version-via-ldflags.elf.expected.json",
         ),
     ] {
-        let pkgs = run(&binary::GoBinaryCataloger, &fixture(bin)).unwrap();
+        let pkgs = run(&exe::ExecutableCataloger, &fixture(bin)).unwrap();
         assert_eq!(names(&pkgs), expected(exp, 0, "wantPkgs"), "{bin}");
         assert!(pkgs
             .iter()
@@ -71,14 +71,18 @@ fn go_binaries_match_trivy() {
 
 #[test]
 fn go_binary_ignores_other_files() {
-    let c = binary::GoBinaryCataloger;
+    let c = exe::ExecutableCataloger;
     assert!(c.wants("usr/local/bin/app", 10_000, 0o755, ScanMode::Image));
     // The Rust auditable ELF is not a Go binary.
     let rust_elf = format!(
         "{}/../../../shared/fixtures/cargo/auditable-binary/test.elf",
         env!("CARGO_MANIFEST_DIR")
     );
-    assert!(run(&c, &rust_elf).unwrap().is_empty());
+    // The executable cataloger reports that file's crates; none of them is a Go module.
+    assert!(!run(&c, &rust_elf)
+        .unwrap()
+        .iter()
+        .any(|p| p.found_by == "go-binary" || p.ecosystem == bulwark_core::Ecosystem::Golang));
     assert!(run(&c, &fixture("mod/normal/go.mod")).unwrap().is_empty());
 }
 
@@ -256,7 +260,7 @@ fn real_go_binary_built_here() {
             _ => exe::ExeFormat::Elf,
         };
         assert_eq!(exe::sniff_bytes(&data), Some(want_format));
-        let pkgs = run(&binary::GoBinaryCataloger, p.join("app").to_str().unwrap()).unwrap();
+        let pkgs = run(&exe::ExecutableCataloger, p.join("app").to_str().unwrap()).unwrap();
         let want_std = binary::stdlib_version(&goversion).unwrap();
         assert_eq!(
             names(&pkgs),
@@ -274,7 +278,7 @@ fn real_go_binary_built_here() {
 fn byte_entry_point_matches_cataloger() {
     let data = std::fs::read(fixture("binary/test.elf")).unwrap();
     let via_bytes = binary::parse_go_binary_bytes(&data).unwrap();
-    let via_reader = run(&binary::GoBinaryCataloger, &fixture("binary/test.elf")).unwrap();
+    let via_reader = run(&exe::ExecutableCataloger, &fixture("binary/test.elf")).unwrap();
     assert_eq!(names(&via_bytes), names(&via_reader));
     assert!(!via_bytes.is_empty());
     // Truncated binaries must not panic; whatever they yield is fine.

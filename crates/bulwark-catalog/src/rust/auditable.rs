@@ -3,11 +3,14 @@
 //!
 //! Like Trivy, only runtime dependencies are reported; build-time-only crates (`"kind":
 //! "build"`) are not linked into the binary.
+//!
+//! This module only reads; the file is opened and parsed by the one cataloger that runs
+//! on every executable, [`super::exe::ExecutableCataloger`], which reports these crates
+//! with `found_by` `cargo-auditable`.
 
 use super::exe;
-use crate::{CatalogError, CatalogInput, CatalogOutput, Cataloger, ScanMode};
+use crate::CatalogError;
 use bulwark_core::{Ecosystem, Package};
-use object::read::ReadCache;
 use object::{Object, ObjectSection};
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -18,47 +21,8 @@ const MAX_SECTION: u64 = 4 << 20;
 /// Largest decompressed dependency JSON accepted (zlib bombs stop here).
 const MAX_JSON: u64 = 16 << 20;
 const FORMAT: &str = "cargo-auditable .dep-v0";
-
-/// Finds crates recorded in `cargo auditable` binaries.
-pub struct CargoAuditableCataloger;
-
-impl Cataloger for CargoAuditableCataloger {
-    fn id(&self) -> &'static str {
-        "cargo-auditable"
-    }
-
-    fn wants(&self, path: &str, size: u64, mode: u32, _scan: ScanMode) -> bool {
-        exe::wants_executable(path, size, mode)
-    }
-
-    fn catalog(&self, input: CatalogInput<'_>) -> Result<CatalogOutput, CatalogError> {
-        if exe::sniff(input.reader)?.is_none() {
-            return Ok(CatalogOutput::default());
-        }
-        let cache = ReadCache::new(&mut *input.reader);
-        // A file that merely starts with a magic but does not parse is not ours to judge.
-        let Ok(file) = object::File::parse(&cache) else {
-            return Ok(CatalogOutput::default());
-        };
-        let Some(section) = file.section_by_name(".dep-v0") else {
-            return Ok(CatalogOutput::default());
-        };
-        if section.size() > MAX_SECTION {
-            return Err(CatalogError::TooLarge {
-                size: section.size(),
-                limit: MAX_SECTION,
-                cataloger: "cargo-auditable",
-            });
-        }
-        let data = section
-            .data()
-            .map_err(|e| CatalogError::parse(FORMAT, format!("cannot read section: {e}")))?;
-        Ok(CatalogOutput {
-            packages: parse_dep_v0(data)?,
-            os: None,
-        })
-    }
-}
+/// The `found_by` of the crates read here (kept from when this was its own cataloger).
+const FOUND_BY: &str = "cargo-auditable";
 
 /// Pure entry point over a whole binary's bytes (fuzzing, tests). `Ok(empty)` for
 /// anything that is not a binary or has no `.dep-v0` section.
@@ -69,15 +33,31 @@ pub fn parse_binary_bytes(data: &[u8]) -> Result<Vec<Package>, CatalogError> {
     let Ok(file) = object::File::parse(data) else {
         return Ok(Vec::new());
     };
-    match file.section_by_name(".dep-v0") {
-        Some(section) => {
-            let data = section
-                .data()
-                .map_err(|e| CatalogError::parse(FORMAT, format!("cannot read section: {e}")))?;
-            parse_dep_v0(data)
-        }
-        None => Ok(Vec::new()),
+    read_dep_v0(&file)
+}
+
+/// The crates recorded in a parsed object file's `.dep-v0` section: empty when there is
+/// no such section, an error when it is oversized or malformed. The executable
+/// cataloger ([`super::exe::ExecutableCataloger`]) calls this on the file it parsed once.
+pub fn read_dep_v0<'d, R: object::ReadRef<'d>>(
+    file: &object::File<'d, R>,
+) -> Result<Vec<Package>, CatalogError> {
+    let Some(section) = file.section_by_name(".dep-v0") else {
+        return Ok(Vec::new());
+    };
+    // Checked before reading: with a lazily read file the section data is only fetched
+    // from disk by `data()`.
+    if section.size() > MAX_SECTION {
+        return Err(CatalogError::TooLarge {
+            size: section.size(),
+            limit: MAX_SECTION,
+            cataloger: FOUND_BY,
+        });
     }
+    let data = section
+        .data()
+        .map_err(|e| CatalogError::parse(FORMAT, format!("cannot read section: {e}")))?;
+    parse_dep_v0(data)
 }
 
 #[derive(Deserialize)]
@@ -104,7 +84,7 @@ pub fn parse_dep_v0(compressed: &[u8]) -> Result<Vec<Package>, CatalogError> {
         return Err(CatalogError::TooLarge {
             size: json.len() as u64,
             limit: MAX_JSON,
-            cataloger: "cargo-auditable",
+            cataloger: FOUND_BY,
         });
     }
     let info: VersionInfo = serde_json::from_slice(&json)
@@ -118,12 +98,7 @@ pub fn parse_dep_v0(compressed: &[u8]) -> Result<Vec<Package>, CatalogError> {
         if !seen.insert((p.name.clone(), p.version.clone())) {
             continue;
         }
-        out.push(Package::new(
-            Ecosystem::Cargo,
-            p.name,
-            p.version,
-            "cargo-auditable",
-        ));
+        out.push(Package::new(Ecosystem::Cargo, p.name, p.version, FOUND_BY));
     }
     Ok(out)
 }

@@ -1,11 +1,21 @@
-//! Cheap recognition of native executables (ELF, Mach-O, PE), shared by the Rust and Go
-//! binary catalogers.
+//! Native executables (ELF, Mach-O, PE): cheap recognition, and the one cataloger,
+//! [`ExecutableCataloger`], that opens each of them once and asks every reader of
+//! embedded dependency data — Go build info ([`crate::golang::binary`]) and
+//! cargo-auditable's `.dep-v0` section ([`super::auditable`]) — of the same parsed file.
 //!
-//! These catalogers run on every executable of an image, so the decision whether a file
-//! is worth opening is made from the path and mode alone ([`wants_executable`]), and the
+//! It lives here rather than in a new top-level module because this module already was
+//! what both readers shared (sniffing, the size limit), and so the cataloger list of the
+//! crate root stays untouched.
+//!
+//! The cataloger runs on every executable of an image, so the decision whether a file is
+//! worth opening is made from the path and mode alone ([`wants_executable`]), and the
 //! decision whether to parse it from its first four bytes ([`sniff`]).
 
-use crate::{CatalogError, ReadSeek};
+use crate::golang::binary::read_go_packages;
+use crate::rust::auditable::read_dep_v0;
+use crate::{CatalogError, CatalogInput, CatalogOutput, Cataloger, ReadSeek, ScanMode};
+use bulwark_core::Package;
+use object::read::ReadCache;
 use std::io::SeekFrom;
 
 /// Largest binary we open. Section data is read lazily, so this only bounds the offsets
@@ -61,6 +71,93 @@ pub fn sniff(reader: &mut dyn ReadSeek) -> Result<Option<ExeFormat>, CatalogErro
     }
     reader.seek(SeekFrom::Start(0))?;
     Ok(head.get(..got).and_then(sniff_bytes))
+}
+
+/// Finds the packages recorded in native executables: Go modules (`found_by`
+/// `go-binary`) and cargo-auditable crates (`found_by` `cargo-auditable`), from one parse
+/// of the file.
+pub struct ExecutableCataloger;
+
+impl Cataloger for ExecutableCataloger {
+    /// Only seen in warnings: packages carry their reader's `found_by`.
+    fn id(&self) -> &'static str {
+        "executable"
+    }
+
+    fn wants(&self, path: &str, size: u64, mode: u32, _scan: ScanMode) -> bool {
+        wants_executable(path, size, mode)
+    }
+
+    fn catalog(&self, input: CatalogInput<'_>) -> Result<CatalogOutput, CatalogError> {
+        if sniff(input.reader)?.is_none() {
+            return Ok(CatalogOutput::default());
+        }
+        let cache = ReadCache::new(&mut *input.reader);
+        // A file that merely starts with a magic but does not parse is not ours to judge.
+        let Ok(file) = object::File::parse(&cache) else {
+            return Ok(CatalogOutput::default());
+        };
+        Ok(CatalogOutput {
+            packages: read_all(&file, input.path)?,
+            os: None,
+        })
+    }
+}
+
+/// Pure entry point over a whole binary's bytes (fuzzing, tests): what
+/// [`ExecutableCataloger`] reports for it. `Ok(empty)` for anything that is not a
+/// binary.
+pub fn parse_executable_bytes(data: &[u8]) -> Result<Vec<Package>, CatalogError> {
+    if sniff_bytes(data).is_none() {
+        return Ok(Vec::new());
+    }
+    let Ok(file) = object::File::parse(data) else {
+        return Ok(Vec::new());
+    };
+    read_all(&file, "<bytes>")
+}
+
+/// Asks every reader of the parsed file and merges what they found.
+fn read_all<'d, R: object::ReadRef<'d>>(
+    file: &object::File<'d, R>,
+    path: &str,
+) -> Result<Vec<Package>, CatalogError> {
+    merge(vec![read_go_packages(file), read_dep_v0(file)], path)
+}
+
+/// Merges the readers' results so that one reader's failure does not hide another's
+/// packages.
+///
+/// When no reader found anything, the first error is the file's result, reported by
+/// assembly as a warning exactly as a failing single-format cataloger's was. When some
+/// reader did find packages, those are returned; the other readers' errors can then only
+/// be logged, because a cataloger's result is either packages or an error (see
+/// [`CatalogOutput`]).
+fn merge(
+    results: Vec<Result<Vec<Package>, CatalogError>>,
+    path: &str,
+) -> Result<Vec<Package>, CatalogError> {
+    let mut packages = Vec::new();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(p) => packages.extend(p),
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut errors = errors.into_iter();
+    if packages.is_empty() {
+        if let Some(first) = errors.next() {
+            for e in errors {
+                tracing::warn!(path, error = %e, "executable: second reader failed too");
+            }
+            return Err(first);
+        }
+    }
+    for e in errors {
+        tracing::warn!(path, error = %e, "executable: reader failed; other packages kept");
+    }
+    Ok(packages)
 }
 
 #[cfg(test)]
