@@ -94,6 +94,11 @@ pub struct Misconfiguration {
     /// References: CIS items, PSS controls, NIST SP 800-190 sections, URLs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub references: Vec<String>,
+    /// Set when an ignore rule or an inline suppression comment accepted it (shown with
+    /// `--show-suppressed` and in JSON): which rule or comment, and why. Suppressed
+    /// findings do not count towards totals or the exit code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<String>,
 }
 
 /// A secret found in a file or in image metadata. The match is always redacted.
@@ -120,6 +125,11 @@ pub struct SecretFinding {
     /// True when a later layer deleted or replaced the file (still in the image's layers).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
+    /// Set when an ignore rule accepted it (shown with `--show-suppressed` and in JSON):
+    /// which rule, and why. Suppressed findings do not count towards totals or the exit
+    /// code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<String>,
 }
 
 /// Whether a fix exists for a vulnerable package, as the advisory states it.

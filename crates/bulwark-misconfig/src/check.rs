@@ -56,6 +56,7 @@ impl CheckMeta {
             resource,
             layer: None,
             references: self.references.iter().map(|s| s.to_string()).collect(),
+            suppressed: None,
         }
     }
 

@@ -264,6 +264,7 @@ fn finding(meta: &CustomMeta, path: &str, r: &Value) -> Misconfiguration {
             .map(str::to_string),
         layer: None,
         references: meta.references.clone(),
+        suppressed: None,
     }
 }
 

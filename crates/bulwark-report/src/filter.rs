@@ -2,15 +2,16 @@
 //! filters, the `.bulwarkignore` file and VEX statements.
 //!
 //! Severity, unfixed and package-class filters only narrow what the user asked to see,
-//! so their findings are always removed. Ignore rules and VEX statements are decisions
-//! about real findings, so with `show_suppressed` those vulnerabilities stay in the report
-//! with [`VulnFinding::suppressed`] set. Misconfigurations and secrets have no
-//! `suppressed` field in the report model, so suppressed ones are always removed from
-//! the report and handed back in [`FilterSummary`] instead.
+//! so their findings are always removed. Ignore rules, VEX statements and inline
+//! suppression comments are decisions about real findings, so with `show_suppressed`
+//! those findings of every kind stay in the report with their `suppressed` reason set
+//! ([`VulnFinding::suppressed`], [`bulwark_core::Misconfiguration::suppressed`],
+//! [`bulwark_core::SecretFinding::suppressed`]); without it they are removed. Either way suppressed
+//! findings never count towards [`has_findings`] or [`exit_code`].
 
 use crate::ignore::{IgnoreFile, IgnoreMatch};
 use crate::vex::{self, VexDocument};
-use bulwark_core::{FixStatus, Misconfiguration, Report, SecretFinding, Severity, VulnFinding};
+use bulwark_core::{FixStatus, Report, Severity, VulnFinding};
 use std::collections::BTreeMap;
 use time::Date;
 
@@ -65,7 +66,8 @@ pub struct FilterOptions {
     pub ignore: Option<IgnoreFile>,
     /// VEX documents.
     pub vex: Vec<VexDocument>,
-    /// Keep ignored/VEX-suppressed vulnerabilities, marked, instead of removing them.
+    /// Keep suppressed findings of every kind (ignore rule, VEX, inline comment), marked,
+    /// instead of removing them.
     pub show_suppressed: bool,
     /// Today, for ignore-rule expiry.
     pub now: Date,
@@ -105,11 +107,8 @@ pub enum FilterReason {
 #[derive(Debug, Clone, Default)]
 pub struct FilterSummary {
     /// Findings filtered out (or marked suppressed), by reason, all kinds together.
+    /// Findings that arrived already suppressed (inline comments) count as `Ignored`.
     pub suppressed: BTreeMap<FilterReason, usize>,
-    /// Ignored misconfigurations with the suppression text (the report cannot carry it).
-    pub suppressed_misconfigurations: Vec<(Misconfiguration, String)>,
-    /// Ignored secrets with the suppression text.
-    pub suppressed_secrets: Vec<(SecretFinding, String)>,
     /// Expired ignore rules that matched a finding: one message per rule.
     pub warnings: Vec<String>,
 }
@@ -163,45 +162,57 @@ pub fn apply(report: &mut Report, opts: &FilterOptions) -> FilterSummary {
     }
 
     let misconfs = std::mem::take(&mut report.misconfigurations);
-    for m in misconfs {
+    for mut m in misconfs {
         if !sev_ok(m.severity) {
             summary.add(FilterReason::Severity);
             continue;
         }
-        if let Some(ign) = &opts.ignore {
-            match ign.match_misconfig(&m, opts.now) {
-                IgnoreMatch::Suppressed(text) => {
-                    summary.add(FilterReason::Ignored);
-                    summary.suppressed_misconfigurations.push((m, text));
-                    continue;
-                }
-                IgnoreMatch::Expired(w) => warn_once(&mut summary.warnings, w),
-                IgnoreMatch::None => {}
-            }
+        let verdict = match &opts.ignore {
+            Some(ign) if m.suppressed.is_none() => ign.match_misconfig(&m, opts.now),
+            _ => IgnoreMatch::None,
+        };
+        if keep_marked(&mut m.suppressed, verdict, opts, &mut summary) {
+            report.misconfigurations.push(m);
         }
-        report.misconfigurations.push(m);
     }
 
     let secrets = std::mem::take(&mut report.secrets);
-    for s in secrets {
+    for mut s in secrets {
         if !sev_ok(s.severity) {
             summary.add(FilterReason::Severity);
             continue;
         }
-        if let Some(ign) = &opts.ignore {
-            match ign.match_secret(&s, opts.now) {
-                IgnoreMatch::Suppressed(text) => {
-                    summary.add(FilterReason::Ignored);
-                    summary.suppressed_secrets.push((s, text));
-                    continue;
-                }
-                IgnoreMatch::Expired(w) => warn_once(&mut summary.warnings, w),
-                IgnoreMatch::None => {}
-            }
+        let verdict = match &opts.ignore {
+            Some(ign) if s.suppressed.is_none() => ign.match_secret(&s, opts.now),
+            _ => IgnoreMatch::None,
+        };
+        if keep_marked(&mut s.suppressed, verdict, opts, &mut summary) {
+            report.secrets.push(s);
         }
-        report.secrets.push(s);
     }
     summary
+}
+
+/// Applies an ignore-file verdict to a misconfiguration's or secret's `suppressed` field;
+/// returns whether the finding stays in the report. A reason set upstream (an inline
+/// `# bulwark:ignore=` comment) is kept and the ignore file is not consulted, as for
+/// vulnerabilities. An expired rule suppresses nothing and leaves a warning.
+fn keep_marked(
+    suppressed: &mut Option<String>,
+    verdict: IgnoreMatch,
+    opts: &FilterOptions,
+    summary: &mut FilterSummary,
+) -> bool {
+    match verdict {
+        IgnoreMatch::Suppressed(text) => *suppressed = Some(text),
+        IgnoreMatch::Expired(w) => warn_once(&mut summary.warnings, w),
+        IgnoreMatch::None => {}
+    }
+    if suppressed.is_none() {
+        return true;
+    }
+    summary.add(FilterReason::Ignored);
+    opts.show_suppressed
 }
 
 /// An expired rule matching many findings is reported once.
@@ -246,8 +257,11 @@ pub fn has_findings(report: &Report, threshold: Severity) -> bool {
         || report
             .misconfigurations
             .iter()
-            .any(|m| m.severity >= threshold)
-        || report.secrets.iter().any(|s| s.severity >= threshold)
+            .any(|m| m.suppressed.is_none() && m.severity >= threshold)
+        || report
+            .secrets
+            .iter()
+            .any(|s| s.suppressed.is_none() && s.severity >= threshold)
 }
 
 /// The process exit code for `--exit-code code`: `code` when an unsuppressed finding at

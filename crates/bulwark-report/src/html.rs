@@ -62,10 +62,14 @@ fn counts(report: &Report) -> [usize; 5] {
     {
         bump(v.severity);
     }
-    for m in &report.misconfigurations {
+    for m in report
+        .misconfigurations
+        .iter()
+        .filter(|m| m.suppressed.is_none())
+    {
         bump(m.severity);
     }
-    for s in &report.secrets {
+    for s in report.secrets.iter().filter(|s| s.suppressed.is_none()) {
         bump(s.severity);
     }
     c
@@ -184,13 +188,7 @@ fn vulnerabilities(report: &Report, h: &mut String) {
         ))
     });
     for v in vs {
-        let (class, note) = match &v.suppressed {
-            Some(r) => (
-                " class=\"suppressed\"",
-                format!("<br><small>suppressed: {}</small>", escape(r)),
-            ),
-            None => ("", String::new()),
-        };
+        let (class, note) = suppressed_marks(v.suppressed.as_deref());
         let _ = writeln!(
             h,
             "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
@@ -205,6 +203,18 @@ fn vulnerabilities(report: &Report, h: &mut String) {
         );
     }
     h.push_str("</tbody>\n</table>\n");
+}
+
+/// The row class and the note after the title for a suppressed finding: the row is
+/// greyed and struck through, the note says why.
+fn suppressed_marks(reason: Option<&str>) -> (&'static str, String) {
+    match reason {
+        Some(r) => (
+            " class=\"suppressed\"",
+            format!("<br><small>suppressed: {}</small>", escape(r)),
+        ),
+        None => ("", String::new()),
+    }
 }
 
 fn misconfigurations(report: &Report, h: &mut String) {
@@ -226,9 +236,11 @@ fn misconfigurations(report: &Report, h: &mut String) {
             Some(l) => format!("{}:{l}", m.path),
             None => m.path.clone(),
         };
+        let (class, note) = suppressed_marks(m.suppressed.as_deref());
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+            "<tr{class}><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td>\
+             <td>{}{note}</td></tr>",
             escape(&m.check_id),
             badge(m.severity),
             escape(&loc),
@@ -254,9 +266,10 @@ fn secrets(report: &Report, h: &mut String) {
             Some(l) => format!("{}:{l}", s.path),
             None => s.path.clone(),
         };
+        let (class, note) = suppressed_marks(s.suppressed.as_deref());
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td>\
+            "<tr{class}><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}{note}</td>\
              <td><code>{}</code></td></tr>",
             escape(&s.rule_id),
             badge(s.severity),

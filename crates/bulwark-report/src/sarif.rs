@@ -4,8 +4,9 @@
 //! the package's path (vulnerabilities) or the file and line (misconfigurations,
 //! secrets). `properties.security-severity` is the highest CVSS base score when one is
 //! known, else a score standing for the severity, because that is the property GitHub
-//! ranks alerts by. Suppressed vulnerabilities are emitted with a SARIF `suppressions`
-//! entry carrying the reason, so viewers can hide them without losing the record.
+//! ranks alerts by. Suppressed findings of every kind (present only with
+//! `--show-suppressed`) are emitted with a SARIF `suppressions` entry carrying the
+//! reason, so viewers hide them without losing the record.
 
 use bulwark_core::{Report, Severity, VulnFinding};
 use serde_json::{json, Map, Value};
@@ -107,12 +108,7 @@ pub fn to_json(report: &Report) -> Value {
             None,
             &[&v.id, &v.purl, &v.installed_version, &uri],
         );
-        if let Some(reason) = &v.suppressed {
-            r.insert(
-                "suppressions".into(),
-                json!([{ "kind": "external", "justification": reason }]),
-            );
-        }
+        mark_suppressed(&mut r, v.suppressed.as_deref());
         results.push(Value::Object(r));
     }
 
@@ -175,7 +171,7 @@ pub fn to_json(report: &Report) -> Value {
         let line = m.start_line.map(|s| (s, m.end_line));
         let key_line = m.start_line.map(|l| l.to_string()).unwrap_or_default();
         let resource_key = m.resource.clone().unwrap_or_default();
-        let r = result(
+        let mut r = result(
             &m.check_id,
             rule_index,
             m.severity,
@@ -184,6 +180,7 @@ pub fn to_json(report: &Report) -> Value {
             line,
             &[&m.check_id, &m.path, &resource_key, &key_line],
         );
+        mark_suppressed(&mut r, m.suppressed.as_deref());
         results.push(Value::Object(r));
     }
 
@@ -219,7 +216,7 @@ pub fn to_json(report: &Report) -> Value {
             s.redacted
         );
         let key_line = s.line.map(|l| l.to_string()).unwrap_or_default();
-        let r = result(
+        let mut r = result(
             &s.rule_id,
             rule_index,
             s.severity,
@@ -228,6 +225,7 @@ pub fn to_json(report: &Report) -> Value {
             s.line.map(|l| (l, None)),
             &[&s.rule_id, &s.path, &key_line, &s.redacted],
         );
+        mark_suppressed(&mut r, s.suppressed.as_deref());
         results.push(Value::Object(r));
     }
 
@@ -399,6 +397,24 @@ fn result(
         json!({ "bulwarkFindingHash/v1": fingerprint(identity) }),
     );
     r
+}
+
+/// Adds a SARIF `suppressions` entry for a suppressed finding. The kind is `external`
+/// for ignore-file rules and VEX statements (kept outside the scanned sources) and
+/// `inSource` for inline comments (`# bulwark:ignore=`, `# hadolint ignore=`), whose
+/// reason text starts with `inline`.
+fn mark_suppressed(r: &mut Map<String, Value>, reason: Option<&str>) {
+    if let Some(reason) = reason {
+        let kind = if reason.starts_with("inline") {
+            "inSource"
+        } else {
+            "external"
+        };
+        r.insert(
+            "suppressions".into(),
+            json!([{ "kind": kind, "status": "accepted", "justification": reason }]),
+        );
+    }
 }
 
 /// A stable hash of the parts that identify a finding, so dashboards track one alert

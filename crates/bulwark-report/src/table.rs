@@ -1,12 +1,15 @@
 //! The human-readable table: a header naming the target, OS and counts, then one table
 //! per place packages were found — OS packages first, then each language file path.
 //! When the report has findings, they follow: vulnerabilities grouped by the path of the
-//! vulnerable package, misconfigurations, secrets, suppressed vulnerabilities, and a
-//! summary line of counts per severity.
+//! vulnerable package, misconfigurations, secrets, then the suppressed findings of each
+//! kind with their reasons (present only with `--show-suppressed`), and a summary line
+//! of counts per severity that leaves suppressed findings out.
 
 use crate::common;
 use crate::ReportError;
-use bulwark_core::{Package, Report, Severity, TargetKind, VulnFinding};
+use bulwark_core::{
+    Misconfiguration, Package, Report, SecretFinding, Severity, TargetKind, VulnFinding,
+};
 use comfy_table::{presets, Cell, Color, Table};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -143,6 +146,12 @@ fn write_findings(report: &Report, color: bool, out: &mut dyn Write) -> Result<(
         .vulnerabilities
         .iter()
         .partition(|v| v.suppressed.is_none());
+    let (active_m, suppressed_m): (Vec<&Misconfiguration>, Vec<&Misconfiguration>) = report
+        .misconfigurations
+        .iter()
+        .partition(|m| m.suppressed.is_none());
+    let (active_s, suppressed_s): (Vec<&SecretFinding>, Vec<&SecretFinding>) =
+        report.secrets.iter().partition(|s| s.suppressed.is_none());
     if report.vulnerabilities.is_empty()
         && report.misconfigurations.is_empty()
         && report.secrets.is_empty()
@@ -195,53 +204,16 @@ fn write_findings(report: &Report, color: bool, out: &mut dyn Write) -> Result<(
         writeln!(out, "{t}")?;
     }
 
-    if !report.misconfigurations.is_empty() {
+    if !active_m.is_empty() {
         writeln!(out)?;
-        writeln!(
-            out,
-            "Misconfigurations ({})",
-            report.misconfigurations.len()
-        )?;
-        let mut t = new_table(color);
-        t.set_header(vec!["ID", "Severity", "Location", "Title"]);
-        let mut ms: Vec<_> = report.misconfigurations.iter().collect();
-        ms.sort_by(|a, b| {
-            (&a.path, a.start_line, &a.check_id).cmp(&(&b.path, b.start_line, &b.check_id))
-        });
-        for m in ms {
-            let loc = match m.start_line {
-                Some(l) => format!("{}:{l}", m.path),
-                None => m.path.clone(),
-            };
-            t.add_row(vec![
-                Cell::new(&m.check_id),
-                severity_cell(m.severity, color),
-                Cell::new(loc),
-                Cell::new(&m.title),
-            ]);
-        }
-        writeln!(out, "{t}")?;
+        writeln!(out, "Misconfigurations ({})", active_m.len())?;
+        writeln!(out, "{}", misconfig_table(&active_m, color, false))?;
     }
 
-    if !report.secrets.is_empty() {
+    if !active_s.is_empty() {
         writeln!(out)?;
-        writeln!(out, "Secrets ({})", report.secrets.len())?;
-        let mut t = new_table(color);
-        t.set_header(vec!["Rule", "Severity", "Location", "Title", "Match"]);
-        for s in &report.secrets {
-            let loc = match s.line {
-                Some(l) => format!("{}:{l}", s.path),
-                None => s.path.clone(),
-            };
-            t.add_row(vec![
-                Cell::new(&s.rule_id),
-                severity_cell(s.severity, color),
-                Cell::new(loc),
-                Cell::new(&s.title),
-                Cell::new(&s.redacted),
-            ]);
-        }
-        writeln!(out, "{t}")?;
+        writeln!(out, "Secrets ({})", active_s.len())?;
+        writeln!(out, "{}", secret_table(&active_s, color, false))?;
     }
 
     if !suppressed.is_empty() {
@@ -260,27 +232,99 @@ fn write_findings(report: &Report, color: bool, out: &mut dyn Write) -> Result<(
         writeln!(out, "{t}")?;
     }
 
+    if !suppressed_m.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Suppressed misconfigurations ({})", suppressed_m.len())?;
+        writeln!(out, "{}", misconfig_table(&suppressed_m, color, true))?;
+    }
+
+    if !suppressed_s.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Suppressed secrets ({})", suppressed_s.len())?;
+        writeln!(out, "{}", secret_table(&suppressed_s, color, true))?;
+    }
+
     writeln!(out)?;
     let all = active
         .iter()
         .map(|v| v.severity)
-        .chain(report.misconfigurations.iter().map(|m| m.severity))
-        .chain(report.secrets.iter().map(|s| s.severity));
+        .chain(active_m.iter().map(|m| m.severity))
+        .chain(active_s.iter().map(|s| s.severity));
+    let hidden = suppressed.len() + suppressed_m.len() + suppressed_s.len();
     writeln!(
         out,
         "Total findings: {} ({}); {} vulnerabilities, {} misconfigurations, {} secrets{}",
-        active.len() + report.misconfigurations.len() + report.secrets.len(),
+        active.len() + active_m.len() + active_s.len(),
         severity_counts(all),
         active.len(),
-        report.misconfigurations.len(),
-        report.secrets.len(),
-        if suppressed.is_empty() {
+        active_m.len(),
+        active_s.len(),
+        if hidden == 0 {
             String::new()
         } else {
-            format!(", {} suppressed", suppressed.len())
+            format!(", {hidden} suppressed")
         }
     )?;
     Ok(())
+}
+
+/// Misconfigurations sorted by place; `reasons` adds the suppression column.
+fn misconfig_table(ms: &[&Misconfiguration], color: bool, reasons: bool) -> Table {
+    let mut t = new_table(color);
+    let mut header = vec!["ID", "Severity", "Location", "Title"];
+    if reasons {
+        header.push("Reason");
+    }
+    t.set_header(header);
+    let mut ms = ms.to_vec();
+    ms.sort_by(|a, b| {
+        (&a.path, a.start_line, &a.check_id).cmp(&(&b.path, b.start_line, &b.check_id))
+    });
+    for m in ms {
+        let loc = match m.start_line {
+            Some(l) => format!("{}:{l}", m.path),
+            None => m.path.clone(),
+        };
+        let mut row = vec![
+            Cell::new(&m.check_id),
+            severity_cell(m.severity, color),
+            Cell::new(loc),
+            Cell::new(&m.title),
+        ];
+        if reasons {
+            row.push(Cell::new(m.suppressed.as_deref().unwrap_or("")));
+        }
+        t.add_row(row);
+    }
+    t
+}
+
+/// Secrets in report order; `reasons` adds the suppression column.
+fn secret_table(ss: &[&SecretFinding], color: bool, reasons: bool) -> Table {
+    let mut t = new_table(color);
+    let mut header = vec!["Rule", "Severity", "Location", "Title", "Match"];
+    if reasons {
+        header.push("Reason");
+    }
+    t.set_header(header);
+    for s in ss {
+        let loc = match s.line {
+            Some(l) => format!("{}:{l}", s.path),
+            None => s.path.clone(),
+        };
+        let mut row = vec![
+            Cell::new(&s.rule_id),
+            severity_cell(s.severity, color),
+            Cell::new(loc),
+            Cell::new(&s.title),
+            Cell::new(&s.redacted),
+        ];
+        if reasons {
+            row.push(Cell::new(s.suppressed.as_deref().unwrap_or("")));
+        }
+        t.add_row(row);
+    }
+    t
 }
 
 type Groups<'a> = (Vec<&'a Package>, BTreeMap<String, Vec<&'a Package>>);

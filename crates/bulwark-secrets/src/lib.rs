@@ -622,6 +622,7 @@ impl Scanner {
                 redacted: redact_line(data, at, &hit.secret, &all_secrets),
                 layer: None,
                 deleted: false,
+                suppressed: None,
             });
         }
         // Repeats of one secret on one line give indistinguishable findings.

@@ -43,6 +43,10 @@ pub struct ConfigArgs {
     /// Ignore file (default: `.bulwarkignore` in the current directory, when present).
     #[arg(long)]
     pub ignorefile: Option<PathBuf>,
+    /// Keep suppressed findings (ignore file, inline comments) in the output, marked with
+    /// the reason; they never count towards --exit-code.
+    #[arg(long)]
+    pub show_suppressed: bool,
 }
 
 /// Runs `bulwark config`; returns the exit code.
@@ -116,9 +120,19 @@ pub fn run(args: ConfigArgs) -> Result<u8> {
     let mut filter = bulwark_report::filter::FilterOptions::new(today());
     filter.severities = severities;
     filter.ignore = ignore;
+    filter.show_suppressed = args.show_suppressed;
     let summary = bulwark_report::filter::apply(&mut report, &filter);
     for w in &summary.warnings {
         tracing::warn!("{w}");
+    }
+    let ignored = summary.count(bulwark_report::filter::FilterReason::Ignored);
+    if ignored > 0 {
+        let verb = if args.show_suppressed {
+            "marked suppressed"
+        } else {
+            "suppressed (--show-suppressed to list them)"
+        };
+        tracing::warn!("{ignored} finding(s) {verb}");
     }
     for w in &report.warnings {
         match &w.path {
@@ -131,11 +145,10 @@ pub fn run(args: ConfigArgs) -> Result<u8> {
     crate::write_output(args.output.as_deref(), |w| {
         bulwark_report::write_with(&report, format, &wopts, w).map_err(anyhow::Error::from)
     })?;
-    Ok(if report.misconfigurations.is_empty() {
-        0
-    } else {
-        args.exit_code
-    })
+    // Suppressed findings shown with --show-suppressed do not fail the run.
+    let code =
+        bulwark_report::filter::exit_code(&report, Severity::Unknown, i32::from(args.exit_code));
+    Ok(u8::try_from(code).unwrap_or(args.exit_code))
 }
 
 /// Checks one argument: a directory is walked (paths in findings are the directory as

@@ -53,7 +53,8 @@ struct ScanFlags {
     /// VEX document (OpenVEX, CycloneDX VEX, CSAF); repeatable.
     #[arg(long)]
     vex: Vec<PathBuf>,
-    /// Keep ignored and VEX-suppressed vulnerabilities in the output, marked.
+    /// Keep suppressed findings (ignore file, VEX, inline comments) in the output, marked
+    /// with the reason; they never count towards totals or --exit-code.
     #[arg(long)]
     show_suppressed: bool,
     /// Output format: table, json, sarif, cyclonedx, html (or spdx).

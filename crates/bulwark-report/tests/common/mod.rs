@@ -286,6 +286,7 @@ pub fn findings_report() -> Report {
         references: vec![
             "https://docs.docker.com/develop/develop-images/instructions/#user".into(),
         ],
+        suppressed: None,
     });
     r.secrets.push(SecretFinding {
         rule_id: "aws-access-key-id".into(),
@@ -297,6 +298,7 @@ pub fn findings_report() -> Report {
         redacted: "AWS_KEY = \"*****\"".into(),
         layer: None,
         deleted: false,
+        suppressed: None,
     });
     r
 }
