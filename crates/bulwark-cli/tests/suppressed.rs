@@ -312,3 +312,65 @@ fn validate_sarif(file: &Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// An inline `# hadolint ignore=` comment suppresses the finding on the next instruction:
+/// hidden (and not failing the build) by default, listed marked `inline:` with
+/// `--show-suppressed`, and an `inSource` suppression in SARIF.
+#[test]
+fn inline_dockerfile_suppression_is_kept_marked() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let dockerfile = "FROM debian:12.5\nUSER app\n# hadolint ignore=DL3003\nRUN cd /tmp && make\n";
+    std::fs::write(d.path().join("Dockerfile"), dockerfile).expect("write");
+    let config = |extra: &[&str]| {
+        let mut a = vec![
+            "config",
+            "Dockerfile",
+            "--checks",
+            "DL3003",
+            "--exit-code",
+            "1",
+        ];
+        a.extend_from_slice(extra);
+        run_in(d.path(), &a)
+    };
+    let out = config(&["--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(listed(&json(&out), "misconfigurations").is_empty());
+    let out = config(&["--format", "json", "--show-suppressed"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let got = listed(&json(&out), "misconfigurations");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0]
+            .1
+            .as_deref()
+            .is_some_and(|s| s.starts_with("inline: DL3003")),
+        "{got:?}"
+    );
+    // Without the comment the same file fails the build.
+    std::fs::write(
+        d.path().join("Dockerfile"),
+        dockerfile.replace("# hadolint ignore=DL3003\n", ""),
+    )
+    .expect("write");
+    let out = config(&["--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let sarif = d.path().join("out.sarif");
+    std::fs::write(d.path().join("Dockerfile"), dockerfile).expect("write");
+    let out = config(&[
+        "--format",
+        "sarif",
+        "--show-suppressed",
+        "-o",
+        sarif.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&sarif).expect("read")).expect("json");
+    let kinds: Vec<&str> = doc["runs"][0]["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["suppressions"][0]["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["inSource"], "{doc}");
+}

@@ -10,7 +10,11 @@ fn main() {
         let line = match std::fs::read(&path) {
             Err(e) => serde_json::json!({"path": path, "error": e.to_string()}),
             Ok(bytes) => match scan_dockerfile(&path, &bytes, &sel) {
-                Ok(f) => serde_json::json!({"path": path, "findings": f}),
+                // As `bulwark config` shows by default: inline-suppressed findings left out.
+                Ok(f) => {
+                    let f: Vec<_> = f.into_iter().filter(|m| m.suppressed.is_none()).collect();
+                    serde_json::json!({"path": path, "findings": f})
+                }
                 Err(e) => serde_json::json!({"path": path, "error": e.to_string()}),
             },
         };

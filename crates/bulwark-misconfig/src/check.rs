@@ -171,10 +171,33 @@ pub fn parse_ignore_list(s: &str) -> Vec<String> {
 
 /// True when `finding` is suppressed by one of `ignored` (upper-cased ids or aliases).
 pub fn is_ignored(ignored: &[String], finding: &Misconfiguration) -> bool {
-    ignored.iter().any(|i| {
-        i.eq_ignore_ascii_case(&finding.check_id)
-            || finding.aliases.iter().any(|a| a.eq_ignore_ascii_case(i))
-    })
+    ignored_as(ignored, finding).is_some()
+}
+
+/// The id or alias of `finding` that an entry of `ignored` names, spelled as the finding
+/// spells it, if any.
+fn ignored_as<'f>(ignored: &[String], finding: &'f Misconfiguration) -> Option<&'f str> {
+    std::iter::once(&finding.check_id)
+        .chain(&finding.aliases)
+        .find(|id| ignored.iter().any(|i| i.eq_ignore_ascii_case(id)))
+        .map(String::as_str)
+}
+
+/// Marks `finding` suppressed when an inline suppression (`where_`: the comment or
+/// annotation that holds `ignored`) names it. The finding is kept, so reports can show it
+/// with `--show-suppressed`; the reason starts with `inline:` (SARIF maps that to an
+/// in-source suppression).
+pub fn mark_inline(
+    ignored: &[String],
+    where_: &str,
+    mut finding: Misconfiguration,
+) -> Misconfiguration {
+    if finding.suppressed.is_none() {
+        if let Some(id) = ignored_as(ignored, &finding).map(str::to_owned) {
+            finding.suppressed = Some(format!("inline: {id} in {where_}"));
+        }
+    }
+    finding
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use bulwark_core::{Misconfiguration, Severity};
 
-use crate::check::{is_ignored, parse_ignore_list, CheckMeta, CheckSelection};
+use crate::check::{mark_inline, parse_ignore_list, CheckMeta, CheckSelection};
 use crate::k8s::workload::{literal_secret_value, secret_like_name};
 use crate::yaml::{self, Node, Value};
 use crate::MisconfigError;
@@ -342,7 +342,9 @@ pub fn scan_compose(
                     break;
                 }
             }
-            findings.extend(s.out.into_iter().filter(|f| !is_ignored(&ignored, f)));
+            findings.extend(s.out.into_iter().map(|f| {
+                mark_inline(&ignored, "a # bulwark:ignore= comment above the service", f)
+            }));
         }
     }
     Ok(findings)

@@ -183,8 +183,18 @@ fn selection_suppression_and_bad_input() {
     };
     let yaml = "services:\n  a:\n    privileged: true\n  # bulwark:ignore=BW-COMPOSE-0001\n  b:\n    privileged: true\n";
     let f = scan_compose("c.yaml", yaml.as_bytes(), &opts).unwrap_or_default();
-    assert_eq!(f.len(), 1);
-    assert_eq!(f[0].resource.as_deref(), Some("service a"));
+    // b's finding is kept but marked as suppressed by the comment.
+    let open: Vec<_> = f.iter().filter(|m| m.suppressed.is_none()).collect();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].resource.as_deref(), Some("service a"));
+    let b = f
+        .iter()
+        .find(|m| m.resource.as_deref() == Some("service b"));
+    assert!(
+        b.and_then(|m| m.suppressed.as_deref())
+            .is_some_and(|why| why.starts_with("inline: BW-COMPOSE-0001")),
+        "{f:?}"
+    );
     assert!(scan("").is_empty());
     assert!(scan("version: '3'\n").is_empty());
     let r = scan_compose("c.yaml", b"services:\n  a: [\n", &opts);

@@ -6,8 +6,10 @@ use bulwark_misconfig::{scan_dockerfile, CheckSelection};
 
 fn ids_at(src: &str, opts: &DockerfileOptions) -> Vec<(String, u32)> {
     match scan_dockerfile_with("Dockerfile", src.as_bytes(), &CheckSelection::all(), opts) {
+        // Inline-suppressed findings are kept but marked; these tests look at the rest.
         Ok(f) => f
             .into_iter()
+            .filter(|f| f.suppressed.is_none())
             .map(|f| (f.check_id, f.start_line.unwrap_or(0)))
             .collect(),
         Err(e) => panic!("{e}\n{src}"),
@@ -227,6 +229,30 @@ fn inline_and_global_suppression() {
     assert!(!ids_at(global, &DockerfileOptions::default())
         .iter()
         .any(|(i, _)| i == "BW-DF-0053"));
+    // The suppressed ones are kept, marked with where the suppression was written.
+    let all = scan_dockerfile_with(
+        "Dockerfile",
+        src.as_bytes(),
+        &CheckSelection::all(),
+        &DockerfileOptions::default(),
+    )
+    .unwrap_or_default();
+    let marked: Vec<(&str, &str)> = all
+        .iter()
+        .filter_map(|f| Some((f.check_id.as_str(), f.suppressed.as_deref()?)))
+        .collect();
+    assert!(
+        marked.iter().any(|(id, why)| *id == "BW-DF-0008"
+            && why.starts_with("inline: DL3008")
+            && why.contains("line 3")),
+        "{marked:?}"
+    );
+    assert!(
+        marked
+            .iter()
+            .any(|(id, why)| *id == "BW-DF-0004" && why.starts_with("inline: BW-DF-0004")),
+        "{marked:?}"
+    );
     // A pragma separated by a blank line does not apply.
     let far = "FROM a:1\n# hadolint ignore=DL3003\n\nRUN cd /x\n";
     assert!(ids_at(far, &DockerfileOptions::default())

@@ -12,8 +12,13 @@ fn scan(yaml: &str) -> Vec<bulwark_core::Misconfiguration> {
     }
 }
 
+/// Ids of the findings not suppressed inline (suppressed ones are kept, marked).
 fn ids(yaml: &str) -> Vec<String> {
-    scan(yaml).into_iter().map(|m| m.check_id).collect()
+    scan(yaml)
+        .into_iter()
+        .filter(|m| m.suppressed.is_none())
+        .map(|m| m.check_id)
+        .collect()
 }
 
 /// A Deployment that passes every check: hardened pod, pinned image, probes, limits.
@@ -418,6 +423,16 @@ fn suppression_by_annotation_and_comment() {
     assert!(
         got.contains(&"BW-K8S-0002".to_string()),
         "only the listed ids are suppressed"
+    );
+    let marked = scan(&annotated)
+        .into_iter()
+        .find(|m| m.check_id == "BW-PSS-privileged")
+        .and_then(|m| m.suppressed);
+    assert!(
+        marked
+            .as_deref()
+            .is_some_and(|why| why.starts_with("inline: BW-PSS-privileged")),
+        "{marked:?}"
     );
     let commented = format!("# bulwark:ignore=KSV017\n{base}");
     assert!(

@@ -14,7 +14,7 @@ pub mod shell;
 
 use bulwark_core::Misconfiguration;
 
-use crate::check::{is_ignored, CheckSelection};
+use crate::check::{is_ignored, mark_inline, CheckSelection};
 use crate::MisconfigError;
 
 pub use parser::{parse, Dockerfile, Instruction, Stage};
@@ -67,19 +67,26 @@ pub fn scan_dockerfile_with(
 ) -> Result<Vec<Misconfiguration>, MisconfigError> {
     let df = parse(path, bytes)?;
     let raw = rules::run(&df, path, sel, opts);
-    let mut out: Vec<Misconfiguration> = raw
-        .into_iter()
-        .filter(|f| !is_ignored(&df.global_ignores, f))
-        .filter(|f| {
-            // Suppressions attach to the instruction whose lines contain the finding.
-            let Some(line) = f.start_line else {
-                return true;
-            };
-            !df.instructions
-                .iter()
-                .any(|i| i.start_line <= line && line <= i.end_line && is_ignored(&i.ignores, f))
-        })
-        .collect();
+    let mut out: Vec<Misconfiguration> =
+        raw.into_iter()
+            .map(|f| mark_inline(&df.global_ignores, "a global ignore comment", f))
+            .map(|f| {
+                // Suppressions attach to the instruction whose lines contain the finding.
+                let Some(line) = f.start_line else {
+                    return f;
+                };
+                match df.instructions.iter().find(|i| {
+                    i.start_line <= line && line <= i.end_line && is_ignored(&i.ignores, &f)
+                }) {
+                    Some(i) => mark_inline(
+                        &i.ignores,
+                        &format!("the ignore comment above line {}", i.start_line),
+                        f,
+                    ),
+                    None => f,
+                }
+            })
+            .collect();
     out.sort_by(|a, b| (a.start_line, &a.check_id).cmp(&(b.start_line, &b.check_id)));
     out.dedup_by(|a, b| {
         a.check_id == b.check_id && a.start_line == b.start_line && a.message == b.message

@@ -8,7 +8,7 @@ pub mod workload;
 
 use bulwark_core::Misconfiguration;
 
-use crate::check::{is_ignored, parse_ignore_list, CheckMeta, CheckSelection};
+use crate::check::{mark_inline, parse_ignore_list, CheckMeta, CheckSelection};
 use crate::yaml::{self, Node};
 use crate::MisconfigError;
 
@@ -312,7 +312,13 @@ pub fn scan_k8s(
         }
         workload::evaluate(res, &mut sink);
         let ignored = suppressions(res, &lines);
-        findings.extend(sink.out.into_iter().filter(|f| !is_ignored(&ignored, f)));
+        findings.extend(sink.out.into_iter().map(|f| {
+            mark_inline(
+                &ignored,
+                "the resource's bulwark.dev/ignore annotation or # bulwark:ignore= comment",
+                f,
+            )
+        }));
     }
     Ok(findings)
 }
