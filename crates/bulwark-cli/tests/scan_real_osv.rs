@@ -25,7 +25,8 @@
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::{run, stderr};
 
 /// Absolute path of a file under `shared/fixtures/osv/`.
 fn fixture(rel: &str) -> String {
@@ -36,23 +37,6 @@ fn fixture(rel: &str) -> String {
     .join(rel)
     .display()
     .to_string()
-}
-
-/// Runs bulwark with a private cache and no inherited DB setting.
-fn run(args: &[&str]) -> Output {
-    let cache = tempfile::tempdir().expect("tempdir");
-    Command::new(env!("CARGO_BIN_EXE_bulwark"))
-        .args(args)
-        .current_dir(cache.path())
-        .env_remove("BULWARK_DB")
-        .env("BULWARK_CACHE_DIR", cache.path())
-        .env("XDG_CACHE_HOME", cache.path())
-        .output()
-        .expect("run bulwark")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// `bulwark db import <files...> --db <db>`; returns `db info --format json`.

@@ -7,8 +7,11 @@
 
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Command;
+
+mod common;
+use common::{run, run_in, stderr};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -20,28 +23,6 @@ fn demo() -> String {
 
 fn osv() -> String {
     root().join("examples/osv").display().to_string()
-}
-
-/// Runs bulwark with a private cache and no inherited DB or colour settings.
-fn run_in(cwd: &Path, args: &[&str]) -> Output {
-    let cache = tempfile::tempdir().expect("tempdir");
-    Command::new(env!("CARGO_BIN_EXE_bulwark"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("BULWARK_DB")
-        .env("BULWARK_CACHE_DIR", cache.path())
-        .env("XDG_CACHE_HOME", cache.path())
-        .output()
-        .expect("run bulwark")
-}
-
-fn run(args: &[&str]) -> Output {
-    let cwd = tempfile::tempdir().expect("tempdir");
-    run_in(cwd.path(), args)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn scan_json(extra: &[&str]) -> Value {

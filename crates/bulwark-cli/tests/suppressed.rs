@@ -7,23 +7,8 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Runs bulwark in `cwd` (so no stray `.bulwarkignore` is picked up) with a private cache.
-fn run_in(cwd: &Path, args: &[&str]) -> Output {
-    let cache = tempfile::tempdir().expect("tempdir");
-    Command::new(env!("CARGO_BIN_EXE_bulwark"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("BULWARK_DB")
-        .env("NO_COLOR", "1")
-        .env("BULWARK_CACHE_DIR", cache.path())
-        .env("XDG_CACHE_HOME", cache.path())
-        .output()
-        .expect("run bulwark")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{run_in, stderr};
 
 fn json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout)

@@ -1,0 +1,32 @@
+//! Running the `bulwark` binary in the CLI tests: a private cache, no inherited DB or
+//! colour settings, and a chosen working directory (so no stray `.bulwarkignore` or
+//! cache from the developer's machine leaks in).
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs bulwark with `args` in `cwd`.
+pub fn run_in(cwd: &Path, args: &[&str]) -> Output {
+    let cache = tempfile::tempdir().expect("tempdir");
+    Command::new(env!("CARGO_BIN_EXE_bulwark"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("BULWARK_DB")
+        .env("NO_COLOR", "1")
+        .env("BULWARK_CACHE_DIR", cache.path())
+        .env("XDG_CACHE_HOME", cache.path())
+        .output()
+        .expect("run bulwark")
+}
+
+/// Runs bulwark with `args` in a fresh empty directory.
+pub fn run(args: &[&str]) -> Output {
+    let cwd = tempfile::tempdir().expect("tempdir");
+    run_in(cwd.path(), args)
+}
+
+/// The command's stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
