@@ -12,6 +12,12 @@
 //! "null" items (0, empty qualifiers, empty lists) are dropped from every
 //! list, and a missing item compares like a null one, so `1 == 1.0 ==
 //! 1-ga`. Maven accepts any string; only length and nesting are bounded.
+//!
+//! Maven's order is not transitive everywhere (`6.aa-0-0 < 6alpha < 6.` yet
+//! `6.aa-0-0 > 6.`, all three as ComparableVersion answers them). This module
+//! reproduces those answers rather than a "fixed" order, since a range check
+//! must agree with the repository's own comparison; the property tests
+//! therefore demand transitivity of every scheme but this one.
 
 use std::cmp::Ordering;
 
