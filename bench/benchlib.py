@@ -4,6 +4,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -171,3 +172,20 @@ def print_agreement(title, table, detail=False):
             for side in ("bulwark-only", "other-only"):
                 for f in table[r][side]:
                     print(f"  {r} {side}: {f}")
+
+
+def summarize(res):
+    """{tool: [(wall, rss), ...]} -> {tool: (median wall, largest peak RSS)}."""
+    return {t: (statistics.median(w for w, _ in v), max(m for _, m in v)) for t, v in res.items()}
+
+
+def print_ratios(rows, left="bulwark s", right="trivy s"):
+    """Prints one line per (image, kind, summary) row: both tools' wall time and peak
+    memory and bulwark/Trivy ratios of each."""
+    lw, rw = max(10, len(left)), max(10, len(right))
+    print(f"{'image':40} {'kind':15} {left:>{lw}} {right:>{rw}} {'ratio':>7} "
+          f"{'bulwark MiB':>12} {'trivy MiB':>10} {'ratio':>7}")
+    for img, kind, med in rows:
+        (bw, bm), (tw, tm) = med["bulwark"], med["trivy"]
+        print(f"{os.path.basename(img.rstrip('/')):40} {kind:15} {bw:{lw}.3f} {tw:{rw}.3f} "
+              f"{bw / tw:7.2f} {bm:12.1f} {tm:10.1f} {bm / tm:7.2f}")

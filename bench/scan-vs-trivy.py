@@ -15,13 +15,12 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from benchlib import timed
+from benchlib import print_ratios, summarize, timed
 
 
 
@@ -67,15 +66,9 @@ def main():
                                            "--skip-db-update", "--offline-scan",
                                            "--skip-version-check", "--disable-telemetry",
                                            "--skip-files", "**/*.jar"]))
-            med = {t: (statistics.median(w for w, _ in v), max(m for _, m in v))
-                   for t, v in res.items()}
+            med = summarize(res)
             rows.append((img, kind, med))
-        print(f"{'image':40} {'kind':15} {'bulwark scan s':>14} {'trivy sbom s':>12} {'ratio':>7} "
-              f"{'bulwark MiB':>12} {'trivy MiB':>10} {'ratio':>7}")
-        for img, kind, med in rows:
-            (bw, bm), (tw, tm) = med["bulwark"], med["trivy"]
-            print(f"{os.path.basename(img.rstrip('/')):40} {kind:15} {bw:14.3f} {tw:12.3f} "
-                  f"{bw / tw:7.2f} {bm:12.1f} {tm:10.1f} {bm / tm:7.2f}")
+        print_ratios(rows, "bulwark scan s", "trivy sbom s")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

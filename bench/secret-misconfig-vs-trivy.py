@@ -20,12 +20,11 @@ call as `bulwark scan`), or the `bulwark` binary with the default `--bulwark-kin
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 
-from benchlib import timed
+from benchlib import print_ratios, summarize, timed
 
 
 
@@ -59,14 +58,9 @@ def main():
                                        "--format", "json", "-o", out, "--quiet",
                                        "--skip-db-update", "--offline-scan",
                                        "--skip-version-check", "--disable-telemetry"]))
-        med = {t: (statistics.median(w for w, _ in v), max(m for _, m in v)) for t, v in res.items()}
+        med = summarize(res)
         rows.append((img, kind, med))
-    print(f"{'image':40} {'kind':15} {'bulwark s':>10} {'trivy s':>10} {'ratio':>7} "
-          f"{'bulwark MiB':>12} {'trivy MiB':>10} {'ratio':>7}")
-    for img, kind, med in rows:
-        (bw, bm), (tw, tm) = med["bulwark"], med["trivy"]
-        print(f"{os.path.basename(img.rstrip('/')):40} {kind:15} {bw:10.3f} {tw:10.3f} {bw / tw:7.2f} "
-              f"{bm:12.1f} {tm:10.1f} {bm / tm:7.2f}")
+    print_ratios(rows)
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -2,6 +2,8 @@
 //! filesystems against Trivy's reference output, and bad input (exit code 2 with a
 //! message saying what and where).
 
+mod common;
+use common::purls;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -33,15 +35,6 @@ fn ok_json(args: &[&str]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("json")
-}
-
-fn purls(report: &Value) -> BTreeSet<String> {
-    report["packages"]
-        .as_array()
-        .expect("packages")
-        .iter()
-        .map(|p| p["purl"].as_str().unwrap_or_default().to_string())
-        .collect()
 }
 
 fn demo() -> String {

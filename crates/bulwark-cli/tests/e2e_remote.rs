@@ -5,8 +5,9 @@
 //! Needs the images of `scripts/build-test-images.sh` in podman's store and in
 //! `BULWARK_TEST_IMAGES`, plus Debian's `docker-registry` and `podman`.
 
+mod common;
+use common::purls;
 use serde_json::Value;
-use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -78,15 +79,6 @@ fn sbom(target: &str, extra: &[&str], env: &[(&str, &str)]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("json report")
-}
-
-fn purls(report: &Value) -> BTreeSet<String> {
-    report["packages"]
-        .as_array()
-        .expect("packages")
-        .iter()
-        .map(|p| p["purl"].as_str().unwrap_or_default().to_string())
-        .collect()
 }
 
 #[test]

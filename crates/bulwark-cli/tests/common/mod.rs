@@ -30,3 +30,13 @@ pub fn run(args: &[&str]) -> Output {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// The package URLs of a JSON report's packages.
+pub fn purls(report: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    report["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| p["purl"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
