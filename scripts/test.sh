@@ -4,11 +4,23 @@
 # every test (unit, fixture, end-to-end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# /dev/null must be the null device. Earlier bulwark builds wrote `-o /dev/null` by
+# renaming a temp file over it, leaving a regular file there: writes then pile up in it
+# and every tool that reads "nothing" from it (rustc probes via Stdio::null) reads them
+# back. CI failed on exactly that. Put the device back if it is not one.
+if [ ! -c /dev/null ]; then
+    echo "test.sh: /dev/null is not a character device; recreating it" >&2
+    rm -f /dev/null
+    if ! mknod -m 666 /dev/null c 1 3; then
+        echo "test.sh: cannot mknod here; leaving an empty /dev/null file instead" >&2
+        : >/dev/null
+    fi
+fi
 # Nothing here reads a terminal; a stray stdin must not reach any tool.
 exec </dev/null
-# Cargo caches rustc probe results, failures included, in target/.rustc_info.json.
-# A target directory carried over from another run can hold a poisoned entry (CI
-# once failed on exactly that), so never trust it: probing costs milliseconds.
+# Cargo caches rustc probe results, failures included, in target/.rustc_info.json; a
+# probe poisoned by a broken /dev/null stays cached, so never trust it: probing costs
+# milliseconds.
 export CARGO_CACHE_RUSTC_INFO=0
 rm -f target/.rustc_info.json
 scripts/setup-test-env.sh

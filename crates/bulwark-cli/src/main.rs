@@ -139,11 +139,26 @@ fn run(cli: Cli) -> Result<u8> {
 
 /// Writes to a file atomically (temp file + rename, so a failed run never leaves half a
 /// report), or to stdout.
+///
+/// Only a regular file (or a new path) is replaced that way. A device, FIFO or symlink
+/// already at the path is written through in place: renaming over `-o /dev/null` would
+/// put a regular file where the null device was, for every process on the machine.
 pub(crate) fn write_output(
     path: Option<&std::path::Path>,
     f: impl FnOnce(&mut dyn Write) -> Result<()>,
 ) -> Result<()> {
     match path {
+        Some(p) if std::fs::symlink_metadata(p).is_ok_and(|m| !m.file_type().is_file()) => {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(std::fs::metadata(p).is_ok_and(|m| m.is_file()))
+                .open(p)
+                .with_context(|| format!("opening {}", p.display()))?;
+            let mut w = std::io::BufWriter::new(file);
+            f(&mut w)?;
+            w.flush()
+                .with_context(|| format!("writing {}", p.display()))
+        }
         Some(p) => {
             let dir = p
                 .parent()

@@ -238,3 +238,66 @@ fn output_file_is_written_atomically() {
     let v: Value = serde_json::from_slice(&std::fs::read(&out_file).expect("read")).expect("json");
     assert!(v["packages"].as_array().is_some_and(|p| !p.is_empty()));
 }
+
+/// `-o` onto something that is not a regular file writes through it instead of renaming
+/// a temp file over it: `-o /dev/null` once replaced the machine's null device with a
+/// regular file. A FIFO stays a FIFO (and its reader gets the report); a symlink stays a
+/// symlink and its target gets the report.
+#[test]
+fn output_onto_fifo_or_symlink_writes_through() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let demo = demo();
+    let fifo = dir.path().join("pipe");
+    let st = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(st.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).expect("read fifo"))
+    };
+    let out = run(&[
+        "sbom",
+        &demo,
+        "--format",
+        "json",
+        "-o",
+        fifo.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = reader.join().expect("reader");
+    let report: Value = serde_json::from_slice(&got).expect("json through the fifo");
+    assert!(!purls(&report).is_empty());
+    assert!(std::fs::symlink_metadata(&fifo)
+        .expect("stat")
+        .file_type()
+        .is_fifo());
+
+    let target = dir.path().join("real.json");
+    std::fs::write(&target, "old content that is longer than nothing").expect("write");
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&target, &link).expect("symlink");
+    let out = run(&[
+        "sbom",
+        &demo,
+        "--format",
+        "json",
+        "-o",
+        link.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::symlink_metadata(&link)
+        .expect("stat")
+        .file_type()
+        .is_symlink());
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&target).expect("read")).expect("json in target");
+    assert!(!purls(&report).is_empty());
+}
