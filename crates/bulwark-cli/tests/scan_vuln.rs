@@ -725,3 +725,30 @@ fn full_disk_during_import_keeps_the_previous_db() {
     let r: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(findings(&r), expected_set(|_| true));
 }
+
+/// `db export` onto a symlink writes through it (the link stays, its target gets the
+/// export) instead of renaming a file over the path, which for `/dev/null` would replace
+/// the null device.
+#[test]
+fn db_export_through_a_symlink_keeps_the_link() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("db").display().to_string();
+    let out = run(&["db", "--db", &db, "import", &osv()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let target = dir.path().join("real.export");
+    std::fs::write(&target, "stale").expect("write");
+    let link = dir.path().join("link.export");
+    std::os::unix::fs::symlink(&target, &link).expect("symlink");
+    let out = run(&["db", "--db", &db, "export", &link.display().to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::symlink_metadata(&link)
+        .expect("stat")
+        .file_type()
+        .is_symlink());
+    let db2 = dir.path().join("db2").display().to_string();
+    let out = run(&["db", "--db", &db2, "import", &target.display().to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&["db", "--db", &db2, "info", "--format", "json"]);
+    let info: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(info["records"], 14);
+}

@@ -588,9 +588,22 @@ pub fn export(db_dir: &Path, file: &Path) -> Result<ExportManifest> {
     };
     let mjson = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| VulnDbError::bad(file.display().to_string(), e.to_string()))?;
-    let tmp = file.with_extension("partial");
+    // A new or regular file is written beside and renamed into place; anything else at the
+    // path (a device such as /dev/null, a FIFO, a symlink) is written through, never
+    // replaced by a rename.
+    let in_place = fs::symlink_metadata(file).is_ok_and(|m| !m.file_type().is_file());
+    let tmp = if in_place {
+        file.to_path_buf()
+    } else {
+        file.with_extension("partial")
+    };
     let w_err = |e: std::io::Error| VulnDbError::io("writing", &tmp, e);
-    let out = File::create(&tmp).map_err(|e| VulnDbError::io("creating", &tmp, e))?;
+    let out = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(!in_place || fs::metadata(file).is_ok_and(|m| m.is_file()))
+        .open(&tmp)
+        .map_err(|e| VulnDbError::io("creating", &tmp, e))?;
     let enc = zstd::stream::write::Encoder::new(BufWriter::new(out), 9).map_err(w_err)?;
     let mut tar = tar::Builder::new(enc);
     let mut h = tar::Header::new_gnu();
@@ -611,8 +624,10 @@ pub fn export(db_dir: &Path, file: &Path) -> Result<ExportManifest> {
     let mut bw = enc.finish().map_err(w_err)?;
     bw.flush().map_err(w_err)?;
     let out = bw.into_inner().map_err(|e| w_err(e.into_error()))?;
-    out.sync_all().map_err(w_err)?;
-    fs::rename(&tmp, file).map_err(|e| VulnDbError::io("renaming", &tmp, e))?;
+    if !in_place {
+        out.sync_all().map_err(w_err)?;
+        fs::rename(&tmp, file).map_err(|e| VulnDbError::io("renaming", &tmp, e))?;
+    }
     Ok(manifest)
 }
 
