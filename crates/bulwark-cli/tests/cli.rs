@@ -248,6 +248,15 @@ fn output_onto_fifo_or_symlink_writes_through() {
     use std::os::unix::fs::FileTypeExt;
     let dir = tempfile::tempdir().expect("tempdir");
     let demo = demo();
+    let sbom_to = |path: &Path| {
+        let path = path.to_str().expect("utf-8");
+        let out = run(&["sbom", &demo, "--format", "json", "-o", path]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
     let fifo = dir.path().join("pipe");
     let st = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
     assert!(st.success());
@@ -255,19 +264,7 @@ fn output_onto_fifo_or_symlink_writes_through() {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::read(fifo).expect("read fifo"))
     };
-    let out = run(&[
-        "sbom",
-        &demo,
-        "--format",
-        "json",
-        "-o",
-        fifo.to_str().expect("utf-8"),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sbom_to(&fifo);
     let got = reader.join().expect("reader");
     let report: Value = serde_json::from_slice(&got).expect("json through the fifo");
     assert!(!purls(&report).is_empty());
@@ -280,19 +277,7 @@ fn output_onto_fifo_or_symlink_writes_through() {
     std::fs::write(&target, "old content that is longer than nothing").expect("write");
     let link = dir.path().join("link.json");
     std::os::unix::fs::symlink(&target, &link).expect("symlink");
-    let out = run(&[
-        "sbom",
-        &demo,
-        "--format",
-        "json",
-        "-o",
-        link.to_str().expect("utf-8"),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sbom_to(&link);
     assert!(std::fs::symlink_metadata(&link)
         .expect("stat")
         .file_type()
