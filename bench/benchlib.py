@@ -189,3 +189,27 @@ def print_ratios(rows, left="bulwark s", right="trivy s"):
         (bw, bm), (tw, tm) = med["bulwark"], med["trivy"]
         print(f"{os.path.basename(img.rstrip('/')):40} {kind:15} {bw:{lw}.3f} {tw:{rw}.3f} "
               f"{bw / tw:7.2f} {bm:12.1f} {tm:10.1f} {bm / tm:7.2f}")
+
+
+def trivy_image(trivy, img, cache, out, *extra):
+    """Trivy's offline `image --input` run on a local image, writing `out`."""
+    return [trivy, "image", "--input", img, "--cache-dir", cache, "-o", out, "--quiet",
+            "--skip-db-update", "--offline-scan", "--skip-version-check",
+            "--disable-telemetry", *extra]
+
+
+def compare_runs(images, runs, tmp, bulwark_cmd, trivy_cmd):
+    """Runs both tools alternately `runs` times per image, each run with fresh caches
+    under `tmp`; `bulwark_cmd(img, out, cache)` and `trivy_cmd(img, out, cache)` build
+    the commands. Returns rows for print_ratios."""
+    rows = []
+    for img in images:
+        res = {"bulwark": [], "trivy": []}
+        kind = "oci-dir" if os.path.isdir(img) else "docker-archive"
+        for i in range(runs):
+            cache = os.path.join(tmp, f"cache-{len(rows)}-{i}")
+            out = os.path.join(tmp, "out.json")
+            res["bulwark"].append(timed(bulwark_cmd(img, out, cache + "-b")))
+            res["trivy"].append(timed(trivy_cmd(img, out, cache)))
+        rows.append((img, kind, summarize(res)))
+    return rows

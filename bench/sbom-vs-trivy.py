@@ -10,13 +10,10 @@ Usage: bench/sbom-vs-trivy.py [--runs N] [--bulwark PATH] [--trivy PATH] IMAGE..
 An IMAGE is a docker-archive tar or an OCI layout dir.
 """
 import argparse
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 
-from benchlib import print_ratios, summarize, timed
+from benchlib import compare_runs, print_ratios, trivy_image
 
 
 
@@ -29,22 +26,12 @@ def main():
     ap.add_argument("images", nargs="+")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="bulwark-bench-")
-    rows = []
-    for img in a.images:
-        res = {"bulwark": [], "trivy": []}
-        kind = "oci-dir" if os.path.isdir(img) else "docker-archive"
-        for i in range(a.runs):
-            cache = os.path.join(tmp, f"cache-{len(rows)}-{i}")
-            out = os.path.join(tmp, "out.json")
-            res["bulwark"].append(timed([a.bulwark, "sbom", img, "--format", a.format,
-                                         "-o", out, "--cache-dir", cache + "-b"]))
-            trivy_input = img if kind == "docker-archive" else img
-            res["trivy"].append(timed([a.trivy, "image", "--input", trivy_input, "--cache-dir", cache,
-                                       "--format", "cyclonedx", "-o", out, "--quiet",
-                                       "--skip-db-update", "--offline-scan", "--skip-version-check",
-                                       "--disable-telemetry", "--skip-files", "**/*.jar"]))
-        med = summarize(res)
-        rows.append((img, kind, med))
+    rows = compare_runs(
+        a.images, a.runs, tmp,
+        lambda img, out, cache: [a.bulwark, "sbom", img, "--format", a.format, "-o", out,
+                                 "--cache-dir", cache],
+        lambda img, out, cache: trivy_image(a.trivy, img, cache, out, "--format", "cyclonedx",
+                                            "--skip-files", "**/*.jar"))
     print_ratios(rows)
     shutil.rmtree(tmp, ignore_errors=True)
 

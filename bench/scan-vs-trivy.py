@@ -18,9 +18,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
-from benchlib import print_ratios, summarize, timed
+from benchlib import compare_runs, print_ratios, timed, trivy_image
 
 
 
@@ -51,23 +50,12 @@ def main():
             n = a.records
         print(f"import: {n} records from {os.path.basename(zpath)} ({os.path.getsize(zpath) / 2**20:.0f} MiB) "
               f"in {wall:.1f} s = {n / wall:,.0f} records/s, peak {peak:.0f} MiB, DB {size / 2**20:.0f} MiB")
-        rows = []
-        for img in a.images:
-            res = {"bulwark": [], "trivy": []}
-            kind = "oci-dir" if os.path.isdir(img) else "docker-archive"
-            for i in range(a.runs):
-                cache = os.path.join(tmp, f"cache-{len(rows)}-{i}")
-                out = os.path.join(tmp, "out.json")
-                res["bulwark"].append(timed([a.bulwark, "-q", "scan", img, "--db", db,
-                                             "--format", "json", "-o", out,
-                                             "--cache-dir", cache + "-b"]))
-                res["trivy"].append(timed([a.trivy, "image", "--input", img, "--cache-dir", cache,
-                                           "--format", "cyclonedx", "-o", out, "--quiet",
-                                           "--skip-db-update", "--offline-scan",
-                                           "--skip-version-check", "--disable-telemetry",
-                                           "--skip-files", "**/*.jar"]))
-            med = summarize(res)
-            rows.append((img, kind, med))
+        rows = compare_runs(
+            a.images, a.runs, tmp,
+            lambda img, out, cache: [a.bulwark, "-q", "scan", img, "--db", db, "--format", "json",
+                                     "-o", out, "--cache-dir", cache],
+            lambda img, out, cache: trivy_image(a.trivy, img, cache, out, "--format", "cyclonedx",
+                                                "--skip-files", "**/*.jar"))
         print_ratios(rows, "bulwark scan s", "trivy sbom s")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

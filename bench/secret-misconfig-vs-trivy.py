@@ -18,13 +18,10 @@ Usage: bench/secret-misconfig-vs-trivy.py [--runs N] [--bulwark CMD] [--trivy PA
 call as `bulwark scan`), or the `bulwark` binary with the default `--bulwark-kind cli`.
 """
 import argparse
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 
-from benchlib import print_ratios, summarize, timed
+from benchlib import compare_runs, print_ratios, trivy_image
 
 
 
@@ -39,27 +36,18 @@ def main():
         "target/test-images/app.oci-dir"])
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="bulwark-bench-")
-    rows = []
-    for img in a.images:
-        res = {"bulwark": [], "trivy": []}
-        kind = "oci-dir" if os.path.isdir(img) else "docker-archive"
-        for i in range(a.runs):
-            cache = os.path.join(tmp, f"cache-{len(rows)}-{i}")
-            out = os.path.join(tmp, "out.json")
-            if a.bulwark_kind == "cli":
-                bcmd = [a.bulwark, "scan", img, "--scanners", "secret,misconfig",
-                        "--format", "json", "-o", out, "--cache-dir", cache + "-b"]
-            else:
-                bcmd = [a.bulwark, img, "secret,misconfig", cache + "-b"]
-            res["bulwark"].append(timed(bcmd))
-            res["trivy"].append(timed([a.trivy, "image", "--input", img, "--cache-dir", cache,
-                                       "--scanners", "secret",
-                                       "--image-config-scanners", "misconfig,secret",
-                                       "--format", "json", "-o", out, "--quiet",
-                                       "--skip-db-update", "--offline-scan",
-                                       "--skip-version-check", "--disable-telemetry"]))
-        med = summarize(res)
-        rows.append((img, kind, med))
+
+    def bulwark_cmd(img, out, cache):
+        if a.bulwark_kind == "cli":
+            return [a.bulwark, "scan", img, "--scanners", "secret,misconfig",
+                    "--format", "json", "-o", out, "--cache-dir", cache]
+        return [a.bulwark, img, "secret,misconfig", cache]
+
+    rows = compare_runs(
+        a.images, a.runs, tmp, bulwark_cmd,
+        lambda img, out, cache: trivy_image(a.trivy, img, cache, out, "--scanners", "secret",
+                                            "--image-config-scanners", "misconfig,secret",
+                                            "--format", "json"))
     print_ratios(rows)
     shutil.rmtree(tmp, ignore_errors=True)
 

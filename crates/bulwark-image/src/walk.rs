@@ -475,6 +475,45 @@ fn for_each_entry<R: Read>(
 /// Opens a layer's decompressed stream: sniffs gzip/zstd/plain from the first bytes (the
 /// media type is the fallback) and puts the bomb guard on the output. `raw_hash` and
 /// `plain_hash` hash the stored and the decompressed bytes.
+/// How a layer blob is compressed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    Gzip,
+    Zstd,
+    None,
+}
+
+/// Sniffs the compression from the blob's first bytes; the media type is the fallback.
+fn compression(head: &[u8], blob: &LayerBlob) -> Compression {
+    let media = blob.media_type.as_deref().unwrap_or("");
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) || media.contains("zstd") {
+        Compression::Zstd
+    } else if media.contains("gzip") {
+        Compression::Gzip
+    } else {
+        Compression::None
+    }
+}
+
+/// Whether a layer blob is an uncompressed tar (reads only its first bytes).
+fn is_plain_layer(blob: &LayerBlob, opts: &WalkOptions) -> Result<bool, ImageError> {
+    let mut head = [0u8; 4];
+    let mut r = open_location(&blob.location)?;
+    let mut n = 0;
+    while n < head.len() {
+        let got = r
+            .read(head.get_mut(n..).unwrap_or_default())
+            .map_err(|e| layer_io_error(blob, "-", &e, false, opts))?;
+        if got == 0 {
+            break;
+        }
+        n += got;
+    }
+    Ok(compression(head.get(..n).unwrap_or_default(), blob) == Compression::None)
+}
+
 /// A layer's decompressed, bomb-guarded, optionally hashed byte stream.
 type LayerStream = Limited<HashingReader<Decomp<BufReader<HashingReader<io::Take<File>>>>>>;
 
@@ -493,18 +532,13 @@ fn open_layer_stream(
     let head = buffered
         .fill_buf()
         .map_err(|e| layer_io_error(blob, "-", &e, false, opts))?;
-    let media = blob.media_type.as_deref().unwrap_or("");
-    let decomp = if head.starts_with(&[0x1f, 0x8b]) {
-        Decomp::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) || media.contains("zstd") {
-        Decomp::Zstd(
+    let decomp = match compression(head, blob) {
+        Compression::Gzip => Decomp::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(buffered))),
+        Compression::Zstd => Decomp::Zstd(
             zstd::stream::read::Decoder::with_buffer(buffered)
                 .map_err(|e| layer_io_error(blob, "-", &e, false, opts))?,
-        )
-    } else if media.contains("gzip") {
-        Decomp::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
-    } else {
-        Decomp::Plain(buffered)
+        ),
+        Compression::None => Decomp::Plain(buffered),
     };
     Ok(Limited {
         inner: HashingReader {
@@ -713,10 +747,7 @@ fn revisit_layer(
         return Err(changed());
     }
     let tripped = Rc::new(Cell::new(false));
-    let mut stream = open_layer_stream(blob, opts, None, None, tripped.clone())?;
-    let plain = matches!(stream.inner.inner, Decomp::Plain(_));
-    if plain {
-        drop(stream);
+    if is_plain_layer(blob, opts)? {
         let (path, start, len) = match &blob.location {
             crate::BlobLocation::File(p) => (p, 0, stamp.len),
             crate::BlobLocation::TarMember {
@@ -744,6 +775,7 @@ fn revisit_layer(
             .map_err(|e| layer_io_error(blob, "-", &e, false, opts))?;
         for_each_entry(entries, blob, opts, &tripped, on_entry)?;
     } else {
+        let mut stream = open_layer_stream(blob, opts, None, None, tripped.clone())?;
         let mut archive = tar::Archive::new(Skipping {
             inner: BufReader::with_capacity(TAR_BUFFER, &mut stream),
             pos: 0,
