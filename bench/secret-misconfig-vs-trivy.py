@@ -14,7 +14,7 @@ Trivy with --scanners secret does not, so the comparison is conservative for bul
 
 Usage: bench/secret-misconfig-vs-trivy.py [--runs N] [--bulwark CMD] [--trivy PATH] IMAGE...
 `--bulwark` is the command prefix that takes `TARGET SCANNERS CACHE_DIR` when
-`--bulwark-kind example` (the `scan_files` example of bulwark-scan: the same library
+`--bulwark-kind example` (the `scan_files` example of bulwark-engine: the same library
 call as `bulwark scan`), or the `bulwark` binary with the default `--bulwark-kind cli`.
 """
 import argparse

@@ -44,6 +44,7 @@ fuzz_target!(|data: &[u8]| {
             media_type: None,
             size: data.len() as u64,
             location: BlobLocation::File(f.path().to_path_buf()),
+            verified: None,
         }],
     };
     let opts = WalkOptions {

@@ -90,6 +90,18 @@ pub fn assemble(
     catalogers: &[Box<dyn Cataloger>],
     walk: &Walk<FileResults>,
 ) -> Catalog {
+    assemble_by(target, catalogers, walk, |o| o)
+}
+
+/// [`assemble`] over a walk whose visitor did more than cataloging (the engine's one
+/// walk also feeds the secret and misconfiguration scanners): `results` picks the
+/// catalogers' part of each file's output.
+pub fn assemble_by<O>(
+    target: &Target,
+    catalogers: &[Box<dyn Cataloger>],
+    walk: &Walk<O>,
+    results: impl Fn(&O) -> &FileResults,
+) -> Catalog {
     let is_image = matches!(target, Target::Image(_));
     let layer_ids: Vec<(Option<String>, Option<String>)> = walk
         .layers
@@ -116,7 +128,9 @@ pub fn assemble(
     let mut packages: Vec<Package> = Vec::new();
 
     for mf in walk.merged() {
-        for (ci, res) in mf.output {
+        let lower: Vec<(usize, &FileResults)> =
+            mf.lower.iter().map(|(l, o)| (*l, results(o))).collect();
+        for (ci, res) in results(mf.output) {
             match res {
                 Ok(out) => {
                     if let Some(os) = &out.os {
@@ -124,7 +138,7 @@ pub fn assemble(
                         os_candidates.push((prio, os.clone()));
                     }
                     for pkg in &out.packages {
-                        let layer = introducing_layer(pkg, *ci, mf.layer, &mf.lower);
+                        let layer = introducing_layer(pkg, *ci, mf.layer, &lower);
                         let (digest, diff_id) = layer_ids.get(layer).cloned().unwrap_or_default();
                         let mut p = pkg.clone();
                         if p.locations.is_empty() {

@@ -16,7 +16,6 @@ pub mod javascript;
 pub mod os;
 pub mod other;
 pub mod php;
-pub mod pipeline;
 pub mod python;
 pub mod ruby;
 pub mod rust;

@@ -1,6 +1,6 @@
-//! `bulwark`: the command-line program. Thin on purpose: it parses arguments, calls the
-//! library crates, reports errors with context and maps outcomes to exit codes
-//! (0 fine, 2 usage or input error).
+//! `bulwark`: the command-line program. Thin on purpose: it parses arguments and the
+//! environment, calls the engine, prints, and maps outcomes to exit codes (0 fine, the
+//! `--exit-code` of a failing gate, 2 usage or input error).
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod cmd;
-mod pipeline;
+mod engine;
+mod env;
+mod output;
 
 /// bulwark: container security from build to run.
 #[derive(Debug, Parser)]
@@ -57,6 +59,9 @@ pub struct TargetArgs {
     /// guard).
     #[arg(long, default_value_t = 64 << 30)]
     pub max_layer_size: u64,
+    /// Give up after this long (`90s`, `5m`): the run fails with exit 2 and no result.
+    #[arg(long)]
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -117,15 +122,13 @@ fn run(cli: Cli) -> Result<u8> {
                 .format
                 .parse()
                 .map_err(|e| anyhow::anyhow!("--format {}: {e}", args.format))?;
-            let report = pipeline::sbom_report(&args.target)?;
-            for w in &report.warnings {
-                let loc = match (&w.path, &w.layer) {
-                    (Some(p), Some(l)) => format!("{p} (layer {l}): "),
-                    (Some(p), None) => format!("{p}: "),
-                    _ => String::new(),
-                };
-                tracing::warn!("{loc}{}", w.message);
-            }
+            let engine = engine::build(&args.target, None)?;
+            let cancel = engine::cancel(&args.target)?;
+            let report = engine
+                .sbom(&engine::target(&args.target), &cancel)
+                .with_context(|| format!("reading {}", args.target.target))?
+                .report;
+            output::print_warnings(&report.warnings);
             write_output(args.output.as_deref(), |w| {
                 bulwark_report::write(&report, format, w).map_err(anyhow::Error::from)
             })?;

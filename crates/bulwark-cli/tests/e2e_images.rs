@@ -207,3 +207,82 @@ fn rpm_image_epochs_and_source_rpms() {
     assert_eq!(hello.len(), 1);
     assert_eq!(hello[0]["version"], "2.1-3.el9");
 }
+
+/// `-v` prints, per layer, the bytes read, inflated and hashed; a full scan of the app
+/// image (vuln, secret, misconfig) reads, inflates and hashes each layer exactly once:
+/// the figures equal each blob's size and its independently inflated size.
+#[test]
+fn full_scan_inflates_and_hashes_each_layer_once() {
+    let dir = images().join("app.oci-dir");
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).expect("index"))
+            .expect("index json");
+    let blob = |d: &str| {
+        dir.join("blobs/sha256")
+            .join(d.trim_start_matches("sha256:"))
+    };
+    let mdigest = index["manifests"][0]["digest"]
+        .as_str()
+        .expect("manifest digest");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(blob(mdigest)).expect("manifest")).expect("json");
+    let layers: Vec<String> = manifest["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .filter_map(|l| l["digest"].as_str().map(str::to_string))
+        .collect();
+    let osv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/osv");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_bulwark"))
+        .arg("-v")
+        .args(["scan", &dir.display().to_string()])
+        .args([
+            "--scanners",
+            "vuln,secret,misconfig",
+            "--format",
+            "json",
+            "--osv-dir",
+        ])
+        .arg(&osv)
+        .arg("--cache-dir")
+        .arg(cache.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run bulwark");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("report");
+    assert!(!report["packages"].as_array().expect("packages").is_empty());
+    let figures = |line: &str, word: &str| -> u64 {
+        line.split(&format!("{word} "))
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {word} figure in {line}"))
+    };
+    for d in &layers {
+        let line = err
+            .lines()
+            .find(|l| l.contains(&format!("layer {d}: read")))
+            .unwrap_or_else(|| panic!("no counter line for {d} in:\n{err}"));
+        let stored = std::fs::read(blob(d)).expect("blob");
+        let mut inflated = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::MultiGzDecoder::new(&stored[..]),
+            &mut inflated,
+        )
+        .expect("gunzip");
+        assert_eq!(figures(line, "read"), stored.len() as u64, "{line}");
+        assert_eq!(figures(line, "inflated"), inflated.len() as u64, "{line}");
+        assert_eq!(figures(line, "hashed"), stored.len() as u64, "{line}");
+        assert!(line.contains("in 1 pass(es)"), "{line}");
+    }
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.contains(": read ") && l.contains("layer sha256:"))
+            .count(),
+        layers.len(),
+        "one counter line per layer:\n{err}"
+    );
+}

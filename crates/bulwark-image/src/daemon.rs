@@ -22,7 +22,7 @@ const MAX_INSPECT_BYTES: u64 = 16 << 20;
 /// A daemon that sends nothing for this long is considered hung.
 const IO_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Sockets tried, in order, when neither the options nor `DOCKER_HOST` name one.
+/// Sockets tried, in order, when the options name none.
 const DEFAULT_SOCKETS: [&str; 2] = ["/var/run/docker.sock", "/run/podman/podman.sock"];
 
 /// How to reach the daemon and where to put the archive.
@@ -30,8 +30,9 @@ const DEFAULT_SOCKETS: [&str; 2] = ["/var/run/docker.sock", "/run/podman/podman.
 pub struct DaemonOptions {
     /// The archive is written to `<cache_dir>/daemon/<image id hex>.tar`.
     pub cache_dir: PathBuf,
-    /// The API socket; when unset, `DOCKER_HOST` (`unix://...`), then
-    /// `/var/run/docker.sock`, then `/run/podman/podman.sock`.
+    /// The API socket (the CLI derives it from `DOCKER_HOST` with
+    /// [`parse_docker_host`]); when unset, `/var/run/docker.sock`, then
+    /// `/run/podman/podman.sock`.
     pub socket: Option<PathBuf>,
     /// Refuse archives larger than this many bytes.
     pub max_size: u64,
@@ -48,20 +49,21 @@ impl DaemonOptions {
     }
 }
 
-/// Finds the daemon socket: `explicit`, else `DOCKER_HOST`, else the first default
-/// socket that exists.
+/// The socket named by a `DOCKER_HOST` value (`unix:///run/podman/podman.sock`).
+pub fn parse_docker_host(host: &str) -> Result<PathBuf, ImageError> {
+    match host.strip_prefix("unix://") {
+        Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+        _ => Err(ImageError::Remote {
+            what: format!("DOCKER_HOST={host}"),
+            message: "only unix:// daemon sockets are supported".into(),
+        }),
+    }
+}
+
+/// Finds the daemon socket: `explicit`, else the first default socket that exists.
 pub fn socket_path(explicit: Option<&Path>) -> Result<PathBuf, ImageError> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
-    }
-    if let Some(host) = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {
-        return match host.strip_prefix("unix://") {
-            Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
-            _ => Err(ImageError::Remote {
-                what: format!("DOCKER_HOST={host}"),
-                message: "only unix:// daemon sockets are supported".into(),
-            }),
-        };
     }
     DEFAULT_SOCKETS
         .iter()
@@ -70,7 +72,7 @@ pub fn socket_path(explicit: Option<&Path>) -> Result<PathBuf, ImageError> {
         .ok_or_else(|| ImageError::Remote {
             what: "docker daemon".into(),
             message: format!(
-                "no daemon socket found (DOCKER_HOST is unset; tried {})",
+                "no daemon socket found (none given, DOCKER_HOST unset; tried {})",
                 DEFAULT_SOCKETS.join(", ")
             ),
         })
@@ -78,6 +80,21 @@ pub fn socket_path(explicit: Option<&Path>) -> Result<PathBuf, ImageError> {
 
 /// Exports image `name` from the daemon into the cache and returns the archive's path.
 pub fn export(name: &str, opts: &DaemonOptions) -> Result<PathBuf, ImageError> {
+    export_pinned(name, opts).map(|e| e.archive)
+}
+
+/// An image exported from the daemon, pinned to the id the name resolved to.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    /// The docker-archive in the cache.
+    pub archive: PathBuf,
+    /// The image id (`sha256:<hex>`) the name resolved to when it was inspected.
+    pub id: String,
+}
+
+/// Resolves `name` to an image id once (inspect), then exports that id — never the
+/// name again, so a tag moved in between cannot mix two images in one scan.
+pub fn export_pinned(name: &str, opts: &DaemonOptions) -> Result<Exported, ImageError> {
     let name = name.strip_prefix("docker-daemon:").unwrap_or(name);
     if name.is_empty() || name.len() > 1024 || name.chars().any(|c| c.is_control()) {
         return Err(ImageError::Target {
@@ -130,7 +147,8 @@ pub fn export(name: &str, opts: &DaemonOptions) -> Result<PathBuf, ImageError> {
         path: dir.display().to_string(),
         source,
     })?;
-    let get_path = format!("/images/{encoded}/get");
+    // By id, not by name: the name is resolved exactly once, by the inspect above.
+    let get_path = format!("/images/{hex}/get");
     let what = format!("GET {get_path} on {}", socket.display());
     let mut resp = request(&socket, &get_path)?;
     if resp.status != 200 {
@@ -167,7 +185,10 @@ pub fn export(name: &str, opts: &DaemonOptions) -> Result<PathBuf, ImageError> {
     let out = dir.join(format!("{hex}.tar"));
     tmp.persist(&out).map_err(|e| io_err(&out, e.error))?;
     tracing::debug!("exported {name} ({copied} bytes) to {}", out.display());
-    Ok(out)
+    Ok(Exported {
+        archive: out,
+        id: format!("sha256:{hex}"),
+    })
 }
 
 fn remote(what: &str, message: String) -> ImageError {

@@ -109,6 +109,22 @@ pub fn sha256_of(data: &[u8]) -> String {
     h.finish()
 }
 
+/// The `sha256:` digest of a whole file, streamed.
+pub fn sha256_of_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Hasher::new(Algorithm::Sha256);
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(buf.get(..n).unwrap_or_default());
+    }
+    Ok(h.finish())
+}
+
 /// Checks `data` against `expected`; `what` names the blob in the error.
 pub fn verify_bytes(data: &[u8], expected: &str, what: &str) -> Result<(), ImageError> {
     let parsed = ParsedDigest::parse(expected).map_err(|message| ImageError::Format {

@@ -23,6 +23,9 @@ pub struct FileEntry<'a> {
     pub size: u64,
     /// Unix mode bits (permission and type bits as in the tar header).
     pub mode: u32,
+    /// Whether this is the target of a wanted link, handed over under the link's path
+    /// (a visitor that does not follow links ignores these).
+    pub via_link: bool,
     /// The content, positioned at the start.
     pub reader: &'a mut dyn ReadSeek,
 }
@@ -40,15 +43,19 @@ pub trait Visitor: Sync {
     fn visit(&self, file: FileEntry<'_>) -> Self::Output;
 }
 
+pub mod cancel;
 pub mod daemon;
 pub mod registry;
 mod types;
+pub use cancel::Cancel;
+pub use stamp::VerifiedStamp;
 pub use types::{BlobLocation, Image, ImageError, LayerBlob, Target};
 
 pub mod digest;
+mod stamp;
 mod store;
 pub mod target;
 pub mod walk;
 
 pub use target::{docker_archive, docker_archive_ref, oci_archive, oci_layout, open, OpenOptions};
-pub use walk::{walk, LayerWalk, MergedFile, Walk, WalkOptions};
+pub use walk::{walk, LayerStats, LayerWalk, MergedFile, Walk, WalkOptions};

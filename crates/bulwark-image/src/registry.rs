@@ -5,17 +5,21 @@
 //! downloads the config and layer blobs into `<cache_dir>/blobs/sha256/<hex>`. Each blob
 //! is streamed to a temporary file in that directory while being hashed and renamed into
 //! place only when its digest matches, so the cache never holds a wrong blob under a
-//! right name and a blob already there is reused. The returned [`Image`] points at the
-//! cached files, ready for the layer walker.
+//! right name. Each verified blob gets a stamp file beside it (`<hex>.verified`, see
+//! [`crate::VerifiedStamp`]): a blob already in the cache is reused without hashing only
+//! while its stamp matches, and is re-hashed (and re-downloaded if wrong) otherwise.
+//! The returned [`Image`] points at the cached files and carries the stamps, so the
+//! layer walker does not hash a pulled blob a second time; the config is small and is
+//! checked against its digest again after it is read.
 
 mod auth;
 mod client;
 mod reference;
 
-pub use auth::{parse_challenge, Challenge};
+pub use auth::{parse_challenge, Challenge, Credentials, Secret};
 pub use reference::Reference;
 
-use crate::{BlobLocation, Image, ImageError, LayerBlob};
+use crate::{BlobLocation, Image, ImageError, LayerBlob, VerifiedStamp};
 use bulwark_core::{ImageMeta, LayerMeta};
 use client::{error_detail, read_limited, remote, Client};
 use serde::Deserialize;
@@ -49,9 +53,13 @@ pub struct RegistryOptions {
     pub insecure: bool,
     /// `os/arch[/variant]` to pick from a multi-platform index; `linux/amd64` when unset.
     pub platform: Option<String>,
-    /// Docker CLI config file; `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`
-    /// when unset.
+    /// Docker CLI config file to read credentials from (the CLI passes
+    /// `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`); none when unset.
     pub docker_config: Option<PathBuf>,
+    /// Credentials given explicitly; they win over the Docker config file.
+    pub credentials: Option<Credentials>,
+    /// Cancellation and deadline, checked per downloaded chunk.
+    pub cancel: crate::Cancel,
     /// Refuse any blob larger than this many bytes.
     pub max_blob_size: u64,
 }
@@ -64,6 +72,8 @@ impl RegistryOptions {
             insecure: false,
             platform: None,
             docker_config: None,
+            credentials: None,
+            cancel: crate::Cancel::default(),
             max_blob_size: DEFAULT_MAX_BLOB_SIZE,
         }
     }
@@ -85,7 +95,11 @@ pub fn open(reference: &str, opts: &RegistryOptions) -> Result<Image, ImageError
                 message,
             }
         })?;
-    let creds = auth::lookup(&r.registry, opts.docker_config.as_deref());
+    let creds = auth::lookup(
+        &r.registry,
+        opts.credentials.as_ref(),
+        opts.docker_config.as_deref(),
+    );
     let client = Client::new(&r, creds, opts.insecure);
 
     let top = fetch_manifest(&client, r.manifest_reference(), r.digest.as_deref())?;
@@ -118,6 +132,7 @@ pub fn open(reference: &str, opts: &RegistryOptions) -> Result<Image, ImageError
         client: &client,
         dir: &blob_dir,
         max: opts.max_blob_size,
+        cancel: &opts.cancel,
     };
 
     let config_desc = &manifest.config;
@@ -130,8 +145,14 @@ pub fn open(reference: &str, opts: &RegistryOptions) -> Result<Image, ImageError
             ),
         });
     }
-    let config_path = cache.ensure(config_desc, "image config")?;
+    let (config_path, _) = cache.ensure(config_desc, "image config")?;
     let config_bytes = read_file_limited(&config_path, MAX_CONFIG_SIZE)?;
+    // What is parsed is exactly what the manifest names, whatever happened on disk.
+    crate::digest::verify_bytes(
+        &config_bytes,
+        &config_desc.digest,
+        &format!("cached config {}", config_path.display()),
+    )?;
     let config: serde_json::Value =
         serde_json::from_slice(&config_bytes).map_err(|e| ImageError::Format {
             what: format!("config {} of {r}", config_desc.digest),
@@ -155,7 +176,7 @@ pub fn open(reference: &str, opts: &RegistryOptions) -> Result<Image, ImageError
     let paths = download_layers(&cache, &manifest.layers)?;
     let mut layers = Vec::with_capacity(paths.len());
     let mut layer_meta = Vec::with_capacity(paths.len());
-    for (i, (desc, path)) in manifest.layers.iter().zip(paths).enumerate() {
+    for (i, (desc, (path, stamp))) in manifest.layers.iter().zip(paths).enumerate() {
         let diff_id = info.diff_ids.get(i).cloned().unwrap_or_default();
         layer_meta.push(LayerMeta {
             digest: desc.digest.clone(),
@@ -169,6 +190,7 @@ pub fn open(reference: &str, opts: &RegistryOptions) -> Result<Image, ImageError
             media_type: desc.media_type.clone(),
             size: desc.size,
             location: BlobLocation::File(path),
+            verified: Some(stamp),
         });
     }
 
@@ -488,11 +510,19 @@ struct BlobCache<'a> {
     client: &'a Client,
     dir: &'a Path,
     max: u64,
+    cancel: &'a crate::Cancel,
 }
 
 impl BlobCache<'_> {
-    /// Returns the cached file for `desc`, downloading and verifying it first if needed.
-    fn ensure(&self, desc: &Descriptor, what: &str) -> Result<PathBuf, ImageError> {
+    /// Returns the cached file for `desc` and its verified stamp, downloading and
+    /// verifying it first if needed. A cached file is reused without hashing only when
+    /// its stamp file records this digest for the file as it is now; otherwise it is
+    /// hashed again, and downloaded again when that fails.
+    fn ensure(
+        &self,
+        desc: &Descriptor,
+        what: &str,
+    ) -> Result<(PathBuf, VerifiedStamp), ImageError> {
         let hex = desc
             .digest
             .strip_prefix("sha256:")
@@ -510,11 +540,32 @@ impl BlobCache<'_> {
             });
         }
         let path = self.dir.join(hex);
+        let stamp_path = self.dir.join(format!("{hex}.verified"));
         match std::fs::metadata(&path) {
-            // Verified on the way in; the walker re-checks the digest while streaming.
             Ok(m) if m.is_file() && m.len() == desc.size => {
-                tracing::debug!("reusing cached blob {}", desc.digest);
-                return Ok(path);
+                let now = VerifiedStamp::of_metadata(&m);
+                let recorded = std::fs::read_to_string(&stamp_path)
+                    .ok()
+                    .and_then(|t| VerifiedStamp::decode(&t, &desc.digest));
+                if recorded.as_ref() == Some(&now) {
+                    tracing::debug!("reusing cached blob {} (stamp matches)", desc.digest);
+                    return Ok((path, now));
+                }
+                match crate::digest::sha256_of_file(&path) {
+                    Ok(actual) if actual == desc.digest => {
+                        tracing::debug!("reusing cached blob {} (re-verified)", desc.digest);
+                        let stamp = self.write_stamp(&path, &stamp_path, &desc.digest)?;
+                        return Ok((path, stamp));
+                    }
+                    _ => {
+                        tracing::warn!(
+                            "cached blob {} does not match its digest; downloading again",
+                            desc.digest
+                        );
+                        let _ = std::fs::remove_file(&path);
+                        let _ = std::fs::remove_file(&stamp_path);
+                    }
+                }
             }
             Ok(_) => {
                 tracing::warn!(
@@ -526,7 +577,32 @@ impl BlobCache<'_> {
             Err(_) => {}
         }
         self.download(desc, what, &path)?;
-        Ok(path)
+        let stamp = self.write_stamp(&path, &stamp_path, &desc.digest)?;
+        Ok((path, stamp))
+    }
+
+    /// Records that `path` (just verified) holds `digest`: the stamp file is written to a
+    /// temporary file and renamed into place, so readers see a whole stamp or none.
+    fn write_stamp(
+        &self,
+        path: &Path,
+        stamp_path: &Path,
+        digest: &str,
+    ) -> Result<VerifiedStamp, ImageError> {
+        let io_err = |p: &Path| {
+            let p = p.display().to_string();
+            move |source| ImageError::Io { path: p, source }
+        };
+        let stamp = VerifiedStamp::of_path(path).map_err(io_err(path))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".stamp-")
+            .tempfile_in(self.dir)
+            .map_err(io_err(self.dir))?;
+        tmp.write_all(stamp.encode(digest).as_bytes())
+            .map_err(io_err(stamp_path))?;
+        tmp.persist(stamp_path)
+            .map_err(|e| io_err(stamp_path)(e.error))?;
+        Ok(stamp)
     }
 
     fn download(&self, desc: &Descriptor, what: &str, path: &Path) -> Result<(), ImageError> {
@@ -573,6 +649,7 @@ impl BlobCache<'_> {
         let mut buf = vec![0u8; 256 * 1024];
         let mut total: u64 = 0;
         loop {
+            self.cancel.check()?;
             let n = match reader.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
@@ -626,10 +703,11 @@ impl BlobCache<'_> {
 fn download_layers(
     cache: &BlobCache<'_>,
     layers: &[Descriptor],
-) -> Result<Vec<PathBuf>, ImageError> {
+) -> Result<Vec<(PathBuf, VerifiedStamp)>, ImageError> {
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<(usize, Result<PathBuf, ImageError>)>> = Mutex::new(Vec::new());
+    type Downloaded = Result<(PathBuf, VerifiedStamp), ImageError>;
+    let results: Mutex<Vec<(usize, Downloaded)>> = Mutex::new(Vec::new());
     let workers = PARALLEL_DOWNLOADS.min(layers.len());
     std::thread::scope(|s| {
         for _ in 0..workers {

@@ -28,6 +28,14 @@ pub struct OpenOptions {
     pub cache_dir: PathBuf,
     /// Allow plain HTTP / unverified TLS for registries.
     pub insecure: bool,
+    /// Registry credentials given by the caller (they win over the Docker config).
+    pub credentials: Option<crate::registry::Credentials>,
+    /// Docker CLI config file to read registry credentials from.
+    pub docker_config: Option<PathBuf>,
+    /// The daemon API socket for `docker-daemon:` targets (default sockets when unset).
+    pub daemon_socket: Option<PathBuf>,
+    /// Cancellation and deadline for pulls and exports.
+    pub cancel: crate::Cancel,
 }
 
 /// Resolves `target` (transport-prefixed or a bare path) to something walkable.
@@ -37,6 +45,9 @@ pub fn open(target: &str, opts: &OpenOptions) -> Result<Target, ImageError> {
         let mut ro = crate::registry::RegistryOptions::new(opts.cache_dir.clone());
         ro.insecure = opts.insecure;
         ro.platform = opts.platform.clone();
+        ro.credentials.clone_from(&opts.credentials);
+        ro.docker_config.clone_from(&opts.docker_config);
+        ro.cancel = opts.cancel.clone();
         crate::registry::open(reference, &ro).map(Target::Image)
     };
     if let Some(reference) = target.strip_prefix("docker://") {
@@ -45,11 +56,24 @@ pub fn open(target: &str, opts: &OpenOptions) -> Result<Target, ImageError> {
     if let Some(name) = target.strip_prefix("docker-daemon:") {
         // The daemon exports a docker-archive stream into the cache; it is then read
         // like any other docker-archive, so the same digest checks apply.
-        let archive = crate::daemon::export(
-            name,
-            &crate::daemon::DaemonOptions::new(opts.cache_dir.clone()),
-        )?;
-        return docker_archive_ref(&archive, None).map(Target::Image);
+        let mut daemon = crate::daemon::DaemonOptions::new(opts.cache_dir.clone());
+        daemon.socket.clone_from(&opts.daemon_socket);
+        let exported = crate::daemon::export_pinned(name, &daemon)?;
+        let mut image = docker_archive_ref(&exported.archive, None)?;
+        // The archive must hold the image the name was resolved to.
+        if image.meta.id != exported.id {
+            return Err(ImageError::Target {
+                target: target.to_string(),
+                message: format!(
+                    "the daemon exported image {} but {name} resolved to {}",
+                    image.meta.id, exported.id
+                ),
+            });
+        }
+        if image.meta.repo_tags.is_empty() && !name.starts_with("sha256:") {
+            image.meta.repo_tags.push(name.to_string());
+        }
+        return Ok(Target::Image(image));
     }
     if let Some(rest) = target.strip_prefix("docker-archive:") {
         let (path, reference) = split_reference(rest);
@@ -467,6 +491,7 @@ fn docker_from_store(
             media_type,
             size,
             location,
+            verified: None,
         });
     }
     assemble(id, None, tags_of(entry), config, layers, &what)
@@ -842,6 +867,7 @@ fn manifest_to_image(
             media_type: d.media_type,
             size: if d.size > 0 { d.size } else { size },
             location,
+            verified: None,
         });
     }
     assemble(

@@ -33,6 +33,11 @@ pub struct LayerBlob {
     pub size: u64,
     /// Where to read it.
     pub location: BlobLocation,
+    /// Set when the blob's bytes were already checked against `digest` (a registry blob
+    /// hashed while it downloaded, or a cached blob whose verified stamp still matches):
+    /// the walker then does not hash it again, but requires the file's stamp to be
+    /// unchanged before and after it reads it.
+    pub verified: Option<crate::VerifiedStamp>,
 }
 
 /// A resolved container image: metadata plus layer blobs ready to stream.
@@ -109,6 +114,15 @@ pub enum ImageError {
         target: String,
         /// Why it cannot be used.
         message: String,
+    },
+    /// The scan was cancelled through its [`crate::Cancel`] token.
+    #[error("the scan was cancelled before it finished; no result")]
+    Cancelled,
+    /// The scan's deadline passed before it finished.
+    #[error("the scan did not finish within its {budget_ms} ms deadline; no result")]
+    DeadlineExceeded {
+        /// The time budget the scan was given, in milliseconds.
+        budget_ms: u64,
     },
     /// A registry or daemon request failed.
     #[error("{what}: {message}")]

@@ -9,7 +9,7 @@
 
 use crate::digest::{Hasher, ParsedDigest};
 use crate::store::open_location;
-use crate::{FileEntry, ImageError, LayerBlob, ReadSeek, Target, Visitor};
+use crate::{Cancel, FileEntry, ImageError, LayerBlob, ReadSeek, Target, VerifiedStamp, Visitor};
 use bulwark_core::Warning;
 use rayon::prelude::*;
 use std::cell::Cell;
@@ -19,7 +19,7 @@ use std::hash::BuildHasher as _;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Symlink hops followed before a link is declared a loop.
 const MAX_LINK_HOPS: usize = 40;
@@ -44,8 +44,15 @@ pub struct WalkOptions {
     pub spool_threshold: u64,
     /// Where spooled files go (the system temp dir when `None`).
     pub spool_dir: Option<PathBuf>,
-    /// Worker threads; 0 means the available cores.
+    /// Worker threads when no `pool` is given; 0 means the available cores.
     pub threads: usize,
+    /// The thread pool to run on. An engine shares one pool between all its scans, so
+    /// concurrent scans share one thread budget; without one, each walk builds its own
+    /// pool of `threads` workers.
+    pub pool: Option<Arc<rayon::ThreadPool>>,
+    /// Cancellation and deadline, checked between layers, per tar entry and per chunk
+    /// of a layer stream.
+    pub cancel: Cancel,
 }
 
 impl Default for WalkOptions {
@@ -56,6 +63,8 @@ impl Default for WalkOptions {
             spool_threshold: 8 << 20,
             spool_dir: None,
             threads: 0,
+            pool: None,
+            cancel: Cancel::default(),
         }
     }
 }
@@ -67,6 +76,28 @@ pub struct Walk<O> {
     pub layers: Vec<LayerWalk<O>>,
     /// Problems that did not stop the walk (skipped large files, broken links).
     pub warnings: Vec<Warning>,
+}
+
+/// Bytes moved while reading one layer: what `-v` prints, and what tests check to prove
+/// that a scan reads, inflates and hashes every layer once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LayerStats {
+    /// Stored (possibly compressed) bytes read by the verifying pass.
+    pub read: u64,
+    /// Bytes the verifying pass inflated (gzip/zstd output; 0 for an uncompressed layer).
+    pub inflated: u64,
+    /// Bytes fed to the digest by the walk (0 when the blob carried a verified stamp,
+    /// for instance a registry blob hashed while it downloaded).
+    pub hashed: u64,
+    /// Verifying passes over the layer (1 after a walk).
+    pub passes: u32,
+    /// Stored bytes read again by the link-target pass, which never hashes (the blob's
+    /// stamp is checked instead).
+    pub revisit_read: u64,
+    /// Bytes inflated again by the link-target pass.
+    pub revisit_inflated: u64,
+    /// Link-target passes over the layer (0 or 1).
+    pub revisits: u32,
 }
 
 /// What one layer contributed.
@@ -81,6 +112,8 @@ pub struct LayerWalk<O> {
     /// Visited files with the visitor's output, in tar order; wanted links resolved after
     /// the walk follow, under the link's path.
     pub files: Vec<(String, O)>,
+    /// Bytes read, inflated and hashed for this layer.
+    pub stats: LayerStats,
     /// Paths deleted by whiteout entries in this layer.
     pub whiteouts: BTreeSet<String>,
     /// Directories made opaque in this layer (lower content under them is hidden).
@@ -92,7 +125,7 @@ pub struct LayerWalk<O> {
     /// Sorted hashes of directory entry paths.
     dirs: Vec<u64>,
     /// The blob's on-disk stamp when it was verified (image layers only).
-    stamp: Option<BlobStamp>,
+    stamp: Option<VerifiedStamp>,
 }
 
 impl<O> LayerWalk<O> {
@@ -102,6 +135,7 @@ impl<O> LayerWalk<O> {
             digest,
             diff_id,
             files: Vec::new(),
+            stats: LayerStats::default(),
             whiteouts: BTreeSet::new(),
             opaque_dirs: BTreeSet::new(),
             symlinks: HashMap::new(),
@@ -288,6 +322,8 @@ fn join_parent(parent: Option<&str>, name: &str) -> String {
 struct HashSink {
     tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
     handle: std::thread::JoinHandle<Hasher>,
+    /// Bytes handed to the hasher.
+    sent: u64,
 }
 
 impl HashSink {
@@ -303,6 +339,7 @@ impl HashSink {
         HashSink {
             tx: Some(tx),
             handle,
+            sent: 0,
         }
     }
 
@@ -311,25 +348,31 @@ impl HashSink {
             if tx.send(data.to_vec()).is_err() {
                 return Err(io::Error::other("hasher thread stopped"));
             }
+            self.sent = self.sent.saturating_add(data.len() as u64);
         }
         Ok(())
     }
 
-    fn finish(mut self) -> String {
+    /// The digest and the number of bytes hashed.
+    fn finish(mut self) -> (String, u64) {
         self.tx = None;
-        self.handle.join().map(Hasher::finish).unwrap_or_default()
+        let sent = self.sent;
+        let digest = self.handle.join().map(Hasher::finish).unwrap_or_default();
+        (digest, sent)
     }
 }
 
-/// Hashes what passes through, when enabled.
+/// Counts what passes through, and hashes it when enabled.
 struct HashingReader<R> {
     inner: R,
     hasher: Option<HashSink>,
+    count: Rc<Cell<u64>>,
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        self.count.set(self.count.get().saturating_add(n as u64));
         if let (Some(h), Some(data)) = (self.hasher.as_mut(), buf.get(..n)) {
             if n > 0 {
                 h.send(data)?;
@@ -339,16 +382,22 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-/// Fails once more than `max` bytes have passed, flagging `tripped`.
+/// Fails once more than `max` bytes have passed, flagging `tripped`, or once the scan
+/// is cancelled (checked per chunk, so one huge file cannot hold a cancelled scan).
 struct Limited<R> {
     inner: R,
     count: u64,
     max: u64,
     tripped: Rc<Cell<bool>>,
+    cancel: Cancel,
 }
 
 impl<R: Read> Read for Limited<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.cancel.check().is_err() {
+            // `layer_io_error` turns this into the cancellation error itself.
+            return Err(io::Error::other("scan cancelled"));
+        }
         let n = self.inner.read(buf)?;
         self.count = self.count.saturating_add(n as u64);
         if self.count > self.max {
@@ -402,6 +451,9 @@ fn layer_io_error(
     tripped: bool,
     opts: &WalkOptions,
 ) -> ImageError {
+    if let Err(stop) = opts.cancel.check() {
+        return stop;
+    }
     let message = if tripped {
         format!(
             "decompression bomb: layer expands beyond max_layer_bytes ({} bytes)",
@@ -440,6 +492,7 @@ fn for_each_entry<R: Read>(
 ) -> Result<String, ImageError> {
     let mut last = String::from("-");
     for entry in entries {
+        opts.cancel.check()?;
         let mut entry = entry.map_err(|e| layer_io_error(blob, &last, &e, tripped.get(), opts))?;
         let raw_path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let path = normalise_entry_path(&raw_path).map_err(|message| ImageError::Layer {
@@ -517,22 +570,32 @@ fn is_plain_layer(blob: &LayerBlob, opts: &WalkOptions) -> Result<bool, ImageErr
 /// A layer's decompressed, bomb-guarded, optionally hashed byte stream.
 type LayerStream = Limited<HashingReader<Decomp<BufReader<HashingReader<io::Take<File>>>>>>;
 
+/// Byte counters of one read of a layer: stored bytes read, decompressed bytes out.
+#[derive(Default)]
+struct StreamCounts {
+    raw: Rc<Cell<u64>>,
+    plain: Rc<Cell<u64>>,
+}
+
 fn open_layer_stream(
     blob: &LayerBlob,
     opts: &WalkOptions,
     raw_hash: Option<HashSink>,
     plain_hash: Option<HashSink>,
     tripped: Rc<Cell<bool>>,
-) -> Result<LayerStream, ImageError> {
+    counts: &StreamCounts,
+) -> Result<(LayerStream, Compression), ImageError> {
     let raw = HashingReader {
         inner: open_location(&blob.location)?,
         hasher: raw_hash,
+        count: counts.raw.clone(),
     };
     let mut buffered = BufReader::with_capacity(BLOB_BUFFER, raw);
     let head = buffered
         .fill_buf()
         .map_err(|e| layer_io_error(blob, "-", &e, false, opts))?;
-    let decomp = match compression(head, blob) {
+    let kind = compression(head, blob);
+    let decomp = match kind {
         Compression::Gzip => Decomp::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(buffered))),
         Compression::Zstd => Decomp::Zstd(
             zstd::stream::read::Decoder::with_buffer(buffered)
@@ -540,15 +603,20 @@ fn open_layer_stream(
         ),
         Compression::None => Decomp::Plain(buffered),
     };
-    Ok(Limited {
-        inner: HashingReader {
-            inner: decomp,
-            hasher: plain_hash,
+    Ok((
+        Limited {
+            inner: HashingReader {
+                inner: decomp,
+                hasher: plain_hash,
+                count: counts.plain.clone(),
+            },
+            count: 0,
+            max: opts.max_layer_bytes,
+            tripped,
+            cancel: opts.cancel.clone(),
         },
-        count: 0,
-        max: opts.max_layer_bytes,
-        tripped,
-    })
+        kind,
+    ))
 }
 
 /// A forward-only stream that "seeks" by reading past bytes: lets tar skip file data
@@ -597,12 +665,14 @@ impl<R: BufRead> Seek for Skipping<R> {
 }
 
 /// Streams one layer blob, calling `on_entry` for each tar entry, then reads to the very
-/// end and checks the digest.
+/// end and checks the digest — or, for a blob that carries a verified stamp still
+/// matching the file, checks that the stamp is unchanged after the read instead of
+/// hashing again. Returns the bytes read, inflated and hashed.
 fn stream_layer(
     blob: &LayerBlob,
     opts: &WalkOptions,
     on_entry: &mut OnEntry<'_>,
-) -> Result<(), ImageError> {
+) -> Result<LayerStats, ImageError> {
     let expected = ParsedDigest::parse(&blob.digest).map_err(|message| ImageError::Layer {
         digest: blob.digest.clone(),
         path: "-".into(),
@@ -610,13 +680,21 @@ fn stream_layer(
     })?;
     // Docker archives name layers by diff id: then the digest covers the uncompressed tar.
     let hash_decompressed = blob.digest == blob.diff_id;
+    // A stamped blob is trusted only while its stamp matches the file.
+    let pre_verified = match &blob.verified {
+        Some(v) => blob_stamp(blob)? == *v,
+        None => false,
+    };
+    let hash = !pre_verified;
     let tripped = Rc::new(Cell::new(false));
-    let limited = open_layer_stream(
+    let counts = StreamCounts::default();
+    let (limited, kind) = open_layer_stream(
         blob,
         opts,
-        (!hash_decompressed).then(|| HashSink::new(Hasher::new(expected.algorithm))),
-        hash_decompressed.then(|| HashSink::new(Hasher::new(expected.algorithm))),
+        (hash && !hash_decompressed).then(|| HashSink::new(Hasher::new(expected.algorithm))),
+        (hash && hash_decompressed).then(|| HashSink::new(Hasher::new(expected.algorithm))),
         tripped.clone(),
+        &counts,
     )?;
     // tar asks for 512-byte headers and small data reads. Serving those from a large
     // buffer keeps the decompressor, its CRC and the layer hash working on big chunks
@@ -644,47 +722,50 @@ fn stream_layer(
     io::copy(&mut buffered, &mut io::sink())
         .map_err(|e| layer_io_error(blob, &last, &e, false, opts))?;
     let raw_hasher = buffered.into_inner().hasher;
-    let actual = decompressed_hasher
-        .or(raw_hasher)
-        .map(HashSink::finish)
-        .unwrap_or_default();
-    if actual != expected.to_string() {
-        return Err(ImageError::DigestMismatch {
-            what: format!("layer blob {}", blob.digest),
-            expected: blob.digest.clone(),
-            actual,
-        });
+    let mut stats = LayerStats {
+        read: counts.raw.get(),
+        inflated: if kind == Compression::None {
+            0
+        } else {
+            counts.plain.get()
+        },
+        passes: 1,
+        ..LayerStats::default()
+    };
+    match decompressed_hasher.or(raw_hasher).map(HashSink::finish) {
+        Some((actual, hashed)) => {
+            stats.hashed = hashed;
+            if actual != expected.to_string() {
+                return Err(ImageError::DigestMismatch {
+                    what: format!("layer blob {}", blob.digest),
+                    expected: blob.digest.clone(),
+                    actual,
+                });
+            }
+        }
+        None => {
+            if blob.verified.as_ref() != Some(&blob_stamp(blob)?) {
+                return Err(ImageError::Layer {
+                    digest: blob.digest.clone(),
+                    path: "-".into(),
+                    message: "layer blob changed on disk during the scan".into(),
+                });
+            }
+        }
     }
-    Ok(())
+    Ok(stats)
 }
 
-/// What identifies a blob file's content on disk between two reads: if any of these
-/// changed, the file was written to (a write always moves ctime, which user space
-/// cannot set back).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BlobStamp {
-    len: u64,
-    modified: Option<std::time::SystemTime>,
-    #[cfg(unix)]
-    ino_ctime: (u64, u64, i64, i64),
-}
-
-fn blob_stamp(blob: &LayerBlob) -> Result<BlobStamp, ImageError> {
+/// The on-disk stamp of the file holding a blob (the archive, for a tar member): if it
+/// changed, the file was written to.
+fn blob_stamp(blob: &LayerBlob) -> Result<VerifiedStamp, ImageError> {
     let path = match &blob.location {
         crate::BlobLocation::File(p) => p,
         crate::BlobLocation::TarMember { archive, .. } => archive,
     };
-    let md = std::fs::metadata(path).map_err(|source| ImageError::Io {
+    VerifiedStamp::of_path(path).map_err(|source| ImageError::Io {
         path: path.display().to_string(),
         source,
-    })?;
-    #[cfg(unix)]
-    use std::os::unix::fs::MetadataExt as _;
-    Ok(BlobStamp {
-        len: md.len(),
-        modified: md.modified().ok(),
-        #[cfg(unix)]
-        ino_ctime: (md.dev(), md.ino(), md.ctime(), md.ctime_nsec()),
     })
 }
 
@@ -694,6 +775,8 @@ struct Region {
     start: u64,
     len: u64,
     pos: u64,
+    /// Bytes actually read (seeks skip without reading).
+    read: u64,
 }
 
 impl Read for Region {
@@ -708,6 +791,7 @@ impl Read for Region {
         }
         let n = self.file.read(buf)?;
         self.pos = self.pos.saturating_add(n as u64);
+        self.read = self.read.saturating_add(n as u64);
         Ok(n)
     }
 }
@@ -734,10 +818,10 @@ impl Seek for Region {
 /// after this read. An uncompressed layer is read in place, seeking past file data.
 fn revisit_layer(
     blob: &LayerBlob,
-    stamp: &BlobStamp,
+    stamp: &VerifiedStamp,
     opts: &WalkOptions,
     on_entry: &mut OnEntry<'_>,
-) -> Result<(), ImageError> {
+) -> Result<LayerStats, ImageError> {
     let changed = || ImageError::Layer {
         digest: blob.digest.clone(),
         path: "-".into(),
@@ -747,9 +831,13 @@ fn revisit_layer(
         return Err(changed());
     }
     let tripped = Rc::new(Cell::new(false));
+    let mut stats = LayerStats {
+        revisits: 1,
+        ..LayerStats::default()
+    };
     if is_plain_layer(blob, opts)? {
         let (path, start, len) = match &blob.location {
-            crate::BlobLocation::File(p) => (p, 0, stamp.len),
+            crate::BlobLocation::File(p) => (p, 0, stamp.len()),
             crate::BlobLocation::TarMember {
                 archive,
                 offset,
@@ -767,6 +855,7 @@ fn revisit_layer(
             start,
             len,
             pos: 0,
+            read: 0,
         };
         // No big buffer here: every seek would throw it away.
         let mut archive = tar::Archive::new(region);
@@ -774,8 +863,11 @@ fn revisit_layer(
             .entries_with_seek()
             .map_err(|e| layer_io_error(blob, "-", &e, false, opts))?;
         for_each_entry(entries, blob, opts, &tripped, on_entry)?;
+        // Plain layers are read in place: 4 bytes to sniff, then what tar read.
+        stats.revisit_read = archive.into_inner().read.saturating_add(4);
     } else {
-        let mut stream = open_layer_stream(blob, opts, None, None, tripped.clone())?;
+        let counts = StreamCounts::default();
+        let (mut stream, _) = open_layer_stream(blob, opts, None, None, tripped.clone(), &counts)?;
         let mut archive = tar::Archive::new(Skipping {
             inner: BufReader::with_capacity(TAR_BUFFER, &mut stream),
             pos: 0,
@@ -784,11 +876,14 @@ fn revisit_layer(
             .entries_with_seek()
             .map_err(|e| layer_io_error(blob, "-", &e, tripped.get(), opts))?;
         for_each_entry(entries, blob, opts, &tripped, on_entry)?;
+        drop(archive);
+        stats.revisit_read = counts.raw.get();
+        stats.revisit_inflated = counts.plain.get();
     }
     if blob_stamp(blob)? != *stamp {
         return Err(changed());
     }
-    Ok(())
+    Ok(stats)
 }
 
 /// A file's content, in memory or spooled, ready to be re-read.
@@ -860,8 +955,8 @@ struct WantedLink {
 
 /// A layer's tables, its wanted links and its warnings.
 type FirstPass<O> = (LayerWalk<O>, Vec<WantedLink>, Vec<Warning>);
-/// Link visits made by a second pass, and its warnings.
-type SecondPass<O> = (Vec<(usize, String, O)>, Vec<Warning>);
+/// Link visits made by a second pass, its warnings and its byte counts.
+type SecondPass<O> = (Vec<(usize, String, O)>, Vec<Warning>, LayerStats);
 
 /// First pass over one layer: tables, whiteouts and visits of wanted regular files.
 fn first_pass<V: Visitor>(
@@ -875,7 +970,9 @@ fn first_pass<V: Visitor>(
     lw.stamp = Some(blob_stamp(blob)?);
     let mut links = Vec::new();
     let mut warnings = Vec::new();
-    stream_layer(blob, opts, &mut |e, data| {
+    let mut stats = LayerStats::default();
+    let stats_out = &mut stats;
+    *stats_out = stream_layer(blob, opts, &mut |e, data| {
         if e.path.is_empty() {
             return Ok(Flow::Next);
         }
@@ -909,6 +1006,7 @@ fn first_pass<V: Visitor>(
                         path: e.path,
                         size: e.size,
                         mode,
+                        via_link: false,
                         reader: content.reader()?,
                     });
                     lw.files.push((e.path.to_string(), out));
@@ -946,6 +1044,7 @@ fn first_pass<V: Visitor>(
         }
         Ok(Flow::Next)
     })?;
+    lw.stats = stats;
     lw.nondir.sort_unstable();
     lw.nondir.dedup();
     lw.dirs.sort_unstable();
@@ -964,14 +1063,14 @@ struct LinkVisit {
 /// Second pass over one layer: visits the link targets it holds, under the links' paths.
 fn second_pass<V: Visitor>(
     blob: &LayerBlob,
-    stamp: &BlobStamp,
+    stamp: &VerifiedStamp,
     v: &V,
     opts: &WalkOptions,
     mut targets: HashMap<String, Vec<LinkVisit>>,
 ) -> Result<SecondPass<V::Output>, ImageError> {
     let mut files = Vec::new();
     let mut warnings = Vec::new();
-    revisit_layer(blob, stamp, opts, &mut |e, data| {
+    let stats = revisit_layer(blob, stamp, opts, &mut |e, data| {
         if !matches!(
             e.kind,
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse
@@ -994,6 +1093,7 @@ fn second_pass<V: Visitor>(
                 path: &l.link_path,
                 size: e.size,
                 mode: e.mode | S_IFREG,
+                via_link: true,
                 reader: content.reader()?,
             });
             files.push((l.link_layer, l.link_path, out));
@@ -1013,7 +1113,7 @@ fn second_pass<V: Visitor>(
             });
         }
     }
-    Ok((files, warnings))
+    Ok((files, warnings, stats))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1181,18 +1281,23 @@ pub fn walk<V: Visitor>(
     v: &V,
     opts: &WalkOptions,
 ) -> Result<Walk<V::Output>, ImageError> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads)
-        .build()
-        .map_err(|e| ImageError::Format {
-            what: "walker thread pool".into(),
-            message: e.to_string(),
-        })?;
-    pool.install(|| match target {
+    opts.cancel.check()?;
+    let run = || match target {
         Target::Image(image) => walk_layers(&image.layers, v, opts),
         Target::Dir(root) => walk_dir(root, v, opts),
         Target::File(path) => walk_file(path, v, opts),
-    })
+    };
+    match &opts.pool {
+        Some(pool) => pool.install(run),
+        None => rayon::ThreadPoolBuilder::new()
+            .num_threads(opts.threads)
+            .build()
+            .map_err(|e| ImageError::Format {
+                what: "walker thread pool".into(),
+                message: e.to_string(),
+            })?
+            .install(run),
+    }
 }
 
 fn walk_layers<V: Visitor>(
@@ -1249,9 +1354,17 @@ fn walk_layers<V: Visitor>(
     jobs.sort_by_key(|(i, ..)| *i);
     let seconds: Vec<_> = jobs
         .into_par_iter()
-        .map(|(_, b, stamp, targets)| second_pass(b, &stamp, v, opts, targets))
+        .map(|(i, b, stamp, targets)| {
+            opts.cancel.check()?;
+            second_pass(b, &stamp, v, opts, targets).map(|r| (i, r))
+        })
         .collect::<Result<_, _>>()?;
-    for (files, w) in seconds {
+    for (i, (files, w, stats)) in seconds {
+        if let Some(lw) = layers.get_mut(i) {
+            lw.stats.revisit_read += stats.revisit_read;
+            lw.stats.revisit_inflated += stats.revisit_inflated;
+            lw.stats.revisits += stats.revisits;
+        }
         warnings.extend(w);
         for (layer, link_path, out) in files {
             // The output belongs to the layer that holds the link, not the target.
@@ -1266,7 +1379,8 @@ fn walk_layers<V: Visitor>(
 /// A layer's first-pass result, once a worker has produced it.
 type Slot<O> = Option<Result<FirstPass<O>, ImageError>>;
 
-/// Runs the first pass over every layer on `opts.threads` workers, biggest blob first:
+/// Runs the first pass over every layer on the current pool's workers (the walk runs
+/// inside the engine's shared pool, or its own), biggest blob first:
 /// one huge layer is the critical path (its hash cannot be split), so it must start at
 /// once rather than after the small ones a fixed split happened to put before it.
 fn first_passes<V: Visitor>(
@@ -1279,32 +1393,34 @@ fn first_passes<V: Visitor>(
     let queue = Mutex::new(order.into_iter());
     let results: Mutex<Vec<Slot<V::Output>>> = Mutex::new((0..blobs.len()).map(|_| None).collect());
     let failed = std::sync::atomic::AtomicBool::new(false);
-    let threads = match opts.threads {
-        0 => std::thread::available_parallelism().map_or(1, usize::from),
-        n => n,
+    let workers = rayon::current_num_threads().clamp(1, blobs.len().max(1));
+    let worker = || loop {
+        if failed.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let next = queue.lock().ok().and_then(|mut q| q.next());
+        let Some(i) = next else { return };
+        let Some(blob) = blobs.get(i) else { continue };
+        let r = opts
+            .cancel
+            .check()
+            .and_then(|()| first_pass(i, blob, v, opts));
+        if r.is_err() {
+            failed.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        if let Ok(mut res) = results.lock() {
+            if let Some(slot) = res.get_mut(i) {
+                *slot = Some(r);
+            }
+        }
     };
-    let workers = threads.clamp(1, blobs.len().max(1));
-    std::thread::scope(|scope| {
+    rayon::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| loop {
-                if failed.load(std::sync::atomic::Ordering::Relaxed) {
-                    return;
-                }
-                let next = queue.lock().ok().and_then(|mut q| q.next());
-                let Some(i) = next else { return };
-                let Some(blob) = blobs.get(i) else { continue };
-                let r = first_pass(i, blob, v, opts);
-                if r.is_err() {
-                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
-                }
-                if let Ok(mut res) = results.lock() {
-                    if let Some(slot) = res.get_mut(i) {
-                        *slot = Some(r);
-                    }
-                }
-            });
+            scope.spawn(|_| worker());
         }
     });
+    // A cancelled or expired walk says so, whatever error a layer hit on the way out.
+    opts.cancel.check()?;
     let results = results.into_inner().map_err(|_| ImageError::Format {
         what: "layer walker".into(),
         message: "a worker thread panicked".into(),
@@ -1369,6 +1485,7 @@ fn visit_fs_file<V: Visitor>(
     v: &V,
     full: &Path,
     rel: &str,
+    via_link: bool,
     opts: &WalkOptions,
     warnings: &Mutex<Vec<Warning>>,
 ) -> Option<V::Output> {
@@ -1405,6 +1522,7 @@ fn visit_fs_file<V: Visitor>(
         path: rel,
         size: md.len(),
         mode: mode_of(&md),
+        via_link,
         reader: &mut f,
     }))
 }
@@ -1433,6 +1551,10 @@ fn dir_job<'s, V: Visitor>(
             });
         }
     };
+    if ctx.opts.cancel.check().is_err() {
+        // `walk_dir` reports the cancellation once the scope has drained.
+        return;
+    }
     if depth > MAX_DIR_DEPTH {
         warn(
             &rel,
@@ -1456,6 +1578,9 @@ fn dir_job<'s, V: Visitor>(
                 continue;
             }
         };
+        if ctx.opts.cancel.check().is_err() {
+            return;
+        }
         let name = entry.file_name().to_string_lossy().into_owned();
         let child = join_parent(Some(&rel), &name);
         let Ok(ft) = entry.file_type() else {
@@ -1469,7 +1594,7 @@ fn dir_job<'s, V: Visitor>(
             };
             if ctx.v.wants(&child, md.len(), mode_of(&md)) {
                 if let Some(out) =
-                    visit_fs_file(ctx.v, &entry.path(), &child, ctx.opts, &ctx.warnings)
+                    visit_fs_file(ctx.v, &entry.path(), &child, false, ctx.opts, &ctx.warnings)
                 {
                     if let Ok(mut f) = ctx.files.lock() {
                         f.push((child, out));
@@ -1506,6 +1631,7 @@ fn walk_dir<V: Visitor>(
         warnings: Mutex::new(Vec::new()),
     };
     rayon::scope(|s| dir_job(s, &ctx, String::new(), 0));
+    opts.cancel.check()?;
     let mut files = ctx.files.into_inner().unwrap_or_default();
     let mut warnings = ctx.warnings.into_inner().unwrap_or_default();
     let mut links = ctx.links.into_inner().unwrap_or_default();
@@ -1527,7 +1653,7 @@ fn walk_dir<V: Visitor>(
             let (path, _) = resolve_link(&lk, &link, &target, false, 0)
                 .map_err(|why| unresolved_warning(&link, None, why))?;
             let w = Mutex::new(Vec::new());
-            let out = visit_fs_file(v, &root.join(&path), &link, opts, &w);
+            let out = visit_fs_file(v, &root.join(&path), &link, true, opts, &w);
             Ok((link, out, w.into_inner().unwrap_or_default()))
         })
         .collect();
@@ -1568,7 +1694,7 @@ fn walk_file<V: Visitor>(
     let mut lw = LayerWalk::new(0, String::new(), String::new());
     let warnings = Mutex::new(Vec::new());
     if v.wants(&name, md.len(), mode_of(&md)) {
-        if let Some(out) = visit_fs_file(v, path, &name, opts, &warnings) {
+        if let Some(out) = visit_fs_file(v, path, &name, false, opts, &warnings) {
             lw.files.push((name, out));
         }
     }

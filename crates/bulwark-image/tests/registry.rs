@@ -277,3 +277,76 @@ fn registry_basic_auth_via_docker_config_and_wrong_password() {
         other => panic!("expected a 401 error, got {other:?}"),
     }
 }
+
+#[test]
+fn registry_blobs_are_hashed_once_and_cached_ones_reverified() {
+    let reg = Registry::start(None);
+    let img = build_image("amd64", false, "stamps");
+    reg.push_image("team/stamps", "1", &img);
+    let c = cache();
+    let opts = options(c.path());
+    let reference = format!("{}/team/stamps:1", reg.host());
+    let image = open(&reference, &opts).unwrap_or_else(|e| panic!("{e}"));
+    // Hashed while downloading: the layers carry verified stamps, and the walk reads
+    // them without hashing again.
+    assert!(image.layers.iter().all(|l| l.verified.is_some()));
+    let target = bulwark_image::Target::Image(image.clone());
+    let w = bulwark_image::walk(&target, &AllFiles, &bulwark_image::WalkOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    for (l, blob) in w.layers.iter().zip(&image.layers) {
+        assert_eq!(l.stats.hashed, 0, "{:?}", l.stats);
+        assert_eq!(l.stats.read, blob.size, "{:?}", l.stats);
+    }
+    let blob_dir = c.path().join("blobs/sha256");
+    let config_path = blob_dir.join(img.config_digest().trim_start_matches("sha256:"));
+    let layer_path = blob_dir.join(img.layer_digests()[0].trim_start_matches("sha256:"));
+
+    // A cached config of the right size but the wrong bytes is not reused: its stamp no
+    // longer matches, so it is hashed, found wrong and downloaded again.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut bytes = std::fs::read(&config_path).unwrap_or_else(|e| panic!("{e}"));
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x20;
+    std::fs::write(&config_path, &bytes).unwrap_or_else(|e| panic!("{e}"));
+    // The same for a layer.
+    let mut layer = std::fs::read(&layer_path).unwrap_or_else(|e| panic!("{e}"));
+    let at = layer.len() / 2;
+    layer[at] ^= 0xff;
+    std::fs::write(&layer_path, &layer).unwrap_or_else(|e| panic!("{e}"));
+    let again = open(&reference, &opts).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again.meta.id, img.config_digest());
+    assert_eq!(
+        sha(&std::fs::read(&config_path).unwrap_or_else(|e| panic!("{e}"))),
+        img.config_digest()
+    );
+    assert_eq!(
+        file_digest(&again.layers[0].location),
+        img.layer_digests()[0]
+    );
+
+    // With the stamps gone and the registry's copies deleted, correct cached blobs are
+    // re-verified by hashing (no download) and stamped again.
+    for d in img.layer_digests() {
+        let hex = d.trim_start_matches("sha256:");
+        std::fs::remove_file(blob_dir.join(format!("{hex}.verified")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let _ = std::fs::remove_file(reg.blob_data_path(&d));
+    }
+    let third = open(&reference, &opts).unwrap_or_else(|e| panic!("{e}"));
+    assert!(third.layers.iter().all(|l| l.verified.is_some()));
+    for d in img.layer_digests() {
+        let hex = d.trim_start_matches("sha256:");
+        assert!(blob_dir.join(format!("{hex}.verified")).is_file());
+    }
+}
+
+/// Wants every file and keeps nothing.
+struct AllFiles;
+
+impl bulwark_image::Visitor for AllFiles {
+    type Output = ();
+    fn wants(&self, _p: &str, _s: u64, _m: u32) -> bool {
+        true
+    }
+    fn visit(&self, _f: bulwark_image::FileEntry<'_>) {}
+}

@@ -64,7 +64,7 @@ enum DbCommand {
 }
 
 fn db_dir(explicit: Option<PathBuf>) -> Result<PathBuf> {
-    bulwark_scan::vuln::resolve_db_dir(explicit.as_deref()).map_err(anyhow::Error::from)
+    crate::env::db_dir(explicit.as_deref())
 }
 
 /// Runs `bulwark db`; returns the exit code.
@@ -202,7 +202,7 @@ fn write_info_table(
         w,
         "created:     {}{}",
         info.created,
-        age.map(|a| format!(" ({} ago)", bulwark_scan::vuln::human_duration(a)))
+        age.map(|a| format!(" ({} ago)", bulwark_engine::vuln::human_duration(a)))
             .unwrap_or_default()
     )?;
     writeln!(w, "schema:      {}", info.schema_version)?;

@@ -1,21 +1,13 @@
-//! `bulwark scan`: packages of a target matched against the vulnerability DB (and, with
-//! `--scanners`, secrets and misconfigurations), filtered by severity, fix availability,
-//! package class, the ignore file and VEX, written in the chosen format.
+//! `bulwark scan`: parses the arguments into a [`ScanRequest`], runs the engine (which
+//! resolves the target, walks it once, matches, suppresses and computes the verdict),
+//! prints the report and returns the verdict's exit code.
 
 use crate::TargetArgs;
 use anyhow::{Context, Result};
-use bulwark_core::Severity;
-use bulwark_report::filter::{self, FilterOptions, FilterReason, PkgClass};
-use bulwark_report::ignore::IgnoreFile;
-use bulwark_report::vex::VexDocument;
+use bulwark_engine::{Gate, ScanRequest, Scanners, Suppression};
 use bulwark_report::{Format, WriteOptions};
-use bulwark_scan::{ScanOptions, Scanners};
 use clap::Args;
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
-
-/// Default ignore file, read from the working directory when present.
-const DEFAULT_IGNOREFILE: &str = ".bulwarkignore";
+use std::path::PathBuf;
 
 /// Arguments of `bulwark scan` (boxed: they are many, and the command enum should stay
 /// small).
@@ -111,34 +103,6 @@ fn parse_scanners(list: &[String]) -> Result<Scanners> {
     Ok(s)
 }
 
-fn parse_severities(list: &[String]) -> Result<Vec<Severity>> {
-    list.iter()
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| {
-            s.trim()
-                .parse::<Severity>()
-                .map_err(|e| anyhow::anyhow!("--severity {s}: {e}"))
-        })
-        .collect()
-}
-
-fn parse_pkg_types(list: &[String]) -> Result<Vec<PkgClass>> {
-    list.iter()
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| {
-            s.parse::<PkgClass>()
-                .map_err(|e| anyhow::anyhow!("--pkg-types: {e}"))
-        })
-        .collect()
-}
-
-/// Whether the table may use colour: only on a terminal and never with `NO_COLOR` set.
-fn use_color(output: Option<&Path>) -> bool {
-    output.is_none()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && std::io::stdout().is_terminal()
-}
-
 /// Runs `bulwark scan`; returns the exit code.
 pub fn run(args: ScanArgs) -> Result<u8> {
     let args = *args.inner;
@@ -147,27 +111,16 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         .parse()
         .map_err(|e| anyhow::anyhow!("--format {}: {e}", args.format))?;
     let scanners = parse_scanners(&args.scanners)?;
-    let severities = parse_severities(&args.severity)?;
-    let pkg_types = parse_pkg_types(&args.pkg_types)?;
-    let max_db_age = bulwark_scan::vuln::parse_duration(&args.max_db_age)
+    let severities = crate::output::severities(&args.severity)?;
+    let pkg_types = bulwark_engine::parse_pkg_types(&args.pkg_types).map_err(anyhow::Error::msg)?;
+    let max_db_age = bulwark_engine::vuln::parse_duration(&args.max_db_age)
         .map_err(|e| anyhow::anyhow!("--max-db-age: {e}"))?;
+    let cancel = crate::engine::cancel(&args.target)?;
 
     // Inputs are read before the (possibly long) scan, so a typo fails fast.
-    let ignore = match &args.ignorefile {
-        Some(p) => {
-            Some(IgnoreFile::load(p).with_context(|| format!("--ignorefile {}", p.display()))?)
-        }
-        None if Path::new(DEFAULT_IGNOREFILE).is_file() => Some(
-            IgnoreFile::load(Path::new(DEFAULT_IGNOREFILE))
-                .with_context(|| format!("reading {DEFAULT_IGNOREFILE}"))?,
-        ),
-        None => None,
-    };
-    let vex = args
-        .vex
-        .iter()
-        .map(|p| VexDocument::load(p).with_context(|| format!("--vex {}", p.display())))
-        .collect::<Result<Vec<_>>>()?;
+    let ignore =
+        bulwark_engine::load_ignore(args.ignorefile.as_deref()).map_err(anyhow::Error::msg)?;
+    let vex = bulwark_engine::load_vex(&args.vex).map_err(anyhow::Error::msg)?;
 
     // `--osv-dir`: build a DB in a temporary directory that is removed when the scan
     // ends, so the demo never touches the user's DB.
@@ -190,74 +143,48 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         tracing::info!("--osv-dir: imported {} records", stats.records);
         Some(dir)
     };
-
-    let opts = ScanOptions {
-        target: bulwark_catalog::pipeline::ScanOptions {
-            platform: args.target.platform.clone(),
-            insecure: args.target.insecure,
-            cache_dir: args.target.cache_dir.clone(),
-            max_layer_size: Some(args.target.max_layer_size),
-        },
+    let db_dir = match (&throwaway, &args.db) {
+        (Some(d), _) => Some(d.path().to_path_buf()),
+        (None, Some(d)) => Some(d.clone()),
+        (None, None) if scanners.vuln => Some(crate::env::db_dir(None)?),
+        (None, None) => None,
+    };
+    let engine = crate::engine::build(&args.target, db_dir)?;
+    let req = ScanRequest {
+        target: crate::engine::target(&args.target),
         scanners,
-        db_dir: throwaway
-            .as_ref()
-            .map(|d| d.path().to_path_buf())
-            .or_else(|| args.db.clone()),
         max_db_age: Some(max_db_age),
         secret_config: args.secret_config.clone(),
         checks: args.checks.clone(),
         pss_version: args.pss_version.clone(),
         custom_checks: args.custom_checks.clone(),
+        suppression: Suppression {
+            ignore,
+            vex,
+            show_suppressed: args.show_suppressed,
+        },
+        gate: Gate {
+            severities,
+            ignore_unfixed: args.ignore_unfixed,
+            pkg_types,
+            exit_code: args.exit_code,
+        },
     };
-    let mut report = bulwark_scan::scan(&args.target.target, &opts)
+    let outcome = engine
+        .scan(&req, &cancel)
         .with_context(|| format!("scanning {}", args.target.target))?;
     drop(throwaway);
 
-    let mut fopts = FilterOptions::new(time::OffsetDateTime::now_utc().date());
-    fopts.severities = severities;
-    fopts.ignore_unfixed = args.ignore_unfixed;
-    fopts.pkg_types = pkg_types;
-    fopts.ignore = ignore;
-    fopts.vex = vex;
-    fopts.show_suppressed = args.show_suppressed;
-    let summary = filter::apply(&mut report, &fopts);
-    for w in &summary.warnings {
-        report.warnings.push(bulwark_core::Warning {
-            path: None,
-            layer: None,
-            message: w.clone(),
-        });
-    }
-    for w in &report.warnings {
-        let loc = match (&w.path, &w.layer) {
-            (Some(p), Some(l)) => format!("{p} (layer {l}): "),
-            (Some(p), None) => format!("{p}: "),
-            _ => String::new(),
-        };
-        tracing::warn!("{loc}{}", w.message);
-    }
-    let ignored = summary.count(FilterReason::Ignored);
-    let vexed = summary.count(FilterReason::Vex);
-    if ignored + vexed > 0 {
-        let verb = if args.show_suppressed {
-            "marked suppressed"
-        } else {
-            "suppressed (--show-suppressed to list them)"
-        };
-        tracing::warn!(
-            "{} finding(s) {verb}: {ignored} by the ignore file, {vexed} by VEX",
-            ignored + vexed
-        );
-    }
-
+    crate::output::print_warnings(&outcome.report.warnings);
+    crate::output::print_suppressed(outcome.ignored, outcome.vexed, args.show_suppressed);
     let wopts = WriteOptions {
-        color: use_color(args.output.as_deref()),
+        color: crate::output::use_color(args.output.as_deref()),
     };
     crate::write_output(args.output.as_deref(), |w| {
-        bulwark_report::write_with(&report, format, &wopts, w).map_err(anyhow::Error::from)
+        bulwark_report::write_with(&outcome.report, format, &wopts, w).map_err(anyhow::Error::from)
     })?;
-    // The report now only holds the selected severities, so any remaining unsuppressed
-    // finding counts.
-    let code = filter::exit_code(&report, Severity::Unknown, i32::from(args.exit_code));
-    Ok(u8::try_from(code).unwrap_or(args.exit_code))
+    for r in &outcome.verdict.reasons {
+        tracing::info!("gate: {r}");
+    }
+    Ok(outcome.verdict.exit_code)
 }

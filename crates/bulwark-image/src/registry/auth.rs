@@ -1,7 +1,8 @@
 //! Registry credentials and `WWW-Authenticate` challenges.
 //!
-//! Credentials come from `BULWARK_REGISTRY_TOKEN` (a ready bearer token),
-//! `BULWARK_USERNAME`/`BULWARK_PASSWORD`, or the Docker CLI's `config.json`. Secrets are
+//! Credentials are given by the caller (the CLI builds them from `BULWARK_REGISTRY_TOKEN`
+//! or `BULWARK_USERNAME`/`BULWARK_PASSWORD`) or read from the Docker CLI's `config.json`
+//! at a path the caller names; this library reads no environment variable. Secrets are
 //! kept in [`Secret`], whose `Debug` prints nothing, so a stray `{:?}` in a log line can
 //! never leak them.
 
@@ -68,37 +69,20 @@ impl Credentials {
     }
 }
 
-/// Where the Docker CLI config lives: `$DOCKER_CONFIG/config.json`, else
-/// `~/.docker/config.json`.
-pub fn default_docker_config() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("DOCKER_CONFIG") {
-        return Some(PathBuf::from(dir).join("config.json"));
+/// Finds credentials for `registry` (as normalised, `docker.io` for the Hub): the
+/// `explicit` ones first, then the Docker config file at `docker_config`. A missing or
+/// unreadable config file means anonymous; a malformed one is reported as a warning, not
+/// a failure, because most pulls need no credentials at all.
+pub fn lookup(
+    registry: &str,
+    explicit: Option<&Credentials>,
+    docker_config: Option<&Path>,
+) -> Credentials {
+    if let Some(c) = explicit.filter(|c| **c != Credentials::Anonymous) {
+        return c.clone();
     }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker").join("config.json"))
-}
-
-/// Finds credentials for `registry` (as normalised, `docker.io` for the Hub): environment
-/// first, then the Docker config file. A missing or unreadable config file means
-/// anonymous; a malformed one is reported as a warning, not a failure, because most pulls
-/// need no credentials at all.
-pub fn lookup(registry: &str, docker_config: Option<&Path>) -> Credentials {
-    if let Some(t) = env_nonempty("BULWARK_REGISTRY_TOKEN") {
-        return Credentials::Bearer(Secret::new(t));
-    }
-    if let (Some(u), Some(p)) = (
-        env_nonempty("BULWARK_USERNAME"),
-        env_nonempty("BULWARK_PASSWORD"),
-    ) {
-        return Credentials::Basic {
-            username: u,
-            password: Secret::new(p),
-        };
-    }
-    let path = match docker_config
-        .map(Path::to_path_buf)
-        .or_else(default_docker_config)
-    {
-        Some(p) => p,
+    let path: PathBuf = match docker_config {
+        Some(p) => p.to_path_buf(),
         None => return Credentials::Anonymous,
     };
     let text = match read_small(&path) {
@@ -116,10 +100,6 @@ pub fn lookup(registry: &str, docker_config: Option<&Path>) -> Credentials {
             Credentials::Anonymous
         }
     }
-}
-
-fn env_nonempty(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 fn read_small(path: &Path) -> Result<Option<String>, String> {

@@ -1,5 +1,5 @@
 //! The secret and misconfiguration scanners of a whole scan, through
-//! `bulwark_scan::scan` (what `bulwark scan --scanners secret,misconfig` calls): a secret
+//! `Engine::scan` (what `bulwark scan --scanners secret,misconfig` calls): a secret
 //! in a deleted layer compared with Trivy, image-config checks, and config files found
 //! in a directory target.
 
@@ -162,19 +162,24 @@ fn secrets_image(dir: &Path) -> Vec<String> {
 /// returns the JSON report.
 fn scan_json(target: &str, scanners: &str) -> Value {
     let cache = tempfile::tempdir().expect("tempdir");
-    let opts = bulwark_scan::ScanOptions {
-        target: bulwark_catalog::pipeline::ScanOptions {
-            cache_dir: Some(cache.path().to_path_buf()),
-            ..Default::default()
+    let engine = bulwark_engine::Engine::new(bulwark_engine::EngineConfig::new(cache.path()))
+        .expect("engine");
+    let req = bulwark_engine::ScanRequest {
+        target: bulwark_engine::TargetRequest {
+            target: target.to_string(),
+            platform: None,
         },
-        scanners: bulwark_scan::Scanners {
+        scanners: bulwark_engine::Scanners {
             vuln: false,
             secret: scanners.contains("secret"),
             misconfig: scanners.contains("misconfig"),
         },
         ..Default::default()
     };
-    let report = bulwark_scan::scan(target, &opts).expect("scan");
+    let report = engine
+        .scan(&req, &bulwark_engine::Cancel::new())
+        .expect("scan")
+        .report;
     serde_json::to_value(&report).expect("json")
 }
 

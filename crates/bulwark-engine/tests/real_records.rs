@@ -1,4 +1,4 @@
-//! `bulwark_scan::scan` end to end with REAL OSV records from the shared fixtures
+//! `Engine::scan` end to end with REAL OSV records from the shared fixtures
 //! (imported with `import_paths`) against small directory targets whose versions sit
 //! below, at and above the records' fixed / last-affected versions. Expectations are
 //! derived by hand from the records:
@@ -11,7 +11,34 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use bulwark_scan::{scan, ScanOptions};
+use bulwark_engine::{Cancel, Engine, EngineConfig, ScanRequest, TargetRequest};
+
+/// What these tests vary: the DB directory (and room for more).
+#[derive(Default)]
+struct ScanOptions {
+    db_dir: Option<PathBuf>,
+    platform: Option<String>,
+}
+
+/// A vulnerability scan through the engine, with a private cache.
+fn scan(
+    target: &str,
+    opts: &ScanOptions,
+) -> Result<bulwark_core::Report, bulwark_engine::EngineError> {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let mut cfg = EngineConfig::new(cache.path());
+    cfg.db_dir.clone_from(&opts.db_dir);
+    let req = ScanRequest {
+        target: TargetRequest {
+            target: target.to_string(),
+            platform: opts.platform.clone(),
+        },
+        ..ScanRequest::default()
+    };
+    Engine::new(cfg)?
+        .scan(&req, &Cancel::new())
+        .map(|o| o.report)
+}
 
 fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(concat!(
@@ -55,11 +82,17 @@ fn real_npm_and_rubygems_records_at_the_range_edges() {
     std::fs::write(target.join("package-lock.json"), LOCK).expect("write");
     std::fs::write(target.join("Gemfile.lock"), GEMFILE_LOCK).expect("write");
 
-    let opts = ScanOptions {
-        db_dir: Some(db),
-        ..ScanOptions::default()
+    let mut cfg = EngineConfig::new(tmp.path().join("cache"));
+    cfg.db_dir = Some(db);
+    let engine = Engine::new(cfg).expect("engine");
+    let req = ScanRequest {
+        target: TargetRequest {
+            target: target.display().to_string(),
+            platform: None,
+        },
+        ..ScanRequest::default()
     };
-    let report = scan(&target.display().to_string(), &opts).expect("scan");
+    let report = engine.scan(&req, &Cancel::new()).expect("scan").report;
     let got: BTreeSet<(String, String, String)> = report
         .vulnerabilities
         .iter()

@@ -7,7 +7,7 @@
 //! reported as one summary warning, so a large DB does not flood the report.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use bulwark_core::{Report, VulnFinding, Warning};
@@ -17,7 +17,7 @@ use bulwark_vulndb::matching::{
 use bulwark_vulndb::osv::OsvRecord;
 use bulwark_vulndb::{VulnDb, VulnDbError};
 
-use crate::ScanError;
+use crate::EngineError;
 
 /// Default largest DB age before a scan warns: 7 days.
 pub const DEFAULT_MAX_DB_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -39,13 +39,13 @@ pub struct MatchStats {
     pub withdrawn: usize,
 }
 
-fn db_err(e: VulnDbError) -> ScanError {
-    ScanError::Db(e.to_string())
+fn db_err(e: VulnDbError) -> EngineError {
+    EngineError::Db(e.to_string())
 }
 
 /// Matches every package of `report` against `db`, replacing `report.vulnerabilities`
 /// with the merged, enriched findings sorted by severity (highest first), then id.
-pub fn match_report(report: &mut Report, db: &VulnDb) -> Result<MatchStats, ScanError> {
+pub fn match_report(report: &mut Report, db: &VulnDb) -> Result<MatchStats, EngineError> {
     let mut stats = MatchStats::default();
     // Many packages share a lookup key (sub-packages of one origin/source package), so
     // each (ecosystem, name) is read from the DB once.
@@ -121,27 +121,15 @@ pub fn sort_findings(findings: &mut [VulnFinding]) {
     });
 }
 
-/// The DB directory a scan uses: `explicit`, else `BULWARK_DB`, else the user cache.
-pub fn resolve_db_dir(explicit: Option<&Path>) -> Result<PathBuf, ScanError> {
-    if let Some(p) = explicit {
-        return Ok(p.to_path_buf());
-    }
-    bulwark_vulndb::default_db_dir().ok_or_else(|| {
-        ScanError::Db(
-            "no DB directory: set BULWARK_DB or --db (no user cache directory is known); then run `bulwark db update` or `bulwark db import`".into(),
-        )
-    })
-}
-
 /// Opens the DB read-only; a missing DB is an error that says how to make one, an old DB
 /// is a warning pushed onto `warnings`.
 pub fn open_db(
     dir: &Path,
     max_age: Option<Duration>,
     warnings: &mut Vec<Warning>,
-) -> Result<VulnDb, ScanError> {
+) -> Result<VulnDb, EngineError> {
     let db = VulnDb::open(dir).map_err(|e| match e {
-        VulnDbError::NotFound { path } => ScanError::Db(format!(
+        VulnDbError::NotFound { path } => EngineError::Db(format!(
             "no vulnerability DB in {}; run `bulwark db update` (online) or `bulwark db import PATH...` (offline OSV files) first, or point --db / BULWARK_DB at an existing DB",
             path.display()
         )),

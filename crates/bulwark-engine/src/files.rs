@@ -1,21 +1,23 @@
 //! Secrets and misconfigurations in the files of a target (every layer of an image,
 //! including files deleted later) and in the image config.
 //!
-//! One streaming walk serves both scanners: the visitor reads each wanted file once,
+//! The engine's one walk serves both scanners (beside the catalogers, see
+//! [`crate::visitor`]): this visitor reads each wanted file once,
 //! runs the secret scanner on it (every layer, so a key that a later layer deleted is
 //! still reported, marked `deleted`) and the misconfiguration checks when the file is a
 //! Dockerfile, a Compose file or Kubernetes YAML. Misconfigurations are kept only for the
 //! copy visible in the final image, because a config file that was replaced or deleted
 //! does not describe the image any more, while a leaked secret stays in the layer blob.
 
-use crate::{ScanError, ScanOptions};
-use bulwark_core::{Misconfiguration, SecretFinding, Warning};
-use bulwark_image::{FileEntry, Target, Visitor, WalkOptions};
+use crate::{Cancel, Engine, EngineError};
+use bulwark_core::{Misconfiguration, Report, ReportTarget, SecretFinding, TargetKind, Warning};
+use bulwark_image::{FileEntry, Target, Visitor, Walk, WalkOptions};
 use bulwark_misconfig::rego::CustomChecks;
 use bulwark_misconfig::{CheckSelection, ComposeOptions, K8sOptions, MisconfigError, PssVersion};
 use bulwark_secrets::{Scanner, SecretConfig};
 use std::collections::HashSet;
 use std::io::Read;
+use std::path::{Path, PathBuf};
 
 /// Largest configuration file (Dockerfile, YAML) read for the misconfiguration checks;
 /// real manifests are far smaller, and Helm-rendered bundles stay well under it.
@@ -92,7 +94,7 @@ pub fn looks_like_k8s(text: &[u8]) -> bool {
     has_key(b"apiVersion") && has_key(b"kind")
 }
 
-/// The misconfiguration settings of a scan, resolved once from [`ScanOptions`].
+/// The misconfiguration settings of a scan, resolved once from the request.
 #[derive(Debug, Clone, Default)]
 pub struct ConfigChecks {
     /// Which built-in checks run.
@@ -105,19 +107,23 @@ pub struct ConfigChecks {
 
 impl ConfigChecks {
     /// Resolves `--checks`, `--pss-version` and `--custom-checks`; bad values are
-    /// [`ScanError::Config`] errors naming the option.
-    pub fn from_options(opts: &ScanOptions) -> Result<Self, ScanError> {
-        let sel = match opts.checks.as_deref() {
-            Some(s) => CheckSelection::parse(s).map_err(|e| ScanError::Config(e.to_string()))?,
+    /// [`EngineError::Config`] errors naming the option.
+    pub fn from_parts(
+        checks: Option<&str>,
+        pss_version: Option<&str>,
+        custom_checks: Option<&Path>,
+    ) -> Result<Self, EngineError> {
+        let sel = match checks {
+            Some(s) => CheckSelection::parse(s).map_err(|e| EngineError::Config(e.to_string()))?,
             None => CheckSelection::all(),
         };
-        let pss = match opts.pss_version.as_deref() {
-            Some(v) => v.parse().map_err(ScanError::Config)?,
+        let pss = match pss_version {
+            Some(v) => v.parse().map_err(EngineError::Config)?,
             None => PssVersion::Latest,
         };
-        let custom = match &opts.custom_checks {
+        let custom = match custom_checks {
             Some(dir) => CustomChecks::load_dir(dir)
-                .map_err(|e| ScanError::Config(format!("custom checks: {e}")))?,
+                .map_err(|e| EngineError::Config(format!("custom checks: {e}")))?,
             None => CustomChecks::default(),
         };
         Ok(ConfigChecks { sel, pss, custom })
@@ -197,9 +203,18 @@ impl ConfigChecks {
     }
 }
 
+/// Builds the secret scanner from its config file (the built-in rules when none).
+pub fn secret_scanner(config: Option<&Path>) -> Result<Scanner, EngineError> {
+    let config = match config {
+        Some(p) => SecretConfig::load(p).map_err(|e| EngineError::Config(e.to_string()))?,
+        None => SecretConfig::default(),
+    };
+    Scanner::new(&config).map_err(|e| EngineError::Config(e.to_string()))
+}
+
 /// What the visitor produced for one file.
 #[derive(Debug, Default)]
-struct FileOut {
+pub struct FileOut {
     secrets: Vec<SecretFinding>,
     /// Misconfigurations of this copy; used only when it is the visible one.
     misconfig: Option<Vec<Misconfiguration>>,
@@ -209,7 +224,18 @@ struct FileOut {
     read_warning: Option<String>,
 }
 
-struct FilesVisitor<'a> {
+impl FileOut {
+    /// The output for a file that could not be read.
+    pub fn read_failed(e: &std::io::Error) -> FileOut {
+        FileOut {
+            read_warning: Some(format!("cannot read file: {e}")),
+            ..FileOut::default()
+        }
+    }
+}
+
+/// The secret scanner and the misconfiguration checks as a walk visitor.
+pub struct FilesVisitor<'a> {
     secrets: Option<&'a Scanner>,
     config: Option<&'a ConfigChecks>,
     /// Image targets skip config files under distribution noise paths
@@ -217,7 +243,25 @@ struct FilesVisitor<'a> {
     image: bool,
 }
 
-impl FilesVisitor<'_> {
+impl<'a> FilesVisitor<'a> {
+    /// A visitor running `secrets` and/or `config`; `image` is true for image targets.
+    pub fn new(
+        secrets: Option<&'a Scanner>,
+        config: Option<&'a ConfigChecks>,
+        image: bool,
+    ) -> Self {
+        FilesVisitor {
+            secrets,
+            config,
+            image,
+        }
+    }
+
+    /// Whether neither scanner runs.
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_none() && self.config.is_none()
+    }
+
     fn config_kind(&self, path: &str, size: u64) -> Option<ConfigKind> {
         self.config?;
         if size > MAX_CONFIG_FILE {
@@ -290,11 +334,7 @@ fn display_path(image: bool, path: &str) -> String {
 /// Checks one file named on the command line. The kind comes from the name; a file
 /// whose name says nothing (`pod.txt`) is still checked when its content is Kubernetes
 /// YAML. Problems (unreadable, too large, malformed, not a config file) are warnings.
-pub fn check_config_file(
-    path: &std::path::Path,
-    shown: &str,
-    checks: &ConfigChecks,
-) -> FileFindings {
+pub fn check_config_file(path: &Path, shown: &str, checks: &ConfigChecks) -> FileFindings {
     let warn = |message: String| FileFindings {
         warnings: vec![Warning {
             path: Some(shown.to_string()),
@@ -325,75 +365,45 @@ pub fn check_config_file(
     }
 }
 
-/// Resolves a target string the way the package pipeline does (same cache, platform
-/// and registry options), for the file scanners' own walk.
-pub fn open_target(target: &str, opts: &ScanOptions) -> Result<Target, ScanError> {
-    let cache_dir = opts
-        .target
-        .cache_dir
-        .clone()
-        .unwrap_or_else(bulwark_catalog::pipeline::default_cache_dir);
-    let open_opts = bulwark_image::OpenOptions {
-        platform: opts.target.platform.clone(),
-        cache_dir,
-        insecure: opts.target.insecure,
-    };
-    Ok(bulwark_image::open(target, &open_opts)?)
-}
-
-/// Scans the files (and, for images, the config) of `target` with the secret and/or
-/// misconfiguration scanners selected in `opts.scanners`.
-pub fn scan_files(target: &Target, opts: &ScanOptions) -> Result<FileFindings, ScanError> {
-    let scanner = if opts.scanners.secret {
-        let config = match &opts.secret_config {
-            Some(p) => SecretConfig::load(p).map_err(|e| ScanError::Config(e.to_string()))?,
-            None => SecretConfig::default(),
-        };
-        Some(Scanner::new(&config).map_err(|e| ScanError::Config(e.to_string()))?)
-    } else {
-        None
-    };
-    let checks = if opts.scanners.misconfig {
-        Some(ConfigChecks::from_options(opts)?)
-    } else {
-        None
-    };
-    scan_files_with(target, opts, scanner.as_ref(), checks.as_ref())
-}
-
-/// [`scan_files`] with the scanners already built (the `config` command builds the
-/// checks once for many paths).
+/// Walks `target` with the file scanners alone (the `config` command's directories).
 pub fn scan_files_with(
     target: &Target,
-    opts: &ScanOptions,
+    walk_opts: &WalkOptions,
     scanner: Option<&Scanner>,
     checks: Option<&ConfigChecks>,
-) -> Result<FileFindings, ScanError> {
+) -> Result<FileFindings, EngineError> {
+    let image = matches!(target, Target::Image(_));
+    if scanner.is_none() && checks.is_none() {
+        return Ok(FileFindings::default());
+    }
+    let visitor = FilesVisitor::new(scanner, checks, image);
+    let walk = bulwark_image::walk(target, &visitor, walk_opts)?;
+    let mut found = collect(target, &walk, |o| Some(o), scanner, checks);
+    found.warnings.splice(0..0, walk.warnings.iter().cloned());
+    Ok(found)
+}
+
+/// Turns the file scanners' part of a finished walk into findings: secrets of every
+/// copy (deleted ones flagged), misconfigurations of the visible copies, the image
+/// config's checks and secrets. The walk's own warnings are not included (the caller
+/// reports them once).
+pub fn collect<O>(
+    target: &Target,
+    walk: &Walk<O>,
+    part: impl Fn(&O) -> Option<&FileOut>,
+    scanner: Option<&Scanner>,
+    checks: Option<&ConfigChecks>,
+) -> FileFindings {
     let image = matches!(target, Target::Image(_));
     let mut found = FileFindings::default();
-    if scanner.is_none() && checks.is_none() {
-        return Ok(found);
-    }
-    let visitor = FilesVisitor {
-        secrets: scanner,
-        config: checks,
-        image,
-    };
-    let mut walk_opts = WalkOptions::default();
-    if let Some(m) = opts.target.max_layer_size {
-        walk_opts.max_layer_bytes = m;
-    }
-    walk_opts.spool_dir = opts.target.cache_dir.clone();
-    let walk = bulwark_image::walk(target, &visitor, &walk_opts)?;
-    found.warnings.extend(walk.warnings.iter().cloned());
-
     let digest_of = |i: usize| {
         walk.layers
             .get(i)
             .map(|l| l.digest.clone())
             .filter(|d| !d.is_empty())
     };
-    let mut push_secrets = |path: &str, layer: usize, out: &FileOut, deleted: bool| {
+    let mut push_secrets = |path: &str, layer: usize, out: &O, deleted: bool| {
+        let Some(out) = part(out) else { return };
         for s in &out.secrets {
             let mut s = s.clone();
             s.path = display_path(image, path);
@@ -415,7 +425,7 @@ pub fn scan_files_with(
     // Read errors matter in every copy; config problems only in the visible one.
     for (li, layer) in walk.layers.iter().enumerate() {
         for (path, out) in &layer.files {
-            if let Some(w) = &out.read_warning {
+            if let Some(w) = part(out).and_then(|o| o.read_warning.as_ref()) {
                 found.warnings.push(Warning {
                     path: Some(display_path(image, path)),
                     layer: digest_of(li),
@@ -425,15 +435,18 @@ pub fn scan_files_with(
         }
     }
     for m in &merged {
+        let Some(output) = part(m.output) else {
+            continue;
+        };
         let layer = digest_of(m.layer);
-        if let Some(w) = &m.output.config_warning {
+        if let Some(w) = &output.config_warning {
             found.warnings.push(Warning {
                 path: Some(display_path(image, m.path)),
                 layer: layer.clone(),
                 message: w.clone(),
             });
         }
-        for f in m.output.misconfig.iter().flatten() {
+        for f in output.misconfig.iter().flatten() {
             let mut f = f.clone();
             f.path = display_path(image, m.path);
             f.layer.clone_from(&layer);
@@ -454,7 +467,89 @@ pub fn scan_files_with(
         }
     }
     dedup_secrets(&mut found.secrets);
-    Ok(found)
+    found
+}
+
+/// The `config` command's report: each path checked (directories walked, files checked
+/// by name or content), findings and warnings under the paths as typed.
+pub fn check_paths(
+    engine: &Engine,
+    paths: &[PathBuf],
+    checks: &ConfigChecks,
+    cancel: &Cancel,
+) -> Result<Report, EngineError> {
+    for p in paths {
+        if !p.exists() {
+            return Err(EngineError::Config(format!(
+                "{}: no such file or directory",
+                p.display()
+            )));
+        }
+    }
+    let mut found = FileFindings::default();
+    let mut walk_opts = engine.walk_options(cancel);
+    // Configuration files are small and local: nothing is spooled into the cache.
+    walk_opts.spool_dir = None;
+    for p in paths {
+        cancel.check()?;
+        let part = check_path(p, &walk_opts, checks)?;
+        found.misconfigurations.extend(part.misconfigurations);
+        found.warnings.extend(part.warnings);
+    }
+    let name = paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let kind = if paths.len() == 1 && paths.iter().all(|p| p.is_file()) {
+        TargetKind::File
+    } else {
+        TargetKind::Directory
+    };
+    let mut report = Report::new(
+        ReportTarget {
+            name,
+            kind,
+            image: None,
+        },
+        crate::now_rfc3339(),
+    );
+    report.misconfigurations = found.misconfigurations;
+    report.warnings = found.warnings;
+    report.sort();
+    Ok(report)
+}
+
+/// Checks one argument: a directory is walked (paths in findings are the directory as
+/// typed joined with the relative path), a file is checked by its name or, when the name
+/// says nothing, by content.
+fn check_path(
+    p: &Path,
+    walk_opts: &WalkOptions,
+    checks: &ConfigChecks,
+) -> Result<FileFindings, EngineError> {
+    let shown = p.display().to_string();
+    if p.is_dir() {
+        let target = Target::Dir(p.to_path_buf());
+        let mut found = scan_files_with(&target, walk_opts, None, Some(checks))?;
+        let prefix = |rel: &str| {
+            if shown == "." {
+                rel.to_string()
+            } else {
+                format!("{}/{rel}", shown.trim_end_matches('/'))
+            }
+        };
+        for m in &mut found.misconfigurations {
+            m.path = prefix(&m.path);
+        }
+        for w in &mut found.warnings {
+            if let Some(path) = &w.path {
+                w.path = Some(prefix(path));
+            }
+        }
+        return Ok(found);
+    }
+    Ok(check_config_file(p, &shown, checks))
 }
 
 /// Secrets in the image config: ENV values, labels, and the history's `created_by`

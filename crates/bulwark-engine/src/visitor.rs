@@ -1,0 +1,69 @@
+//! The composite visitor of the engine's one walk: every file the walker reads is offered
+//! to the catalogers and to the secret/misconfiguration visitor, so each layer is read,
+//! inflated and hashed once whatever scanners run.
+//!
+//! A file is read into memory (or spooled) once by the walker; each part rewinds the
+//! reader before it looks at it. Link targets (handed over under the link's path) go to
+//! the catalogers only: the file scanners report a file where it is, not again under
+//! every link to it.
+
+use crate::files::{FileOut, FilesVisitor};
+use bulwark_catalog::assemble::{CatalogVisitor, FileResults};
+use bulwark_image::{FileEntry, Visitor};
+
+/// What the engine keeps for one file.
+#[derive(Debug, Default)]
+pub struct FileOutput {
+    /// The catalogers' results (empty when none wanted the file).
+    pub catalog: FileResults,
+    /// The secret/misconfiguration results, when that visitor wanted the file.
+    pub files: Option<FileOut>,
+}
+
+/// Catalogers plus the file scanners, over one walk.
+pub struct EngineVisitor<'a> {
+    /// The catalogers (always present: a scan's report lists its packages).
+    pub catalog: CatalogVisitor<'a>,
+    /// Secrets and misconfigurations, when either scanner runs.
+    pub files: Option<FilesVisitor<'a>>,
+}
+
+impl Visitor for EngineVisitor<'_> {
+    type Output = FileOutput;
+
+    fn wants(&self, path: &str, size: u64, mode: u32) -> bool {
+        self.catalog.wants(path, size, mode)
+            || self
+                .files
+                .as_ref()
+                .is_some_and(|f| f.wants(path, size, mode))
+    }
+
+    fn visit(&self, file: FileEntry<'_>) -> FileOutput {
+        let mut out = FileOutput::default();
+        if self.catalog.wants(file.path, file.size, file.mode) {
+            out.catalog = self.catalog.visit(FileEntry {
+                path: file.path,
+                size: file.size,
+                mode: file.mode,
+                via_link: file.via_link,
+                reader: &mut *file.reader,
+            });
+        }
+        if let Some(f) = &self.files {
+            if !file.via_link && f.wants(file.path, file.size, file.mode) {
+                out.files = Some(match file.reader.rewind() {
+                    Ok(()) => f.visit(FileEntry {
+                        path: file.path,
+                        size: file.size,
+                        mode: file.mode,
+                        via_link: false,
+                        reader: &mut *file.reader,
+                    }),
+                    Err(e) => FileOut::read_failed(&e),
+                });
+            }
+        }
+        out
+    }
+}
