@@ -380,7 +380,17 @@ impl Client {
             ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
                 ErrorKind::Timeout(format!("{method} {url}"), self.timeouts.io)
             }
-            _ => ErrorKind::Transport(format!("{method} {url}: {e}")),
+            _ => {
+                let text = e.to_string();
+                let hint = if text.contains("certificate") {
+                    " (a registry whose certificate comes from a private CA needs that CA: --ca-file on the CLI)"
+                } else if text.contains("https only") || text.contains("HttpsOnly") {
+                    " (plain HTTP needs --insecure)"
+                } else {
+                    ""
+                };
+                ErrorKind::Transport(format!("{method} {url}: {text}{hint}"))
+            }
         };
         self.error(op, kind)
     }
