@@ -14,7 +14,7 @@
 //!   `Authorization` values never reach a log line or an error.
 //! - **Retries.** 429 and 5xx answers are retried up to [`RetryPolicy::max_retries`] times
 //!   with exponential backoff (`initial_backoff`, doubling, capped at `max_backoff`);
-//!   a `Retry-After` in seconds is honoured up to `max_retry_after`. Timeouts and
+//!   a `Retry-After` (seconds or an HTTP date) is honoured up to `max_retry_after`. Timeouts and
 //!   connection failures are not retried: a registry that hangs should fail fast.
 //! - **Timeouts.** Connect, time to the response head, and per read of a body; all
 //!   bounded ([`Timeouts`]).
@@ -631,8 +631,16 @@ impl Client {
 
     /// The wait before retry number `attempt` (1-based).
     fn backoff(&self, attempt: u32, retry_after: Option<&str>) -> Duration {
-        if let Some(secs) = retry_after.and_then(|v| v.trim().parse::<u64>().ok()) {
-            return Duration::from_secs(secs).min(self.retry.max_retry_after);
+        if let Some(v) = retry_after.map(str::trim) {
+            if let Ok(secs) = v.parse::<u64>() {
+                return Duration::from_secs(secs).min(self.retry.max_retry_after);
+            }
+            if let Ok(when) = httpdate::parse_http_date(v) {
+                let wait = when
+                    .duration_since(std::time::SystemTime::now())
+                    .unwrap_or(Duration::ZERO);
+                return wait.min(self.retry.max_retry_after);
+            }
         }
         let factor = 1u32
             .checked_shl(attempt.saturating_sub(1))
@@ -765,11 +773,15 @@ mod tests {
         assert_eq!(c.backoff(40, None), Duration::from_millis(500));
         assert_eq!(c.backoff(1, Some("2")), Duration::from_secs(2));
         assert_eq!(c.backoff(1, Some("3600")), Duration::from_secs(3));
-        // An HTTP-date is not parsed; the computed backoff applies.
+        // An HTTP-date in the past means now; one far ahead is capped; junk is ignored.
         assert_eq!(
             c.backoff(1, Some("Wed, 21 Oct 2015 07:28:00 GMT")),
-            Duration::from_millis(100)
+            Duration::ZERO
         );
+        let later =
+            httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(3600));
+        assert_eq!(c.backoff(1, Some(&later)), Duration::from_secs(3));
+        assert_eq!(c.backoff(2, Some("soon")), Duration::from_millis(200));
     }
 
     #[test]
