@@ -425,3 +425,58 @@ fn bearer_tokens_are_scoped_per_repository_and_operation() {
     assert_eq!(e.status(), Some(401), "{e}");
     assert!(e.to_string().contains("get a token from"), "{e}");
 }
+
+#[test]
+fn referrers_api_is_used_when_the_registry_has_it() {
+    let subject = format!("sha256:{}", "c".repeat(64));
+    let entry = |t: &str, n: char| {
+        serde_json::json!({"mediaType": MT_OCI_MANIFEST, "digest": format!("sha256:{}", n.to_string().repeat(64)),
+            "size": 10, "artifactType": t})
+    };
+    let index = serde_json::json!({"schemaVersion": 2, "mediaType": oci::MT_OCI_INDEX,
+        "manifests": [entry("application/x.sig", 'd'), entry("application/x.att", 'e')]});
+    let body = serde_json::to_vec(&index).unwrap_or_default();
+    // The registry does not filter: bulwark does.
+    let s = ScriptedServer::start(vec![Canned::status("200 OK")
+        .header("Content-Type", oci::MT_OCI_INDEX)
+        .body(body.clone())]);
+    let r = scripted_repo(s.host(), quick_retry(0), Timeouts::default());
+    let got = r
+        .referrers(&subject, Some("application/x.sig"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(got.source, ReferrersSource::Api);
+    assert_eq!(got.manifests.len(), 1);
+    assert_eq!(got.manifests[0].artifact_type.as_deref(), Some("application/x.sig"));
+    let line = s.requests().first().cloned().unwrap_or_default();
+    assert!(
+        line.contains(&format!("/v2/a/b/referrers/{subject}?artifactType=application%2Fx.sig")),
+        "{line}"
+    );
+    // A registry that says it filtered is trusted.
+    let s = ScriptedServer::start(vec![Canned::status("200 OK")
+        .header("Content-Type", oci::MT_OCI_INDEX)
+        .header("OCI-Filters-Applied", "artifactType")
+        .body(body)]);
+    let r = scripted_repo(s.host(), quick_retry(0), Timeouts::default());
+    let got = r
+        .referrers(&subject, Some("application/x.sig"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(got.manifests.len(), 2);
+
+    // A push the registry indexes itself (OCI-Subject) leaves the tag schema alone: one
+    // request only.
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": MT_OCI_MANIFEST, "artifactType": "application/x.sig",
+        "config": {"mediaType": MT_EMPTY, "digest": oci::sha256_digest(b"{}"), "size": 2},
+        "layers": [], "subject": {"mediaType": MT_OCI_MANIFEST, "digest": subject, "size": 10}
+    }))
+    .unwrap_or_default();
+    let s = ScriptedServer::start(vec![Canned::status("201 Created")
+        .header("Docker-Content-Digest", &oci::sha256_digest(&manifest))
+        .header("OCI-Subject", &subject)]);
+    let r = scripted_repo(s.host(), quick_retry(0), Timeouts::default());
+    let p = r.push_manifest(None, &manifest).unwrap_or_else(|e| panic!("{e}"));
+    assert!(p.subject_indexed_by_registry);
+    assert_eq!(p.fallback_tag_updated, None);
+    assert_eq!(s.request_count(), 1, "{:?}", s.requests());
+}
