@@ -508,6 +508,22 @@ struct Descriptor {
     platform: Option<PlatformDoc>,
     #[serde(default)]
     annotations: BTreeMap<String, String>,
+    #[serde(rename = "artifactType", default)]
+    artifact_type: Option<String>,
+}
+
+/// Whether `name` is a tag that holds something attached to an image rather than an
+/// image: the OCI 1.1 referrers tag schema (`sha256-<hex>`) and cosign's
+/// `sha256-<hex>.sig` / `.att` / `.sbom` tags.
+fn is_attachment_tag(name: &str) -> bool {
+    let tag = name.rsplit(':').next().unwrap_or(name);
+    let Some(rest) = tag.strip_prefix("sha256-") else {
+        return false;
+    };
+    let (hex, suffix) = rest.split_at(rest.len().min(64));
+    hex.len() == 64
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        && (suffix.is_empty() || suffix.starts_with('.'))
 }
 
 #[derive(Deserialize, Clone)]
@@ -621,11 +637,19 @@ fn collect_candidates(
         {
             continue;
         }
+        // Signatures, attestations and referrers lists stored next to an image are not
+        // images (artifacts carry an artifactType; attachment tags name the rest).
+        if d.artifact_type.is_some() {
+            continue;
+        }
         let mut names = inherited.to_vec();
         for key in [REF_NAME, CONTAINERD_NAME] {
             if let Some(n) = d.annotations.get(key) {
                 names.push(n.clone());
             }
+        }
+        if names.iter().any(|n| is_attachment_tag(n)) {
+            continue;
         }
         let mt = d.media_type.as_deref();
         if mt == Some(OCI_INDEX) || mt == Some(DOCKER_LIST) {

@@ -446,10 +446,15 @@ fn referrers_api_is_used_when_the_registry_has_it() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(got.source, ReferrersSource::Api);
     assert_eq!(got.manifests.len(), 1);
-    assert_eq!(got.manifests[0].artifact_type.as_deref(), Some("application/x.sig"));
+    assert_eq!(
+        got.manifests[0].artifact_type.as_deref(),
+        Some("application/x.sig")
+    );
     let line = s.requests().first().cloned().unwrap_or_default();
     assert!(
-        line.contains(&format!("/v2/a/b/referrers/{subject}?artifactType=application%2Fx.sig")),
+        line.contains(&format!(
+            "/v2/a/b/referrers/{subject}?artifactType=application%2Fx.sig"
+        )),
         "{line}"
     );
     // A registry that says it filtered is trusted.
@@ -475,7 +480,9 @@ fn referrers_api_is_used_when_the_registry_has_it() {
         .header("Docker-Content-Digest", &oci::sha256_digest(&manifest))
         .header("OCI-Subject", &subject)]);
     let r = scripted_repo(s.host(), quick_retry(0), Timeouts::default());
-    let p = r.push_manifest(None, &manifest).unwrap_or_else(|e| panic!("{e}"));
+    let p = r
+        .push_manifest(None, &manifest)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(p.subject_indexed_by_registry);
     assert_eq!(p.fallback_tag_updated, None);
     assert_eq!(s.request_count(), 1, "{:?}", s.requests());
