@@ -131,7 +131,15 @@ fn push_pull_mount_tags_delete_over_tls_with_auth() {
     tags.sort();
     assert_eq!(tags, vec!["v1".to_string(), "v2".to_string()]);
 
-    // Delete by digest (distribution 2.8 with delete enabled): the tags go with it.
+    // Delete a blob, then a manifest by digest (distribution 2.8 with delete enabled):
+    // the manifest's tags go with it.
+    other.delete_blob(&d).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(other.blob_exists(&d).unwrap_or(Some(1)), None);
+    let e = other
+        .delete_blob(&d)
+        .err()
+        .unwrap_or_else(|| panic!("deleted twice"));
+    assert!(e.is_not_found(), "{e}");
     r.delete_manifest(&pushed.digest)
         .unwrap_or_else(|e| panic!("{e}"));
     let gone = r

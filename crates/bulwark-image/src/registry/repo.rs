@@ -591,6 +591,21 @@ impl Repository {
         )?;
         Ok(())
     }
+
+    /// Deletes a blob (distribution with `delete: enabled`; many hosted registries answer
+    /// 405 Unsupported, reported as such).
+    pub fn delete_blob(&self, digest: &str) -> Result<(), RegistryError> {
+        let op = Op {
+            access: Access::Delete,
+            ..self.op(&format!("delete blob {digest} from"))
+        };
+        validate_digest(digest).map_err(|m| self.protocol(&op, m))?;
+        let url = self.client.url(&self.repository, "blobs", digest);
+        let resp = self.client.send(&op, "DELETE", &url, &[], Payload::Empty)?;
+        self.client
+            .check(&op, resp, &[200, 202], &format!("blob {digest} not found"))?;
+        Ok(())
+    }
 }
 
 /// The target of `Link: </v2/x/tags/list?n=..&last=..>; rel="next"`.
