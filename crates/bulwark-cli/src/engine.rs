@@ -13,7 +13,7 @@ pub fn build(args: &TargetArgs, db_dir: Option<PathBuf>) -> Result<Engine> {
             .unwrap_or_else(crate::env::default_cache_dir),
     );
     cfg.db_dir = db_dir;
-    cfg.registry = crate::env::registry(args.insecure);
+    cfg.registry = crate::env::registry_config(args)?;
     cfg.daemon_socket = crate::env::daemon_socket()?;
     cfg.max_layer_size = args.max_layer_size;
     Engine::new(cfg).context("starting the scan engine")

@@ -11,7 +11,9 @@
 //! - `NO_COLOR`: no colour in table output.
 
 use anyhow::Result;
-use bulwark_engine::{Credentials, RegistryConfig, Secret};
+use bulwark_image::registry::{
+    docker_config_path, CredentialConfig, Credentials, RegistryConfig, Secret,
+};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -63,32 +65,52 @@ pub fn db_dir(explicit: Option<&Path>) -> Result<PathBuf> {
 }
 
 /// Registry credentials from the environment, by name lookup (a function so tests can
-/// check the rules without touching the process environment).
-pub fn credentials_from(get: impl Fn(&str) -> Option<String>) -> Option<Credentials> {
+/// check the rules without touching the process environment): `BULWARK_REGISTRY_TOKEN`
+/// (a ready bearer token), or `BULWARK_USERNAME` + `BULWARK_PASSWORD` (both or neither).
+pub fn credentials_from(get: impl Fn(&str) -> Option<String>) -> Result<Option<Credentials>> {
     if let Some(t) = get("BULWARK_REGISTRY_TOKEN") {
-        return Some(Credentials::Bearer(Secret::new(t)));
+        return Ok(Some(Credentials::Bearer(Secret::new(t))));
     }
     match (get("BULWARK_USERNAME"), get("BULWARK_PASSWORD")) {
-        (Some(username), Some(p)) => Some(Credentials::Basic {
+        (Some(username), Some(p)) => Ok(Some(Credentials::Basic {
             username,
             password: Secret::new(p),
-        }),
-        _ => None,
+        })),
+        (Some(_), None) | (None, Some(_)) => {
+            anyhow::bail!("set both BULWARK_USERNAME and BULWARK_PASSWORD, or neither")
+        }
+        (None, None) => Ok(None),
     }
 }
 
-/// How to reach registries: `insecure` from the command line, credentials and the Docker
-/// config path from the environment.
-pub fn registry(insecure: bool) -> RegistryConfig {
-    let docker_config = match var("DOCKER_CONFIG") {
-        Some(dir) => Some(PathBuf::from(dir).join("config.json")),
-        None => var("HOME").map(|h| PathBuf::from(h).join(".docker").join("config.json")),
-    };
-    RegistryConfig {
-        insecure,
-        credentials: credentials_from(var_string),
-        docker_config,
+/// The registry transport and credentials for a command that reads a target.
+pub fn registry_config(args: &crate::TargetArgs) -> Result<RegistryConfig> {
+    registry_config_for(args.insecure, args.ca_file.clone())
+}
+
+/// The registry transport and credentials from `--insecure`, `--ca-file` and the
+/// environment: the credentials above override the Docker config; `DOCKER_CONFIG` (else
+/// `HOME`) locates the Docker CLI's `config.json`.
+pub fn registry_config_for(insecure: bool, ca_file: Option<PathBuf>) -> Result<RegistryConfig> {
+    let explicit = credentials_from(var_string)?;
+    if let Some(ca) = &ca_file {
+        if !ca.is_file() {
+            anyhow::bail!("--ca-file {}: no such file", ca.display());
+        }
     }
+    Ok(RegistryConfig {
+        insecure,
+        ca_file,
+        credentials: CredentialConfig {
+            explicit,
+            docker_config: docker_config_path(
+                var("DOCKER_CONFIG").as_deref(),
+                var("HOME").as_deref(),
+            ),
+            helper_path: None,
+        },
+        ..Default::default()
+    })
 }
 
 /// The daemon socket named by `DOCKER_HOST`, if set.
@@ -118,13 +140,15 @@ mod tests {
                     .map(|(_, v)| v.to_string())
             }
         };
-        assert_eq!(credentials_from(env(&[])), None);
-        assert_eq!(credentials_from(env(&[("BULWARK_USERNAME", "bob")])), None);
+        assert_eq!(credentials_from(env(&[])).ok(), Some(None));
+        assert!(credentials_from(env(&[("BULWARK_USERNAME", "bob")])).is_err());
         assert_eq!(
             credentials_from(env(&[
                 ("BULWARK_USERNAME", "bob"),
                 ("BULWARK_PASSWORD", "pw")
-            ])),
+            ]))
+            .ok()
+            .flatten(),
             Some(Credentials::Basic {
                 username: "bob".into(),
                 password: Secret::new("pw")
@@ -135,7 +159,9 @@ mod tests {
                 ("BULWARK_REGISTRY_TOKEN", "t"),
                 ("BULWARK_USERNAME", "bob"),
                 ("BULWARK_PASSWORD", "pw")
-            ])),
+            ]))
+            .ok()
+            .flatten(),
             Some(Credentials::Bearer(Secret::new("t")))
         );
     }

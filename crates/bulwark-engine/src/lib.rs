@@ -37,7 +37,7 @@ pub mod verdict;
 pub mod visitor;
 pub mod vuln;
 
-pub use bulwark_image::registry::{Credentials, Secret};
+pub use bulwark_image::registry::{CredentialConfig, Credentials, RegistryConfig, Secret};
 pub use bulwark_image::{Cancel, ImageError, LayerStats};
 pub use verdict::{Gate, Suppression, Verdict};
 
@@ -62,17 +62,6 @@ impl Default for Scanners {
     }
 }
 
-/// How to reach registries.
-#[derive(Debug, Clone, Default)]
-pub struct RegistryConfig {
-    /// Allow plain-HTTP registries (loopback test registries).
-    pub insecure: bool,
-    /// Credentials to present (they win over the Docker config file).
-    pub credentials: Option<Credentials>,
-    /// Docker CLI config file to read credentials from.
-    pub docker_config: Option<PathBuf>,
-}
-
 /// Everything an engine needs to know, given explicitly.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -80,7 +69,7 @@ pub struct EngineConfig {
     pub cache_dir: PathBuf,
     /// Vulnerability DB directory; required when the vulnerability scanner runs.
     pub db_dir: Option<PathBuf>,
-    /// Registry access.
+    /// Registry access: plain HTTP, CA file, credentials, timeouts, retries.
     pub registry: RegistryConfig,
     /// Docker-compatible daemon socket for `docker-daemon:` targets (default sockets when
     /// unset).

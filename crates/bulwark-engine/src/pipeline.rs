@@ -81,9 +81,7 @@ pub fn run(
     let open_opts = OpenOptions {
         platform: req.platform.clone(),
         cache_dir: cfg.cache_dir.clone(),
-        insecure: cfg.registry.insecure,
-        credentials: cfg.registry.credentials.clone(),
-        docker_config: cfg.registry.docker_config.clone(),
+        registry: cfg.registry.clone(),
         daemon_socket: cfg.daemon_socket.clone(),
         cancel: cancel.clone(),
     };

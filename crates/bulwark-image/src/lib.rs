@@ -45,6 +45,8 @@ pub trait Visitor: Sync {
 
 pub mod cancel;
 pub mod daemon;
+pub mod layout;
+pub mod oci;
 pub mod registry;
 mod types;
 pub use cancel::Cancel;

@@ -7,7 +7,7 @@
 
 use crate::digest::{self, ParsedDigest};
 use crate::store::{Store, MAX_DOCUMENT_BYTES};
-use crate::{Image, ImageError, LayerBlob, Target};
+use crate::{BlobLocation, Image, ImageError, LayerBlob, Target};
 use bulwark_core::{ImageMeta, LayerMeta};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -26,12 +26,8 @@ pub struct OpenOptions {
     pub platform: Option<String>,
     /// Directory for cached registry blobs (used by the registry source).
     pub cache_dir: PathBuf,
-    /// Allow plain HTTP / unverified TLS for registries.
-    pub insecure: bool,
-    /// Registry credentials given by the caller (they win over the Docker config).
-    pub credentials: Option<crate::registry::Credentials>,
-    /// Docker CLI config file to read registry credentials from.
-    pub docker_config: Option<PathBuf>,
+    /// How to reach registries (plain HTTP, CA file, credentials, timeouts, retries).
+    pub registry: crate::registry::RegistryConfig,
     /// The daemon API socket for `docker-daemon:` targets (default sockets when unset).
     pub daemon_socket: Option<PathBuf>,
     /// Cancellation and deadline for pulls and exports.
@@ -43,10 +39,8 @@ pub fn open(target: &str, opts: &OpenOptions) -> Result<Target, ImageError> {
     let platform = opts.platform.as_deref();
     let registry = |reference: &str| {
         let mut ro = crate::registry::RegistryOptions::new(opts.cache_dir.clone());
-        ro.insecure = opts.insecure;
+        ro.config = opts.registry.clone();
         ro.platform = opts.platform.clone();
-        ro.credentials.clone_from(&opts.credentials);
-        ro.docker_config.clone_from(&opts.docker_config);
         ro.cancel = opts.cancel.clone();
         crate::registry::open(reference, &ro).map(Target::Image)
     };
@@ -301,6 +295,7 @@ fn parse_config(bytes: &[u8], what: &str) -> Result<ParsedConfig, ImageError> {
 }
 
 /// Builds the [`Image`] from the parsed config and located layers.
+#[allow(clippy::too_many_arguments)]
 fn assemble(
     id: String,
     manifest_digest: Option<String>,
@@ -308,6 +303,8 @@ fn assemble(
     config: ParsedConfig,
     layers: Vec<LayerBlob>,
     what: &str,
+    config_location: Option<BlobLocation>,
+    manifest: Option<Vec<u8>>,
 ) -> Result<Image, ImageError> {
     if layers.len() != config.diff_ids.len() {
         return Err(format_err(
@@ -340,6 +337,8 @@ fn assemble(
             config: Some(config.raw),
         },
         layers,
+        config_location,
+        manifest,
     })
 }
 
@@ -494,7 +493,17 @@ fn docker_from_store(
             verified: None,
         });
     }
-    assemble(id, None, tags_of(entry), config, layers, &what)
+    let config_location = store.locate(&entry.config).map(|(l, _)| l);
+    assemble(
+        id,
+        None,
+        tags_of(entry),
+        config,
+        layers,
+        &what,
+        config_location,
+        None,
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -518,6 +527,22 @@ struct Descriptor {
     platform: Option<PlatformDoc>,
     #[serde(default)]
     annotations: BTreeMap<String, String>,
+    #[serde(rename = "artifactType", default)]
+    artifact_type: Option<String>,
+}
+
+/// Whether `name` is a tag that holds something attached to an image rather than an
+/// image: the OCI 1.1 referrers tag schema (`sha256-<hex>`) and cosign's
+/// `sha256-<hex>.sig` / `.att` / `.sbom` tags.
+fn is_attachment_tag(name: &str) -> bool {
+    let tag = name.rsplit(':').next().unwrap_or(name);
+    let Some(rest) = tag.strip_prefix("sha256-") else {
+        return false;
+    };
+    let (hex, suffix) = rest.split_at(rest.len().min(64));
+    hex.len() == 64
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        && (suffix.is_empty() || suffix.starts_with('.'))
 }
 
 #[derive(Deserialize, Clone)]
@@ -631,11 +656,19 @@ fn collect_candidates(
         {
             continue;
         }
+        // Signatures, attestations and referrers lists stored next to an image are not
+        // images (artifacts carry an artifactType; attachment tags name the rest).
+        if d.artifact_type.is_some() {
+            continue;
+        }
         let mut names = inherited.to_vec();
         for key in [REF_NAME, CONTAINERD_NAME] {
             if let Some(n) = d.annotations.get(key) {
                 names.push(n.clone());
             }
+        }
+        if names.iter().any(|n| is_attachment_tag(n)) {
+            continue;
         }
         let mt = d.media_type.as_deref();
         if mt == Some(OCI_INDEX) || mt == Some(DOCKER_LIST) {
@@ -870,6 +903,7 @@ fn manifest_to_image(
             verified: None,
         });
     }
+    let config_location = store.locate(&crel).map(|(l, _)| l);
     assemble(
         config_desc.digest.clone(),
         manifest_digest,
@@ -877,6 +911,8 @@ fn manifest_to_image(
         config,
         layers,
         &mwhat,
+        config_location,
+        Some(bytes.to_vec()),
     )
 }
 
