@@ -39,6 +39,8 @@ enum Command {
     Key(cmd::sign::KeyArgs),
     /// Verify a Sigstore bundle over a file or a sha256 digest (exit 0 verified, 1 not).
     VerifyBlob(cmd::sign::VerifyBlobArgs),
+    /// Copy a local image (docker-archive, OCI layout or archive) to a registry.
+    Push(cmd::push::PushArgs),
 }
 
 /// Options shared by every command that reads a target.
@@ -54,6 +56,10 @@ pub struct TargetArgs {
     /// Allow plain-HTTP registries (loopback test registries).
     #[arg(long)]
     pub insecure: bool,
+    /// PEM file of CA certificates to trust for registry TLS (instead of the built-in
+    /// roots).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
     /// Cache directory for downloaded blobs and spooled files.
     #[arg(long, env = "BULWARK_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -140,6 +146,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Db(args) => cmd::db::run(args),
         Command::Key(args) => cmd::sign::run_key(args),
         Command::VerifyBlob(args) => cmd::sign::run_verify_blob(args),
+        Command::Push(args) => cmd::push::run(args),
     }
 }
 

@@ -92,7 +92,8 @@ fn assemble(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32, frac: &str) -> Res
 /// Parses RFC 3339 (`2021-01-12T11:53:27Z`, `2022-12-31T23:59:59.999Z`, `+01:00`).
 pub fn parse_rfc3339(s: &str) -> Result<Nanos> {
     let b = s.as_bytes();
-    if b.len() < 20
+    if !s.is_ascii()
+        || b.len() < 20
         || b[4] != b'-'
         || b[7] != b'-'
         || !matches!(b[10], b'T' | b't' | b' ')
@@ -133,6 +134,9 @@ pub fn parse_rfc3339(s: &str) -> Result<Nanos> {
 
 /// Parses an ASN.1 GeneralizedTime value `YYYYMMDDHHMMSS[.f+]Z`.
 pub fn parse_generalized(s: &str) -> Result<Nanos> {
+    if !s.is_ascii() {
+        return Err(malformed("GeneralizedTime is not ASCII"));
+    }
     let Some(body) = s.strip_suffix('Z') else {
         return Err(malformed(format!("GeneralizedTime without Z: {s:?}")));
     };
@@ -180,6 +184,9 @@ mod tests {
             from_secs(1_610_452_407) + 500_000_000
         );
         assert!(parse_rfc3339("2021-01-12").is_err());
+        // Multi-byte characters where digits belong are errors, not slicing panics.
+        assert!(parse_rfc3339("2021-01-1\u{e9}T11:53:27Z").is_err());
+        assert!(parse_generalized("2021011211532\u{e9}Z").is_err());
         assert_eq!(format(from_secs(1_610_452_407)), "2021-01-12T11:53:27Z");
     }
 }

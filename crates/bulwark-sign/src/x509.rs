@@ -424,7 +424,8 @@ impl Authority {
 
 /// Verifies that `leaf` chains to one of `authorities` at each of the times in `at`:
 /// the authority's window contains the time, every certificate on the path is valid
-/// then, each certificate is signed by the next, and the last is self-signed.
+/// then, and each certificate is signed by the next (the trusted root's chain is the
+/// anchor: its last certificate is trusted as given).
 /// Returns the certificate that issued the leaf (for SCT checks).
 pub fn verify_chain<'a>(
     leaf: &Cert,
