@@ -237,13 +237,17 @@ pub fn verify_bundle(
         (Some(ms), None) => {
             sig = b64::decode(&ms.signature, "bundle signature")?;
             if let Some(md) = &ms.message_digest {
-                if md.algorithm == "SHA2_256" {
-                    let d = b64::decode(&md.digest, "message digest")?;
-                    if d != digest {
-                        return Err(unverified(
-                            "the bundle's message digest does not match the artifact",
-                        ));
-                    }
+                if md.algorithm != "SHA2_256" {
+                    return Err(Error::Unsupported(format!(
+                        "message digest algorithm {:?} (only SHA2_256)",
+                        md.algorithm
+                    )));
+                }
+                let d = b64::decode(&md.digest, "message digest")?;
+                if d != digest {
+                    return Err(unverified(
+                        "the bundle's message digest does not match the artifact",
+                    ));
                 }
             }
             match artifact {
