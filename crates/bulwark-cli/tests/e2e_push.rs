@@ -238,3 +238,22 @@ fn credentials_from_a_docker_credential_helper() {
         "{err}"
     );
 }
+
+#[test]
+fn push_to_a_digest_the_image_does_not_have_pushes_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let archive = images().join("app.docker.tar");
+    let dest = format!("127.0.0.1:1/x/y@sha256:{}", "0".repeat(64));
+    let o = bulwark(
+        &[
+            "push",
+            archive.to_str().expect("utf-8"),
+            &dest,
+            "--insecure",
+        ],
+        tmp.path(),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("nothing pushed"), "{err}");
+}
