@@ -86,9 +86,12 @@ impl Cataloger for RpmDbCataloger {
             return Ok(CatalogOutput::default());
         };
         let data = read_bounded(input.reader, MAX_RPMDB_SIZE, "rpm")?;
+        let mut warnings = crate::util::RecordWarnings::default();
+        let packages = parse_rpmdb_warn(&data, format, &mut warnings)?;
         Ok(CatalogOutput {
-            packages: parse_rpmdb(&data, format)?,
-            os: None,
+            packages,
+            warnings: warnings.finish(),
+            ..Default::default()
         })
     }
 }
@@ -98,6 +101,15 @@ impl Cataloger for RpmDbCataloger {
 /// A header that fails to decode is skipped (and logged); if every header fails the
 /// whole file is reported as malformed.
 pub fn parse_rpmdb(data: &[u8], format: RpmDbFormat) -> Result<Vec<Package>, CatalogError> {
+    parse_rpmdb_warn(data, format, &mut crate::util::RecordWarnings::default())
+}
+
+/// [`parse_rpmdb`], with each skipped header recorded in `warnings`.
+pub fn parse_rpmdb_warn(
+    data: &[u8],
+    format: RpmDbFormat,
+    warnings: &mut crate::util::RecordWarnings,
+) -> Result<Vec<Package>, CatalogError> {
     let blobs: Vec<Vec<u8>> = match format {
         RpmDbFormat::Sqlite => sqlite::parse_rpm_sqlite(data)?,
         RpmDbFormat::Ndb => ndb::parse_ndb(data)?
@@ -113,7 +125,7 @@ pub fn parse_rpmdb(data: &[u8], format: RpmDbFormat) -> Result<Vec<Package>, Cat
             Ok(h) if h.name == "gpg-pubkey" => {}
             Ok(h) => out.push(package_from_header(h)),
             Err(e) => {
-                tracing::debug!(record = i, "skipping rpm header: {e}");
+                warnings.push(format!("rpm header {i} skipped: {e}"));
                 first_err.get_or_insert(format!("record {i}: {e}"));
             }
         }
