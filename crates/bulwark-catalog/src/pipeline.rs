@@ -12,8 +12,8 @@ use std::path::PathBuf;
 pub struct ScanOptions {
     /// Platform to pick from a multi-platform image.
     pub platform: Option<String>,
-    /// Allow plain-HTTP registries.
-    pub insecure: bool,
+    /// How to reach registries (plain HTTP, CA file, credentials, timeouts, retries).
+    pub registry: bulwark_image::registry::RegistryConfig,
     /// Cache directory (blobs, spooled files); default: the user cache dir.
     pub cache_dir: Option<PathBuf>,
     /// Decompression-bomb guard: largest decompressed layer, in bytes.
@@ -68,7 +68,7 @@ pub fn sbom_report(target: &str, opts: &ScanOptions) -> Result<Report, PipelineE
     let open_opts = OpenOptions {
         platform: opts.platform.clone(),
         cache_dir: cache_dir.clone(),
-        insecure: opts.insecure,
+        registry: opts.registry.clone(),
     };
     let resolved = bulwark_image::open(target, &open_opts)?;
     if let Target::File(p) = &resolved {

@@ -35,6 +35,8 @@ enum Command {
     Config(cmd::config::ConfigArgs),
     /// Manage the vulnerability database (import, update, export, info).
     Db(cmd::db::DbArgs),
+    /// Copy a local image (docker-archive, OCI layout or archive) to a registry.
+    Push(cmd::push::PushArgs),
 }
 
 /// Options shared by every command that reads a target.
@@ -50,6 +52,10 @@ pub struct TargetArgs {
     /// Allow plain-HTTP registries (loopback test registries).
     #[arg(long)]
     pub insecure: bool,
+    /// PEM file of CA certificates to trust for registry TLS (instead of the built-in
+    /// roots).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
     /// Cache directory for downloaded blobs and spooled files.
     #[arg(long, env = "BULWARK_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -159,6 +165,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Scan(args) => cmd::scan::run(args),
         Command::Config(args) => cmd::config::run(args),
         Command::Db(args) => cmd::db::run(args),
+        Command::Push(args) => cmd::push::run(args),
     }
 }
 

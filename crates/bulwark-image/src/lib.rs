@@ -41,6 +41,8 @@ pub trait Visitor: Sync {
 }
 
 pub mod daemon;
+pub mod layout;
+pub mod oci;
 pub mod registry;
 mod types;
 pub use types::{BlobLocation, Image, ImageError, LayerBlob, Target};

@@ -7,7 +7,7 @@
 
 use crate::digest::{self, ParsedDigest};
 use crate::store::{Store, MAX_DOCUMENT_BYTES};
-use crate::{Image, ImageError, LayerBlob, Target};
+use crate::{BlobLocation, Image, ImageError, LayerBlob, Target};
 use bulwark_core::{ImageMeta, LayerMeta};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -26,8 +26,8 @@ pub struct OpenOptions {
     pub platform: Option<String>,
     /// Directory for cached registry blobs (used by the registry source).
     pub cache_dir: PathBuf,
-    /// Allow plain HTTP / unverified TLS for registries.
-    pub insecure: bool,
+    /// How to reach registries (plain HTTP, CA file, credentials, timeouts, retries).
+    pub registry: crate::registry::RegistryConfig,
 }
 
 /// Resolves `target` (transport-prefixed or a bare path) to something walkable.
@@ -35,7 +35,7 @@ pub fn open(target: &str, opts: &OpenOptions) -> Result<Target, ImageError> {
     let platform = opts.platform.as_deref();
     let registry = |reference: &str| {
         let mut ro = crate::registry::RegistryOptions::new(opts.cache_dir.clone());
-        ro.insecure = opts.insecure;
+        ro.config = opts.registry.clone();
         ro.platform = opts.platform.clone();
         crate::registry::open(reference, &ro).map(Target::Image)
     };
@@ -367,6 +367,7 @@ fn parse_config(bytes: &[u8], what: &str) -> Result<ParsedConfig, ImageError> {
 }
 
 /// Builds the [`Image`] from the parsed config and located layers.
+#[allow(clippy::too_many_arguments)]
 fn assemble(
     id: String,
     manifest_digest: Option<String>,
@@ -374,6 +375,8 @@ fn assemble(
     config: ParsedConfig,
     layers: Vec<LayerBlob>,
     what: &str,
+    config_location: Option<BlobLocation>,
+    manifest: Option<Vec<u8>>,
 ) -> Result<Image, ImageError> {
     if layers.len() != config.diff_ids.len() {
         return Err(format_err(
@@ -406,6 +409,8 @@ fn assemble(
             config: Some(config.raw),
         },
         layers,
+        config_location,
+        manifest,
     })
 }
 
@@ -559,7 +564,17 @@ fn docker_from_store(
             location,
         });
     }
-    assemble(id, None, tags_of(entry), config, layers, &what)
+    let config_location = store.locate(&entry.config).map(|(l, _)| l);
+    assemble(
+        id,
+        None,
+        tags_of(entry),
+        config,
+        layers,
+        &what,
+        config_location,
+        None,
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -583,6 +598,22 @@ struct Descriptor {
     platform: Option<PlatformDoc>,
     #[serde(default)]
     annotations: BTreeMap<String, String>,
+    #[serde(rename = "artifactType", default)]
+    artifact_type: Option<String>,
+}
+
+/// Whether `name` is a tag that holds something attached to an image rather than an
+/// image: the OCI 1.1 referrers tag schema (`sha256-<hex>`) and cosign's
+/// `sha256-<hex>.sig` / `.att` / `.sbom` tags.
+fn is_attachment_tag(name: &str) -> bool {
+    let tag = name.rsplit(':').next().unwrap_or(name);
+    let Some(rest) = tag.strip_prefix("sha256-") else {
+        return false;
+    };
+    let (hex, suffix) = rest.split_at(rest.len().min(64));
+    hex.len() == 64
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        && (suffix.is_empty() || suffix.starts_with('.'))
 }
 
 #[derive(Deserialize, Clone)]
@@ -696,11 +727,19 @@ fn collect_candidates(
         {
             continue;
         }
+        // Signatures, attestations and referrers lists stored next to an image are not
+        // images (artifacts carry an artifactType; attachment tags name the rest).
+        if d.artifact_type.is_some() {
+            continue;
+        }
         let mut names = inherited.to_vec();
         for key in [REF_NAME, CONTAINERD_NAME] {
             if let Some(n) = d.annotations.get(key) {
                 names.push(n.clone());
             }
+        }
+        if names.iter().any(|n| is_attachment_tag(n)) {
+            continue;
         }
         let mt = d.media_type.as_deref();
         if mt == Some(OCI_INDEX) || mt == Some(DOCKER_LIST) {
@@ -934,6 +973,7 @@ fn manifest_to_image(
             location,
         });
     }
+    let config_location = store.locate(&crel).map(|(l, _)| l);
     assemble(
         config_desc.digest.clone(),
         manifest_digest,
@@ -941,6 +981,8 @@ fn manifest_to_image(
         config,
         layers,
         &mwhat,
+        config_location,
+        Some(bytes.to_vec()),
     )
 }
 

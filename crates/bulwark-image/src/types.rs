@@ -42,9 +42,17 @@ pub struct Image {
     pub meta: ImageMeta,
     /// Layer blobs, bottom first; same order as `meta.layers`.
     pub layers: Vec<LayerBlob>,
+    /// Where the config blob's exact bytes are, when the source stores them (every source
+    /// but a root filesystem); used to copy the image byte for byte.
+    pub config_location: Option<BlobLocation>,
+    /// The image manifest's exact bytes when the source stores one (OCI layout, OCI
+    /// archive, registry), so a copy keeps the manifest digest.
+    pub manifest: Option<Vec<u8>>,
 }
 
 /// What a target string resolved to.
+// One value per scan; boxing the image would only add an indirection at every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Target {
     /// A container image.
@@ -130,4 +138,13 @@ pub enum ImageError {
         /// The error or status.
         message: String,
     },
+    /// A registry operation failed (typed: 401, 403, 404, 429, 5xx, timeout, ...).
+    #[error(transparent)]
+    Registry(Box<crate::registry::RegistryError>),
+}
+
+impl From<crate::registry::RegistryError> for ImageError {
+    fn from(e: crate::registry::RegistryError) -> Self {
+        ImageError::Registry(Box::new(e))
+    }
 }

@@ -199,7 +199,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     let opts = ScanOptions {
         target: bulwark_catalog::pipeline::ScanOptions {
             platform: args.target.platform.clone(),
-            insecure: args.target.insecure,
+            registry: crate::pipeline::registry_config(&args.target)?,
             cache_dir: args.target.cache_dir.clone(),
             max_layer_size: Some(args.target.max_layer_size),
             allow_unknown: args.target.allow_unknown,
