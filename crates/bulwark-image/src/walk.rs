@@ -910,6 +910,7 @@ fn first_pass<V: Visitor>(
                         size: e.size,
                         mode,
                         reader: content.reader()?,
+                        spool_dir: opts.spool_dir.as_deref(),
                     });
                     lw.files.push((e.path.to_string(), out));
                 }
@@ -995,6 +996,7 @@ fn second_pass<V: Visitor>(
                 size: e.size,
                 mode: e.mode | S_IFREG,
                 reader: content.reader()?,
+                spool_dir: opts.spool_dir.as_deref(),
             });
             files.push((l.link_layer, l.link_path, out));
         }
@@ -1406,6 +1408,7 @@ fn visit_fs_file<V: Visitor>(
         size: md.len(),
         mode: mode_of(&md),
         reader: &mut f,
+        spool_dir: opts.spool_dir.as_deref(),
     }))
 }
 
