@@ -12,6 +12,7 @@ pub fn sbom_report(args: &TargetArgs) -> Result<Report> {
         registry: registry_config(args)?,
         cache_dir: args.cache_dir.clone(),
         max_layer_size: Some(args.max_layer_size),
+        allow_unknown: args.allow_unknown,
     };
     build(&args.target, &opts).with_context(|| format!("reading {}", args.target))
 }
