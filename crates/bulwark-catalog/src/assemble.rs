@@ -49,6 +49,7 @@ impl Visitor for CatalogVisitor<'_> {
                     size: file.size,
                     mode: file.mode,
                     reader: &mut *file.reader,
+                    spool_dir: file.spool_dir,
                 }),
                 Err(e) => Err(CatalogError::Io(e)),
             };

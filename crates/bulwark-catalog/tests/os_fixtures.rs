@@ -28,11 +28,13 @@ fn run(rel: &str, file: &Path) -> CatalogOutput {
         .find(|c| c.wants(rel, meta.len(), 0o644, ScanMode::Image))
         .unwrap_or_else(|| panic!("no OS cataloger wants {rel}"));
     let mut f = File::open(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let spool = tempfile::tempdir().expect("spool dir");
     cat.catalog(CatalogInput {
         path: rel,
         size: meta.len(),
         mode: 0o644,
         reader: &mut f,
+        spool_dir: Some(spool.path()),
     })
     .unwrap_or_else(|e| panic!("{rel} ({}): {e}", file.display()))
 }
@@ -684,14 +686,16 @@ fn rpm_truncated_databases_are_errors_not_panics() {
     ] {
         let data = std::fs::read(fixtures().join(file)).unwrap_or_else(|e| panic!("{e}"));
         let format = os::rpm::RpmDbFormat::for_path(rel).unwrap_or_else(|| panic!("{rel}"));
+        let spool = tempfile::tempdir().expect("spool dir");
+        let spool = spool.path();
         for cut in [0, 7, 100, 4096, 5000, data.len() / 2, data.len() - 1] {
-            let _ = os::rpm::parse_rpmdb(data.get(..cut).unwrap_or_default(), format);
+            let _ = os::rpm::parse_rpmdb(data.get(..cut).unwrap_or_default(), format, spool);
         }
         // Flipping bytes in the middle must not panic either.
         let mut bad = data.clone();
         for i in (0..bad.len()).step_by(97) {
             bad[i] ^= 0x5a;
         }
-        let _ = os::rpm::parse_rpmdb(&bad, format);
+        let _ = os::rpm::parse_rpmdb(&bad, format, spool);
     }
 }

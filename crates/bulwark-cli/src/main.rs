@@ -35,6 +35,10 @@ enum Command {
     Config(cmd::config::ConfigArgs),
     /// Manage the vulnerability database (import, update, export, info).
     Db(cmd::db::DbArgs),
+    /// Manage signing keys (generate).
+    Key(cmd::sign::KeyArgs),
+    /// Verify a Sigstore bundle over a file or a sha256 digest (exit 0 verified, 1 not).
+    VerifyBlob(cmd::sign::VerifyBlobArgs),
     /// Copy a local image (docker-archive, OCI layout or archive) to a registry.
     Push(cmd::push::PushArgs),
 }
@@ -165,6 +169,8 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Scan(args) => cmd::scan::run(args),
         Command::Config(args) => cmd::config::run(args),
         Command::Db(args) => cmd::db::run(args),
+        Command::Key(args) => cmd::sign::run_key(args),
+        Command::VerifyBlob(args) => cmd::sign::run_verify_blob(args),
         Command::Push(args) => cmd::push::run(args),
     }
 }

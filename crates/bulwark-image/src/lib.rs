@@ -25,6 +25,9 @@ pub struct FileEntry<'a> {
     pub mode: u32,
     /// The content, positioned at the start.
     pub reader: &'a mut dyn ReadSeek,
+    /// Where a visitor may put temporary copies of the file (bulwark's cache dir,
+    /// [`WalkOptions::spool_dir`]); `None` when the caller gave none.
+    pub spool_dir: Option<&'a std::path::Path>,
 }
 
 /// Receives the files of an image (or directory) that it asks for.

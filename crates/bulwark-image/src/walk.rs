@@ -978,6 +978,7 @@ fn first_pass<V: Visitor>(
                         size: e.size,
                         mode,
                         reader: content.reader()?,
+                        spool_dir: opts.spool_dir.as_deref(),
                     });
                     lw.files.push((e.path.to_string(), out));
                 }
@@ -1063,6 +1064,7 @@ fn second_pass<V: Visitor>(
                 size: e.size,
                 mode: e.mode | S_IFREG,
                 reader: content.reader()?,
+                spool_dir: opts.spool_dir.as_deref(),
             });
             files.push((l.link_layer, l.link_path, out));
         }
@@ -1474,6 +1476,7 @@ fn visit_fs_file<V: Visitor>(
         size: md.len(),
         mode: mode_of(&md),
         reader: &mut f,
+        spool_dir: opts.spool_dir.as_deref(),
     }))
 }
 

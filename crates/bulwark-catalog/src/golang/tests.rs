@@ -21,6 +21,7 @@ fn run(c: &dyn Cataloger, path: &str) -> Result<Vec<Package>, CatalogError> {
         size,
         mode: 0o755,
         reader: &mut f,
+        spool_dir: None,
     })
     .map(|o| o.packages)
 }

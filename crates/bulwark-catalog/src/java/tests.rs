@@ -21,6 +21,7 @@ fn run_at(c: &dyn Cataloger, file: &str, path: &str) -> Result<Vec<Package>, Cat
         size,
         mode: 0o644,
         reader: &mut f,
+        spool_dir: None,
     })
     .map(|o| o.packages)
 }

@@ -358,6 +358,7 @@ fn catalog_refuses_oversized_input() {
         size: 1 << 40,
         mode: 0o644,
         reader: &mut cur,
+        spool_dir: None,
     });
     assert!(
         matches!(r, Err(crate::CatalogError::TooLarge { .. })),

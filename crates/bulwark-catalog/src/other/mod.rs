@@ -104,6 +104,7 @@ mod tests {
                 size: support::DEFAULT_LIMIT + 1,
                 mode: 0o100644,
                 reader: &mut cur,
+                spool_dir: None,
             })
             .unwrap_err();
         assert!(matches!(err, crate::CatalogError::TooLarge { .. }));
@@ -159,6 +160,7 @@ mod tests {
                         size: part.len() as u64,
                         mode: 0o100644,
                         reader: &mut cur,
+                        spool_dir: None,
                     });
                 }
             }

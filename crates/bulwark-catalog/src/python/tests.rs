@@ -27,6 +27,7 @@ fn run(id: &str, path: &str, rel: &str) -> Result<Vec<Package>, CatalogError> {
         size: data.len() as u64,
         mode: 0o644,
         reader: &mut cur,
+        spool_dir: None,
     })
     .map(|o| o.packages)
 }

@@ -20,6 +20,7 @@ fn run(c: &dyn Cataloger, path: &str, mode: u32) -> Result<Vec<Package>, Catalog
         size,
         mode,
         reader: &mut f,
+        spool_dir: None,
     })
     .map(|o| o.packages)
 }
