@@ -25,6 +25,9 @@ pub struct FileEntry<'a> {
     pub mode: u32,
     /// The content, positioned at the start.
     pub reader: &'a mut dyn ReadSeek,
+    /// Where a visitor may put temporary copies of the file (bulwark's cache dir,
+    /// [`WalkOptions::spool_dir`]); `None` when the caller gave none.
+    pub spool_dir: Option<&'a std::path::Path>,
 }
 
 /// Receives the files of an image (or directory) that it asks for.
@@ -41,6 +44,8 @@ pub trait Visitor: Sync {
 }
 
 pub mod daemon;
+pub mod layout;
+pub mod oci;
 pub mod registry;
 mod types;
 pub use types::{BlobLocation, Image, ImageError, LayerBlob, Target};
@@ -51,4 +56,4 @@ pub mod target;
 pub mod walk;
 
 pub use target::{docker_archive, docker_archive_ref, oci_archive, oci_layout, open, OpenOptions};
-pub use walk::{walk, LayerWalk, MergedFile, Walk, WalkOptions};
+pub use walk::{is_skipped_file_warning, walk, LayerWalk, MergedFile, Walk, WalkOptions};

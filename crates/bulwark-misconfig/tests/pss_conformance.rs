@@ -9,10 +9,7 @@ use std::path::{Path, PathBuf};
 use bulwark_misconfig::{scan_k8s, CheckSelection, K8sOptions, PssVersion};
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/pss"
-    ))
+    bulwark_fixtures::fixtures_location().join("pss")
 }
 
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {
@@ -154,6 +151,7 @@ fn conformance(level: &str) -> (usize, Vec<String>) {
 
 #[test]
 fn pss_baseline_every_version() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let (n, bad) = conformance("baseline");
     eprintln!("baseline: {n} fixtures, {} disagreements", bad.len());
     assert!(n > 1000, "only {n} fixtures");
@@ -162,6 +160,7 @@ fn pss_baseline_every_version() {
 
 #[test]
 fn pss_restricted_every_version() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let (n, bad) = conformance("restricted");
     eprintln!("restricted: {n} fixtures, {} disagreements", bad.len());
     assert!(n > 2000, "only {n} fixtures");

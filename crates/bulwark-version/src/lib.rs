@@ -11,6 +11,12 @@
 //!
 //! Use [`parse`] once per version and compare the resulting [`Version`]s, or
 //! [`compare`] for a one-off comparison.
+//!
+//! Two comparisons exist because one ecosystem's native order is not an order:
+//! Maven's `ComparableVersion` is not transitive for some inputs. [`Version::native_cmp`]
+//! (and [`compare`]) give the ecosystem's own answer for one pair, which is what a range
+//! check must use; [`Ord`] is a total order to sort by (identical to the native one for
+//! every scheme but Maven; see [`maven`]).
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -168,9 +174,10 @@ enum Inner {
     Semver(semver2::SemVersion),
 }
 
-/// A parsed version. Ordering follows its scheme; versions of different
-/// schemes are never equal and order by [`Scheme`] first (that order means
-/// nothing, it only keeps `Ord` total).
+/// A parsed version. Ordering follows its scheme ([`Ord`] is total; see
+/// [`Version::native_cmp`] for the ecosystem's pairwise answer); versions of
+/// different schemes are never equal and order by [`Scheme`] first (that order
+/// means nothing, it only keeps `Ord` total).
 ///
 /// Equality is the scheme's equality, not string equality: in dpkg
 /// `1.0 == 0:1.0`, in Maven `1 == 1.0.0`.
@@ -199,6 +206,23 @@ impl fmt::Display for Version {
     }
 }
 
+impl Version {
+    /// The ecosystem's own answer for this pair: what its package manager or
+    /// repository says. Use it to decide whether a version is inside a range. For
+    /// Maven it is `ComparableVersion.compareTo`, which is not transitive for some
+    /// inputs, so never sort with it; [`Ord`] is the total order to sort by. Versions
+    /// of different schemes order by [`Scheme`].
+    pub fn native_cmp(&self, other: &Self) -> Ordering {
+        match (&self.inner, &other.inner) {
+            (Inner::Maven(a), Inner::Maven(b)) => a.maven_cmp(b),
+            _ => self.cmp(other),
+        }
+    }
+}
+
+/// A total order, safe for sorting and ordered collections. It is the scheme's own
+/// order for every scheme except Maven, where it differs from
+/// [`Version::native_cmp`] only on pairs Maven orders inconsistently.
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
         match (&self.inner, &other.inner) {
@@ -264,9 +288,10 @@ pub fn parse(scheme: Scheme, s: &str) -> Result<Version, VersionError> {
     })
 }
 
-/// Compares two versions of `scheme`.
+/// Compares two versions of `scheme` as the ecosystem itself does
+/// ([`Version::native_cmp`]).
 pub fn compare(scheme: Scheme, a: &str, b: &str) -> Result<Ordering, VersionError> {
-    Ok(parse(scheme, a)?.cmp(&parse(scheme, b)?))
+    Ok(parse(scheme, a)?.native_cmp(&parse(scheme, b)?))
 }
 
 #[cfg(test)]

@@ -14,10 +14,25 @@
 //! 1-ga`. Maven accepts any string; only length and nesting are bounded.
 //!
 //! Maven's order is not transitive everywhere (`6.aa-0-0 < 6alpha < 6.` yet
-//! `6.aa-0-0 > 6.`, all three as ComparableVersion answers them). This module
-//! reproduces those answers rather than a "fixed" order, since a range check
-//! must agree with the repository's own comparison; the property tests
-//! therefore demand transitivity of every scheme but this one.
+//! `6.aa-0-0 > 6.`, all three as ComparableVersion answers them), so it cannot
+//! be an [`Ord`]: Rust's sort panics on such a comparator ("does not correctly
+//! implement a total order") and a `BTreeMap` misbehaves. This module therefore
+//! gives two comparisons:
+//!
+//! - [`MavenVersion::maven_cmp`] reproduces ComparableVersion's pairwise answers,
+//!   quirks included; a range check must agree with the repository's own
+//!   comparison, so vulnerability matching uses this one.
+//! - [`Ord`] is a total order for sorting: the same item rules, except that a
+//!   missing item ("null") gets one fixed place among the items instead of
+//!   comparing by the other item's sign. Items rank as pre-release qualifiers,
+//!   then lists that sort below a release, then null-equivalent items (a
+//!   missing item, `""`/`ga`/`final`/`release`, an empty list), then
+//!   post-release qualifiers (`sp`, unknown words), then lists above a release,
+//!   then numbers (`0` included). This agrees with `maven_cmp` wherever Maven
+//!   itself is consistent in practice (`1.0-1 < 1.0.1`, `1-sp > 1`,
+//!   `1-rc1 < 1`); it differs only where Maven contradicts itself, e.g. a
+//!   post-release word before a sub-list (`1.sp.x` against `1-alpha`) or a `0`
+//!   followed by a pre-release word (`1.0.alpha.1` against `1`).
 
 use std::cmp::Ordering;
 
@@ -224,9 +239,65 @@ fn cmp_list(a: &[Item], b: &[Item]) -> Ordering {
     Ordering::Equal
 }
 
+/// Where an item sits in the total order (see the module docs).
+fn rank(item: &Item) -> u8 {
+    match item {
+        Item::Int(_) => 5,
+        Item::Str(_) => match cmp_null(item) {
+            Ordering::Less => 0,
+            Ordering::Equal => 2,
+            Ordering::Greater => 3,
+        },
+        Item::List(_) => match cmp_null(item) {
+            Ordering::Less => 1,
+            Ordering::Equal => 2,
+            Ordering::Greater => 4,
+        },
+    }
+}
+
+/// Rank of a missing item: with the null-equivalent ones.
+const NULL_RANK: u8 = 2;
+
+/// The total order on items; `None` is a missing item.
+fn total_item(a: Option<&Item>, b: Option<&Item>) -> Ordering {
+    let ra = a.map_or(NULL_RANK, rank);
+    let rb = b.map_or(NULL_RANK, rank);
+    ra.cmp(&rb).then_with(|| match (a, b) {
+        (Some(Item::Int(x)), Some(Item::Int(y))) => x.cmp(y),
+        (Some(Item::Str(x)), Some(Item::Str(y))) => {
+            comparable_qualifier(x).cmp(&comparable_qualifier(y))
+        }
+        (Some(Item::List(x)), Some(Item::List(y))) => total_list(x, y),
+        // Same rank, different kinds: only null-equivalent items share a rank
+        // across kinds, and those are all equal.
+        _ => Ordering::Equal,
+    })
+}
+
+fn total_list(a: &[Item], b: &[Item]) -> Ordering {
+    for i in 0..a.len().max(b.len()) {
+        let ord = total_item(a.get(i), b.get(i));
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    Ordering::Equal
+}
+
+impl MavenVersion {
+    /// ComparableVersion's own answer for this pair (`a.compareTo(b)`), which is not
+    /// transitive for some inputs: use it for one comparison, never to sort.
+    pub fn maven_cmp(&self, other: &Self) -> Ordering {
+        cmp_list(&self.items, &other.items)
+    }
+}
+
+/// A total order (see the module docs); for Maven's pairwise answer use
+/// [`MavenVersion::maven_cmp`].
 impl Ord for MavenVersion {
     fn cmp(&self, other: &Self) -> Ordering {
-        cmp_list(&self.items, &other.items)
+        total_list(&self.items, &other.items)
     }
 }
 
@@ -252,25 +323,57 @@ mod tests {
         MavenVersion::parse(s).unwrap()
     }
 
+    fn both(a: &str, b: &str) -> (Ordering, Ordering) {
+        (v(a).maven_cmp(&v(b)), v(a).cmp(&v(b)))
+    }
+
     #[test]
     fn pom_reference_examples() {
-        // From the POM reference's "Version Order Specification".
-        assert_eq!(v("1"), v("1.0"));
-        assert_eq!(v("1"), v("1.0.0"));
-        assert!(v("1-alpha") < v("1-beta"));
-        assert_eq!(v("1ga"), v("1"));
-        assert_eq!(v("1release"), v("1"));
-        assert_eq!(v("1final"), v("1"));
-        assert_eq!(v("1cr"), v("1rc"));
-        assert!(v("1-snapshot") < v("1"));
-        assert!(v("1") < v("1-sp"));
-        assert!(v("1-sp") < v("1-foo"));
-        assert!(v("1-foo2") < v("1-foo10"));
-        assert!(v("1-foo") < v("1-1"));
-        assert_eq!(v("1.foo"), v("1-foo"));
-        assert!(v("1-1") < v("1.1"));
-        assert_eq!(v("1a1"), v("1-alpha-1"));
-        assert!(v("1.0-RC1") < v("1.0"));
+        use Ordering::{Equal as E, Greater as G, Less as L};
+        // From the POM reference's "Version Order Specification", plus the common
+        // shapes of real versions; the total order must give Maven's answer on all.
+        for (a, b, want) in [
+            ("1", "1.0", E),
+            ("1", "1.0.0", E),
+            ("1-alpha", "1-beta", L),
+            ("1ga", "1", E),
+            ("1release", "1", E),
+            ("1final", "1", E),
+            ("1cr", "1rc", E),
+            ("1-snapshot", "1", L),
+            ("1", "1-sp", L),
+            ("1-sp", "1-foo", L),
+            ("1-foo2", "1-foo10", L),
+            ("1-foo", "1-1", L),
+            ("1.foo", "1-foo", E),
+            ("1-1", "1.1", L),
+            ("1a1", "1-alpha-1", E),
+            ("1.0-RC1", "1.0", L),
+            ("1.0-1", "1.0.1", L),
+            ("1", "1-1", L),
+            ("1.0.0.RELEASE", "1", E),
+            ("2.17.1", "2.17.0", G),
+            ("2.0.0-M1", "2.0.0", L),
+            ("5.3.18", "5.3.18.RELEASE", E),
+            ("1.2.3-SNAPSHOT", "1.2.3-rc1", G),
+            ("1.0.1", "1-sp", G),
+        ] {
+            assert_eq!(both(a, b), (want, want), "{a} vs {b}");
+            assert_eq!(both(b, a), (want.reverse(), want.reverse()), "{b} vs {a}");
+        }
+    }
+
+    #[test]
+    fn total_order_stays_total_where_maven_is_not() {
+        // Maven: 6.aa-0-0 < 6alpha < 6. but 6.aa-0-0 > 6. (and the same shape for 0sp).
+        for (a, b, c) in [("6.aa-0-0", "6alpha", "6."), ("0sp", "0.alpha-0", "0")] {
+            assert_eq!(v(a).maven_cmp(&v(b)), Ordering::Less);
+            assert_eq!(v(b).maven_cmp(&v(c)), Ordering::Less);
+            assert_eq!(v(a).maven_cmp(&v(c)), Ordering::Greater);
+            let mut xs = [v(a), v(b), v(c)];
+            xs.sort();
+            assert!(xs[0] <= xs[1] && xs[1] <= xs[2] && xs[0] <= xs[2]);
+        }
     }
 
     #[test]

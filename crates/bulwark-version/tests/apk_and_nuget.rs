@@ -1,8 +1,8 @@
 //! Schemes with no native implementation runnable here.
 //!
 //! apk: pairs chosen from the orderings exercised by apk-tools'
-//! `test/version.data` (rewritten as a table here), plus the 2.14+ rules
-//! on leading zeros, commit hashes and large numbers.
+//! `test/version.data` (rewritten as a table here), plus apk-tools 2.x's rules
+//! on leading zeros, a bare `-r`, a leading `v` and large numbers.
 //! NuGet: cases from the NuGet "Package versioning" documentation and the
 //! semantics of `VersionComparer.Default`.
 
@@ -118,28 +118,35 @@ fn apk_orderings_from_apk_tools_test_data() {
 }
 
 #[test]
-fn apk_newer_rules() {
+fn apk_tools_2_rules() {
     check(
         Scheme::Apk,
         &[
-            // Leading zero after a dot: string comparison of the digits.
+            // A number after a dot that starts with 0 is two tokens: minus the zeros
+            // before the last leading zero, then the rest as a number (apk-tools 2.x;
+            // apk-tools 3 compares such tokens as strings and answers 8.2.0015 < 8.2.002).
+            ("8.2.0015", Greater, "8.2.002"),
+            ("8.2.0015", Less, "8.2.015"),
+            ("8.2.002", Less, "8.2.02"),
             ("1.01", Less, "1.1"),
             ("1.010", Greater, "1.01"),
-            ("1.0", Less, "1.00"),
+            ("1.0", Greater, "1.00"),
             ("1.09", Less, "1.1"),
+            ("1.05", Less, "1.5"),
             // ...but not in the first number.
             ("01.0", Equal, "1.0"),
-            // Commit hashes compare as strings; when one side has a hash
-            // where the other has a revision, the token earlier in the
-            // grammar wins (apk's "non-terminating version is greater").
-            ("1.0~abc", Greater, "1.0"),
-            ("1.0~abc", Less, "1.0~abd"),
-            ("1.0~abc", Greater, "1.0-r1"),
-            ("1.0~abc-r1", Less, "1.0~abc-r2"),
-            ("1.0_git20240101~abc", Greater, "1.0_git20240101"),
-            // 64-bit numbers.
+            // A trailing `-r` without a number is revision 0.
+            ("1.0-r", Equal, "1.0-r0"),
+            ("1.0-r", Greater, "1.0"),
+            ("1.0-r", Less, "1.0-r1"),
+            // A leading `v` is a first number of 0 followed by a letter.
+            ("v1.0", Less, "1.0"),
+            ("v1.0", Equal, "0v1.0"),
+            ("v2.0", Greater, "v1.9"),
+            ("v1.0", Less, "0.9"),
+            // Numbers up to 17 digits.
             ("1.0_git20240101123456", Less, "1.0_git20240101123457"),
-            ("18446744073709551615", Greater, "18446744073709551614"),
+            ("99999999999999999", Greater, "99999999999999998"),
             // Suffix ranks.
             ("1_alpha", Less, "1_beta"),
             ("1_beta", Less, "1_pre"),
@@ -156,12 +163,23 @@ fn apk_newer_rules() {
     for bad in [
         "23_foo",
         "1.0bc",
-        "1.0-r1-r2",
-        "99999999999999999999",
+        "999999999999999999",
         "1.0-rc1",
+        "1.0~abc",
+        "1.0 ",
     ] {
         assert!(compare(Scheme::Apk, bad, "1").is_err(), "{bad}");
     }
+}
+
+#[test]
+fn apk_compare_any_answers_like_apk_version_t() {
+    use bulwark_version::apk::compare_any;
+    // `apk version -t` (2.x) compares invalid versions too, up to the first bad token
+    // (pairs from apk-tools' test/version.data).
+    assert_eq!(compare_any("23_foo", "4_beta"), Greater);
+    assert_eq!(compare_any("1.0", "1.0bc"), Less);
+    assert_eq!(compare_any("1.0bc", "1.0"), Greater);
 }
 
 #[test]

@@ -12,7 +12,7 @@ fn grammar(scheme: Scheme) -> &'static str {
         Scheme::Dpkg => "([0-9]:)?[0-9]{1,3}([.+~][0-9a-zA-Z~]{0,3}){0,3}(-[0-9a-z.+~]{1,4})?",
         Scheme::Rpm => "([0-9]:)?[0-9a-z]{1,3}([._+~^][0-9a-z~^]{0,3}){0,3}(-[0-9a-z._~^]{1,4})?",
         Scheme::Apk => {
-            "[0-9]{1,3}(\\.0?[0-9]{1,2}){0,3}[a-c]?(_(alpha|beta|pre|rc|cvs|svn|git|hg|p)[0-9]{0,2}){0,2}(~[0-9a-f]{1,3})?(-r[0-9]{1,2})?"
+            "v?[0-9]{1,3}(\\.0{0,3}[0-9]{1,2}){0,3}[a-c]?(_(alpha|beta|pre|rc|cvs|svn|git|hg|p)[0-9]{0,2}){0,2}(-r[0-9]{0,2})?"
         }
         Scheme::Pep440 => {
             "([0-9]!)?[0-9]{1,2}(\\.[0-9]{1,2}){0,2}([-_.]?(a|b|rc|c|alpha|pre)[0-9]?)?((\\.post|-|\\.r)[0-9])?(\\.dev[0-9]?)?(\\+[a-z0-9]{1,3}(\\.[a-z0-9]{1,2})?)?"
@@ -55,21 +55,28 @@ fn check_triple(scheme: Scheme, a: &str, b: &str, c: &str) -> Result<(), TestCas
             );
             prop_assert_eq!(
                 compare(scheme, xs, ys).ok(),
-                Some(xy),
+                Some(x.native_cmp(y)),
                 "{} compare() {} {}",
                 scheme,
                 xs,
                 ys
             );
             prop_assert_eq!(x == y, xy == Ordering::Equal);
+            prop_assert_eq!(
+                x.native_cmp(y),
+                y.native_cmp(x).reverse(),
+                "{} native antisymmetry {} {}",
+                scheme,
+                xs,
+                ys
+            );
+            if scheme != Scheme::Maven {
+                prop_assert_eq!(x.native_cmp(y), xy, "{} native = Ord {} {}", scheme, xs, ys);
+            }
             for (z, zs) in vs {
-                // Maven's own ComparableVersion is not transitive when `.qualifier` and
-                // `-qualifier` forms mix (see `maven_is_intransitive_like_maven`); bulwark
-                // follows Maven, so transitivity is not a property to demand of it.
-                if scheme != Scheme::Maven
-                    && xy != Ordering::Greater
-                    && y.cmp(z) != Ordering::Greater
-                {
+                // `Ord` is total for every scheme, Maven included (Maven's own
+                // pairwise answers are `native_cmp`, checked below).
+                if xy != Ordering::Greater && y.cmp(z) != Ordering::Greater {
                     prop_assert_ne!(
                         x.cmp(z),
                         Ordering::Greater,
@@ -80,7 +87,7 @@ fn check_triple(scheme: Scheme, a: &str, b: &str, c: &str) -> Result<(), TestCas
                         zs
                     );
                 }
-                if scheme != Scheme::Maven && xy == Ordering::Less && y.cmp(z) == Ordering::Less {
+                if xy == Ordering::Less && y.cmp(z) == Ordering::Less {
                     prop_assert_eq!(
                         x.cmp(z),
                         Ordering::Less,
@@ -166,4 +173,34 @@ fn maven_is_intransitive_like_maven() {
     assert_eq!(cmp("0sp", "0.alpha-0"), Ordering::Less);
     assert_eq!(cmp("0.alpha-0", "0"), Ordering::Less);
     assert_eq!(cmp("0sp", "0"), Ordering::Greater);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+    /// Sorting never panics and gives a consistent order, for any list of versions
+    /// of any scheme (Rust's sort panics on a comparator that is not a total order;
+    /// Maven's own comparison is not one).
+    #[test]
+    fn sorting_any_versions_never_panics(
+        vs in proptest::collection::vec("[0-9a-z.-]{0,12}", 0..150),
+        i in 0usize..12,
+    ) {
+        let scheme = Scheme::ALL[i];
+        let mut parsed: Vec<_> = vs.iter().filter_map(|s| parse(scheme, s).ok()).collect();
+        parsed.sort();
+        prop_assert!(parsed.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn sorting_maven_versions_never_panics(
+        vs in proptest::collection::vec(grammar(Scheme::Maven), 0..150),
+    ) {
+        let mut parsed: Vec<_> = vs.iter().filter_map(|s| parse(Scheme::Maven, s).ok()).collect();
+        parsed.sort();
+        for (i, a) in parsed.iter().enumerate() {
+            for b in parsed.iter().skip(i) {
+                prop_assert_ne!(a.cmp(b), Ordering::Greater, "{} {}", a, b);
+            }
+        }
+    }
 }
