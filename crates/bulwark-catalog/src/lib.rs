@@ -51,6 +51,10 @@ pub struct CatalogOutput {
     pub packages: Vec<Package>,
     /// The OS, for OS-detection catalogers.
     pub os: Option<OsInfo>,
+    /// Problems inside the file that did not stop it being read: a malformed record that
+    /// was skipped, an entry that was not understood. Assembly turns each into a report
+    /// warning naming the file and layer, and marks the report incomplete.
+    pub warnings: Vec<String>,
 }
 
 /// Errors a cataloger reports for one file. The scan goes on; the error becomes a

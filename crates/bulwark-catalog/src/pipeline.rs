@@ -12,12 +12,14 @@ use std::path::PathBuf;
 pub struct ScanOptions {
     /// Platform to pick from a multi-platform image.
     pub platform: Option<String>,
-    /// Allow plain-HTTP registries.
-    pub insecure: bool,
+    /// How to reach registries (plain HTTP, CA file, credentials, timeouts, retries).
+    pub registry: bulwark_image::registry::RegistryConfig,
     /// Cache directory (blobs, spooled files); default: the user cache dir.
     pub cache_dir: Option<PathBuf>,
     /// Decompression-bomb guard: largest decompressed layer, in bytes.
     pub max_layer_size: Option<u64>,
+    /// Scan a single file that no cataloger recognises with a warning instead of failing.
+    pub allow_unknown: bool,
 }
 
 /// Errors from building a report.
@@ -26,6 +28,12 @@ pub enum PipelineError {
     /// The image or directory could not be read.
     #[error(transparent)]
     Image(#[from] ImageError),
+    /// A single-file target that nothing recognises (and `allow_unknown` is off).
+    #[error("{path}: no cataloger recognises this file (expected a lock file, package manifest, package database, binary with build info, image archive or SBOM); pass --allow-unknown to accept it with a warning")]
+    Unrecognised {
+        /// The file.
+        path: String,
+    },
     /// An SBOM target could not be read.
     #[error("{path}: {message}")]
     Sbom {
@@ -60,7 +68,7 @@ pub fn sbom_report(target: &str, opts: &ScanOptions) -> Result<Report, PipelineE
     let open_opts = OpenOptions {
         platform: opts.platform.clone(),
         cache_dir: cache_dir.clone(),
-        insecure: opts.insecure,
+        registry: opts.registry.clone(),
     };
     let resolved = bulwark_image::open(target, &open_opts)?;
     if let Target::File(p) = &resolved {
@@ -75,7 +83,25 @@ pub fn sbom_report(target: &str, opts: &ScanOptions) -> Result<Report, PipelineE
     let _ = std::fs::create_dir_all(&cache_dir);
     walk_opts.spool_dir = Some(cache_dir);
     let catalogers = crate::all_catalogers();
-    let cat = catalog_target(&resolved, &catalogers, &walk_opts)?;
+    let mut cat = catalog_target(&resolved, &catalogers, &walk_opts)?;
+    if let (Target::File(p), true) = (&resolved, cat.unrecognised) {
+        let path = p.display().to_string();
+        if !opts.allow_unknown {
+            return Err(PipelineError::Unrecognised { path });
+        }
+        let message = "no package cataloger recognises this file; no packages were read from it (--allow-unknown)";
+        cat.warnings.push(bulwark_core::Warning {
+            path: Some(path.clone()),
+            layer: None,
+            message: message.into(),
+        });
+        cat.incomplete.push(bulwark_core::IncompleteReason {
+            kind: bulwark_core::IncompleteKind::UnknownTarget,
+            path: Some(path),
+            layer: None,
+            message: message.into(),
+        });
+    }
     let (kind, image) = match &resolved {
         Target::Image(img) => (TargetKind::Image, Some(img.meta.clone())),
         Target::Dir(_) => (TargetKind::Directory, None),
@@ -92,6 +118,7 @@ pub fn sbom_report(target: &str, opts: &ScanOptions) -> Result<Report, PipelineE
     report.os = cat.os;
     report.packages = cat.packages;
     report.warnings = cat.warnings;
+    report.incomplete = cat.incomplete;
     report.sort();
     Ok(report)
 }
@@ -136,6 +163,24 @@ fn sbom_file_report(target: &str, path: &str) -> Result<Report, PipelineError> {
     );
     report.os = doc.os;
     report.packages = doc.packages;
+    for w in &doc.warnings {
+        report.warnings.push(bulwark_core::Warning {
+            path: Some(path.to_string()),
+            layer: None,
+            message: w.clone(),
+        });
+    }
+    if !doc.warnings.is_empty() {
+        report.mark_incomplete(bulwark_core::IncompleteReason {
+            kind: bulwark_core::IncompleteKind::SkippedRecords,
+            path: Some(path.to_string()),
+            layer: None,
+            message: format!(
+                "{} SBOM entr(y/ies) could not be read; their packages are missing",
+                doc.warnings.len()
+            ),
+        });
+    }
     for p in &mut report.packages {
         if p.purl.is_empty() {
             p.finalize(report.os.as_ref());

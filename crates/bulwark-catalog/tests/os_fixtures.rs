@@ -10,11 +10,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 fn fixtures() -> PathBuf {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures"
-    ))
-    .to_path_buf()
+    bulwark_fixtures::fixtures_location().to_path_buf()
 }
 
 fn json(path: &Path) -> Value {
@@ -86,6 +82,7 @@ const TRIVY_FAMILIES: &[(&str, &str)] = &[
 
 #[test]
 fn os_release_fixtures_match_trivy() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let dir = fixtures().join("os-release");
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{e}")) {
@@ -105,9 +102,13 @@ fn os_release_fixtures_match_trivy() {
         };
         let rel = format!("etc/{file}");
         let input = dir.join(root).join(&rel);
-        if !input.exists() {
-            continue; // e.g. ubuntu-esm status files, not OS detection
-        }
+        // Every expectation must have its input: a missing one is a broken fixture set,
+        // never a silent skip.
+        assert!(
+            input.is_file(),
+            "{stem}: expected results without their input {}",
+            input.display()
+        );
         let doc = json(&path);
         let cases = doc["cases"].as_array().cloned().unwrap_or_default();
         for case in cases {
@@ -200,6 +201,7 @@ fn our_row(p: &Package) -> Row {
 
 #[test]
 fn dpkg_trivy_fixtures() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // Not compared: Trivy's DependsOn, InstalledFiles (from info/*.md5sums), Digest (from
     // the `available` file) and repository class, which bulwark's dpkg cataloger does
     // not derive from the status file.
@@ -236,6 +238,7 @@ fn dpkg_trivy_fixtures() {
 
 #[test]
 fn dpkg_third_party_epoch_kept_in_version() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rel = "var/lib/dpkg/status";
     let out = run(rel, &fixtures().join("dpkg/trivy-third-party").join(rel));
     let docker = out.packages.iter().find(|p| p.name == "docker-ce");
@@ -255,6 +258,7 @@ type CdxRow = (
 
 #[test]
 fn dpkg_bookworm_minbase_matches_trivy_cyclonedx() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let base = fixtures().join("dpkg");
     let cdx = json(&base.join("debian-bookworm-minbase.trivy-0.76.0.cdx.json"));
     let prop = |c: &Value, n: &str| -> Option<String> {
@@ -319,6 +323,7 @@ fn dpkg_bookworm_minbase_matches_trivy_cyclonedx() {
 
 #[test]
 fn dpkg_status_d_syft_fixtures() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // Syft keeps a stanza without Version (`no-version`); bulwark, like Trivy, drops it
     // because a package without a version cannot be matched or identified.
     let dir = fixtures().join("dpkg/status.d");
@@ -372,6 +377,7 @@ fn dpkg_status_d_syft_fixtures() {
 
 #[test]
 fn dpkg_distroless_status_d_without_os_release() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rel = "var/lib/dpkg/status.d/libsqlite3-0";
     let c = bulwark_catalog::os::dpkg::DpkgCataloger;
     assert!(!c.wants(
@@ -400,6 +406,7 @@ type ApkRow = (
 
 #[test]
 fn apk_trivy_fixture() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // Licences are not compared: Trivy normalises names (`GPL2` → `GPL-2.0-only`),
     // bulwark reports them as recorded. Dependencies and file lists are not derived.
     let dir = fixtures().join("apk");
@@ -450,6 +457,7 @@ fn syft_licenses(expr: &str) -> BTreeSet<String> {
 
 #[test]
 fn apk_syft_fixtures() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let dir = fixtures().join("apk");
     for name in ["syft-single", "syft-base", "syft-empty-deps-and-provides"] {
         let doc = json(&dir.join(format!("{name}.expected.json")));
@@ -485,6 +493,7 @@ fn apk_syft_fixtures() {
 
 #[test]
 fn apk_corrupt_and_other_samples_do_not_panic() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let dir = fixtures().join("apk");
     let rel = "lib/apk/db/installed";
     let out = run(rel, &dir.join("syft-corrupt").join(rel));
@@ -561,6 +570,7 @@ fn rpm_packages(rel: &str, file: &Path) -> Vec<Package> {
 
 #[test]
 fn rpm_ndb_sle15_matches_go_rpmdb() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let dir = fixtures().join("rpm/sle15-bci-ndb");
     let doc = json(&dir.join("Packages.db.expected.json"));
     let want: BTreeSet<RpmRow> = doc["cases"][0]["want"]
@@ -592,6 +602,7 @@ fn assert_single(rel: &str, file: &Path, expected: &Path) {
 
 #[test]
 fn rpm_sqlite_mariner_curl() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let dir = fixtures().join("rpm/cbl-mariner-2.0-sqlite");
     assert_single(
         "var/lib/rpm/rpmdb.sqlite",
@@ -604,6 +615,7 @@ fn rpm_sqlite_mariner_curl() {
 
 #[test]
 fn rpm_bdb_libuuid() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let dir = fixtures().join("rpm/libuuid-bdb");
     assert_single(
         "var/lib/rpm/Packages",
@@ -614,6 +626,7 @@ fn rpm_bdb_libuuid() {
 
 #[test]
 fn rpm_bdb_syft_dive() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let dir = fixtures().join("rpm/syft-bdb");
     let doc = json(&dir.join("Packages.expected.json"));
     let m = &doc["cases"][0]["expected"][0]["Metadata"];
@@ -637,6 +650,7 @@ fn rpm_bdb_syft_dive() {
 
 #[test]
 fn rpm_manifest_mariner() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rel = "var/lib/rpmmanifest/container-manifest-2";
     let pkgs = run(rel, &fixtures().join("rpm/rpmmanifest").join(rel)).packages;
     let vim = pkgs
@@ -661,6 +675,7 @@ fn rpm_manifest_mariner() {
 
 #[test]
 fn rpm_truncated_databases_are_errors_not_panics() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     for (rel, file) in [
         ("var/lib/rpm/Packages", "rpm/syft-bdb/Packages"),
         ("var/lib/rpm/Packages", "rpm/libuuid-bdb/Packages"),

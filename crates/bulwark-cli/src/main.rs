@@ -35,6 +35,12 @@ enum Command {
     Config(cmd::config::ConfigArgs),
     /// Manage the vulnerability database (import, update, export, info).
     Db(cmd::db::DbArgs),
+    /// Manage signing keys (generate).
+    Key(cmd::sign::KeyArgs),
+    /// Verify a Sigstore bundle over a file or a sha256 digest (exit 0 verified, 1 not).
+    VerifyBlob(cmd::sign::VerifyBlobArgs),
+    /// Copy a local image (docker-archive, OCI layout or archive) to a registry.
+    Push(cmd::push::PushArgs),
 }
 
 /// Options shared by every command that reads a target.
@@ -50,6 +56,10 @@ pub struct TargetArgs {
     /// Allow plain-HTTP registries (loopback test registries).
     #[arg(long)]
     pub insecure: bool,
+    /// PEM file of CA certificates to trust for registry TLS (instead of the built-in
+    /// roots).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
     /// Cache directory for downloaded blobs and spooled files.
     #[arg(long, env = "BULWARK_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -57,6 +67,9 @@ pub struct TargetArgs {
     /// guard).
     #[arg(long, default_value_t = 64 << 30)]
     pub max_layer_size: u64,
+    /// Accept a single file that no cataloger recognises (a warning instead of exit 2).
+    #[arg(long)]
+    pub allow_unknown: bool,
 }
 
 #[derive(Debug, Args)]
@@ -84,10 +97,39 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", render_error(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// An error and its causes on one line, each cause named once, control characters
+/// escaped.
+///
+/// Library errors name their path and often embed their source's text (`x: No such
+/// file`), while anyhow's `{:#}` prints every cause again; and a CLI context (`reading x`)
+/// would repeat the path the error starts with. A cause already contained in the line is
+/// dropped, and a cause starting with `P: ` right after a context ending in `P` loses
+/// that prefix.
+fn render_error(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let msg = cause.to_string();
+        if out.is_empty() {
+            out = msg;
+            continue;
+        }
+        if msg.is_empty() || out.contains(&msg) {
+            continue;
+        }
+        let msg = match msg.split_once(": ") {
+            Some((head, rest)) if !head.is_empty() && out.ends_with(head) => rest.to_string(),
+            _ => msg,
+        };
+        out.push_str(": ");
+        out.push_str(&msg);
+    }
+    bulwark_core::text::terminal_safe(&out).into_owned()
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -118,14 +160,7 @@ fn run(cli: Cli) -> Result<u8> {
                 .parse()
                 .map_err(|e| anyhow::anyhow!("--format {}: {e}", args.format))?;
             let report = pipeline::sbom_report(&args.target)?;
-            for w in &report.warnings {
-                let loc = match (&w.path, &w.layer) {
-                    (Some(p), Some(l)) => format!("{p} (layer {l}): "),
-                    (Some(p), None) => format!("{p}: "),
-                    _ => String::new(),
-                };
-                tracing::warn!("{loc}{}", w.message);
-            }
+            log_report_problems(&report);
             write_output(args.output.as_deref(), |w| {
                 bulwark_report::write(&report, format, w).map_err(anyhow::Error::from)
             })?;
@@ -134,6 +169,27 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Scan(args) => cmd::scan::run(args),
         Command::Config(args) => cmd::config::run(args),
         Command::Db(args) => cmd::db::run(args),
+        Command::Key(args) => cmd::sign::run_key(args),
+        Command::VerifyBlob(args) => cmd::sign::run_verify_blob(args),
+        Command::Push(args) => cmd::push::run(args),
+    }
+}
+
+/// Logs a report's warnings and incompleteness reasons to stderr. Paths and messages come
+/// from the scanned target, so every control character is escaped first: an ESC or OSC
+/// sequence in a file name must not reach the terminal.
+pub(crate) fn log_report_problems(report: &bulwark_core::Report) {
+    use bulwark_core::text::terminal_safe;
+    for w in &report.warnings {
+        let loc = match (&w.path, &w.layer) {
+            (Some(p), Some(l)) => format!("{p} (layer {l}): "),
+            (Some(p), None) => format!("{p}: "),
+            _ => String::new(),
+        };
+        tracing::warn!("{}", terminal_safe(&format!("{loc}{}", w.message)));
+    }
+    for r in &report.incomplete {
+        tracing::warn!("incomplete scan: {}", terminal_safe(&r.describe()));
     }
 }
 

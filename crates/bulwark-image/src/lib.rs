@@ -44,6 +44,8 @@ pub trait Visitor: Sync {
 }
 
 pub mod daemon;
+pub mod layout;
+pub mod oci;
 pub mod registry;
 mod types;
 pub use types::{BlobLocation, Image, ImageError, LayerBlob, Target};
@@ -54,4 +56,4 @@ pub mod target;
 pub mod walk;
 
 pub use target::{docker_archive, docker_archive_ref, oci_archive, oci_layout, open, OpenOptions};
-pub use walk::{walk, LayerWalk, MergedFile, Walk, WalkOptions};
+pub use walk::{is_skipped_file_warning, walk, LayerWalk, MergedFile, Walk, WalkOptions};

@@ -7,17 +7,33 @@
 //! place only when its digest matches, so the cache never holds a wrong blob under a
 //! right name and a blob already there is reused. The returned [`Image`] points at the
 //! cached files, ready for the layer walker.
+//!
+//! Writing (blobs, manifests, tags, deletes, OCI 1.1 referrers) is [`Repository`]; the
+//! transport, auth, retries and timeouts every request shares are in [`RegistryConfig`]
+//! and described in `docs/registry.md`. [`copy`] pushes a local image to a registry.
 
 mod auth;
 mod client;
+pub mod copy;
+mod error;
 mod reference;
+mod repo;
 
-pub use auth::{parse_challenge, Challenge};
-pub use reference::Reference;
+pub use auth::{
+    docker_config_path, from_docker_config, lookup as lookup_credentials, parse_challenge,
+    Challenge, CredentialConfig, Credentials, FoundCredentials, Secret,
+};
+pub use client::{Payload, RegistryConfig, RetryPolicy, Timeouts};
+pub use error::{ErrorKind, RegistryError};
+pub use reference::{validate_digest, Reference};
+pub use repo::{
+    BlobPush, Manifest, PushedManifest, Referrers, ReferrersSource, Repository,
+    MAX_MANIFEST_SIZE as MAX_REMOTE_MANIFEST_SIZE,
+};
 
 use crate::{BlobLocation, Image, ImageError, LayerBlob};
 use bulwark_core::{ImageMeta, LayerMeta};
-use client::{error_detail, read_limited, remote, Client};
+use client::{error_detail, header, read_limited, Access, Client, Op};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use std::io::{Read, Write};
@@ -45,25 +61,22 @@ const ACCEPT_ALL: &str = "application/vnd.oci.image.index.v1+json, application/v
 pub struct RegistryOptions {
     /// Cache root; blobs go to `<cache_dir>/blobs/sha256/<hex>`.
     pub cache_dir: PathBuf,
-    /// Use plain HTTP (for loopback test registries).
-    pub insecure: bool,
     /// `os/arch[/variant]` to pick from a multi-platform index; `linux/amd64` when unset.
     pub platform: Option<String>,
-    /// Docker CLI config file; `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`
-    /// when unset.
-    pub docker_config: Option<PathBuf>,
+    /// Transport, credentials, timeouts and retries.
+    pub config: RegistryConfig,
     /// Refuse any blob larger than this many bytes.
     pub max_blob_size: u64,
 }
 
 impl RegistryOptions {
-    /// Options with the defaults: TLS, linux/amd64, the usual docker config, 64 GiB limit.
+    /// Options with the defaults: TLS with the built-in roots, anonymous, linux/amd64,
+    /// 64 GiB limit.
     pub fn new(cache_dir: impl Into<PathBuf>) -> RegistryOptions {
         RegistryOptions {
             cache_dir: cache_dir.into(),
-            insecure: false,
             platform: None,
-            docker_config: None,
+            config: RegistryConfig::default(),
             max_blob_size: DEFAULT_MAX_BLOB_SIZE,
         }
     }
@@ -85,12 +98,15 @@ pub fn open(reference: &str, opts: &RegistryOptions) -> Result<Image, ImageError
                 message,
             }
         })?;
-    let creds = auth::lookup(&r.registry, opts.docker_config.as_deref());
-    let client = Client::new(&r, creds, opts.insecure);
+    let repo = Repository::open(&r, &opts.config)?;
+    let client = Puller {
+        client: repo.client(),
+        repo: &r.repository,
+    };
 
     let top = fetch_manifest(&client, r.manifest_reference(), r.digest.as_deref())?;
-    let (manifest, manifest_digest) = match top.doc {
-        Doc::Image(m) => (m, top.digest.clone()),
+    let (manifest, manifest_digest, manifest_bytes) = match top.doc {
+        Doc::Image(m) => (m, top.digest.clone(), top.bytes),
         Doc::Index(entries) => {
             let chosen = pick_platform(&entries, &want).map_err(|message| ImageError::Target {
                 target: reference.to_string(),
@@ -98,7 +114,7 @@ pub fn open(reference: &str, opts: &RegistryOptions) -> Result<Image, ImageError
             })?;
             let child = fetch_manifest(&client, &chosen.digest, Some(&chosen.digest))?;
             match child.doc {
-                Doc::Image(m) => (m, child.digest),
+                Doc::Image(m) => (m, child.digest, child.bytes),
                 Doc::Index(_) => {
                     return Err(ImageError::Format {
                         what: format!("manifest {} of {r}", chosen.digest),
@@ -182,7 +198,12 @@ pub fn open(reference: &str, opts: &RegistryOptions) -> Result<Image, ImageError
         layers: layer_meta,
         config: Some(config),
     };
-    Ok(Image { meta, layers })
+    Ok(Image {
+        meta,
+        layers,
+        config_location: Some(BlobLocation::File(config_path)),
+        manifest: Some(manifest_bytes),
+    })
 }
 
 /// A content descriptor from a manifest or index.
@@ -236,39 +257,35 @@ enum Doc {
 struct Fetched {
     digest: String,
     doc: Doc,
+    bytes: Vec<u8>,
 }
 
 /// GETs and checks one manifest. When `expect` is given (pulled by digest) the bytes must
 /// hash to it; the registry's `Docker-Content-Digest`, when sent, must agree too.
 fn fetch_manifest(
-    client: &Client,
+    client: &Puller<'_>,
     reference: &str,
     expect: Option<&str>,
 ) -> Result<Fetched, ImageError> {
-    let url = client.url("manifests", reference);
-    let what = format!("GET {url}");
-    let resp = client.get(&url, Some(ACCEPT_ALL))?;
-    let status = resp.status().as_u16();
-    if status == 404 {
-        let detail = error_detail(resp);
-        return Err(remote(
-            &what,
-            format!("manifest {reference:?} not found (404){detail}"),
-        ));
-    }
-    if status != 200 {
-        let detail = error_detail(resp);
-        return Err(remote(&what, format!("HTTP {status}{detail}")));
-    }
-    let header = |name: &str| {
-        resp.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let content_type = header("content-type");
-    let header_digest = header("docker-content-digest");
-    let body = read_limited(resp, MAX_MANIFEST_SIZE).map_err(|e| remote(&what, e))?;
+    let url = client.client.url(client.repo, "manifests", reference);
+    let op = client.op(format!("pull manifest {reference} from"));
+    let resp = client.client.send(
+        &op,
+        "GET",
+        &url,
+        &[("Accept", ACCEPT_ALL)],
+        client::Payload::Empty,
+    )?;
+    let resp = client.client.check(
+        &op,
+        resp,
+        &[200],
+        &format!("manifest {reference:?} not found"),
+    )?;
+    let content_type = header(&resp, "content-type");
+    let header_digest = header(&resp, "docker-content-digest");
+    let body = read_limited(resp, MAX_MANIFEST_SIZE)
+        .map_err(|e| client.client.error(&op, ErrorKind::Protocol(e)))?;
     let actual = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
     for expected in [expect.map(str::to_string), header_digest]
         .into_iter()
@@ -290,6 +307,7 @@ fn fetch_manifest(
     Ok(Fetched {
         digest: actual,
         doc,
+        bytes: body,
     })
 }
 
@@ -483,9 +501,34 @@ impl ConfigInfo {
     }
 }
 
+/// The client and repository the pull path reads from.
+struct Puller<'a> {
+    client: &'a Client,
+    repo: &'a str,
+}
+
+impl Puller<'_> {
+    fn op(&self, what: String) -> Op<'_> {
+        Op {
+            repo: self.repo,
+            what,
+            access: Access::Pull,
+            also_pull: None,
+        }
+    }
+}
+
+/// A [`ImageError::Remote`] for request `what`.
+fn remote(what: &str, message: String) -> ImageError {
+    ImageError::Remote {
+        what: what.to_string(),
+        message,
+    }
+}
+
 /// The content-addressed blob directory and the client that fills it.
 struct BlobCache<'a> {
-    client: &'a Client,
+    client: &'a Puller<'a>,
     dir: &'a Path,
     max: u64,
 }
@@ -530,20 +573,25 @@ impl BlobCache<'_> {
     }
 
     fn download(&self, desc: &Descriptor, what: &str, path: &Path) -> Result<(), ImageError> {
-        let url = self.client.url("blobs", &desc.digest);
+        let url = self
+            .client
+            .client
+            .url(self.client.repo, "blobs", &desc.digest);
         let req = format!("GET {url}");
-        let resp = self.client.get(&url, None)?;
+        let op = self.client.op(format!("pull {what} {} from", desc.digest));
+        let resp = self
+            .client
+            .client
+            .send(&op, "GET", &url, &[], client::Payload::Empty)?;
         let status = resp.status().as_u16();
         if status == 404 {
+            let _ = error_detail(resp);
             return Err(ImageError::MissingBlob {
                 digest: desc.digest.clone(),
                 what: format!("{what}: registry answered 404 for {url}"),
             });
         }
-        if status != 200 {
-            let detail = error_detail(resp);
-            return Err(remote(&req, format!("HTTP {status}{detail}")));
-        }
+        let resp = self.client.client.check(&op, resp, &[200], "")?;
         if let Some(len) = resp
             .headers()
             .get("content-length")

@@ -7,7 +7,7 @@
 
 use crate::digest::{self, ParsedDigest};
 use crate::store::{Store, MAX_DOCUMENT_BYTES};
-use crate::{Image, ImageError, LayerBlob, Target};
+use crate::{BlobLocation, Image, ImageError, LayerBlob, Target};
 use bulwark_core::{ImageMeta, LayerMeta};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -26,8 +26,8 @@ pub struct OpenOptions {
     pub platform: Option<String>,
     /// Directory for cached registry blobs (used by the registry source).
     pub cache_dir: PathBuf,
-    /// Allow plain HTTP / unverified TLS for registries.
-    pub insecure: bool,
+    /// How to reach registries (plain HTTP, CA file, credentials, timeouts, retries).
+    pub registry: crate::registry::RegistryConfig,
 }
 
 /// Resolves `target` (transport-prefixed or a bare path) to something walkable.
@@ -35,7 +35,7 @@ pub fn open(target: &str, opts: &OpenOptions) -> Result<Target, ImageError> {
     let platform = opts.platform.as_deref();
     let registry = |reference: &str| {
         let mut ro = crate::registry::RegistryOptions::new(opts.cache_dir.clone());
-        ro.insecure = opts.insecure;
+        ro.config = opts.registry.clone();
         ro.platform = opts.platform.clone();
         crate::registry::open(reference, &ro).map(Target::Image)
     };
@@ -93,17 +93,10 @@ pub fn open(target: &str, opts: &OpenOptions) -> Result<Target, ImageError> {
         }
         return Ok(Target::Dir(path.to_path_buf()));
     }
-    if md.is_file() && looks_like_tar(path) {
-        if let Ok(store) = Store::index_tar(path) {
-            if store.contains("manifest.json") {
-                return docker_from_store(&store, path, None).map(Target::Image);
-            }
-            if store.contains("index.json") || store.contains("oci-layout") {
-                return oci_from_store(&store, None, platform).map(Target::Image);
-            }
-        }
-    }
     if md.is_file() {
+        if let Some(kind) = sniff_archive(path) {
+            return archive_image(path, kind, platform).map(Target::Image);
+        }
         return Ok(Target::File(path.to_path_buf()));
     }
     Err(ImageError::Target {
@@ -140,13 +133,110 @@ fn looks_like_reference(s: &str) -> bool {
         })
 }
 
-/// Whether the first block of `path` is a tar header (ustar magic or a valid checksum).
-fn looks_like_tar(path: &Path) -> bool {
-    let mut block = [0u8; 512];
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return false;
+/// What the magic bytes and the name of a file say it is, when it is an archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveKind {
+    /// A tar by its first header block.
+    Tar,
+    /// Named like a tar (`.tar`) but without a tar header.
+    TarByName,
+    /// gzip magic (`1f 8b`) or a `.gz`/`.tgz` name.
+    Gzip,
+    /// zstd magic (`28 b5 2f fd`) or a `.zst` name.
+    Zstd,
+}
+
+/// What an image archive must be, for error messages.
+const EXPECTED_ARCHIVE: &str =
+    "a docker-archive or OCI archive (an uncompressed tar holding manifest.json or index.json)";
+
+/// Sniffs a regular file: `Some` when it is (or is named like) a tar, gzip or zstd archive.
+/// Such a file is read as an image or rejected; it is never scanned as a plain "file".
+pub fn sniff_archive(path: &Path) -> Option<ArchiveKind> {
+    let mut head = Vec::with_capacity(512);
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(512).read_to_end(&mut head);
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return Some(ArchiveKind::Gzip);
+    }
+    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        return Some(ArchiveKind::Zstd);
+    }
+    if is_tar_header(&head) {
+        return Some(ArchiveKind::Tar);
+    }
+    if name.ends_with(".gz") || name.ends_with(".tgz") {
+        return Some(ArchiveKind::Gzip);
+    }
+    if name.ends_with(".zst") || name.ends_with(".tzst") {
+        return Some(ArchiveKind::Zstd);
+    }
+    if name.ends_with(".tar") {
+        return Some(ArchiveKind::TarByName);
+    }
+    None
+}
+
+/// Reads an auto-detected archive as an image, or says precisely why it is not one.
+fn archive_image(
+    path: &Path,
+    kind: ArchiveKind,
+    platform: Option<&str>,
+) -> Result<Image, ImageError> {
+    let not_image = |problem: String| ImageError::NotAnImage {
+        path: path.display().to_string(),
+        expected: EXPECTED_ARCHIVE.to_string(),
+        problem,
     };
-    if f.read_exact(&mut block).is_err() {
+    match kind {
+        ArchiveKind::Gzip => {
+            return Err(not_image(
+                "the file is gzip-compressed; decompress it first (gunzip -k) and scan the tar"
+                    .into(),
+            ))
+        }
+        ArchiveKind::Zstd => {
+            return Err(not_image(
+                "the file is zstd-compressed; decompress it first (zstd -d) and scan the tar"
+                    .into(),
+            ))
+        }
+        ArchiveKind::TarByName => {
+            let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            let problem = if len == 0 {
+                "the file is empty".to_string()
+            } else {
+                format!("it is named like a tar but its first block is not a tar header ({len} bytes of other data)")
+            };
+            return Err(not_image(problem));
+        }
+        ArchiveKind::Tar => {}
+    }
+    let store = match Store::index_tar(path) {
+        Ok(s) => s,
+        Err(ImageError::Format { message, .. }) => return Err(not_image(message)),
+        Err(e) => return Err(e),
+    };
+    if store.contains("manifest.json") {
+        return docker_from_store(&store, path, None);
+    }
+    if store.contains("index.json") || store.contains("oci-layout") {
+        return oci_from_store(&store, None, platform);
+    }
+    Err(not_image(format!(
+        "it is a tar archive of {} file(s) without manifest.json (docker-archive) or index.json (OCI archive); to scan a source tree, extract it and scan the directory",
+        store.member_count()
+    )))
+}
+
+/// Whether a block is a tar header (ustar magic or a valid checksum).
+fn is_tar_header(block: &[u8]) -> bool {
+    if block.len() < 512 || block.iter().all(|b| *b == 0) {
         return false;
     }
     if block.get(257..262) == Some(b"ustar".as_slice()) {
@@ -277,6 +367,7 @@ fn parse_config(bytes: &[u8], what: &str) -> Result<ParsedConfig, ImageError> {
 }
 
 /// Builds the [`Image`] from the parsed config and located layers.
+#[allow(clippy::too_many_arguments)]
 fn assemble(
     id: String,
     manifest_digest: Option<String>,
@@ -284,6 +375,8 @@ fn assemble(
     config: ParsedConfig,
     layers: Vec<LayerBlob>,
     what: &str,
+    config_location: Option<BlobLocation>,
+    manifest: Option<Vec<u8>>,
 ) -> Result<Image, ImageError> {
     if layers.len() != config.diff_ids.len() {
         return Err(format_err(
@@ -316,6 +409,8 @@ fn assemble(
             config: Some(config.raw),
         },
         layers,
+        config_location,
+        manifest,
     })
 }
 
@@ -469,7 +564,17 @@ fn docker_from_store(
             location,
         });
     }
-    assemble(id, None, tags_of(entry), config, layers, &what)
+    let config_location = store.locate(&entry.config).map(|(l, _)| l);
+    assemble(
+        id,
+        None,
+        tags_of(entry),
+        config,
+        layers,
+        &what,
+        config_location,
+        None,
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -493,6 +598,22 @@ struct Descriptor {
     platform: Option<PlatformDoc>,
     #[serde(default)]
     annotations: BTreeMap<String, String>,
+    #[serde(rename = "artifactType", default)]
+    artifact_type: Option<String>,
+}
+
+/// Whether `name` is a tag that holds something attached to an image rather than an
+/// image: the OCI 1.1 referrers tag schema (`sha256-<hex>`) and cosign's
+/// `sha256-<hex>.sig` / `.att` / `.sbom` tags.
+fn is_attachment_tag(name: &str) -> bool {
+    let tag = name.rsplit(':').next().unwrap_or(name);
+    let Some(rest) = tag.strip_prefix("sha256-") else {
+        return false;
+    };
+    let (hex, suffix) = rest.split_at(rest.len().min(64));
+    hex.len() == 64
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        && (suffix.is_empty() || suffix.starts_with('.'))
 }
 
 #[derive(Deserialize, Clone)]
@@ -606,11 +727,19 @@ fn collect_candidates(
         {
             continue;
         }
+        // Signatures, attestations and referrers lists stored next to an image are not
+        // images (artifacts carry an artifactType; attachment tags name the rest).
+        if d.artifact_type.is_some() {
+            continue;
+        }
         let mut names = inherited.to_vec();
         for key in [REF_NAME, CONTAINERD_NAME] {
             if let Some(n) = d.annotations.get(key) {
                 names.push(n.clone());
             }
+        }
+        if names.iter().any(|n| is_attachment_tag(n)) {
+            continue;
         }
         let mt = d.media_type.as_deref();
         if mt == Some(OCI_INDEX) || mt == Some(DOCKER_LIST) {
@@ -844,6 +973,7 @@ fn manifest_to_image(
             location,
         });
     }
+    let config_location = store.locate(&crel).map(|(l, _)| l);
     assemble(
         config_desc.digest.clone(),
         manifest_digest,
@@ -851,6 +981,8 @@ fn manifest_to_image(
         config,
         layers,
         &mwhat,
+        config_location,
+        Some(bytes.to_vec()),
     )
 }
 

@@ -42,9 +42,17 @@ pub struct Image {
     pub meta: ImageMeta,
     /// Layer blobs, bottom first; same order as `meta.layers`.
     pub layers: Vec<LayerBlob>,
+    /// Where the config blob's exact bytes are, when the source stores them (every source
+    /// but a root filesystem); used to copy the image byte for byte.
+    pub config_location: Option<BlobLocation>,
+    /// The image manifest's exact bytes when the source stores one (OCI layout, OCI
+    /// archive, registry), so a copy keeps the manifest digest.
+    pub manifest: Option<Vec<u8>>,
 }
 
 /// What a target string resolved to.
+// One value per scan; boxing the image would only add an indirection at every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Target {
     /// A container image.
@@ -110,6 +118,18 @@ pub enum ImageError {
         /// Why it cannot be used.
         message: String,
     },
+    /// A path that looks like an image archive (tar by magic or name, gzip, zstd) but is
+    /// not a readable image. Never downgraded to a "file" scan: a security tool that
+    /// cannot read its input must say so.
+    #[error("{path}: not a readable container image: expected {expected}; {problem}")]
+    NotAnImage {
+        /// The file.
+        path: String,
+        /// What a file of that kind must be.
+        expected: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A registry or daemon request failed.
     #[error("{what}: {message}")]
     Remote {
@@ -118,4 +138,13 @@ pub enum ImageError {
         /// The error or status.
         message: String,
     },
+    /// A registry operation failed (typed: 401, 403, 404, 429, 5xx, timeout, ...).
+    #[error(transparent)]
+    Registry(Box<crate::registry::RegistryError>),
+}
+
+impl From<crate::registry::RegistryError> for ImageError {
+    fn from(e: crate::registry::RegistryError) -> Self {
+        ImageError::Registry(Box::new(e))
+    }
 }

@@ -421,13 +421,17 @@ fn transports_route_and_detection() {
     // Registry references (with or without docker://) go to the registry client: port 1
     // on loopback refuses the connection, and the error names the request.
     let o = OpenOptions {
-        insecure: true,
+        registry: bulwark_image::registry::RegistryConfig {
+            insecure: true,
+            ..Default::default()
+        },
         cache_dir: tempfile::tempdir().unwrap().keep(),
         ..Default::default()
     };
     for t in ["docker://127.0.0.1:1/x/y:1", "127.0.0.1:1/x/y:1"] {
         match open(t, &o) {
-            Err(bulwark_image::ImageError::Remote { what, .. }) => {
+            Err(e @ bulwark_image::ImageError::Registry(_)) => {
+                let what = e.to_string();
                 assert!(what.contains("127.0.0.1:1"), "{t}: {what}")
             }
             other => panic!("{t}: {other:?}"),

@@ -254,22 +254,22 @@ fn registry_basic_auth_via_docker_config_and_wrong_password() {
         use base64::Engine as _;
         let auth = base64::engine::general_purpose::STANDARD.encode(format!("alice:{pass}"));
         let cfg = serde_json::json!({"auths": {reg.host(): {"auth": auth}}});
-        let path = c.path().join(format!("config-{pass}.json"));
+        let path = c.path().join(format!("config-{}.json", pass.len()));
         std::fs::write(&path, serde_json::to_vec(&cfg).unwrap_or_default())
             .unwrap_or_else(|e| panic!("{e}"));
         path
     };
 
     let mut opts = options(c.path());
-    opts.docker_config = Some(write_config("s3cret-pw"));
+    opts.config.credentials.docker_config = Some(write_config("s3cret-pw"));
     let image = open(&reference, &opts).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(image.meta.id, img.config_digest());
 
     let c2 = cache();
     let mut opts = options(c2.path());
-    opts.docker_config = Some(write_config("wrong-pw"));
+    opts.config.credentials.docker_config = Some(write_config("wrong-pw"));
     match open(&reference, &opts) {
-        Err(e @ ImageError::Remote { .. }) => {
+        Err(e @ ImageError::Registry(_)) => {
             let msg = e.to_string();
             assert!(msg.contains("401") && msg.contains("alice"), "{msg}");
             assert!(!msg.contains("wrong-pw"), "password leaked: {msg}");

@@ -1,29 +1,44 @@
-//! Credentials from `BULWARK_USERNAME`/`BULWARK_PASSWORD`. A separate test binary because
-//! it sets process-wide environment variables that would leak into other tests.
+//! Explicit credentials (what the CLI builds from `BULWARK_USERNAME`/`BULWARK_PASSWORD`)
+//! override the Docker config; the library itself reads no environment variables.
 
 mod registry_common;
 
-use bulwark_image::registry::open;
+use bulwark_image::registry::{open, Credentials, Secret};
 use registry_common::*;
 
 #[test]
-fn registry_basic_auth_via_env_vars() {
+fn registry_basic_auth_via_explicit_credentials() {
     let reg = Registry::start(Some(("bob", "env-pass")));
     let img = build_image("amd64", true, "env");
     reg.push_image("private/env", "2", &img);
     let c = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let reference = format!("{}/private/env:2", reg.host());
-    std::env::set_var("BULWARK_USERNAME", "bob");
-    std::env::set_var("BULWARK_PASSWORD", "env-pass");
-    let image = open(&reference, &options(c.path())).unwrap_or_else(|e| panic!("{e}"));
+    let basic = |p: &str| Credentials::Basic {
+        username: "bob".into(),
+        password: Secret::new(p),
+    };
+    // A docker config with a wrong password is there too: explicit credentials win.
+    let cfg = c.path().join("config.json");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"{{"auths":{{"{}":{{"username":"bob","password":"stale"}}}}}}"#,
+            reg.host()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut opts = options(c.path());
+    opts.config.credentials.docker_config = Some(cfg);
+    opts.config.credentials.explicit = Some(basic("env-pass"));
+    let image = open(&reference, &opts).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(image.meta.id, img.config_digest());
-    std::env::set_var("BULWARK_PASSWORD", "nope");
     let c2 = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let err = open(&reference, &options(c2.path()))
+    let mut opts = options(c2.path());
+    opts.config.credentials.explicit = Some(basic("nope"));
+    let err = open(&reference, &opts)
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(err.contains("401") && err.contains("bob"), "{err}");
-    std::env::remove_var("BULWARK_USERNAME");
-    std::env::remove_var("BULWARK_PASSWORD");
+    assert!(!err.contains("nope"), "password leaked: {err}");
 }

@@ -160,13 +160,16 @@ fn registry_bearer_token_flow_with_basic_credentials() {
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
-    assert!(err.contains("token server answered 401"), "{err}");
+    assert!(
+        err.contains("get a token from") && err.contains("401 Unauthorized"),
+        "{err}"
+    );
 
     let cfg = c.path().join("config.json");
     let cfg_json = serde_json::json!({"auths": {format!("127.0.0.1:{port}"): {"username": "carol", "password": "tokpass"}}});
     std::fs::write(&cfg, serde_json::to_vec(&cfg_json).unwrap_or_default())
         .unwrap_or_else(|e| panic!("{e}"));
-    opts.docker_config = Some(cfg);
+    opts.config.credentials.docker_config = Some(cfg);
     let before = token_requests.load(Ordering::SeqCst);
     let image = open(&reference, &opts).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(image.meta.id, img.config_digest());

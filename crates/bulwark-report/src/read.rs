@@ -65,7 +65,13 @@ pub fn read_sbom(bytes: &[u8]) -> Result<SbomDocument, ReportError> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| ReportError::InvalidJson {
         line: e.line(),
         column: e.column(),
-        message: e.to_string(),
+        // serde_json's Display appends " at line L column C", which the error already
+        // says; name the position once.
+        message: {
+            let m = e.to_string();
+            let suffix = format!(" at line {} column {}", e.line(), e.column());
+            m.strip_suffix(&suffix).map(str::to_string).unwrap_or(m)
+        },
     })?;
     let obj = value
         .as_object()

@@ -336,7 +336,7 @@ pub fn open_target(target: &str, opts: &ScanOptions) -> Result<Target, ScanError
     let open_opts = bulwark_image::OpenOptions {
         platform: opts.target.platform.clone(),
         cache_dir,
-        insecure: opts.target.insecure,
+        registry: opts.target.registry.clone(),
     };
     Ok(bulwark_image::open(target, &open_opts)?)
 }

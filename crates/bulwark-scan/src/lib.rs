@@ -81,7 +81,16 @@ pub fn scan(target: &str, opts: &ScanOptions) -> Result<Report, ScanError> {
     } else {
         None
     };
-    let mut report = bulwark_catalog::pipeline::sbom_report(target, &opts.target)?;
+    let mut topts = opts.target.clone();
+    // A file no package cataloger knows may still be a manifest or hold secrets.
+    topts.allow_unknown |= opts.scanners.secret || opts.scanners.misconfig;
+    let mut report = bulwark_catalog::pipeline::sbom_report(target, &topts)?;
+    if !opts.target.allow_unknown {
+        // The file went to the secret/misconfig scanners, which is what was asked for.
+        report
+            .incomplete
+            .retain(|r| r.kind != bulwark_core::IncompleteKind::UnknownTarget);
+    }
     report.warnings.extend(early_warnings);
     if let Some(db) = &db {
         let stats = vuln::match_report(&mut report, db)?;

@@ -74,6 +74,111 @@ pub fn osv_ecosystem_for(
     target(pkg, os).map(|t| (t.base, t.release, t.name))
 }
 
+/// OS families bulwark detects but has no advisory mapping for: their packages are
+/// listed as not checked rather than silently getting zero vulnerabilities.
+const DETECTED_WITHOUT_ADVISORIES: &[(&str, &str)] = &[
+    ("amazon", "Amazon Linux"),
+    ("amzn", "Amazon Linux"),
+    ("oracle", "Oracle Linux"),
+    ("ol", "Oracle Linux"),
+    ("fedora", "Fedora"),
+];
+
+/// Why `pkg` is not matched against any advisory source; `None` when it is looked up.
+pub fn not_checked_reason(pkg: &Package, os: Option<&OsInfo>) -> Option<String> {
+    if target(pkg, os).is_some() {
+        return None;
+    }
+    let eco = pkg.ecosystem.purl_type();
+    if !pkg.ecosystem.is_os() {
+        return Some(format!("no advisory source for {eco} packages"));
+    }
+    let Some(os) = os else {
+        return Some(format!(
+            "operating system not detected, so {eco} packages have no advisory source"
+        ));
+    };
+    let fam = os.family.to_ascii_lowercase();
+    let shown = format!("{} {}", os.family, os.version).trim().to_string();
+    if let Some((_, name)) = DETECTED_WITHOUT_ADVISORIES.iter().find(|(f, _)| *f == fam) {
+        return Some(format!(
+            "{name} ({shown}) is detected but bulwark has no advisory source for it"
+        ));
+    }
+    let known = OS_ECOSYSTEMS.iter().find(|(f, _)| *f == fam);
+    Some(match known {
+        Some((_, e)) => {
+            format!("{eco} packages on {shown} have no advisory source ({shown} uses {e})")
+        }
+        None if fam.is_empty() => {
+            format!("unknown distribution: no advisory source for {eco} packages")
+        }
+        None => format!("unknown distribution {shown}: no advisory source for {eco} packages"),
+    })
+}
+
+/// The package type each mapped OS family's advisories are for.
+const OS_ECOSYSTEMS: &[(&str, &str)] = &[
+    ("debian", "deb"),
+    ("ubuntu", "deb"),
+    ("alpine", "apk"),
+    ("wolfi", "apk"),
+    ("chainguard", "apk"),
+    ("rhel", "rpm"),
+    ("centos", "rpm"),
+    ("redhat", "rpm"),
+    ("rocky", "rpm"),
+    ("almalinux", "rpm"),
+    ("alma", "rpm"),
+    ("sles", "rpm"),
+    ("sled", "rpm"),
+    ("sle", "rpm"),
+    ("sle-micro", "rpm"),
+    ("suse", "rpm"),
+    ("opensuse-leap", "rpm"),
+    ("opensuse-tumbleweed", "rpm"),
+    ("openeuler", "rpm"),
+    ("photon", "rpm"),
+    ("azurelinux", "rpm"),
+    ("mariner", "rpm"),
+    ("cbl-mariner", "rpm"),
+];
+
+/// The packages of a report that no advisory source covers, and one
+/// [`IncompleteReason`](bulwark_core::IncompleteReason) per distinct reason (with a count),
+/// for the report's `not_checked` and `incomplete` lists.
+pub fn coverage_gaps(
+    packages: &[Package],
+    os: Option<&OsInfo>,
+) -> (
+    Vec<bulwark_core::NotChecked>,
+    Vec<bulwark_core::IncompleteReason>,
+) {
+    let mut listed = Vec::new();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for p in packages {
+        if let Some(reason) = not_checked_reason(p, os) {
+            *counts.entry(reason.clone()).or_default() += 1;
+            listed.push(bulwark_core::NotChecked {
+                name: p.name.clone(),
+                version: p.version.clone(),
+                purl: p.purl.clone(),
+                reason,
+            });
+        }
+    }
+    let reasons = counts
+        .into_iter()
+        .map(|(reason, n)| bulwark_core::IncompleteReason {
+            kind: bulwark_core::IncompleteKind::NotChecked,
+            path: None,
+            layer: None,
+            message: format!("{n} package(s) not checked for vulnerabilities: {reason}"),
+        })
+        .collect();
+    (listed, reasons)
+}
+
 fn major(v: &str) -> Option<String> {
     let m = v.split('.').next()?.trim();
     (!m.is_empty() && m.bytes().all(|b| b.is_ascii_digit())).then(|| m.to_string())

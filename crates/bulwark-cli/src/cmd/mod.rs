@@ -2,4 +2,6 @@
 
 pub mod config;
 pub mod db;
+pub mod push;
 pub mod scan;
+pub mod sign;

@@ -44,6 +44,11 @@ struct ScanFlags {
     /// remains.
     #[arg(long, default_value_t = 0)]
     exit_code: u8,
+    /// With --exit-code: gate only on what was checked, even when the scan is incomplete
+    /// (unreadable package files, packages without an advisory source). By default an
+    /// incomplete scan fails the gate.
+    #[arg(long)]
+    allow_incomplete: bool,
     /// Package classes whose vulnerabilities are reported: os, library (default both).
     #[arg(long, value_delimiter = ',')]
     pkg_types: Vec<String>,
@@ -194,9 +199,10 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     let opts = ScanOptions {
         target: bulwark_catalog::pipeline::ScanOptions {
             platform: args.target.platform.clone(),
-            insecure: args.target.insecure,
+            registry: crate::pipeline::registry_config(&args.target)?,
             cache_dir: args.target.cache_dir.clone(),
             max_layer_size: Some(args.target.max_layer_size),
+            allow_unknown: args.target.allow_unknown,
         },
         scanners,
         db_dir: throwaway
@@ -228,14 +234,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             message: w.clone(),
         });
     }
-    for w in &report.warnings {
-        let loc = match (&w.path, &w.layer) {
-            (Some(p), Some(l)) => format!("{p} (layer {l}): "),
-            (Some(p), None) => format!("{p}: "),
-            _ => String::new(),
-        };
-        tracing::warn!("{loc}{}", w.message);
-    }
+    crate::log_report_problems(&report);
     let ignored = summary.count(FilterReason::Ignored);
     let vexed = summary.count(FilterReason::Vex);
     if ignored + vexed > 0 {
@@ -258,6 +257,14 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     })?;
     // The report now only holds the selected severities, so any remaining unsuppressed
     // finding counts.
-    let code = filter::exit_code(&report, Severity::Unknown, i32::from(args.exit_code));
-    Ok(u8::try_from(code).unwrap_or(args.exit_code))
+    let v = filter::verdict(
+        &report,
+        Severity::Unknown,
+        i32::from(args.exit_code),
+        args.allow_incomplete,
+    );
+    if let (Some(why), true) = (&v.reason, v.incomplete) {
+        tracing::error!("failing the --exit-code gate: {why}");
+    }
+    Ok(u8::try_from(v.code).unwrap_or(args.exit_code))
 }

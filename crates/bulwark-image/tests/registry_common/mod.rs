@@ -298,11 +298,10 @@ pub fn build_image(arch: &str, oci: bool, marker: &str) -> TestImage {
     }
 }
 
-/// Options for a loopback registry with a docker config that does not exist (so the
-/// developer's own `~/.docker/config.json` never leaks into a test).
+/// Options for a loopback registry, anonymous (no docker config is read unless a test
+/// names one, so the developer's own `~/.docker/config.json` never leaks into a test).
 pub fn options(cache: &Path) -> bulwark_image::registry::RegistryOptions {
     let mut o = bulwark_image::registry::RegistryOptions::new(cache);
-    o.insecure = true;
-    o.docker_config = Some(cache.join("no-such-config.json"));
+    o.config.insecure = true;
     o
 }

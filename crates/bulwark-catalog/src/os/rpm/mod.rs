@@ -110,9 +110,12 @@ impl Cataloger for RpmDbCataloger {
             let data = read_bounded(input.reader, MAX_RPMDB_SIZE, "rpm")?;
             header_blobs(&data, format, None)?
         };
+        let mut warnings = crate::util::RecordWarnings::default();
+        let packages = packages_from_blobs(&blobs, &mut warnings)?;
         Ok(CatalogOutput {
-            packages: packages_from_blobs(&blobs)?,
-            os: None,
+            packages,
+            warnings: warnings.finish(),
+            ..Default::default()
         })
     }
 }
@@ -146,10 +149,28 @@ pub fn parse_rpmdb(
     format: RpmDbFormat,
     spool_dir: &std::path::Path,
 ) -> Result<Vec<Package>, CatalogError> {
-    packages_from_blobs(&header_blobs(data, format, Some(spool_dir))?)
+    parse_rpmdb_warn(
+        data,
+        format,
+        spool_dir,
+        &mut crate::util::RecordWarnings::default(),
+    )
 }
 
-fn packages_from_blobs(blobs: &[Vec<u8>]) -> Result<Vec<Package>, CatalogError> {
+/// [`parse_rpmdb`], with each skipped header recorded in `warnings`.
+pub fn parse_rpmdb_warn(
+    data: &[u8],
+    format: RpmDbFormat,
+    spool_dir: &std::path::Path,
+    warnings: &mut crate::util::RecordWarnings,
+) -> Result<Vec<Package>, CatalogError> {
+    packages_from_blobs(&header_blobs(data, format, Some(spool_dir))?, warnings)
+}
+
+fn packages_from_blobs(
+    blobs: &[Vec<u8>],
+    warnings: &mut crate::util::RecordWarnings,
+) -> Result<Vec<Package>, CatalogError> {
     let mut out = Vec::new();
     let mut first_err = None;
     for (i, blob) in blobs.iter().enumerate() {
@@ -157,7 +178,7 @@ fn packages_from_blobs(blobs: &[Vec<u8>]) -> Result<Vec<Package>, CatalogError> 
             Ok(h) if h.name == "gpg-pubkey" => {}
             Ok(h) => out.push(package_from_header(h)),
             Err(e) => {
-                tracing::debug!(record = i, "skipping rpm header: {e}");
+                warnings.push(format!("rpm header {i} skipped: {e}"));
                 first_err.get_or_insert(format!("record {i}: {e}"));
             }
         }
