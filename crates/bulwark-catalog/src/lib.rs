@@ -34,6 +34,10 @@ pub struct CatalogInput<'a> {
     pub mode: u32,
     /// The content, positioned at the start.
     pub reader: &'a mut dyn ReadSeek,
+    /// bulwark's own directory for temporary copies (the cache dir the walk spools to);
+    /// a cataloger that needs the file on disk (the rpm SQLite reader) copies it here,
+    /// never to the system temp dir. `None` when the caller gave none.
+    pub spool_dir: Option<&'a std::path::Path>,
 }
 
 /// What a cataloger found in one file.
@@ -46,6 +50,10 @@ pub struct CatalogOutput {
     pub packages: Vec<Package>,
     /// The OS, for OS-detection catalogers.
     pub os: Option<OsInfo>,
+    /// Problems inside the file that did not stop it being read: a malformed record that
+    /// was skipped, an entry that was not understood. Assembly turns each into a report
+    /// warning naming the file and layer, and marks the report incomplete.
+    pub warnings: Vec<String>,
 }
 
 /// Errors a cataloger reports for one file. The scan goes on; the error becomes a
@@ -65,6 +73,10 @@ pub enum CatalogError {
         /// Which cataloger.
         cataloger: &'static str,
     },
+    /// bulwark's own temporary storage (the spool dir) is missing or failed: not the
+    /// file's fault.
+    #[error("temporary copy: {0}")]
+    Spool(String),
     /// The content is malformed; `line` when known.
     #[error("{}malformed {format}: {message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
     Parse {

@@ -10,11 +10,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 fn fixtures() -> PathBuf {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures"
-    ))
-    .to_path_buf()
+    bulwark_fixtures::fixtures_location().to_path_buf()
 }
 
 fn json(path: &Path) -> Value {
@@ -32,11 +28,13 @@ fn run(rel: &str, file: &Path) -> CatalogOutput {
         .find(|c| c.wants(rel, meta.len(), 0o644, ScanMode::Image))
         .unwrap_or_else(|| panic!("no OS cataloger wants {rel}"));
     let mut f = File::open(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let spool = tempfile::tempdir().expect("spool dir");
     cat.catalog(CatalogInput {
         path: rel,
         size: meta.len(),
         mode: 0o644,
         reader: &mut f,
+        spool_dir: Some(spool.path()),
     })
     .unwrap_or_else(|e| panic!("{rel} ({}): {e}", file.display()))
 }
@@ -84,6 +82,7 @@ const TRIVY_FAMILIES: &[(&str, &str)] = &[
 
 #[test]
 fn os_release_fixtures_match_trivy() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let dir = fixtures().join("os-release");
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{e}")) {
@@ -103,9 +102,13 @@ fn os_release_fixtures_match_trivy() {
         };
         let rel = format!("etc/{file}");
         let input = dir.join(root).join(&rel);
-        if !input.exists() {
-            continue; // e.g. ubuntu-esm status files, not OS detection
-        }
+        // Every expectation must have its input: a missing one is a broken fixture set,
+        // never a silent skip.
+        assert!(
+            input.is_file(),
+            "{stem}: expected results without their input {}",
+            input.display()
+        );
         let doc = json(&path);
         let cases = doc["cases"].as_array().cloned().unwrap_or_default();
         for case in cases {
@@ -198,6 +201,7 @@ fn our_row(p: &Package) -> Row {
 
 #[test]
 fn dpkg_trivy_fixtures() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // Not compared: Trivy's DependsOn, InstalledFiles (from info/*.md5sums), Digest (from
     // the `available` file) and repository class, which bulwark's dpkg cataloger does
     // not derive from the status file.
@@ -234,6 +238,7 @@ fn dpkg_trivy_fixtures() {
 
 #[test]
 fn dpkg_third_party_epoch_kept_in_version() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rel = "var/lib/dpkg/status";
     let out = run(rel, &fixtures().join("dpkg/trivy-third-party").join(rel));
     let docker = out.packages.iter().find(|p| p.name == "docker-ce");
@@ -253,6 +258,7 @@ type CdxRow = (
 
 #[test]
 fn dpkg_bookworm_minbase_matches_trivy_cyclonedx() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let base = fixtures().join("dpkg");
     let cdx = json(&base.join("debian-bookworm-minbase.trivy-0.76.0.cdx.json"));
     let prop = |c: &Value, n: &str| -> Option<String> {
@@ -317,6 +323,7 @@ fn dpkg_bookworm_minbase_matches_trivy_cyclonedx() {
 
 #[test]
 fn dpkg_status_d_syft_fixtures() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // Syft keeps a stanza without Version (`no-version`); bulwark, like Trivy, drops it
     // because a package without a version cannot be matched or identified.
     let dir = fixtures().join("dpkg/status.d");
@@ -370,6 +377,7 @@ fn dpkg_status_d_syft_fixtures() {
 
 #[test]
 fn dpkg_distroless_status_d_without_os_release() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rel = "var/lib/dpkg/status.d/libsqlite3-0";
     let c = bulwark_catalog::os::dpkg::DpkgCataloger;
     assert!(!c.wants(
@@ -398,6 +406,7 @@ type ApkRow = (
 
 #[test]
 fn apk_trivy_fixture() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // Licences are not compared: Trivy normalises names (`GPL2` → `GPL-2.0-only`),
     // bulwark reports them as recorded. Dependencies and file lists are not derived.
     let dir = fixtures().join("apk");
@@ -448,6 +457,7 @@ fn syft_licenses(expr: &str) -> BTreeSet<String> {
 
 #[test]
 fn apk_syft_fixtures() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let dir = fixtures().join("apk");
     for name in ["syft-single", "syft-base", "syft-empty-deps-and-provides"] {
         let doc = json(&dir.join(format!("{name}.expected.json")));
@@ -483,6 +493,7 @@ fn apk_syft_fixtures() {
 
 #[test]
 fn apk_corrupt_and_other_samples_do_not_panic() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let dir = fixtures().join("apk");
     let rel = "lib/apk/db/installed";
     let out = run(rel, &dir.join("syft-corrupt").join(rel));
@@ -559,6 +570,7 @@ fn rpm_packages(rel: &str, file: &Path) -> Vec<Package> {
 
 #[test]
 fn rpm_ndb_sle15_matches_go_rpmdb() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let dir = fixtures().join("rpm/sle15-bci-ndb");
     let doc = json(&dir.join("Packages.db.expected.json"));
     let want: BTreeSet<RpmRow> = doc["cases"][0]["want"]
@@ -590,6 +602,7 @@ fn assert_single(rel: &str, file: &Path, expected: &Path) {
 
 #[test]
 fn rpm_sqlite_mariner_curl() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let dir = fixtures().join("rpm/cbl-mariner-2.0-sqlite");
     assert_single(
         "var/lib/rpm/rpmdb.sqlite",
@@ -602,6 +615,7 @@ fn rpm_sqlite_mariner_curl() {
 
 #[test]
 fn rpm_bdb_libuuid() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let dir = fixtures().join("rpm/libuuid-bdb");
     assert_single(
         "var/lib/rpm/Packages",
@@ -612,6 +626,7 @@ fn rpm_bdb_libuuid() {
 
 #[test]
 fn rpm_bdb_syft_dive() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let dir = fixtures().join("rpm/syft-bdb");
     let doc = json(&dir.join("Packages.expected.json"));
     let m = &doc["cases"][0]["expected"][0]["Metadata"];
@@ -635,6 +650,7 @@ fn rpm_bdb_syft_dive() {
 
 #[test]
 fn rpm_manifest_mariner() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rel = "var/lib/rpmmanifest/container-manifest-2";
     let pkgs = run(rel, &fixtures().join("rpm/rpmmanifest").join(rel)).packages;
     let vim = pkgs
@@ -659,6 +675,7 @@ fn rpm_manifest_mariner() {
 
 #[test]
 fn rpm_truncated_databases_are_errors_not_panics() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     for (rel, file) in [
         ("var/lib/rpm/Packages", "rpm/syft-bdb/Packages"),
         ("var/lib/rpm/Packages", "rpm/libuuid-bdb/Packages"),
@@ -669,14 +686,16 @@ fn rpm_truncated_databases_are_errors_not_panics() {
     ] {
         let data = std::fs::read(fixtures().join(file)).unwrap_or_else(|e| panic!("{e}"));
         let format = os::rpm::RpmDbFormat::for_path(rel).unwrap_or_else(|| panic!("{rel}"));
+        let spool = tempfile::tempdir().expect("spool dir");
+        let spool = spool.path();
         for cut in [0, 7, 100, 4096, 5000, data.len() / 2, data.len() - 1] {
-            let _ = os::rpm::parse_rpmdb(data.get(..cut).unwrap_or_default(), format);
+            let _ = os::rpm::parse_rpmdb(data.get(..cut).unwrap_or_default(), format, spool);
         }
         // Flipping bytes in the middle must not panic either.
         let mut bad = data.clone();
         for i in (0..bad.len()).step_by(97) {
             bad[i] ^= 0x5a;
         }
-        let _ = os::rpm::parse_rpmdb(&bad, format);
+        let _ = os::rpm::parse_rpmdb(&bad, format, spool);
     }
 }

@@ -89,7 +89,9 @@ fn rpmbuild_sqlite_roundtrip() {
             .unwrap_or_else(|e| panic!("{e}"));
     }
     let data = std::fs::read(&db).unwrap_or_else(|e| panic!("{e}"));
-    let pkgs = parse_rpmdb(&data, RpmDbFormat::Sqlite).unwrap_or_else(|e| panic!("{e}"));
+    let spool = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let pkgs =
+        parse_rpmdb(&data, RpmDbFormat::Sqlite, spool.path()).unwrap_or_else(|e| panic!("{e}"));
     let p = pkgs
         .iter()
         .find(|p| p.name == "bulwarktest")

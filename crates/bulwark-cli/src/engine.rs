@@ -36,5 +36,6 @@ pub fn target(args: &TargetArgs) -> bulwark_engine::TargetRequest {
     bulwark_engine::TargetRequest {
         target: args.target.clone(),
         platform: args.platform.clone(),
+        allow_unknown: args.allow_unknown,
     }
 }

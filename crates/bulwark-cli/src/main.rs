@@ -37,6 +37,10 @@ enum Command {
     Config(cmd::config::ConfigArgs),
     /// Manage the vulnerability database (import, update, export, info).
     Db(cmd::db::DbArgs),
+    /// Manage signing keys (generate).
+    Key(cmd::sign::KeyArgs),
+    /// Verify a Sigstore bundle over a file or a sha256 digest (exit 0 verified, 1 not).
+    VerifyBlob(cmd::sign::VerifyBlobArgs),
     /// Copy a local image (docker-archive, OCI layout or archive) to a registry.
     Push(cmd::push::PushArgs),
 }
@@ -68,6 +72,9 @@ pub struct TargetArgs {
     /// Give up after this long (`90s`, `5m`): the run fails with exit 2 and no result.
     #[arg(long)]
     pub timeout: Option<String>,
+    /// Accept a single file that no cataloger recognises (a warning instead of exit 2).
+    #[arg(long)]
+    pub allow_unknown: bool,
 }
 
 #[derive(Debug, Args)]
@@ -95,10 +102,39 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", render_error(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// An error and its causes on one line, each cause named once, control characters
+/// escaped.
+///
+/// Library errors name their path and often embed their source's text (`x: No such
+/// file`), while anyhow's `{:#}` prints every cause again; and a CLI context (`reading x`)
+/// would repeat the path the error starts with. A cause already contained in the line is
+/// dropped, and a cause starting with `P: ` right after a context ending in `P` loses
+/// that prefix.
+fn render_error(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let msg = cause.to_string();
+        if out.is_empty() {
+            out = msg;
+            continue;
+        }
+        if msg.is_empty() || out.contains(&msg) {
+            continue;
+        }
+        let msg = match msg.split_once(": ") {
+            Some((head, rest)) if !head.is_empty() && out.ends_with(head) => rest.to_string(),
+            _ => msg,
+        };
+        out.push_str(": ");
+        out.push_str(&msg);
+    }
+    bulwark_core::text::terminal_safe(&out).into_owned()
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -134,7 +170,7 @@ fn run(cli: Cli) -> Result<u8> {
                 .sbom(&engine::target(&args.target), &cancel)
                 .with_context(|| format!("reading {}", args.target.target))?
                 .report;
-            output::print_warnings(&report.warnings);
+            output::print_report_problems(&report);
             write_output(args.output.as_deref(), |w| {
                 bulwark_report::write(&report, format, w).map_err(anyhow::Error::from)
             })?;
@@ -143,6 +179,8 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Scan(args) => cmd::scan::run(args),
         Command::Config(args) => cmd::config::run(args),
         Command::Db(args) => cmd::db::run(args),
+        Command::Key(args) => cmd::sign::run_key(args),
+        Command::VerifyBlob(args) => cmd::sign::run_verify_blob(args),
         Command::Push(args) => cmd::push::run(args),
     }
 }

@@ -6,17 +6,9 @@ use bulwark_core::Warning;
 use std::io::IsTerminal;
 use std::path::Path;
 
-/// Escapes control characters (ESC, CR, BEL...) as `\x1b`-style text.
+/// Escapes control characters (ESC, CR, BEL...) so an image cannot drive the terminal.
 pub fn escape_controls(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() && c != '\t' {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    bulwark_core::text::terminal_safe(s).into_owned()
 }
 
 /// Logs each warning at warn level as `path (layer digest): message`.
@@ -28,6 +20,14 @@ pub fn print_warnings(warnings: &[Warning]) {
             _ => String::new(),
         };
         tracing::warn!("{}", escape_controls(&format!("{loc}{}", w.message)));
+    }
+}
+
+/// Logs a report's warnings and the reasons it is incomplete.
+pub fn print_report_problems(report: &bulwark_core::Report) {
+    print_warnings(&report.warnings);
+    for r in &report.incomplete {
+        tracing::warn!("incomplete scan: {}", escape_controls(&r.describe()));
     }
 }
 

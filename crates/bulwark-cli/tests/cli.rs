@@ -14,7 +14,7 @@ fn root() -> PathBuf {
 }
 
 fn fixtures() -> PathBuf {
-    root().join("../shared/fixtures")
+    bulwark_fixtures::fixtures_location()
 }
 
 fn run(args: &[&str]) -> Output {
@@ -101,6 +101,7 @@ fn sbom_round_trip_cyclonedx_and_spdx() {
 /// (the reference output ships with the fixture).
 #[test]
 fn debian_rootfs_matches_trivy_reference_exactly() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rootfs = fixtures().join("dpkg/debian-bookworm-minbase");
     let r = ok_json(&["sbom", rootfs.to_str().expect("utf8"), "--format", "json"]);
     let trivy: Value = serde_json::from_slice(

@@ -7,12 +7,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn fixtures() -> PathBuf {
-    root().join("../shared/fixtures")
+    bulwark_fixtures::fixtures_location()
 }
 
 fn bulwark(args: &[&str]) -> Output {
@@ -69,6 +65,7 @@ fn pss_cases() -> Vec<(String, String, PathBuf, bool)> {
 
 #[test]
 fn pss_conformance_every_fixture_through_the_cli() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let cases = pss_cases();
     assert!(cases.len() > 4000, "PSS fixtures missing: {}", cases.len());
     let threads = std::thread::available_parallelism()

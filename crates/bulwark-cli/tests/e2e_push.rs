@@ -13,17 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn images() -> PathBuf {
-    let dir = std::env::var_os("BULWARK_TEST_IMAGES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-images")
-        });
-    assert!(
-        dir.join("app.docker.tar").exists(),
-        "test images missing in {}: run scripts/build-test-images.sh",
-        dir.display()
-    );
-    dir
+    bulwark_fixtures::images_location()
 }
 
 /// Runs bulwark with `DOCKER_CONFIG` pointing at `docker_config` and no inherited
@@ -58,6 +48,7 @@ fn json(o: &Output, what: &str) -> Value {
 
 #[test]
 fn push_then_sbom_over_tls_with_docker_config_credentials() {
+    let _images = bulwark_fixtures::images_or_skip!();
     let Some(reg) = bulwark_testkit::Registry::start(
         bulwark_testkit::RegistryOptions::tls_with_auth("ci-bot", "s3cret"),
     ) else {
@@ -159,4 +150,101 @@ fn push_then_sbom_over_tls_with_docker_config_credentials() {
     let o = bulwark(&["sbom", &dest, "--format", "json"], &good);
     assert_eq!(o.status.code(), Some(2));
     assert!(o.stdout.is_empty());
+}
+
+#[cfg(unix)]
+#[test]
+fn credentials_from_a_docker_credential_helper() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Some(reg) = bulwark_testkit::Registry::start(
+        bulwark_testkit::RegistryOptions::tls_with_auth("helper-user", "helper-pw"),
+    ) else {
+        return;
+    };
+    let ca = reg.ca_file().expect("tls registry has a CA");
+    let ca = ca.to_str().expect("utf-8 path");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin dir");
+    // The helper answers only for this registry, as `docker-credential-*` helpers do.
+    let helper = bin.join("docker-credential-bwtest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread server\nif [ \"$1\" = get ] && [ \"$server\" = \"{}\" ]; then\n  echo '{{\"ServerURL\":\"'$server'\",\"Username\":\"helper-user\",\"Secret\":\"helper-pw\"}}'\nelse\n  echo 'credentials not found in native keychain'; exit 1\nfi\n",
+            reg.host()
+        ),
+    )
+    .expect("helper");
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let cfg_dir = tmp.path().join("docker");
+    std::fs::create_dir_all(&cfg_dir).expect("config dir");
+    std::fs::write(cfg_dir.join("config.json"), r#"{"credsStore":"bwtest"}"#).expect("config");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let archive = images().join("app.docker.tar");
+    let dest = format!("docker://{}/helper/app:1", reg.host());
+    let cache = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_bulwark"))
+        .args([
+            "push",
+            archive.to_str().expect("utf-8"),
+            &dest,
+            "--ca-file",
+            ca,
+        ])
+        .env("DOCKER_CONFIG", &cfg_dir)
+        .env("PATH", &path)
+        .env_remove("BULWARK_USERNAME")
+        .env_remove("BULWARK_PASSWORD")
+        .env_remove("BULWARK_REGISTRY_TOKEN")
+        .env("BULWARK_CACHE_DIR", cache.path())
+        .output()
+        .expect("run bulwark");
+    ok(&out, "push with helper credentials");
+    // Without the helper on PATH the same push is a 401 naming the missing credentials.
+    let out = Command::new(env!("CARGO_BIN_EXE_bulwark"))
+        .args([
+            "push",
+            archive.to_str().expect("utf-8"),
+            &dest,
+            "--ca-file",
+            ca,
+        ])
+        .env("DOCKER_CONFIG", &cfg_dir)
+        .env("PATH", "/usr/bin:/bin")
+        .env_remove("BULWARK_USERNAME")
+        .env_remove("BULWARK_PASSWORD")
+        .env_remove("BULWARK_REGISTRY_TOKEN")
+        .env("BULWARK_CACHE_DIR", cache.path())
+        .output()
+        .expect("run bulwark");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("401 Unauthorized") && err.contains("no credentials"),
+        "{err}"
+    );
+}
+
+#[test]
+fn push_to_a_digest_the_image_does_not_have_pushes_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let archive = images().join("app.docker.tar");
+    let dest = format!("127.0.0.1:1/x/y@sha256:{}", "0".repeat(64));
+    let o = bulwark(
+        &[
+            "push",
+            archive.to_str().expect("utf-8"),
+            &dest,
+            "--insecure",
+        ],
+        tmp.path(),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("nothing pushed"), "{err}");
 }

@@ -16,17 +16,7 @@ use std::time::{Duration, Instant};
 const IMAGE: &str = "localhost/bulwark-test/app:1";
 
 fn images() -> PathBuf {
-    let dir = std::env::var_os("BULWARK_TEST_IMAGES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-images")
-        });
-    assert!(
-        dir.join("app.docker.tar").exists(),
-        "test images missing in {}: run scripts/build-test-images.sh",
-        dir.display()
-    );
-    dir
+    bulwark_fixtures::images_location()
 }
 
 fn require(bin: &str) {
@@ -83,6 +73,7 @@ fn sbom(target: &str, extra: &[&str], env: &[(&str, &str)]) -> Value {
 
 #[test]
 fn registry_gzip_and_zstd_match_docker_archive() {
+    let _images = bulwark_fixtures::images_or_skip!();
     require("/usr/bin/docker-registry");
     require("/usr/bin/podman");
     let reference = purls(&sbom(
@@ -139,6 +130,7 @@ fn registry_gzip_and_zstd_match_docker_archive() {
 
 #[test]
 fn daemon_socket_matches_docker_archive() {
+    let _images = bulwark_fixtures::images_or_skip!();
     require("/usr/bin/podman");
     let reference = purls(&sbom(
         &images().join("app.docker.tar").display().to_string(),

@@ -30,13 +30,11 @@ use common::{run, stderr};
 
 /// Absolute path of a file under `shared/fixtures/osv/`.
 fn fixture(rel: &str) -> String {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/osv/"
-    ))
-    .join(rel)
-    .display()
-    .to_string()
+    bulwark_fixtures::fixtures_location()
+        .join("osv/")
+        .join(rel)
+        .display()
+        .to_string()
 }
 
 /// `bulwark db import <files...> --db <db>`; returns `db info --format json`.
@@ -220,6 +218,7 @@ const DEBIAN_RECORDS: &[&str] = &[
 
 #[test]
 fn debian_sbom_source_packages_tildes_and_epochs() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let tmp = tempfile::tempdir().expect("tempdir");
     let db = tmp.path().join("db");
     let files: Vec<String> = DEBIAN_RECORDS.iter().map(|r| fixture(r)).collect();
@@ -418,6 +417,7 @@ fn debian_sbom_source_packages_tildes_and_epochs() {
 /// package and, when it differs from the binary's, its version in parentheses.
 #[test]
 fn debian_rootfs_through_the_dpkg_cataloger() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let tmp = tempfile::tempdir().expect("tempdir");
     let db = tmp.path().join("db");
     let files: Vec<String> = DEBIAN_RECORDS.iter().map(|r| fixture(r)).collect();
@@ -496,6 +496,7 @@ fn debian_rootfs_through_the_dpkg_cataloger() {
 /// no 24.04 entry.
 #[test]
 fn ubuntu_sbom_source_package_tilde_and_pro_release() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let tmp = tempfile::tempdir().expect("tempdir");
     let db = tmp.path().join("db");
     import(
@@ -587,6 +588,7 @@ fn ubuntu_sbom_source_package_tilde_and_pro_release() {
 /// ALSA-2021:4511: `AlmaLinux:8` `curl`, `libcurl`, … fixed `7.61.1-22.el8`.
 #[test]
 fn almalinux_sbom_epochs_and_release() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let tmp = tempfile::tempdir().expect("tempdir");
     let db = tmp.path().join("db");
     import(
@@ -688,6 +690,7 @@ fn almalinux_sbom_epochs_and_release() {
 /// (`0:7.61.1-22.el8`, see fixtures/osv/SOURCES.md). Everything else is the real data.
 #[test]
 fn red_hat_sbom_explicit_zero_epoch() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let tmp = tempfile::tempdir().expect("tempdir");
     let alma = std::fs::read_to_string(fixture("AlmaLinux/almalinux8/ALSA-2021_4511.json"))
         .expect("read ALSA-2021:4511");
@@ -844,6 +847,7 @@ fn lang_db(dir: &Path) -> PathBuf {
 
 #[test]
 fn language_sbom_every_ecosystem_at_the_edges() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let tmp = tempfile::tempdir().expect("tempdir");
     let db = lang_db(tmp.path());
     let sbom = cyclonedx(
@@ -1156,6 +1160,7 @@ fn language_sbom_every_ecosystem_at_the_edges() {
 /// catalogers' name and version spelling feeds the matcher.
 #[test]
 fn language_directory_through_the_catalogers() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     use std::io::Write;
     let tmp = tempfile::tempdir().expect("tempdir");
     let db = lang_db(tmp.path());

@@ -7,11 +7,15 @@
 pub mod findings;
 pub mod purl;
 pub mod report;
+pub mod text;
 
 use serde::{Deserialize, Serialize};
 
 pub use findings::{Cvss, FixStatus, Misconfiguration, SecretFinding, Severity, VulnFinding};
-pub use report::{ImageMeta, LayerMeta, Report, ReportTarget, TargetKind, Warning};
+pub use report::{
+    ImageMeta, IncompleteKind, IncompleteReason, LayerMeta, NotChecked, Report, ReportTarget,
+    TargetKind, Warning,
+};
 
 /// The package ecosystem, named after its package-url type.
 ///

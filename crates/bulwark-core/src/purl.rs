@@ -19,22 +19,29 @@ pub fn split_epoch(version: &str) -> (Option<u32>, &str) {
     (None, version)
 }
 
-/// Normalises a PyPI project name (PEP 503): lowercase, runs of `-_.` become `-`.
+/// Normalises a PyPI project name (PEP 503): `re.sub(r"[-_.]+", "-", name).lower()`
+/// with Python's (Unicode) lower-casing, after trimming surrounding whitespace. Leading
+/// and trailing separators become `-` as in PEP 503 (`_foo` → `-foo`): they are not
+/// dropped. This is bulwark's only PEP 503 normaliser: purls, the vulnerability store's
+/// keys and the matcher all use it, so a name normalises the same way everywhere.
 pub fn normalize_pypi_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut last_sep = false;
-    for c in name.chars() {
+    for c in name.trim().chars() {
         if matches!(c, '-' | '_' | '.') {
             if !last_sep {
                 out.push('-');
             }
             last_sep = true;
         } else {
-            out.extend(c.to_lowercase());
+            out.push(c);
             last_sep = false;
         }
     }
-    out
+    // Lower-case the whole string after collapsing separators, as Python does: a
+    // string-level lower case applies context rules (final sigma) that per-character
+    // lower-casing does not.
+    out.to_lowercase()
 }
 
 /// Splits `a/b/c` into (`a/b`, `c`); no slash gives no namespace.
@@ -100,7 +107,12 @@ fn build(pkg: &Package, os: Option<&OsInfo>) -> Option<String> {
         }
         _ => (None, pkg.name.clone()),
     };
-    let mut p = PackageUrl::new(ty, name).ok()?;
+    // The purl library lower-cases golang namespaces (an old purl-spec rule). Go module
+    // paths are case-sensitive (`github.com/0xJacky/Nginx-UI`), and Trivy and Syft keep
+    // their case, so golang purls are built under a stand-in type the library leaves
+    // alone (its encoding does not depend on the type) and renamed afterwards.
+    let golang = pkg.ecosystem == Ecosystem::Golang;
+    let mut p = PackageUrl::new(if golang { GOLANG_STANDIN } else { ty }, name).ok()?;
     if let Some(ns) = &namespace {
         p.with_namespace(ns.as_str());
     }
@@ -128,7 +140,48 @@ fn build(pkg: &Package, os: Option<&OsInfo>) -> Option<String> {
             }
         }
     }
-    Some(p.to_string())
+    let out = p.to_string();
+    if golang {
+        return out
+            .strip_prefix("pkg:")
+            .and_then(|r| r.strip_prefix(GOLANG_STANDIN))
+            .map(|rest| format!("pkg:{ty}{rest}"));
+    }
+    Some(out)
+}
+
+/// The type golang purls are built under before being renamed (see [`purl_for`]).
+const GOLANG_STANDIN: &str = "x-bulwark-golang";
+
+/// The Go module path a `pkg:golang/...` purl names, with its case as written in the
+/// purl (`pkg:golang/github.com/0xJacky/Nginx-UI@v1` → `github.com/0xJacky/Nginx-UI`).
+/// Generic purl parsers lower-case golang namespaces; this reads the text itself.
+/// `None` when `purl` is not a golang purl.
+pub fn golang_module_path(purl: &str) -> Option<String> {
+    let scheme = purl.get(..4)?;
+    if !scheme.eq_ignore_ascii_case("pkg:") {
+        return None;
+    }
+    let rest = purl.get(4..)?.trim_start_matches('/');
+    let (ty, rest) = rest.split_once('/')?;
+    if !ty.eq_ignore_ascii_case("golang") {
+        return None;
+    }
+    // Namespace and name end at the version, qualifiers or subpath; `@`, `?` and `#`
+    // inside them are percent-encoded.
+    let end = rest.find(['@', '?', '#']).unwrap_or(rest.len());
+    let path = rest.get(..end)?;
+    let segments: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(|c| c.into_owned())
+        })
+        .collect::<Result<_, _>>()
+        .ok()?;
+    (!segments.is_empty()).then(|| segments.join("/"))
 }
 
 #[cfg(test)]
@@ -174,6 +227,58 @@ mod tests {
     fn pypi_normalised() {
         let p = Package::new(Ecosystem::Pypi, "Flask_SQLAlchemy", "3.0", "python");
         assert_eq!(purl_for(&p, None), "pkg:pypi/flask-sqlalchemy@3.0");
+    }
+
+    #[test]
+    fn pep503_cases_the_three_old_normalisers_disagreed_on() {
+        // Expected values are what Python's `packaging.utils.canonicalize_name` (the
+        // PEP 503 reference) gives, after trimming.
+        for (name, want) in [
+            ("Django_REST.framework", "django-rest-framework"),
+            ("a--_b", "a-b"),
+            // Surrounding whitespace (a `Name:  foo ` METADATA line) is trimmed.
+            ("  Foo_Bar \t", "foo-bar"),
+            // Leading and trailing separators stay, as one `-` each.
+            ("_private", "-private"),
+            ("..odd..", "-odd-"),
+            ("zope.interface.", "zope-interface-"),
+            // Unicode lower case, as Python's str.lower().
+            ("ÄBC", "äbc"),
+            ("ΣΑΣ", "σας"),
+            ("ΣΑΣ.x", "σας-x"),
+            ("ΣΑ.Σ", "σα-σ"),
+            ("İx", "i\u{307}x"),
+            ("", ""),
+        ] {
+            assert_eq!(normalize_pypi_name(name), want, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn golang_keeps_case() {
+        // Go module paths are case-sensitive; Trivy and Syft keep the case.
+        let p = Package::new(
+            Ecosystem::Golang,
+            "github.com/0xJacky/Nginx-UI",
+            "v2.0.0-beta.4",
+            "go",
+        );
+        let s = purl_for(&p, None);
+        assert_eq!(s, "pkg:golang/github.com/0xJacky/Nginx-UI@v2.0.0-beta.4");
+        assert_eq!(
+            golang_module_path(&s).as_deref(),
+            Some("github.com/0xJacky/Nginx-UI")
+        );
+        assert_eq!(
+            golang_module_path("pkg:golang/github.com/0xjacky/Nginx-UI@v1?x=y#sub").as_deref(),
+            Some("github.com/0xjacky/Nginx-UI")
+        );
+        assert_eq!(
+            golang_module_path("pkg:golang/example.com/a%40b/C@v1").as_deref(),
+            Some("example.com/a@b/C")
+        );
+        assert_eq!(golang_module_path("pkg:npm/a@1"), None);
+        assert_eq!(golang_module_path("pkg:golang/"), None);
     }
 
     #[test]

@@ -6,7 +6,11 @@ use crate::{Misconfiguration, OsInfo, Package, SecretFinding, VulnFinding};
 use serde::{Deserialize, Serialize};
 
 /// Version of the JSON report schema.
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+///
+/// 2: `incomplete` and `not_checked` (a report without them was complete by assumption; a
+/// consumer that gates on a report must now look at `incomplete`, so one written for
+/// version 1 must not accept a version 2 report silently).
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
 
 /// What kind of thing was scanned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +91,61 @@ pub struct Warning {
     pub message: String,
 }
 
+/// Why a scan did not see or check everything it was asked to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IncompleteKind {
+    /// A package database, lock file or manifest could not be read (malformed, too big).
+    UnreadableFile,
+    /// A wanted file was skipped (over a size limit, could not be opened).
+    SkippedFile,
+    /// Records inside a package database or SBOM were malformed and skipped.
+    SkippedRecords,
+    /// Packages were found whose OS or ecosystem has no advisory source.
+    NotChecked,
+    /// The target was accepted although nothing recognised it (`--allow-unknown`).
+    UnknownTarget,
+}
+
+/// One reason a report is incomplete. A report with any is never "clean".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncompleteReason {
+    /// What kind of gap.
+    pub kind: IncompleteKind,
+    /// Path inside the target, when the gap is one file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Layer digest, for images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    /// What was missed and why.
+    pub message: String,
+}
+
+impl IncompleteReason {
+    /// One line for logs and the table header: `path (layer l): message`.
+    pub fn describe(&self) -> String {
+        match (&self.path, &self.layer) {
+            (Some(p), Some(l)) => format!("{p} (layer {l}): {}", self.message),
+            (Some(p), None) => format!("{p}: {}", self.message),
+            _ => self.message.clone(),
+        }
+    }
+}
+
+/// A package that was found but not matched against any advisory source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotChecked {
+    /// Package name.
+    pub name: String,
+    /// Installed version.
+    pub version: String,
+    /// Package URL.
+    pub purl: String,
+    /// Why it was not checked (`no advisory source for amazon 2023 (rpm)`).
+    pub reason: String,
+}
+
 /// The whole result of a scan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -116,6 +175,12 @@ pub struct Report {
     /// Problems that did not stop the scan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Warning>,
+    /// Packages found but not checked for vulnerabilities, with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_checked: Vec<NotChecked>,
+    /// Why the scan is incomplete; empty when it saw and checked everything.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incomplete: Vec<IncompleteReason>,
 }
 
 impl Report {
@@ -132,6 +197,20 @@ impl Report {
             misconfigurations: Vec::new(),
             secrets: Vec::new(),
             warnings: Vec::new(),
+            not_checked: Vec::new(),
+            incomplete: Vec::new(),
+        }
+    }
+
+    /// Whether the scan missed something (see [`Report::incomplete`]).
+    pub fn is_incomplete(&self) -> bool {
+        !self.incomplete.is_empty()
+    }
+
+    /// Records a reason the scan is incomplete (deduplicated).
+    pub fn mark_incomplete(&mut self, reason: IncompleteReason) {
+        if !self.incomplete.contains(&reason) {
+            self.incomplete.push(reason);
         }
     }
 

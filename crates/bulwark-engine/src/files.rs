@@ -13,7 +13,9 @@ use crate::{Cancel, Engine, EngineError};
 use bulwark_core::{Misconfiguration, Report, ReportTarget, SecretFinding, TargetKind, Warning};
 use bulwark_image::{FileEntry, Target, Visitor, Walk, WalkOptions};
 use bulwark_misconfig::rego::CustomChecks;
-use bulwark_misconfig::{CheckSelection, ComposeOptions, K8sOptions, MisconfigError, PssVersion};
+use bulwark_misconfig::{
+    CheckSelection, Checked, ComposeOptions, K8sOptions, MisconfigError, PssVersion,
+};
 use bulwark_secrets::{Scanner, SecretConfig};
 use std::collections::HashSet;
 use std::io::Read;
@@ -129,15 +131,16 @@ impl ConfigChecks {
         Ok(ConfigChecks { sel, pss, custom })
     }
 
-    /// Checks one configuration file of a known kind. `Ok(None)` when the file turned out
-    /// not to be a config file (YAML without `apiVersion`/`kind`, binary content under a
-    /// `.yaml` name).
+    /// Checks one configuration file of a known kind: findings, and warnings about how
+    /// the file was read (a repeated key in a manifest). `Ok(None)` when the file turned
+    /// out not to be a config file (YAML without `apiVersion`/`kind`, binary content under
+    /// a `.yaml` name).
     pub fn check_file(
         &self,
         kind: ConfigKind,
         path: &str,
         bytes: &[u8],
-    ) -> Result<Option<Vec<Misconfiguration>>, MisconfigError> {
+    ) -> Result<Option<Checked>, MisconfigError> {
         let result = match kind {
             ConfigKind::Dockerfile => self.dockerfile(path, bytes),
             ConfigKind::Compose => self.yaml_docs(path, bytes, |p, b| {
@@ -148,13 +151,17 @@ impl ConfigChecks {
                         sets: self.sel.clone(),
                     },
                 )
+                .map(|findings| Checked {
+                    findings,
+                    warnings: Vec::new(),
+                })
             }),
             ConfigKind::MaybeK8s => {
                 if !looks_like_k8s(bytes) {
                     return Ok(None);
                 }
                 self.yaml_docs(path, bytes, |p, b| {
-                    bulwark_misconfig::scan_k8s(
+                    bulwark_misconfig::check_k8s(
                         p,
                         b,
                         &K8sOptions {
@@ -171,16 +178,12 @@ impl ConfigChecks {
         }
     }
 
-    fn dockerfile(
-        &self,
-        path: &str,
-        bytes: &[u8],
-    ) -> Result<Vec<Misconfiguration>, MisconfigError> {
-        let mut out = bulwark_misconfig::scan_dockerfile(path, bytes, &self.sel)?;
+    fn dockerfile(&self, path: &str, bytes: &[u8]) -> Result<Checked, MisconfigError> {
+        let mut out = bulwark_misconfig::check_dockerfile(path, bytes, &self.sel)?;
         if !self.custom.policies.is_empty() {
             let df = bulwark_misconfig::dockerfile::parse(path, bytes)?;
             let input = bulwark_misconfig::rego::dockerfile_input(&df, path);
-            out.extend(self.custom.evaluate(&input, path)?);
+            out.findings.extend(self.custom.evaluate(&input, path)?);
         }
         Ok(out)
     }
@@ -189,14 +192,14 @@ impl ConfigChecks {
         &self,
         path: &str,
         bytes: &[u8],
-        builtin: impl Fn(&str, &[u8]) -> Result<Vec<Misconfiguration>, MisconfigError>,
-    ) -> Result<Vec<Misconfiguration>, MisconfigError> {
+        builtin: impl Fn(&str, &[u8]) -> Result<Checked, MisconfigError>,
+    ) -> Result<Checked, MisconfigError> {
         let mut out = builtin(path, bytes)?;
         if !self.custom.policies.is_empty() {
             let docs = bulwark_misconfig::yaml::parse_stream(path, bytes)?;
             for root in docs.iter().filter_map(|d| d.root.as_ref()) {
                 let input = bulwark_misconfig::rego::node_to_json(root, 0);
-                out.extend(self.custom.evaluate(&input, path)?);
+                out.findings.extend(self.custom.evaluate(&input, path)?);
             }
         }
         Ok(out)
@@ -218,8 +221,9 @@ pub struct FileOut {
     secrets: Vec<SecretFinding>,
     /// Misconfigurations of this copy; used only when it is the visible one.
     misconfig: Option<Vec<Misconfiguration>>,
-    /// Why this copy could not be checked; reported only when visible.
-    config_warning: Option<String>,
+    /// Why this copy could not be checked, or how parts of it were read; reported only
+    /// when visible.
+    config_warnings: Vec<String>,
     /// A read error (reported whatever the copy's visibility).
     read_warning: Option<String>,
 }
@@ -315,8 +319,12 @@ impl Visitor for FilesVisitor<'_> {
         }
         if let (Some(kind), Some(checks)) = (kind, self.config) {
             match checks.check_file(kind, file.path, &data) {
-                Ok(found) => out.misconfig = found,
-                Err(e) => out.config_warning = Some(e.to_string()),
+                Ok(Some(checked)) => {
+                    out.misconfig = Some(checked.findings);
+                    out.config_warnings = checked.warnings.iter().map(|w| w.to_string()).collect();
+                }
+                Ok(None) => {}
+                Err(e) => out.config_warnings.push(e.to_string()),
             }
         }
         out
@@ -357,7 +365,16 @@ pub fn check_config_file(path: &Path, shown: &str, checks: &ConfigChecks) -> Fil
     let kind = config_kind(shown).unwrap_or(ConfigKind::MaybeK8s);
     match checks.check_file(kind, shown, &data) {
         Ok(Some(f)) => FileFindings {
-            misconfigurations: f,
+            misconfigurations: f.findings,
+            warnings: f
+                .warnings
+                .iter()
+                .map(|w| Warning {
+                    path: Some(shown.to_string()),
+                    layer: None,
+                    message: w.to_string(),
+                })
+                .collect(),
             ..FileFindings::default()
         },
         Ok(None) => warn("not a Dockerfile, Compose file or Kubernetes manifest; skipped".into()),
@@ -439,7 +456,7 @@ pub fn collect<O>(
             continue;
         };
         let layer = digest_of(m.layer);
-        if let Some(w) = &output.config_warning {
+        for w in &output.config_warnings {
             found.warnings.push(Warning {
                 path: Some(display_path(image, m.path)),
                 layer: layer.clone(),
@@ -462,7 +479,9 @@ pub fn collect<O>(
                     .extend(bulwark_misconfig::scan_image_config(cfg, &checks.sel));
             }
             if let Some(scanner) = scanner {
-                found.secrets.extend(config_secrets(scanner, cfg));
+                let secrets = config_secrets(scanner, cfg);
+                let kept = merge_config_secrets(&mut found.misconfigurations, secrets);
+                found.secrets.extend(kept);
             }
         }
     }
@@ -552,37 +571,128 @@ fn check_path(
     Ok(check_config_file(p, &shown, checks))
 }
 
+/// Where in the image config a secret was found, so that the misconfiguration checks'
+/// report of the same secret ([`bulwark_misconfig::image_config`]) can absorb it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Place {
+    /// The Env entry of this variable.
+    Env(String),
+    /// An assignment (`ENV K=V`, build argument `K=V`) in history entry N.
+    History(usize, String),
+    /// Anywhere else (labels, a RUN line).
+    Other,
+}
+
 /// Secrets in the image config: ENV values, labels, and the history's `created_by`
-/// lines (a `RUN` with an inline token, an `ENV` that a later `ENV` overwrote).
-fn config_secrets(scanner: &Scanner, cfg: &serde_json::Value) -> Vec<SecretFinding> {
+/// lines (a `RUN` with an inline token, an `ENV` that a later `ENV` overwrote). Env
+/// entries and history assignments are scanned one by one so each finding knows its
+/// variable; an `ENV K=V` in history that the Env list holds unchanged is the same
+/// secret in the same place and is left to the Env entry.
+fn config_secrets(scanner: &Scanner, cfg: &serde_json::Value) -> Vec<(SecretFinding, Place)> {
+    use bulwark_misconfig::image_config::env_repeats;
     let inner = cfg
         .get("config")
         .or_else(|| cfg.get("Config"))
         .unwrap_or(cfg);
-    let mut parts: Vec<(&str, String)> = Vec::new();
-    if let Some(env) = inner.get("Env").and_then(|v| v.as_array()) {
-        let text: Vec<&str> = env.iter().filter_map(|v| v.as_str()).collect();
-        parts.push(("ENV", text.join("\n")));
+    let env: Vec<&str> = inner
+        .get("Env")
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    let mut scan = |what: &str, line: usize, text: &str, place: Place| {
+        for mut s in scanner.scan(IMAGE_CONFIG_PATH, text.as_bytes()) {
+            s.path = format!("{IMAGE_CONFIG_PATH}: {what}");
+            let within = s.line.unwrap_or(1) as usize;
+            s.line = Some(u32::try_from(line + within - 1).unwrap_or(u32::MAX));
+            out.push((s, place.clone()));
+        }
+    };
+    for (i, e) in env.iter().enumerate() {
+        let key = e.split_once('=').map_or(*e, |(k, _)| k);
+        scan("ENV", i + 1, e, Place::Env(key.to_string()));
     }
     if let Some(labels) = inner.get("Labels").and_then(|v| v.as_object()) {
         let text: Vec<String> = labels
             .iter()
             .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
             .collect();
-        parts.push(("LABEL", text.join("\n")));
+        scan("LABEL", 1, &text.join("\n"), Place::Other);
     }
-    if let Some(hist) = cfg.get("history").and_then(|v| v.as_array()) {
-        let text: Vec<&str> = hist
-            .iter()
-            .filter_map(|h| h.get("created_by").and_then(|v| v.as_str()))
-            .collect();
-        parts.push(("history", text.join("\n")));
+    let history = cfg
+        .get("history")
+        .and_then(|v| v.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for (n, h) in history.iter().enumerate() {
+        let Some(line) = h.get("created_by").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        let body = line.trim();
+        let (args, rest): (Vec<&str>, &str) = match body.strip_prefix('|') {
+            // `|2 A=1 B=2 /bin/sh -c ...`: build arguments, then the command.
+            Some(r) => {
+                let mut it = r.splitn(2, char::is_whitespace);
+                let count: usize = it.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+                let tail = it.next().unwrap_or("");
+                let words: Vec<&str> = tail.split_whitespace().take(count.min(1000)).collect();
+                let rest = words
+                    .last()
+                    .and_then(|w| tail.split_once(*w).map(|(_, r)| r))
+                    .unwrap_or(tail);
+                (words, rest)
+            }
+            None => (Vec::new(), body),
+        };
+        let instr = rest
+            .split_once("#(nop)")
+            .map_or(rest, |(_, r)| r)
+            .trim_start();
+        let env_line = instr
+            .get(..4)
+            .is_some_and(|k| k.eq_ignore_ascii_case("ENV "));
+        for w in &args {
+            let key = w.split_once('=').map_or(*w, |(k, _)| k);
+            scan("history", n + 1, w, Place::History(n, key.to_string()));
+        }
+        if env_line {
+            for w in instr.split_whitespace().skip(1) {
+                let Some((key, _)) = w.split_once('=') else {
+                    continue;
+                };
+                if !env_repeats(w, &env) {
+                    scan("history", n + 1, w, Place::History(n, key.to_string()));
+                }
+            }
+        } else {
+            scan("history", n + 1, rest, Place::Other);
+        }
     }
+    out
+}
+
+/// One finding per secret and place: a secret the image-config misconfiguration checks
+/// already report (an Env variable, a history assignment) is folded into that finding,
+/// its rule id added as an alias; the others are returned.
+fn merge_config_secrets(
+    misconfigs: &mut [Misconfiguration],
+    secrets: Vec<(SecretFinding, Place)>,
+) -> Vec<SecretFinding> {
+    use bulwark_misconfig::image_config::{env_secret_key, history_secret_key};
     let mut out = Vec::new();
-    for (what, text) in parts {
-        for mut s in scanner.scan(IMAGE_CONFIG_PATH, text.as_bytes()) {
-            s.path = format!("{IMAGE_CONFIG_PATH}: {what}");
-            out.push(s);
+    for (s, place) in secrets {
+        let target = misconfigs.iter_mut().find(|m| match &place {
+            Place::Env(k) => env_secret_key(m) == Some(k.as_str()),
+            Place::History(n, k) => history_secret_key(m) == Some((*n, k.as_str())),
+            Place::Other => false,
+        });
+        match target {
+            Some(m) => {
+                if !m.aliases.contains(&s.rule_id) {
+                    m.aliases.push(s.rule_id);
+                }
+            }
+            None => out.push(s),
         }
     }
     out
@@ -606,6 +716,61 @@ fn dedup_secrets(secrets: &mut Vec<SecretFinding>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reported case: one `DB_PASSWORD` in the image config came out four times
+    /// (Env and history as misconfigurations, Env and history as secrets). Now one
+    /// finding, the Env misconfiguration, carrying the other ids as aliases.
+    #[test]
+    fn image_config_secret_is_reported_once() {
+        let pw = "q8Zr2LmV0xT4nB7wPz3K";
+        let cfg = serde_json::json!({
+            "config": {"Env": ["PATH=/usr/bin", format!("DB_PASSWORD={pw}")]},
+            "history": [
+                {"created_by": "/bin/sh -c #(nop) ADD file:abc in /"},
+                {"created_by": format!("/bin/sh -c #(nop)  ENV DB_PASSWORD={pw}")},
+                {"created_by": format!("|1 API_TOKEN=Zx9Lq2Vb7Nm4Kp1Rt6Wy /bin/sh -c echo hi")}
+            ]
+        });
+        let scanner = match Scanner::new(&SecretConfig::default()) {
+            Ok(s) => s,
+            Err(e) => panic!("{e}"),
+        };
+        let mut mis = bulwark_misconfig::scan_image_config(&cfg, &CheckSelection::all());
+        let secrets = merge_config_secrets(&mut mis, config_secrets(&scanner, &cfg));
+        let env: Vec<&Misconfiguration> =
+            mis.iter().filter(|m| m.check_id == "BW-IMG-0002").collect();
+        assert_eq!(env.len(), 1, "{mis:#?}");
+        for alias in ["DS-0031", "BW-IMG-0004", "generic-secret"] {
+            assert!(
+                env[0].aliases.iter().any(|a| a == alias),
+                "{:?}",
+                env[0].aliases
+            );
+        }
+        // The build argument is a second secret in a second place: reported once too.
+        let hist: Vec<&Misconfiguration> =
+            mis.iter().filter(|m| m.check_id == "BW-IMG-0004").collect();
+        assert_eq!(hist.len(), 1, "{mis:#?}");
+        assert_eq!(hist[0].resource.as_deref(), Some("history[2]"));
+        assert!(
+            hist[0].aliases.iter().any(|a| a == "generic-secret"),
+            "{hist:?}"
+        );
+        assert!(secrets.is_empty(), "{secrets:?}");
+
+        // Secrets alone (no misconfiguration scanner): Env once, the history repeat not.
+        let alone = merge_config_secrets(&mut [], config_secrets(&scanner, &cfg));
+        let places: Vec<(&str, Option<u32>)> =
+            alone.iter().map(|s| (s.path.as_str(), s.line)).collect();
+        assert_eq!(
+            places,
+            [
+                ("image config: ENV", Some(2)),
+                ("image config: history", Some(3))
+            ],
+            "{alone:?}"
+        );
+    }
 
     #[test]
     fn kinds_by_name() {

@@ -104,6 +104,9 @@ pub struct TargetRequest {
     pub target: String,
     /// Platform to pick from a multi-platform image (`linux/arm64`).
     pub platform: Option<String>,
+    /// Scan a single file that no cataloger recognises with a warning (and an
+    /// `unknown-target` incompleteness reason) instead of failing.
+    pub allow_unknown: bool,
 }
 
 /// One scan.
@@ -196,6 +199,12 @@ pub enum EngineError {
     /// Reading the target failed, or the scan was cancelled or ran out of time.
     #[error(transparent)]
     Image(#[from] bulwark_image::ImageError),
+    /// A single-file target that nothing recognises (and `allow_unknown` is off).
+    #[error("{path}: no cataloger recognises this file (expected a lock file, package manifest, package database, binary with build info, image archive or SBOM); pass --allow-unknown to accept it with a warning")]
+    Unrecognised {
+        /// The file.
+        path: String,
+    },
     /// An SBOM target could not be read.
     #[error("{path}: {message}")]
     Sbom {

@@ -119,7 +119,29 @@ pub fn run(
     };
     let walk = bulwark_image::walk(&resolved, &visitor, &engine.walk_options(cancel))?;
     cancel.check()?;
-    let cat = assemble_by(&resolved, &catalogers, &walk, |o: &FileOutput| &o.catalog);
+    let mut cat = assemble_by(&resolved, &catalogers, &walk, |o: &FileOutput| &o.catalog);
+    if let (Target::File(p), true) = (&resolved, cat.unrecognised) {
+        let path = p.display().to_string();
+        // A file no package cataloger knows may still be a manifest or hold secrets:
+        // when those scanners ran on it, that is what was asked for.
+        if !wants_files {
+            if !req.allow_unknown {
+                return Err(EngineError::Unrecognised { path });
+            }
+            let message = "no package cataloger recognises this file; no packages were read from it (--allow-unknown)";
+            cat.warnings.push(bulwark_core::Warning {
+                path: Some(path.clone()),
+                layer: None,
+                message: message.into(),
+            });
+            cat.incomplete.push(bulwark_core::IncompleteReason {
+                kind: bulwark_core::IncompleteKind::UnknownTarget,
+                path: Some(path),
+                layer: None,
+                message: message.into(),
+            });
+        }
+    }
     let stats = ScanStats {
         layers: walk
             .layers
@@ -161,6 +183,7 @@ pub fn run(
     report.os = cat.os;
     report.packages = cat.packages;
     report.warnings = cat.warnings;
+    report.incomplete = cat.incomplete;
     if wants_files {
         let found = files::collect(
             &resolved,
@@ -216,6 +239,24 @@ fn sbom_file_report(target: &str, path: &str) -> Result<Done, EngineError> {
     );
     report.os = doc.os;
     report.packages = doc.packages;
+    for w in &doc.warnings {
+        report.warnings.push(bulwark_core::Warning {
+            path: Some(path.to_string()),
+            layer: None,
+            message: w.clone(),
+        });
+    }
+    if !doc.warnings.is_empty() {
+        report.mark_incomplete(bulwark_core::IncompleteReason {
+            kind: bulwark_core::IncompleteKind::SkippedRecords,
+            path: Some(path.to_string()),
+            layer: None,
+            message: format!(
+                "{} SBOM entr(y/ies) could not be read; their packages are missing",
+                doc.warnings.len()
+            ),
+        });
+    }
     for p in &mut report.packages {
         if p.purl.is_empty() {
             p.finalize(report.os.as_ref());

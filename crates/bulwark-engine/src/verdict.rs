@@ -36,6 +36,9 @@ pub struct Gate {
     pub pkg_types: Vec<PkgClass>,
     /// The exit code of a failing scan; 0 means the scan never fails.
     pub exit_code: u8,
+    /// Gate only on what was checked: an incomplete scan (a package database that could
+    /// not be read, packages with no advisory source...) does not fail by itself.
+    pub allow_incomplete: bool,
 }
 
 /// Pass or fail, with the reasons for a failure.
@@ -49,6 +52,9 @@ pub struct Verdict {
     /// Why it failed, one line per kind of finding (`2 vulnerabilities (1 CRITICAL,
     /// 1 HIGH)`); empty when it passes.
     pub reasons: Vec<String>,
+    /// Whether the scan failed because it was incomplete (no finding crossed the gate,
+    /// but the target was not fully checked).
+    pub incomplete: bool,
 }
 
 /// What [`apply`] did.
@@ -139,11 +145,27 @@ pub fn verdict(report: &Report, gate: &Gate) -> Verdict {
     );
     // The report holds only the selected severities now, so any unsuppressed finding
     // counts.
-    let pass = !filter::has_findings(report, Severity::Unknown);
+    let clean = !filter::has_findings(report, Severity::Unknown);
+    // An incomplete scan has not shown the target clean.
+    let incomplete = clean && report.is_incomplete() && !gate.allow_incomplete;
+    if incomplete {
+        reasons.push(format!(
+            "the scan is incomplete ({} reason(s): {}); pass --allow-incomplete to gate only on what was checked",
+            report.incomplete.len(),
+            report
+                .incomplete
+                .iter()
+                .map(bulwark_core::IncompleteReason::describe)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    let pass = clean && !incomplete;
     let exit_code = if pass { 0 } else { gate.exit_code };
     Verdict {
         pass,
         exit_code,
         reasons,
+        incomplete,
     }
 }

@@ -106,6 +106,12 @@ pub fn match_report(report: &mut Report, db: &VulnDb) -> Result<MatchStats, Engi
         });
     }
     report.vulnerabilities = merged;
+    let (not_checked, gaps) =
+        bulwark_vulndb::matching::coverage_gaps(&report.packages, os.as_ref());
+    report.not_checked = not_checked;
+    for g in gaps {
+        report.mark_incomplete(g);
+    }
     Ok(stats)
 }
 

@@ -312,14 +312,8 @@ fn image_config_checks_fire_on_the_test_image() {
 
 #[test]
 fn image_config_checks_fire_on_the_app_image() {
-    let app = std::env::var_os("BULWARK_TEST_IMAGES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target/test-images"))
-        .join("app.oci-dir");
-    assert!(
-        app.exists(),
-        "test image missing: run scripts/build-test-images.sh"
-    );
+    let app = bulwark_fixtures::images_or_skip!().join("app.oci-dir");
+    assert!(app.exists(), "{} missing", app.display());
     let r = scan_json(&app.display().to_string(), "misconfig");
     let m = r["misconfigurations"]
         .as_array()

@@ -41,11 +41,7 @@ fn scan(
 }
 
 fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/osv/"
-    ))
-    .join(rel)
+    bulwark_fixtures::fixtures_location().join("osv/").join(rel)
 }
 
 const LOCK: &str = r#"{
@@ -65,6 +61,7 @@ const GEMFILE_LOCK: &str = "GEM\n  remote: https://rubygems.org/\n  specs:\n    
 
 #[test]
 fn real_npm_and_rubygems_records_at_the_range_edges() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let tmp = tempfile::tempdir().expect("tempdir");
     let db = tmp.path().join("db");
     let stats = bulwark_vulndb::import_paths(
@@ -150,6 +147,7 @@ fn missing_db_says_how_to_make_one() {
 /// a withdrawn copy of the latter (same data, `withdrawn` set), which must never match.
 #[test]
 fn real_multi_ecosystem_record_below_and_at_the_fix() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let tmp = tempfile::tempdir().expect("tempdir");
     let recs = tmp.path().join("recs");
     std::fs::create_dir_all(&recs).expect("mkdir");
@@ -254,6 +252,7 @@ fn debian_rootfs(dir: &std::path::Path, release: &str, version: &str) {
 /// package, compared with the epoch, and only for the detected release.
 #[test]
 fn real_debian_elts_record_by_source_package_with_epoch() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let tmp = tempfile::tempdir().expect("tempdir");
     let db = tmp.path().join("db");
     bulwark_vulndb::import_paths(

@@ -28,6 +28,9 @@ pub struct FileEntry<'a> {
     pub via_link: bool,
     /// The content, positioned at the start.
     pub reader: &'a mut dyn ReadSeek,
+    /// Where a visitor may put temporary copies of the file (bulwark's cache dir,
+    /// [`WalkOptions::spool_dir`]); `None` when the caller gave none.
+    pub spool_dir: Option<&'a std::path::Path>,
 }
 
 /// Receives the files of an image (or directory) that it asks for.
@@ -60,4 +63,4 @@ pub mod target;
 pub mod walk;
 
 pub use target::{docker_archive, docker_archive_ref, oci_archive, oci_layout, open, OpenOptions};
-pub use walk::{walk, LayerStats, LayerWalk, MergedFile, Walk, WalkOptions};
+pub use walk::{is_skipped_file_warning, walk, LayerStats, LayerWalk, MergedFile, Walk, WalkOptions};

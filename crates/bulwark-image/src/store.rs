@@ -75,10 +75,40 @@ impl Store {
             last.clone_from(&name);
             members.insert(name, (offset, len));
         }
+        // Seeking past the end of a file succeeds and the next header read then sees
+        // EOF, which tar takes as the end of the archive: a cut-off archive indexes
+        // "fine" with its last member running past the end. Catch that here.
+        let file_len = std::fs::metadata(path)
+            .map_err(|source| ImageError::Io {
+                path: shown.clone(),
+                source,
+            })?
+            .len();
+        if let Some((name, (offset, len))) = members
+            .iter()
+            .filter(|(_, (o, l))| o.saturating_add(*l) > file_len)
+            .min_by_key(|(_, (o, _))| *o)
+        {
+            return Err(ImageError::Format {
+                what: shown,
+                message: format!(
+                    "truncated tar archive: member {name:?} needs bytes {offset}..{} but the file ends at {file_len}",
+                    offset.saturating_add(*len)
+                ),
+            });
+        }
         Ok(Store::Tar {
             archive: path.to_path_buf(),
             members,
         })
+    }
+
+    /// How many regular files an indexed tar holds (0 for a directory store).
+    pub(crate) fn member_count(&self) -> usize {
+        match self {
+            Store::Dir(_) => 0,
+            Store::Tar { members, .. } => members.len(),
+        }
     }
 
     /// Whether the store holds a file at `rel`.

@@ -111,17 +111,10 @@ pub fn open(target: &str, opts: &OpenOptions) -> Result<Target, ImageError> {
         }
         return Ok(Target::Dir(path.to_path_buf()));
     }
-    if md.is_file() && looks_like_tar(path) {
-        if let Ok(store) = Store::index_tar(path) {
-            if store.contains("manifest.json") {
-                return docker_from_store(&store, path, None).map(Target::Image);
-            }
-            if store.contains("index.json") || store.contains("oci-layout") {
-                return oci_from_store(&store, None, platform).map(Target::Image);
-            }
-        }
-    }
     if md.is_file() {
+        if let Some(kind) = sniff_archive(path) {
+            return archive_image(path, kind, platform).map(Target::Image);
+        }
         return Ok(Target::File(path.to_path_buf()));
     }
     Err(ImageError::Target {
@@ -158,13 +151,110 @@ fn looks_like_reference(s: &str) -> bool {
         })
 }
 
-/// Whether the first block of `path` is a tar header (ustar magic or a valid checksum).
-fn looks_like_tar(path: &Path) -> bool {
-    let mut block = [0u8; 512];
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return false;
+/// What the magic bytes and the name of a file say it is, when it is an archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveKind {
+    /// A tar by its first header block.
+    Tar,
+    /// Named like a tar (`.tar`) but without a tar header.
+    TarByName,
+    /// gzip magic (`1f 8b`) or a `.gz`/`.tgz` name.
+    Gzip,
+    /// zstd magic (`28 b5 2f fd`) or a `.zst` name.
+    Zstd,
+}
+
+/// What an image archive must be, for error messages.
+const EXPECTED_ARCHIVE: &str =
+    "a docker-archive or OCI archive (an uncompressed tar holding manifest.json or index.json)";
+
+/// Sniffs a regular file: `Some` when it is (or is named like) a tar, gzip or zstd archive.
+/// Such a file is read as an image or rejected; it is never scanned as a plain "file".
+pub fn sniff_archive(path: &Path) -> Option<ArchiveKind> {
+    let mut head = Vec::with_capacity(512);
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(512).read_to_end(&mut head);
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return Some(ArchiveKind::Gzip);
+    }
+    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        return Some(ArchiveKind::Zstd);
+    }
+    if is_tar_header(&head) {
+        return Some(ArchiveKind::Tar);
+    }
+    if name.ends_with(".gz") || name.ends_with(".tgz") {
+        return Some(ArchiveKind::Gzip);
+    }
+    if name.ends_with(".zst") || name.ends_with(".tzst") {
+        return Some(ArchiveKind::Zstd);
+    }
+    if name.ends_with(".tar") {
+        return Some(ArchiveKind::TarByName);
+    }
+    None
+}
+
+/// Reads an auto-detected archive as an image, or says precisely why it is not one.
+fn archive_image(
+    path: &Path,
+    kind: ArchiveKind,
+    platform: Option<&str>,
+) -> Result<Image, ImageError> {
+    let not_image = |problem: String| ImageError::NotAnImage {
+        path: path.display().to_string(),
+        expected: EXPECTED_ARCHIVE.to_string(),
+        problem,
     };
-    if f.read_exact(&mut block).is_err() {
+    match kind {
+        ArchiveKind::Gzip => {
+            return Err(not_image(
+                "the file is gzip-compressed; decompress it first (gunzip -k) and scan the tar"
+                    .into(),
+            ))
+        }
+        ArchiveKind::Zstd => {
+            return Err(not_image(
+                "the file is zstd-compressed; decompress it first (zstd -d) and scan the tar"
+                    .into(),
+            ))
+        }
+        ArchiveKind::TarByName => {
+            let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            let problem = if len == 0 {
+                "the file is empty".to_string()
+            } else {
+                format!("it is named like a tar but its first block is not a tar header ({len} bytes of other data)")
+            };
+            return Err(not_image(problem));
+        }
+        ArchiveKind::Tar => {}
+    }
+    let store = match Store::index_tar(path) {
+        Ok(s) => s,
+        Err(ImageError::Format { message, .. }) => return Err(not_image(message)),
+        Err(e) => return Err(e),
+    };
+    if store.contains("manifest.json") {
+        return docker_from_store(&store, path, None);
+    }
+    if store.contains("index.json") || store.contains("oci-layout") {
+        return oci_from_store(&store, None, platform);
+    }
+    Err(not_image(format!(
+        "it is a tar archive of {} file(s) without manifest.json (docker-archive) or index.json (OCI archive); to scan a source tree, extract it and scan the directory",
+        store.member_count()
+    )))
+}
+
+/// Whether a block is a tar header (ustar magic or a valid checksum).
+fn is_tar_header(block: &[u8]) -> bool {
+    if block.len() < 512 || block.iter().all(|b| *b == 0) {
         return false;
     }
     if block.get(257..262) == Some(b"ustar".as_slice()) {

@@ -132,6 +132,18 @@ pub enum ImageError {
         /// The time budget the scan was given, in milliseconds.
         budget_ms: u64,
     },
+    /// A path that looks like an image archive (tar by magic or name, gzip, zstd) but is
+    /// not a readable image. Never downgraded to a "file" scan: a security tool that
+    /// cannot read its input must say so.
+    #[error("{path}: not a readable container image: expected {expected}; {problem}")]
+    NotAnImage {
+        /// The file.
+        path: String,
+        /// What a file of that kind must be.
+        expected: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A registry or daemon request failed.
     #[error("{what}: {message}")]
     Remote {

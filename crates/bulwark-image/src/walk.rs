@@ -16,7 +16,7 @@ use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fs::File;
 use std::hash::BuildHasher as _;
-use std::io::{self, BufRead, BufReader, Cursor, Read, Seek};
+use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
@@ -459,6 +459,8 @@ fn layer_io_error(
             "decompression bomb: layer expands beyond max_layer_bytes ({} bytes)",
             opts.max_layer_bytes
         )
+    } else if let Some(spool) = err.get_ref().and_then(|e| e.downcast_ref::<SpoolError>()) {
+        spool.to_string()
     } else {
         format!("corrupt or truncated layer stream: {err}")
     };
@@ -886,6 +888,60 @@ fn revisit_layer(
     Ok(stats)
 }
 
+/// A failure to write a spool file (disk full, quota, permissions): the layer is fine,
+/// our side is not, and the message must say so rather than blame the image.
+#[derive(Debug)]
+struct SpoolError {
+    dir: PathBuf,
+    size: u64,
+    source: io::Error,
+}
+
+impl std::fmt::Display for SpoolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot spool a {}-byte file to {} (the layer itself is fine): {}",
+            self.size,
+            self.dir.display(),
+            self.source
+        )
+    }
+}
+
+impl std::error::Error for SpoolError {}
+
+fn spool_error(dir: &Path, size: u64, source: io::Error) -> io::Error {
+    io::Error::new(
+        source.kind(),
+        SpoolError {
+            dir: dir.to_path_buf(),
+            size,
+            source,
+        },
+    )
+}
+
+/// Copies `r` into the spool file `w`, telling read errors (the layer stream) from write
+/// errors (the spool directory) apart, which `io::copy` does not.
+fn spool_copy(r: &mut dyn Read, w: &mut dyn Write, dir: &Path, size: u64) -> io::Result<u64> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let chunk = buf.get(..n).unwrap_or_default();
+        w.write_all(chunk).map_err(|e| spool_error(dir, size, e))?;
+        total += n as u64;
+    }
+    w.flush().map_err(|e| spool_error(dir, size, e))?;
+    Ok(total)
+}
+
 /// A file's content, in memory or spooled, ready to be re-read.
 enum Content {
     Memory(Cursor<Vec<u8>>),
@@ -909,11 +965,9 @@ impl Content {
             }
             Ok(Content::Memory(Cursor::new(buf)))
         } else {
-            let mut f = match &opts.spool_dir {
-                Some(d) => tempfile::tempfile_in(d)?,
-                None => tempfile::tempfile()?,
-            };
-            let n = io::copy(&mut r.take(size), &mut f)?;
+            let dir = opts.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
+            let mut f = tempfile::tempfile_in(&dir).map_err(|e| spool_error(&dir, size, e))?;
+            let n = spool_copy(&mut r.take(size), &mut f, &dir, size)?;
             if n < size {
                 return Err(short(n));
             }
@@ -935,12 +989,26 @@ impl Content {
     }
 }
 
+/// Whether a walker warning means a wanted file was not handed to the visitor at all (over
+/// `max_file_bytes`, or it could not be opened): what it holds is missing from the result,
+/// so a caller must treat the walk as incomplete. Other walker warnings (a wanted link
+/// that leaves the root or dangles) are only informational.
+pub fn is_skipped_file_warning(w: &Warning) -> bool {
+    w.message.contains(TOO_BIG_MARK)
+        || w.message.starts_with(CANNOT_OPEN)
+        || w.message.starts_with(CANNOT_STAT)
+}
+
+const TOO_BIG_MARK: &str = "bytes exceeds max_file_bytes";
+const CANNOT_OPEN: &str = "cannot open: ";
+const CANNOT_STAT: &str = "cannot stat: ";
+
 fn too_big_warning(path: &str, layer: &str, size: u64, opts: &WalkOptions) -> Warning {
     Warning {
         path: Some(path.to_string()),
         layer: (!layer.is_empty()).then(|| layer.to_string()),
         message: format!(
-            "file of {size} bytes exceeds max_file_bytes ({}); skipped",
+            "file of {size} {TOO_BIG_MARK} ({}); skipped",
             opts.max_file_bytes
         ),
     }
@@ -1008,6 +1076,7 @@ fn first_pass<V: Visitor>(
                         mode,
                         via_link: false,
                         reader: content.reader()?,
+                        spool_dir: opts.spool_dir.as_deref(),
                     });
                     lw.files.push((e.path.to_string(), out));
                 }
@@ -1095,6 +1164,7 @@ fn second_pass<V: Visitor>(
                 mode: e.mode | S_IFREG,
                 via_link: true,
                 reader: content.reader()?,
+                spool_dir: opts.spool_dir.as_deref(),
             });
             files.push((l.link_layer, l.link_path, out));
         }
@@ -1501,14 +1571,14 @@ fn visit_fs_file<V: Visitor>(
     let mut f = match open_regular(full) {
         Ok(f) => f,
         Err(e) => {
-            warn(format!("cannot open: {e}"));
+            warn(format!("{CANNOT_OPEN}{e}"));
             return None;
         }
     };
     let md = match f.metadata() {
         Ok(m) => m,
         Err(e) => {
-            warn(format!("cannot stat: {e}"));
+            warn(format!("{CANNOT_STAT}{e}"));
             return None;
         }
     };
@@ -1524,6 +1594,7 @@ fn visit_fs_file<V: Visitor>(
         mode: mode_of(&md),
         via_link,
         reader: &mut f,
+        spool_dir: opts.spool_dir.as_deref(),
     }))
 }
 
@@ -1715,6 +1786,50 @@ mod tests {
         assert!(normalise_entry_path("a/../../b").is_err());
         assert!(normalise_entry_path("/etc/passwd").is_err());
         assert_eq!(clamp_path("../../etc/x"), "etc/x");
+    }
+
+    /// A writer that fails like a full disk.
+    struct Full;
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from_raw_os_error(28)) // ENOSPC
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn disk_full_while_spooling_is_not_a_corrupt_layer() {
+        let data = vec![7u8; 100_000];
+        let err = spool_copy(&mut &data[..], &mut Full, Path::new("/spool"), 100_000)
+            .expect_err("the write fails");
+        let blob = LayerBlob {
+            digest: "sha256:ab".into(),
+            diff_id: String::new(),
+            media_type: None,
+            size: 1,
+            location: crate::BlobLocation::File(PathBuf::from("/x")),
+        };
+        let msg =
+            layer_io_error(&blob, "big.bin", &err, false, &WalkOptions::default()).to_string();
+        assert!(!msg.contains("corrupt"), "{msg}");
+        assert!(
+            msg.contains("cannot spool a 100000-byte file to /spool"),
+            "{msg}"
+        );
+        assert!(msg.contains("No space left on device"), "{msg}");
+        assert!(msg.contains("big.bin"), "{msg}");
+        // A read error is still the layer's fault.
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::InvalidData, "bad gzip"))
+            }
+        }
+        let err = spool_copy(&mut Broken, &mut Vec::new(), Path::new("/spool"), 1).unwrap_err();
+        let msg = layer_io_error(&blob, "f", &err, false, &WalkOptions::default()).to_string();
+        assert!(msg.contains("corrupt or truncated layer stream"), "{msg}");
     }
 
     #[test]

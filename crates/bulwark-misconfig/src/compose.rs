@@ -318,7 +318,7 @@ pub fn scan_compose(
     opts: &ComposeOptions,
 ) -> Result<Vec<Misconfiguration>, MisconfigError> {
     let text = yaml::decode(path, bytes)?;
-    let docs = yaml::parse_str(path, text)?;
+    let docs = yaml::parse_with(path, text, yaml::Dialect::Compose)?.docs;
     let lines: Vec<&str> = text.lines().collect();
     let mut findings = Vec::new();
     for root in docs.iter().filter_map(|d| d.root.as_ref()) {
@@ -350,9 +350,21 @@ pub fn scan_compose(
     Ok(findings)
 }
 
+/// A boolean field as Docker Compose reads it: compose-go casts the string value of a
+/// known boolean field (`privileged`, `read_only`, ...) case-insensitively, accepting
+/// `true`/`false` and the YAML 1.1 forms `y`/`yes`/`on` and `n`/`no`/`off`, quoted or
+/// not (its loader's `toBoolean`); YAML 1.2 plain `true`/`false` are booleans already.
+fn compose_bool(n: &Node) -> Option<bool> {
+    match n.as_str()?.to_ascii_lowercase().as_str() {
+        "true" | "y" | "yes" | "on" => Some(true),
+        "false" | "n" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
 fn service(svc: &Node, line: u32, s: &mut Svc<'_>) {
     let kl = |key: &str| svc.key_line(key).unwrap_or(line);
-    if svc.get("privileged").and_then(Node::as_bool) == Some(true) {
+    if svc.get("privileged").and_then(compose_bool) == Some(true) {
         s.report(&PRIVILEGED, kl("privileged"), "privileged: true".into());
     }
     for (key, meta) in [
@@ -415,7 +427,7 @@ fn service(svc: &Node, line: u32, s: &mut Svc<'_>) {
     if svc.get("pids_limit").is_none() && limits.and_then(|l| l.get("pids")).is_none() {
         s.report(&NO_PIDS_LIMIT, line, "no pids_limit".into());
     }
-    if svc.get("read_only").and_then(Node::as_bool) != Some(true) {
+    if svc.get("read_only").and_then(compose_bool) != Some(true) {
         s.report(
             &WRITABLE_ROOT,
             svc.key_line("read_only").unwrap_or(line),

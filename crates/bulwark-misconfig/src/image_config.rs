@@ -189,14 +189,87 @@ pub fn scan_image_config(config: &Value, sel: &CheckSelection) -> Vec<Misconfigu
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or(&[]);
+    // `ENV K=V` in history records the same assignment the Env list holds: one secret,
+    // one place. Such repeats are not reported again; the Env finding carries the
+    // history check's id as an alias instead.
+    let env_pairs: Vec<&str> = cfg
+        .get("Env")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    // (variable, history resource, message) of the repeats.
+    let mut repeated: Vec<(String, String, String)> = Vec::new();
     for (n, h) in history.iter().take(MAX_HISTORY).enumerate() {
         let Some(cmd) = h.get("created_by").and_then(Value::as_str) else {
             continue;
         };
         let res = format!("history[{n}]");
-        history_entry(cmd, &res, &mut emit);
+        history_entry(cmd, &res, &env_pairs, &mut repeated, &mut emit);
+    }
+    for (key, res, msg) in repeated {
+        let env_finding = out
+            .iter_mut()
+            .find(|f| env_secret_key(f) == Some(key.as_str()));
+        match env_finding {
+            Some(f) if !f.aliases.iter().any(|a| a == HISTORY_SECRET.id) => {
+                f.aliases.push(HISTORY_SECRET.id.to_string());
+            }
+            Some(_) => {}
+            // The Env check is not selected: the history report stands on its own.
+            None if sel.enabled(&HISTORY_SECRET) => {
+                out.push(HISTORY_SECRET.finding(PATH, None, Some(res), msg));
+            }
+            None => {}
+        }
     }
     out
+}
+
+/// The variable an [`ENV_SECRET`] finding is about (`Env DB_PASSWORD holds ...` ->
+/// `DB_PASSWORD`), so callers can merge other reports of the same secret into it.
+pub fn env_secret_key(f: &Misconfiguration) -> Option<&str> {
+    if f.check_id != ENV_SECRET.id {
+        return None;
+    }
+    f.message
+        .strip_prefix("Env ")?
+        .strip_suffix(" holds a secret-looking value")
+}
+
+/// The history entry index and variable a [`HISTORY_SECRET`] finding is about
+/// (`history[3]`, `build argument TOKEN recorded in history` -> `(3, "TOKEN")`).
+pub fn history_secret_key(f: &Misconfiguration) -> Option<(usize, &str)> {
+    if f.check_id != HISTORY_SECRET.id {
+        return None;
+    }
+    let n = f
+        .resource
+        .as_deref()?
+        .strip_prefix("history[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()?;
+    let rest = f.message.strip_suffix(" recorded in history")?;
+    let key = rest
+        .strip_prefix("build argument ")
+        .or_else(|| rest.split_once(' ').map(|(_, k)| k))?;
+    Some((n, key))
+}
+
+/// `K=V` with surrounding quotes of the value removed, for comparing history words
+/// with Env entries.
+fn unquoted_pair(w: &str) -> String {
+    match w.split_once('=') {
+        Some((k, v)) => format!("{k}={}", v.trim_matches(['"', '\''])),
+        None => w.to_string(),
+    }
+}
+
+/// True when `word` (`K=V` from an `ENV` line of history) is an assignment the image's
+/// Env list holds unchanged.
+pub fn env_repeats(word: &str, env_pairs: &[&str]) -> bool {
+    let w = unquoted_pair(word);
+    env_pairs.iter().any(|e| *e == w)
 }
 
 fn public_name(k: &str) -> bool {
@@ -214,7 +287,13 @@ fn public_name(k: &str) -> bool {
     .any(|s| u.contains(s))
 }
 
-fn history_entry(cmd: &str, res: &str, emit: &mut impl FnMut(&CheckMeta, String, String)) {
+fn history_entry(
+    cmd: &str,
+    res: &str,
+    env_pairs: &[&str],
+    repeated: &mut Vec<(String, String, String)>,
+    emit: &mut impl FnMut(&CheckMeta, String, String),
+) {
     let c = cmd.trim();
     // Build args recorded as `|2 A=1 B=2 /bin/sh -c ...`.
     let mut body = c;
@@ -259,11 +338,12 @@ fn history_entry(cmd: &str, res: &str, emit: &mut impl FnMut(&CheckMeta, String,
         for w in words.iter().skip(1) {
             if let Some((k, v)) = w.split_once('=') {
                 if secret_like_name(k) && literal_secret_value(v) && !public_name(k) {
-                    emit(
-                        &HISTORY_SECRET,
-                        res.to_string(),
-                        format!("{kw} {k} recorded in history"),
-                    );
+                    let msg = format!("{kw} {k} recorded in history");
+                    if kw.eq_ignore_ascii_case("ENV") && env_repeats(w, env_pairs) {
+                        repeated.push((k.to_string(), res.to_string(), msg));
+                        continue;
+                    }
+                    emit(&HISTORY_SECRET, res.to_string(), msg);
                 }
             }
         }

@@ -17,9 +17,42 @@ pub mod yaml;
 
 pub use check::{checks, CheckMeta, CheckSelection};
 pub use compose::{scan_compose, ComposeOptions};
-pub use dockerfile::{scan_dockerfile, scan_dockerfile_with, DockerfileOptions};
+pub use dockerfile::{
+    check_dockerfile, check_dockerfile_with, scan_dockerfile, scan_dockerfile_with,
+    DockerfileOptions,
+};
 pub use image_config::scan_image_config;
-pub use k8s::{scan_k8s, K8sOptions, PssVersion};
+pub use k8s::{check_k8s, scan_k8s, K8sOptions, PssVersion};
+
+/// Something about a file that the checks resolved in a way the user should know about
+/// (a repeated key in a manifest, a `RUN` too large to check in full). The file was
+/// still checked; callers show these as warnings naming the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckWarning {
+    /// 1-based line the warning is about (0 for the whole file).
+    pub line: u32,
+    /// What happened and how the checks dealt with it.
+    pub message: String,
+}
+
+impl std::fmt::Display for CheckWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line > 0 {
+            write!(f, "line {}: {}", self.line, self.message)
+        } else {
+            f.write_str(&self.message)
+        }
+    }
+}
+
+/// What checking one file produced: findings, and warnings about how it was read.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    /// The misconfigurations found.
+    pub findings: Vec<bulwark_core::Misconfiguration>,
+    /// How parts of the file were resolved or left unchecked.
+    pub warnings: Vec<CheckWarning>,
+}
 
 /// Why a file could not be checked. Every variant names the file.
 #[derive(Debug, thiserror::Error)]

@@ -5,13 +5,60 @@
 //! it started on (findings point at the offending field), and so that the three ways a
 //! hostile file can exhaust memory or time are cut off with a typed error: input size,
 //! nesting depth and alias expansion ("billion laughs").
+//!
+//! ## Reading YAML the way the consumer does
+//!
+//! A check is only as good as its agreement with the program that later reads the same
+//! file. Two YAML libraries matter, and they disagree, so the parser takes a [`Dialect`]:
+//!
+//! * [`Dialect::Kubernetes`]: `kubectl` and the API server turn YAML into JSON with
+//!   sigs.k8s.io/yaml, which decodes with go-yaml v2 (YAML 1.1 flavoured). There,
+//!   - a mapping that repeats a key keeps the **last** value (non-strict decoding, what
+//!     `kubectl apply` of a file does; only `fieldValidation=Strict` on a raw YAML body
+//!     rejects it). bulwark keeps the last value too and reports a warning
+//!     (a [`crate::CheckWarning`]) naming both lines, because a reader (or another tool) that takes the first value
+//!     sees a different pod: `hostPID: false` then `hostPID: true` is a host-PID pod;
+//!   - merge keys (`<<: *anchor`, or a sequence of anchors) are applied **in place**, in
+//!     file order, so a merge after an explicit key overrides it (go-yaml v2 semantics,
+//!     unlike YAML 1.2 libraries where explicit keys always win); that case is warned
+//!     about too;
+//!   - plain `y Y yes Yes YES on On ON true True TRUE` are booleans true and
+//!     `n N no No NO off Off OFF false False FALSE` false (go-yaml v2's resolve table;
+//!     quoted forms are strings, which the API server refuses for a boolean field); see
+//!     [`Node::as_bool`]. Integers follow Go's base-prefix rules (`0x`, `0o`, `0b`,
+//!     leading-zero octal, `_` separators), and an integral float such as `0.0` becomes
+//!     the JSON number `0`; see [`Node::as_i64`].
+//! * [`Dialect::Compose`]: Docker Compose (compose-go) decodes with go-yaml v4 and its
+//!   loader **rejects** a repeated key ("mapping key already defined"), so bulwark refuses
+//!   the file the same way; merge keys never override explicit keys. Compose then casts
+//!   strings at known boolean fields case-insensitively (`yes`, `"on"`, `TRUE`...), which
+//!   `compose.rs` handles with its own helper.
 
 use std::collections::HashMap;
 
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::TScalarStyle;
 
-use crate::MisconfigError;
+use crate::{CheckWarning as ParseWarning, MisconfigError};
+
+/// Which YAML reader a file is checked for; see the module documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// kubectl / the Kubernetes API server (sigs.k8s.io/yaml over go-yaml v2).
+    #[default]
+    Kubernetes,
+    /// Docker Compose (compose-go over go-yaml v4).
+    Compose,
+}
+
+/// A parsed YAML stream and the warnings parsing produced.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    /// The documents.
+    pub docs: Vec<Document>,
+    /// Repeated keys and order-dependent merges, in file order.
+    pub warnings: Vec<ParseWarning>,
+}
 
 /// Largest YAML file accepted (16 MiB); larger files are refused, not truncated.
 pub const MAX_YAML_BYTES: usize = 16 * 1024 * 1024;
@@ -100,22 +147,22 @@ impl Node {
             if matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL"))
     }
 
-    /// A plain boolean scalar (`true`/`false` in the YAML 1.2 core schema spellings).
+    /// A boolean as Kubernetes reads it: a plain scalar in go-yaml v2's boolean table
+    /// (`y`, `yes`, `on`, `true` and `n`, `no`, `off`, `false`, each in lower, Title and
+    /// UPPER case; single-letter forms `y Y n N`). Quoted scalars are strings.
     pub fn as_bool(&self) -> Option<bool> {
         match &self.value {
-            Value::Scalar { text, plain: true } => match text.as_str() {
-                "true" | "True" | "TRUE" => Some(true),
-                "false" | "False" | "FALSE" => Some(false),
-                _ => None,
-            },
+            Value::Scalar { text, plain: true } => yaml11_bool(text),
             _ => None,
         }
     }
 
-    /// A plain integer scalar (decimal, optional sign).
+    /// An integer as Kubernetes reads it (go-yaml v2, then JSON): a plain scalar that
+    /// go-yaml resolves to an integer (sign, `_` separators, `0x`/`0o`/`0b` prefixes,
+    /// leading-zero octal), or to a float that JSON writes as an integer (`0.0`, `1e3`).
     pub fn as_i64(&self) -> Option<i64> {
         match &self.value {
-            Value::Scalar { text, plain: true } => text.parse().ok(),
+            Value::Scalar { text, plain: true } => yaml11_int(text),
             _ => None,
         }
     }
@@ -148,6 +195,100 @@ impl Node {
             Value::Map(entries) => entries.iter().map(|(k, v)| k.count() + v.count()).sum(),
         }
     }
+}
+
+/// go-yaml v2's boolean table (resolve.go): exactly these plain spellings.
+pub fn yaml11_bool(text: &str) -> Option<bool> {
+    match text {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            Some(true)
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            Some(false)
+        }
+        _ => None,
+    }
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)` on text whose `_` were removed: optional sign, then
+/// `0x`/`0o`/`0b` prefixes or a leading `0` for octal.
+fn go_parse_int(plain: &str) -> Option<i64> {
+    let (neg, rest) = match plain.as_bytes().first() {
+        Some(b'-') => (true, &plain[1..]),
+        Some(b'+') => (false, &plain[1..]),
+        _ => (false, plain),
+    };
+    let lower = rest.get(..2).map(str::to_ascii_lowercase);
+    let (radix, digits) = match lower.as_deref() {
+        Some("0x") => (16, &rest[2..]),
+        Some("0o") => (8, &rest[2..]),
+        Some("0b") => (2, &rest[2..]),
+        _ if rest.len() > 1 && rest.starts_with('0') => (8, &rest[1..]),
+        _ => (10, rest),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    let magnitude = i128::from(u64::from_str_radix(digits, radix).ok()?);
+    i64::try_from(if neg { -magnitude } else { magnitude }).ok()
+}
+
+/// go-yaml v2's integer and float resolution for a plain scalar, as far as the result
+/// reaches a Kubernetes integer field through JSON.
+pub fn yaml11_int(text: &str) -> Option<i64> {
+    let first = *text.as_bytes().first()?;
+    // Only scalars starting with a digit, a sign or a dot are numbers in go-yaml v2.
+    if !(first.is_ascii_digit() || first == b'+' || first == b'-' || first == b'.') {
+        return None;
+    }
+    if first != b'.' {
+        let plain = text.replace('_', "");
+        if let Some(i) = go_parse_int(&plain) {
+            return Some(i);
+        }
+        return float_as_json_int(&plain);
+    }
+    // A leading dot: Go's ParseFloat on the text as written.
+    float_as_json_int(text)
+}
+
+/// A YAML-style float (`[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`) that Go's
+/// JSON encoder writes without fraction or exponent (integral, below 1e21), which a
+/// Kubernetes integer field then accepts.
+fn float_as_json_int(s: &str) -> Option<i64> {
+    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let (mantissa, exp) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let (int_part, frac) = match mantissa.split_once('.') {
+        Some((a, b)) => (a, Some(b)),
+        None => (mantissa, None),
+    };
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match frac {
+        None => !int_part.is_empty() && digits(int_part),
+        Some(f) if int_part.is_empty() => !f.is_empty() && digits(f),
+        Some(f) => digits(int_part) && digits(f),
+    };
+    let exp_ok = exp.is_none_or(|e| {
+        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !e.is_empty() && digits(e)
+    });
+    if !(mantissa_ok && exp_ok) {
+        return None;
+    }
+    let f: f64 = s.parse().ok()?;
+    if !f.is_finite() || f.fract() != 0.0 || f.abs() >= 1e21 {
+        return None;
+    }
+    // Go writes -0.0 as "-0", which decodes to 0.
+    if f.abs() < 9.2e18 {
+        // The conversion is exact for integral values in range.
+        #[allow(clippy::cast_possible_truncation)]
+        return Some(f as i64);
+    }
+    None
 }
 
 /// One YAML document of a stream.
@@ -202,6 +343,8 @@ enum Frame {
 
 struct Builder<'p> {
     path: &'p str,
+    dialect: Dialect,
+    warnings: Vec<ParseWarning>,
     stack: Vec<Frame>,
     anchors: HashMap<usize, (Node, usize)>,
     alias_nodes: usize,
@@ -238,6 +381,99 @@ impl Builder<'_> {
         }
     }
 
+    /// Applies merge keys and repeated keys the way the dialect's reader does; see the
+    /// module documentation. Nested mappings were resolved when they ended, so merged
+    /// mappings are already free of repeats.
+    fn resolve_map(
+        &mut self,
+        entries: Vec<(Node, Node)>,
+    ) -> Result<Vec<(Node, Node)>, MisconfigError> {
+        let mut out = Entries::default();
+        // Key text -> line where it was first written explicitly.
+        let mut explicit: HashMap<String, u32> = HashMap::new();
+        let mut merges: Vec<(Node, Node)> = Vec::new();
+        for (k, v) in entries {
+            if is_merge_key(&k) {
+                match self.dialect {
+                    // go-yaml v2: merged in place, in file order.
+                    Dialect::Kubernetes => {
+                        for (mk, mv) in self.merged_entries(&k, &v)? {
+                            let key = key_text(&mk);
+                            if let Some(first) = key.as_ref().and_then(|t| explicit.get(t)) {
+                                self.warnings.push(ParseWarning {
+                                    line: k.line,
+                                    message: format!(
+                                        "merge key `<<` overrides key {:?} set at line {first}; \
+                                         the Kubernetes API server (go-yaml v2) applies merges in \
+                                         file order, so the merged value is used",
+                                        key.as_deref().unwrap_or("")
+                                    ),
+                                });
+                            }
+                            out.upsert(mk, mv);
+                        }
+                    }
+                    // go-yaml v3/v4: explicit keys win; merges fill in the rest.
+                    Dialect::Compose => merges.push((k, v)),
+                }
+                continue;
+            }
+            if let Some(text) = key_text(&k) {
+                if let Some(first) = explicit.get(&text) {
+                    match self.dialect {
+                        Dialect::Kubernetes => self.warnings.push(ParseWarning {
+                            line: k.line,
+                            message: format!(
+                                "duplicate key {text:?} (first at line {first}); the \
+                                 Kubernetes API server keeps the last value, and so do the checks"
+                            ),
+                        }),
+                        Dialect::Compose => {
+                            return Err(self.syntax(
+                                k.line,
+                                format!(
+                                    "mapping key {text:?} already defined at line {first} \
+                                     (Docker Compose refuses such a file)"
+                                ),
+                            ))
+                        }
+                    }
+                } else {
+                    explicit.insert(text, k.line);
+                }
+            }
+            out.upsert(k, v);
+        }
+        for (k, v) in merges {
+            for (mk, mv) in self.merged_entries(&k, &v)? {
+                // Earlier merged entries and explicit keys win.
+                if !key_text(&mk).is_some_and(|t| out.index.contains_key(&t)) {
+                    out.upsert(mk, mv);
+                }
+            }
+        }
+        Ok(out.entries)
+    }
+
+    /// The entries a merge key brings in: a mapping, or a sequence of mappings where
+    /// earlier ones take precedence (returned so that applying them in order gives that).
+    fn merged_entries(&self, k: &Node, v: &Node) -> Result<Vec<(Node, Node)>, MisconfigError> {
+        match &v.value {
+            Value::Map(entries) => Ok(entries.clone()),
+            Value::Seq(items) => {
+                let mut all = Vec::new();
+                for item in items.iter().rev() {
+                    match &item.value {
+                        Value::Map(entries) => all.extend(entries.iter().cloned()),
+                        _ => return Err(self.syntax(item.line, MERGE_WANTS_MAP)),
+                    }
+                }
+                Ok(all)
+            }
+            Value::Scalar { .. } => Err(self.syntax(k.line, MERGE_WANTS_MAP)),
+        }
+    }
+
     fn event(&mut self, ev: Event, line: u32) -> Result<(), MisconfigError> {
         match ev {
             Event::DocumentStart => {
@@ -248,8 +484,20 @@ impl Builder<'_> {
                 let root = self.root.take();
                 self.docs.push(Document { root });
             }
-            Event::Scalar(text, style, anchor, _) => {
-                let plain = matches!(style, TScalarStyle::Plain);
+            Event::Scalar(text, style, anchor, tag) => {
+                let plain = match tag {
+                    None => matches!(style, TScalarStyle::Plain),
+                    // An explicit core tag decides the type whatever the quoting
+                    // (`!!bool "yes"` is true, `!!str yes` a string); go-yaml v2 leaves
+                    // scalars with any other tag as strings.
+                    Some(t) => {
+                        t.handle == "tag:yaml.org,2002:"
+                            && matches!(
+                                t.suffix.as_str(),
+                                "bool" | "int" | "float" | "null" | "merge"
+                            )
+                    }
+                };
                 self.push_node(
                     Node {
                         line,
@@ -319,7 +567,7 @@ impl Builder<'_> {
                     }) => (
                         Node {
                             line,
-                            value: Value::Map(entries),
+                            value: Value::Map(self.resolve_map(entries)?),
                         },
                         anchor,
                     ),
@@ -333,11 +581,57 @@ impl Builder<'_> {
     }
 }
 
-/// Parses every document of YAML text (already decoded).
+const MERGE_WANTS_MAP: &str = "map merge requires a mapping or a sequence of mappings as the value";
+
+/// A merge key: plain `<<` (or one tagged `!!merge`).
+fn is_merge_key(k: &Node) -> bool {
+    matches!(&k.value, Value::Scalar { text, plain: true } if text == "<<")
+}
+
+/// The identity of a scalar key (its text; `hostPID` and `"hostPID"` are the same key).
+/// Collection keys have none and are never treated as repeats.
+fn key_text(k: &Node) -> Option<String> {
+    k.as_str().map(str::to_string)
+}
+
+/// Mapping entries with an index by key text.
+#[derive(Default)]
+struct Entries {
+    entries: Vec<(Node, Node)>,
+    index: HashMap<String, usize>,
+}
+
+impl Entries {
+    /// Sets `k: v`, replacing an earlier entry with the same key where it stood.
+    fn upsert(&mut self, k: Node, v: Node) {
+        let Some(text) = key_text(&k) else {
+            self.entries.push((k, v));
+            return;
+        };
+        match self.index.get(&text).and_then(|&i| self.entries.get_mut(i)) {
+            Some(slot) => *slot = (k, v),
+            None => {
+                self.index.insert(text, self.entries.len());
+                self.entries.push((k, v));
+            }
+        }
+    }
+}
+
+/// Parses every document of YAML text (already decoded), as Kubernetes reads it,
+/// dropping the warnings; see [`parse_with`].
 pub fn parse_str(path: &str, text: &str) -> Result<Vec<Document>, MisconfigError> {
+    parse_with(path, text, Dialect::Kubernetes).map(|p| p.docs)
+}
+
+/// Parses every document of YAML text (already decoded) as `dialect`'s reader does,
+/// with the warnings about how repeated and merged keys were resolved.
+pub fn parse_with(path: &str, text: &str, dialect: Dialect) -> Result<Parsed, MisconfigError> {
     let mut parser = Parser::new_from_str(text);
     let mut b = Builder {
         path,
+        dialect,
+        warnings: Vec::new(),
         stack: Vec::new(),
         anchors: HashMap::new(),
         alias_nodes: 0,
@@ -357,7 +651,10 @@ pub fn parse_str(path: &str, text: &str) -> Result<Vec<Document>, MisconfigError
             break;
         }
     }
-    Ok(b.docs)
+    Ok(Parsed {
+        docs: b.docs,
+        warnings: b.warnings,
+    })
 }
 
 #[cfg(test)]

@@ -205,3 +205,45 @@ fn selection_suppression_and_bad_input() {
     let r = scan_compose("c.yaml", b"\x00\x01binary", &opts);
     assert!(r.is_err_and(|e| e.is_warning()));
 }
+
+/// Docker Compose (compose-go) refuses a repeated key, so bulwark does too, naming the
+/// line; Compose casts boolean fields case-insensitively, quoted or not.
+#[test]
+fn compose_reads_like_compose_go() {
+    let dup = "services:\n  app:\n    image: x:1\n    privileged: false\n    privileged: true\n";
+    match scan_compose("compose.yaml", dup.as_bytes(), &ComposeOptions::default()) {
+        Err(MisconfigError::Yaml { line, message, .. }) => {
+            assert_eq!(line, 5);
+            assert!(message.contains("already defined at line 4"), "{message}");
+        }
+        other => panic!("expected a duplicate-key error, got {other:?}"),
+    }
+    for t in ["yes", "\"on\"", "'Y'", "TRUE", "True", "tRuE"] {
+        let f = scan(&GOOD.replacen(
+            "read_only: true",
+            &format!("read_only: true\n    privileged: {t}"),
+            1,
+        ));
+        assert!(
+            f.iter().any(|m| m.check_id == "BW-COMPOSE-0001"),
+            "privileged: {t}: {f:?}"
+        );
+    }
+    for f in ["no", "'off'", "N", "False"] {
+        let found = scan(&GOOD.replacen("read_only: true", &format!("read_only: {f}"), 1));
+        assert!(!found.is_empty(), "read_only: {f}");
+    }
+    // Merge keys never override explicit keys in go-yaml v4.
+    let merged = GOOD
+        .replacen(
+            "services:\n",
+            "x-base: &base {privileged: true}\nservices:\n",
+            1,
+        )
+        .replacen(
+            "read_only: true",
+            "read_only: true\n    privileged: false\n    <<: *base",
+            1,
+        );
+    assert!(scan(&merged).is_empty(), "{:?}", scan(&merged));
+}

@@ -50,7 +50,7 @@ const CASES: &[(&str, &str, u32, &str)] = &[
     ("BW-DF-0029", "FROM a:1\nRUN zypper install x=1 && zypper clean\n", 2, "FROM a:1\nRUN zypper -n install x=1 && zypper clean\n"),
     ("BW-DF-0030", "FROM a:1\nRUN zypper dist-upgrade -y\n", 2, "FROM a:1\nRUN zypper refresh && zypper install -y x=1 && zypper clean\n"),
     ("BW-DF-0031", "FROM a:1\nRUN zypper install -y x=1\n", 2, "FROM a:1\nRUN zypper install -y x=1 && zypper cc\n"),
-    ("BW-DF-0032", "FROM a:1\nRUN zypper install -y x && zypper clean\n", 2, "FROM a:1\nRUN zypper install -y x>=1 && zypper clean\n"),
+    ("BW-DF-0032", "FROM a:1\nRUN zypper install -y x && zypper clean\n", 2, "FROM a:1\nRUN zypper install -y 'x>=1' && zypper clean\n"),
     ("BW-DF-0033", "FROM a:1\nRUN dnf install x-1 && dnf clean all\n", 2, "FROM a:1\nRUN dnf install --assumeyes x-1 && dnf clean all\n"),
     ("BW-DF-0034", "FROM a:1\nRUN microdnf install x-1\n", 2, "FROM a:1\nRUN microdnf install x-1 && microdnf clean all\n"),
     ("BW-DF-0035", "FROM a:1\nRUN dnf install -y x && dnf clean all\n", 2, "FROM a:1\nRUN dnf install -y x-1.2 && dnf clean all\n"),
@@ -288,4 +288,142 @@ fn heredoc_run_is_analysed_and_lines_span_it() {
         pin.map(|f| (f.start_line, f.end_line)),
         Some((Some(2), Some(5)))
     );
+}
+
+// --- RUN parsed as shell (issue 11, item 5) ----------------------------------------
+
+fn run_ids(src: &str) -> Vec<String> {
+    ids_at(src, &DockerfileOptions::default())
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// gcloud's ruby `Dockerfile.template`: `apt-get update`/`apt-get install` inside
+/// `( ... )` subshells inside an `if`. Hadolint reports DL3008 (unpinned) and DL3009
+/// (lists not deleted); bulwark used to miss both.
+#[test]
+fn apt_in_subshell_in_if_reaches_the_rules() {
+    let src = "FROM a:1\nRUN if test -n \"$REQUESTED_RUBY_VERSION\" -a \\\n        ! -x /rbenv/versions/$REQUESTED_RUBY_VERSION/bin/ruby; then \\\n      (apt-get update -y \\\n        && apt-get install -y -q gcp-ruby-$REQUESTED_RUBY_VERSION) \\\n      || (cd /rbenv/plugins/ruby-build \\\n        && git pull \\\n        && rbenv install -s $REQUESTED_RUBY_VERSION) \\\n      && rbenv global $REQUESTED_RUBY_VERSION \\\n      && gem install -q --no-rdoc --no-ri bundler --version $BUNDLER_VERSION \\\n      && apt-get clean \\\n      && rm -f /var/lib/apt/lists/*_*; \\\n    fi\n";
+    let ids = run_ids(src);
+    // Reached now: unpinned install (DL3008), no --no-install-recommends (DL3015), `cd`
+    // in the other subshell (DL3003).
+    for id in ["BW-DF-0008", "BW-DF-0012", "BW-DF-0004"] {
+        assert!(ids.iter().any(|i| i == id), "{id} missing: {ids:?}");
+    }
+    // `rm -f /var/lib/apt/lists/*_*` removes every list file (they all contain `_`), so
+    // bulwark counts the lists as cleaned where Hadolint wants `rm -rf .../lists/*`
+    // (docs/side-by-side.md); without the rm, DL3009 fires.
+    assert!(!ids.iter().any(|i| i == "BW-DF-0009"), "{ids:?}");
+    let no_rm = src.replace("\\\n      && rm -f /var/lib/apt/lists/*_*", "");
+    assert_ne!(no_rm, src);
+    assert!(run_ids(&no_rm).iter().any(|i| i == "BW-DF-0009"));
+}
+
+/// One construct per case, each hiding an unpinned `apt-get install` (BW-DF-0008).
+#[test]
+fn compound_commands_reach_the_rules() {
+    let bodies = [
+        ("subshell", "(apt-get install -y --no-install-recommends curl)"),
+        ("brace group", "{ apt-get install -y --no-install-recommends curl; }"),
+        ("if/else", "if true; then echo; else apt-get install -y --no-install-recommends curl; fi"),
+        ("case", "case \"$X\" in a) echo ;; *) apt-get install -y --no-install-recommends curl ;; esac"),
+        ("for", "for p in 1; do apt-get install -y --no-install-recommends curl; done"),
+        ("while", "while false; do :; done; until true; do apt-get install -y --no-install-recommends curl; done"),
+        ("function", "inst() { apt-get install -y --no-install-recommends curl; }; inst"),
+        ("or chain", "false || apt-get install -y --no-install-recommends curl"),
+        ("sh -c", "sh -c 'apt-get install -y --no-install-recommends curl'"),
+    ];
+    for (what, body) in bodies {
+        let src = format!("FROM a:1\nRUN {body} && rm -rf /var/lib/apt/lists/*\n");
+        let ids = run_ids(&src);
+        assert!(
+            ids.iter().any(|i| i == "BW-DF-0008"),
+            "{what}: {ids:?}\n{src}"
+        );
+        // The pinned version passes.
+        let pinned = src.replace("curl", "curl=8.0");
+        let ids = run_ids(&pinned);
+        assert!(
+            !ids.iter().any(|i| i == "BW-DF-0008"),
+            "{what} pinned: {ids:?}"
+        );
+    }
+}
+
+/// A Dockerfile heredoc RUN is a script; a here-document fed to `cat` is data, not
+/// commands (the old tokenizer read it as commands).
+#[test]
+fn heredocs_are_script_or_data() {
+    let src = "FROM a:1\nRUN <<EOF\nset -e\napt-get install -y --no-install-recommends curl\nrm -rf /var/lib/apt/lists/*\nEOF\n";
+    assert!(run_ids(src).iter().any(|i| i == "BW-DF-0008"));
+    // A shell here-document fed to a shell, inside a heredoc RUN: its body runs.
+    let src = "FROM a:1\nRUN <<EOF\nbash <<'INNER'\napt-get install -y --no-install-recommends curl\nINNER\nrm -rf /var/lib/apt/lists/*\nEOF\n";
+    assert!(
+        run_ids(src).iter().any(|i| i == "BW-DF-0008"),
+        "{:?}",
+        run_ids(src)
+    );
+    let src = "FROM a:1\nRUN cat > /etc/motd <<'TXT'\nsudo apt-get install whatever\nTXT\n";
+    let ids = run_ids(src);
+    assert!(
+        !ids.iter().any(|i| i == "BW-DF-0005" || i == "BW-DF-0008"),
+        "{ids:?}"
+    );
+}
+
+/// Checks a RUN fully or says it did not: a script the parser refuses still goes
+/// through the rules (fallback tokenizer) with a warning, and one over 1 MiB is checked
+/// on its first MiB with a warning; never silently.
+#[test]
+fn unparseable_and_oversized_runs_warn() {
+    let sel = CheckSelection::all();
+    let src =
+        "FROM a:1\nRUN apt-get install -y --no-install-recommends curl && echo \"unterminated\n";
+    let checked = match bulwark_misconfig::check_dockerfile("Dockerfile", src.as_bytes(), &sel) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(checked.findings.iter().any(|f| f.check_id == "BW-DF-0008"));
+    assert_eq!(checked.warnings.len(), 1, "{:?}", checked.warnings);
+    assert_eq!(checked.warnings[0].line, 2);
+    assert!(
+        checked.warnings[0].message.contains("fallback"),
+        "{}",
+        checked.warnings[0]
+    );
+
+    let filler = "echo x && ".repeat(110_000);
+    let src = format!("FROM a:1\nRUN {filler}apt-get install -y curl\n");
+    let checked = match bulwark_misconfig::check_dockerfile("Dockerfile", src.as_bytes(), &sel) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(checked.warnings.len(), 1, "{:?}", checked.warnings);
+    assert!(
+        checked.warnings[0].message.contains("only its first"),
+        "{}",
+        checked.warnings[0]
+    );
+
+    // Deep nesting goes to the fallback instead of the recursive parser.
+    let deep = format!(
+        "FROM a:1\nRUN {}apt-get install -y curl{}\n",
+        "(".repeat(500),
+        ")".repeat(500)
+    );
+    let checked = match bulwark_misconfig::check_dockerfile("Dockerfile", deep.as_bytes(), &sel) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(checked.findings.iter().any(|f| f.check_id == "BW-DF-0008"));
+    assert_eq!(checked.warnings.len(), 1);
+
+    // A well-formed RUN gives no warning.
+    let ok = "FROM a:1\nRUN if [ -f x ]; then (cd /x && make); fi\n";
+    let checked = match bulwark_misconfig::check_dockerfile("Dockerfile", ok.as_bytes(), &sel) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(checked.warnings.is_empty(), "{:?}", checked.warnings);
 }

@@ -8,11 +8,7 @@ use bulwark_misconfig::{scan_image_config, CheckSelection};
 use serde_json::{json, Value};
 
 fn images_dir() -> PathBuf {
-    std::env::var_os("BULWARK_TEST_IMAGES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-images")
-        })
+    bulwark_fixtures::images_location()
 }
 
 /// The config JSON of a `docker save` archive (manifest.json → Config).
@@ -49,6 +45,7 @@ fn ids(v: &Value) -> Vec<(String, String)> {
 
 #[test]
 fn real_app_image() {
+    let _images = bulwark_fixtures::images_or_skip!();
     let tar = images_dir().join("app.docker.tar");
     assert!(
         tar.exists(),
@@ -71,6 +68,7 @@ fn real_app_image() {
 
 #[test]
 fn real_base_image_has_empty_config() {
+    let _images = bulwark_fixtures::images_or_skip!();
     let tar = images_dir().join("base.docker.tar");
     assert!(
         tar.exists(),

@@ -610,3 +610,149 @@ fn ksv0119_means_net_raw_added() {
         "{all:#?}"
     );
 }
+
+// --- Reading manifests as the API server does (issue 11, item 2) -------------------
+
+fn pss_ids(yaml: &str) -> (Vec<String>, Vec<bulwark_misconfig::CheckWarning>) {
+    let opts = K8sOptions {
+        sets: CheckSelection::of(["pss-baseline"]),
+        ..K8sOptions::default()
+    };
+    match bulwark_misconfig::check_k8s("dup.yaml", yaml.as_bytes(), &opts) {
+        Ok(c) => (
+            c.findings.into_iter().map(|m| m.check_id).collect(),
+            c.warnings,
+        ),
+        Err(e) => panic!("scan failed: {e}"),
+    }
+}
+
+const POD_HEAD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n";
+
+/// The reported case: `hostPID: false` then `hostPID: true`. The API server keeps the
+/// last value, so this is a host-PID pod; bulwark used to read the first and pass it.
+#[test]
+fn duplicate_key_last_wins_with_warning() {
+    let yaml = format!(
+        "{POD_HEAD}  hostPID: false\n  hostPID: true\n  containers:\n  - name: c\n    image: x\n"
+    );
+    let (ids, warnings) = pss_ids(&yaml);
+    assert_eq!(ids, ["BW-PSS-host-namespaces"]);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].line, 7);
+    assert!(
+        warnings[0].message.contains("\"hostPID\"") && warnings[0].message.contains("line 6"),
+        "{}",
+        warnings[0]
+    );
+    // The other order passes (last value false) and still warns.
+    let yaml = format!(
+        "{POD_HEAD}  hostPID: true\n  hostPID: false\n  containers:\n  - name: c\n    image: x\n"
+    );
+    let (ids, warnings) = pss_ids(&yaml);
+    assert!(ids.is_empty(), "{ids:?}");
+    assert_eq!(warnings.len(), 1);
+    // A repeated `privileged` inside a container's securityContext, quoted key first.
+    let yaml = format!(
+        "{POD_HEAD}  containers:\n  - name: c\n    image: x\n    securityContext:\n      \"privileged\": false\n      privileged: true\n"
+    );
+    let (ids, warnings) = pss_ids(&yaml);
+    assert_eq!(ids, ["BW-PSS-privileged"]);
+    assert_eq!(warnings.len(), 1);
+}
+
+/// go-yaml v2 (what the API server decodes with) reads these plain scalars as true.
+#[test]
+fn yaml11_booleans_count_where_kubernetes_reads_a_bool() {
+    for t in [
+        "yes", "Yes", "YES", "y", "Y", "on", "On", "ON", "true", "True", "TRUE",
+    ] {
+        let yaml = format!(
+            "{POD_HEAD}  containers:\n  - name: c\n    image: x\n    securityContext:\n      privileged: {t}\n"
+        );
+        assert_eq!(pss_ids(&yaml).0, ["BW-PSS-privileged"], "privileged: {t}");
+        let yaml =
+            format!("{POD_HEAD}  hostNetwork: {t}\n  containers:\n  - name: c\n    image: x\n");
+        assert_eq!(
+            pss_ids(&yaml).0,
+            ["BW-PSS-host-namespaces"],
+            "hostNetwork: {t}"
+        );
+    }
+    // Not booleans in go-yaml v2: mixed case, quoted (a string, which the API server
+    // refuses for a boolean field), and other words.
+    for t in ["yES", "oN", "\"yes\"", "'on'", "enabled", "1"] {
+        let yaml = format!(
+            "{POD_HEAD}  containers:\n  - name: c\n    image: x\n    securityContext:\n      privileged: {t}\n"
+        );
+        assert!(pss_ids(&yaml).0.is_empty(), "privileged: {t}");
+    }
+    // An explicit tag decides: `!!bool "yes"` is true, `!!str yes` a string.
+    let yaml = format!(
+        "{POD_HEAD}  hostIPC: !!bool \"yes\"\n  hostPID: !!str yes\n  containers:\n  - name: c\n    image: x\n"
+    );
+    let (ids, _) = pss_ids(&yaml);
+    assert_eq!(ids, ["BW-PSS-host-namespaces"]);
+    // `no`/`off` are false: allowPrivilegeEscalation: no satisfies restricted.
+    let opts = K8sOptions {
+        sets: CheckSelection::of(["BW-PSS-allow-privilege-escalation"]),
+        ..K8sOptions::default()
+    };
+    for f in ["no", "Off", "N", "false"] {
+        let yaml = format!(
+            "{POD_HEAD}  containers:\n  - name: c\n    image: x\n    securityContext:\n      allowPrivilegeEscalation: {f}\n"
+        );
+        let found = scan_k8s("t.yaml", yaml.as_bytes(), &opts).unwrap_or_default();
+        assert!(found.is_empty(), "allowPrivilegeEscalation: {f}: {found:?}");
+    }
+}
+
+/// Integers as go-yaml v2 and JSON give them to the API server: `runAsUser: 0x0` is
+/// root, so is `0.0`; `010` is octal 8.
+#[test]
+fn go_yaml_integers_reach_run_as_user() {
+    let opts = K8sOptions {
+        sets: CheckSelection::of(["BW-PSS-run-as-user"]),
+        ..K8sOptions::default()
+    };
+    let run = |v: &str| {
+        let yaml = format!(
+            "{POD_HEAD}  securityContext:\n    runAsNonRoot: true\n    runAsUser: {v}\n  containers:\n  - name: c\n    image: x\n"
+        );
+        scan_k8s("t.yaml", yaml.as_bytes(), &opts)
+            .unwrap_or_default()
+            .len()
+    };
+    for root in [
+        "0", "00", "+0", "-0", "0x0", "0o0", "0b0", "0_0", "0.0", "0e0", ".0",
+    ] {
+        assert_eq!(run(root), 1, "runAsUser: {root}");
+    }
+    for not_root in ["1000", "010", "0x10", "\"0\"", "0.5", "zero"] {
+        assert_eq!(run(not_root), 0, "runAsUser: {not_root}");
+    }
+}
+
+/// Merge keys (`<<`) apply as go-yaml v2 applies them: in place, so a merge after an
+/// explicit key overrides it (warned), and a merge before it is overridden.
+#[test]
+fn merge_keys_follow_go_yaml_v2() {
+    let yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    base: &priv {privileged: true}\nspec:\n  containers:\n  - name: c\n    image: x\n    securityContext:\n      privileged: false\n      <<: *priv\n";
+    let (ids, warnings) = pss_ids(yaml);
+    assert_eq!(ids, ["BW-PSS-privileged"]);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].message.contains("merge"), "{}", warnings[0]);
+    let yaml = yaml.replace(
+        "      privileged: false\n      <<: *priv\n",
+        "      <<: *priv\n      privileged: false\n",
+    );
+    let (ids, warnings) = pss_ids(&yaml);
+    assert!(ids.is_empty(), "{ids:?}");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    // A merge of a non-mapping is refused, as go-yaml v2 refuses it.
+    let bad = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  <<: [1, 2]\n";
+    assert!(matches!(
+        scan_k8s("t.yaml", bad.as_bytes(), &K8sOptions::default()),
+        Err(MisconfigError::Yaml { line: 5, .. })
+    ));
+}

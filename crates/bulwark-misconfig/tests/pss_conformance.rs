@@ -1,15 +1,15 @@
 //! Pod Security Standards conformance: every official pod-security-admission fixture of
-//! every version must be judged exactly as the reference implementation judges it.
+//! every version must be judged exactly as the reference implementation judges it, and
+//! a fail fixture must fail for the right reason: the control its file name names (see
+//! `shared/fixtures/pss/README.md`) must be among the findings, and any other control
+//! only where the upstream fixture necessarily violates it too ([`co_violations`]).
 
 use std::path::{Path, PathBuf};
 
 use bulwark_misconfig::{scan_k8s, CheckSelection, K8sOptions, PssVersion};
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/pss"
-    ))
+    bulwark_fixtures::fixtures_location().join("pss")
 }
 
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {
@@ -19,6 +19,61 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     v.retain(|p| p.extension().is_some_and(|e| e == "yaml"));
     v.sort();
     v
+}
+
+/// The check a fail fixture's file name (`hostnamespaces3.yaml` -> `hostnamespaces`)
+/// names, at `level` and PSS minor version `minor`. At the restricted level some
+/// restricted controls replace their baseline counterpart (from the version that
+/// introduced them), so a baseline fixture then fails under the replacing control.
+fn expected_check(control: &str, level: &str, minor: u32) -> Option<&'static str> {
+    let restricted = level == "restricted";
+    Some(match control {
+        "allowprivilegeescalation" => "BW-PSS-allow-privilege-escalation",
+        "apparmorprofile" => "BW-PSS-apparmor",
+        "capabilities_baseline" if restricted && minor >= 22 => "BW-PSS-capabilities-restricted",
+        "capabilities_baseline" => "BW-PSS-capabilities-baseline",
+        "capabilities_restricted" => "BW-PSS-capabilities-restricted",
+        "hostnamespaces" => "BW-PSS-host-namespaces",
+        "hostpathvolumes" if restricted => "BW-PSS-volume-types",
+        "hostpathvolumes" => "BW-PSS-host-path-volumes",
+        "hostports" => "BW-PSS-host-ports",
+        "hostprobesandhostlifecycle" => "BW-PSS-host-probes",
+        "privileged" => "BW-PSS-privileged",
+        "procmount" if restricted && minor >= 35 => "BW-PSS-proc-mount-restricted",
+        "procmount" => "BW-PSS-proc-mount",
+        "procmount_restricted" => "BW-PSS-proc-mount-restricted",
+        "restrictedvolumes" => "BW-PSS-volume-types",
+        "runasnonroot" => "BW-PSS-run-as-non-root",
+        "runasuser" => "BW-PSS-run-as-user",
+        "seccompprofile_baseline" if restricted && minor >= 19 => "BW-PSS-seccomp-restricted",
+        "seccompprofile_baseline" => "BW-PSS-seccomp-baseline",
+        "seccompprofile_restricted" => "BW-PSS-seccomp-restricted",
+        "selinuxoptions" => "BW-PSS-selinux",
+        "sysctls" => "BW-PSS-sysctls",
+        "windowshostprocess" => "BW-PSS-host-process",
+        _ => return None,
+    })
+}
+
+/// Controls that some upstream fail fixtures of `control` violate as well, by
+/// construction. Any other extra finding is a disagreement.
+fn co_violations(control: &str) -> &'static [&'static str] {
+    match control {
+        // A Windows HostProcess pod must also set hostNetwork: true.
+        "windowshostprocess" => &["BW-PSS-host-namespaces"],
+        // The privileged containers do not set allowPrivilegeEscalation: false.
+        "privileged" => &["BW-PSS-allow-privilege-escalation"],
+        // The container without a securityContext drops no capabilities either.
+        "allowprivilegeescalation" => &["BW-PSS-capabilities-restricted"],
+        _ => &[],
+    }
+}
+
+/// `hostnamespaces3.yaml` -> `hostnamespaces`.
+fn control_of(file: &Path) -> String {
+    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    stem.trim_end_matches(|c: char| c.is_ascii_digit())
+        .to_string()
 }
 
 /// Returns (files checked, disagreements).
@@ -45,6 +100,7 @@ fn conformance(level: &str) -> (usize, Vec<String>) {
             Ok(v) => v,
             Err(e) => panic!("{e}"),
         };
+        let minor = version.minor();
         let opts = K8sOptions {
             sets: CheckSelection::of([format!("pss-{level}")]),
             pss_version: version,
@@ -63,9 +119,22 @@ fn conformance(level: &str) -> (usize, Vec<String>) {
                 match scan_k8s(&name, &bytes, &opts) {
                     Err(e) => bad.push(format!("{name}: error {e}")),
                     Ok(found) => {
-                        if expect_fail && found.is_empty() {
-                            bad.push(format!("{name}: expected a finding, got none"));
-                        } else if !expect_fail && !found.is_empty() {
+                        let ids: Vec<&str> = found.iter().map(|m| m.check_id.as_str()).collect();
+                        if expect_fail {
+                            let control = control_of(&f);
+                            let Some(want) = expected_check(&control, level, minor) else {
+                                bad.push(format!("{name}: no known control named {control:?}"));
+                                continue;
+                            };
+                            let also = co_violations(&control);
+                            let stray: Vec<&&str> = ids
+                                .iter()
+                                .filter(|id| **id != want && !also.contains(id))
+                                .collect();
+                            if !ids.contains(&want) || !stray.is_empty() {
+                                bad.push(format!("{name}: expected {want}, got {ids:?}"));
+                            }
+                        } else if !found.is_empty() {
                             let ids: Vec<String> = found
                                 .iter()
                                 .map(|m| format!("{} ({})", m.check_id, m.message))
@@ -82,6 +151,7 @@ fn conformance(level: &str) -> (usize, Vec<String>) {
 
 #[test]
 fn pss_baseline_every_version() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let (n, bad) = conformance("baseline");
     eprintln!("baseline: {n} fixtures, {} disagreements", bad.len());
     assert!(n > 1000, "only {n} fixtures");
@@ -90,6 +160,7 @@ fn pss_baseline_every_version() {
 
 #[test]
 fn pss_restricted_every_version() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let (n, bad) = conformance("restricted");
     eprintln!("restricted: {n} fixtures, {} disagreements", bad.len());
     assert!(n > 2000, "only {n} fixtures");

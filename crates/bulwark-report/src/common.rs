@@ -18,6 +18,11 @@ pub(crate) mod prop {
     pub const OS_PRETTY_NAME: &str = "bulwark:os_pretty_name";
     pub const OS_CODENAME: &str = "bulwark:os_codename";
     pub const TARGET_KIND: &str = "bulwark:target_kind";
+    /// `true` when the scan missed something; one `INCOMPLETE_REASON` per reason.
+    pub const INCOMPLETE: &str = "bulwark:incomplete";
+    pub const INCOMPLETE_REASON: &str = "bulwark:incomplete_reason";
+    /// Count of packages not checked for vulnerabilities.
+    pub const NOT_CHECKED: &str = "bulwark:not_checked";
     pub const KEV: &str = "bulwark:kev";
     pub const EPSS: &str = "bulwark:epss";
     pub const EPSS_PERCENTILE: &str = "bulwark:epss_percentile";

@@ -124,6 +124,8 @@ struct Metadata {
     timestamp: String,
     tools: Tools,
     component: Component,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    properties: Vec<Property>,
 }
 
 #[derive(Serialize)]
@@ -200,6 +202,25 @@ fn property(name: &'static str, value: impl Into<String>) -> Property {
         name,
         value: value.into(),
     }
+}
+
+/// `bulwark:incomplete` and one `bulwark:incomplete_reason` per reason, when the scan
+/// missed something, plus the count of packages not checked for vulnerabilities.
+fn incomplete_properties(report: &Report) -> Vec<Property> {
+    let mut out = Vec::new();
+    if report.is_incomplete() {
+        out.push(property(prop::INCOMPLETE, "true"));
+        for r in &report.incomplete {
+            out.push(property(prop::INCOMPLETE_REASON, r.describe()));
+        }
+    }
+    if !report.not_checked.is_empty() {
+        out.push(property(
+            prop::NOT_CHECKED,
+            report.not_checked.len().to_string(),
+        ));
+    }
+    out
 }
 
 /// Builds the CycloneDX document for `report` as a JSON value.
@@ -285,6 +306,7 @@ fn build(report: &Report) -> Bom {
                 }],
             },
             component: root_component(report),
+            properties: incomplete_properties(report),
         },
         components,
         dependencies,

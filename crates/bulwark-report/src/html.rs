@@ -19,6 +19,13 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            // Control characters are not allowed in HTML text; show them escaped
+            // (`\x1b`) rather than pass an ESC sequence on to whoever cats the file.
+            c if bulwark_core::text::is_unsafe_char(c) => {
+                out.push_str(&bulwark_core::text::terminal_safe(
+                    c.encode_utf8(&mut [0; 4]),
+                ));
+            }
             c => out.push(c),
         }
     }
@@ -146,6 +153,16 @@ pub fn render(report: &Report) -> String {
         escape(&report.created_at)
     );
 
+    if report.is_incomplete() {
+        let _ = writeln!(
+            h,
+            "<div id=\"incomplete\" class=\"incomplete\" style=\"border:2px solid #8b0000;background:#fde8e8;padding:.6em 1em\">\n<strong>Incomplete scan</strong>: what is listed here was not checked, so no finding does not mean clean.\n<ul>"
+        );
+        for r in &report.incomplete {
+            let _ = writeln!(h, "<li>{}</li>", escape(&r.describe()));
+        }
+        let _ = writeln!(h, "</ul>\n</div>");
+    }
     let c = counts(report);
     let _ = writeln!(h, "<h2>Summary</h2>\n{}", chart(&c));
     let summary: Vec<String> = Severity::ALL
@@ -157,6 +174,23 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(h, "<p id=\"summary\">{}</p>", summary.join(", "));
 
     vulnerabilities(report, &mut h);
+    if !report.not_checked.is_empty() {
+        let _ = writeln!(
+            h,
+            "<h2>Not checked for vulnerabilities ({})</h2>\n<table>\n<tr><th>Package</th><th>Version</th><th>Reason</th></tr>",
+            report.not_checked.len()
+        );
+        for n in &report.not_checked {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&n.name),
+                escape(&n.version),
+                escape(&n.reason)
+            );
+        }
+        let _ = writeln!(h, "</table>");
+    }
     misconfigurations(report, &mut h);
     secrets(report, &mut h);
     h.push_str("</body>\n</html>\n");

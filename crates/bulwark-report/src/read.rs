@@ -65,7 +65,13 @@ pub fn read_sbom(bytes: &[u8]) -> Result<SbomDocument, ReportError> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| ReportError::InvalidJson {
         line: e.line(),
         column: e.column(),
-        message: e.to_string(),
+        // serde_json's Display appends " at line L column C", which the error already
+        // says; name the position once.
+        message: {
+            let m = e.to_string();
+            let suffix = format!(" at line {} column {}", e.line(), e.column());
+            m.strip_suffix(&suffix).map(str::to_string).unwrap_or(m)
+        },
     })?;
     let obj = value
         .as_object()
@@ -438,6 +444,9 @@ fn package_from_purl(
         // The namespace of OS purls is the distro, not part of the name.
         (Ecosystem::Deb | Ecosystem::Rpm | Ecosystem::Apk, _) => base.to_string(),
         (Ecosystem::Maven, Some(ns)) => format!("{ns}:{base}"),
+        // Go module paths are case-sensitive; the purl parser lower-cases namespaces.
+        (Ecosystem::Golang, _) => bulwark_core::purl::golang_module_path(purl_str)
+            .unwrap_or_else(|| ns.map_or_else(|| base.to_string(), |ns| format!("{ns}/{base}"))),
         (Ecosystem::Pypi, _) => match doc_name {
             Some(d) if bulwark_core::purl::normalize_pypi_name(d) == base => d.to_string(),
             _ => base.to_string(),
@@ -597,6 +606,9 @@ mod tests {
         assert_eq!(p.name, "org.a:b");
         let p = package_from_purl("pkg:golang/github.com/pkg/errors@v0.9.1", None, None).unwrap();
         assert_eq!(p.name, "github.com/pkg/errors");
+        let p =
+            package_from_purl("pkg:golang/github.com/0xJacky/Nginx-UI@v1.9.9", None, None).unwrap();
+        assert_eq!(p.name, "github.com/0xJacky/Nginx-UI");
         let p = package_from_purl(
             "pkg:pypi/flask-sqlalchemy@3.0",
             Some("Flask_SQLAlchemy"),

@@ -243,12 +243,36 @@ pub fn to_json(report: &Report) -> Value {
                 }
             },
             "results": results,
+            "invocations": [invocation(report)],
             "properties": {
                 "target": report.target.name,
                 "createdAt": report.created_at,
+                "incomplete": report.is_incomplete(),
+                "notChecked": report.not_checked.len(),
             }
         }]
     })
+}
+
+/// The run's invocation: an incomplete scan is not a successful execution, and each
+/// reason is a tool-execution notification (what SARIF viewers show as run problems).
+fn invocation(report: &Report) -> Value {
+    let notes: Vec<Value> = report
+        .incomplete
+        .iter()
+        .map(|r| {
+            json!({
+                "level": "error",
+                "descriptor": {"id": "bulwark/incomplete"},
+                "message": {"text": format!("incomplete scan: {}", r.describe())},
+            })
+        })
+        .collect();
+    let mut inv = json!({"executionSuccessful": !report.is_incomplete()});
+    if !notes.is_empty() {
+        inv["toolExecutionNotifications"] = Value::Array(notes);
+    }
+    inv
 }
 
 fn vuln_rule(id: &str, findings: &[&VulnFinding]) -> Rule {

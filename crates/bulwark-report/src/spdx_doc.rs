@@ -207,7 +207,27 @@ fn build(report: &Report) -> Document {
         license_declared: "NOASSERTION".into(),
         external_refs: Vec::new(),
         primary_package_purpose: purpose,
-        annotations: vec![annotation(format!("{}: {kind_name}", prop::TARGET_KIND))],
+        annotations: {
+            let mut a = vec![annotation(format!("{}: {kind_name}", prop::TARGET_KIND))];
+            if report.is_incomplete() {
+                a.push(annotation(format!("{}: true", prop::INCOMPLETE)));
+                for r in &report.incomplete {
+                    a.push(annotation(format!(
+                        "{}: {}",
+                        prop::INCOMPLETE_REASON,
+                        r.describe()
+                    )));
+                }
+            }
+            if !report.not_checked.is_empty() {
+                a.push(annotation(format!(
+                    "{}: {}",
+                    prop::NOT_CHECKED,
+                    report.not_checked.len()
+                )));
+            }
+            a
+        },
     });
 
     if let Some(os) = &report.os {

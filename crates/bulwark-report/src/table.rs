@@ -26,8 +26,70 @@ pub fn write_table_with(
     color: bool,
     out: &mut dyn Write,
 ) -> Result<(), ReportError> {
+    // Names, paths and messages come from the image: escape every control character so
+    // no ESC/OSC sequence reaches the terminal (our own colour codes are added later,
+    // by the table renderer, and are the only escapes in the output).
+    let mut v = serde_json::to_value(report).map_err(ReportError::Serialize)?;
+    bulwark_core::text::terminal_safe_json(&mut v);
+    let safe: Report = serde_json::from_value(v).map_err(ReportError::Serialize)?;
+    let report = &safe;
+    write_incomplete(report, out)?;
     write_packages(report, out)?;
+    write_not_checked(report, out)?;
     write_findings(report, color, out)
+}
+
+/// The first lines of the table when the scan missed something: it must not read as
+/// "clean".
+fn write_incomplete(report: &Report, out: &mut dyn Write) -> Result<(), ReportError> {
+    if !report.is_incomplete() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "INCOMPLETE SCAN: {} reason(s); what is missing was not checked, so no finding here does not mean clean",
+        report.incomplete.len()
+    )?;
+    for r in &report.incomplete {
+        writeln!(out, "  - {}", r.describe())?;
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Packages that no advisory source covers, grouped by reason.
+fn write_not_checked(report: &Report, out: &mut dyn Write) -> Result<(), ReportError> {
+    if report.not_checked.is_empty() {
+        return Ok(());
+    }
+    let mut by_reason: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for n in &report.not_checked {
+        by_reason
+            .entry(n.reason.as_str())
+            .or_default()
+            .push(format!("{} {}", n.name, n.version));
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Not checked for vulnerabilities ({})",
+        report.not_checked.len()
+    )?;
+    for (reason, pkgs) in by_reason {
+        const SHOWN: usize = 8;
+        let more = pkgs.len().saturating_sub(SHOWN);
+        let mut list = pkgs
+            .iter()
+            .take(SHOWN)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if more > 0 {
+            list.push_str(&format!(", and {more} more"));
+        }
+        writeln!(out, "  {reason} ({}): {list}", pkgs.len())?;
+    }
+    Ok(())
 }
 
 fn write_packages(report: &Report, out: &mut dyn Write) -> Result<(), ReportError> {

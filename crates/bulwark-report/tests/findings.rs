@@ -618,6 +618,7 @@ fn expired_rule_warns_once() {
 /// use the package's own path and no region), rule `name`, help text and `$schema` URL.
 #[test]
 fn sarif_agrees_with_trivy_golden() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let golden: Value = serde_json::from_str(
         &std::fs::read_to_string(common::fixture("trivy-output/alpine-310.sarif.golden")).unwrap(),
     )

@@ -140,6 +140,7 @@ fn check_bookworm(doc: &SbomDocument, compare_licenses: bool) {
 
 #[test]
 fn reads_trivy_cyclonedx_of_debian_bookworm() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let doc = read("dpkg/debian-bookworm-minbase.trivy-0.76.0.cdx.json");
     check_bookworm(&doc, true);
     assert_eq!(doc.name.as_deref(), Some("vm"));
@@ -147,6 +148,7 @@ fn reads_trivy_cyclonedx_of_debian_bookworm() {
 
 #[test]
 fn reads_trivy_spdx_of_debian_bookworm() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let doc = read("dpkg/debian-bookworm-minbase.trivy-0.76.0.spdx.json");
     // SPDX carries a package's licences as one `licenseDeclared` expression (Trivy's
     // non-SPDX names as LicenseRefs), so they are compared separately below rather than
@@ -158,6 +160,7 @@ fn reads_trivy_spdx_of_debian_bookworm() {
 
 #[test]
 fn reads_trivy_golden_cyclonedx_and_spdx() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let doc = read("trivy-output/npm-cyclonedx.json.golden");
     assert_eq!(doc.packages.len(), 12);
     assert!(doc.packages.iter().all(|p| p.ecosystem == Ecosystem::Npm));
@@ -203,6 +206,7 @@ fn reads_trivy_golden_cyclonedx_and_spdx() {
 
 #[test]
 fn non_sbom_trivy_outputs_are_refused() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     for f in [
         "alpine-310.json.golden",
         "alpine-310.sarif.golden",
@@ -274,6 +278,7 @@ fn analyzer_expected(rel: &str) -> BTreeSet<Row> {
 
 #[test]
 fn reads_sboms_trivy_ingests_from_images() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     for f in [
         "cdx.json",
         "ca-certificates.spdx.json",
@@ -321,6 +326,7 @@ fn reads_sboms_trivy_ingests_from_images() {
 
 #[test]
 fn os_inferred_from_purls_when_not_named() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // Drop the OPERATING-SYSTEM package: the deb purl's distro qualifier still says it.
     let mut v = json("sbom/trivy-analyzer/ca-certificates.spdx.json");
     let pkgs = v["packages"].as_array_mut().unwrap();

@@ -140,6 +140,37 @@ pub fn generic_value_is_secret(value: &[u8]) -> bool {
         && shannon_entropy(value) >= GENERIC_MIN_ENTROPY
 }
 
+/// Whether the generic candidate at `secret` (a range of `data`) sits in code rather
+/// than data, judged from its surroundings on its line:
+///
+/// * the line is an interactive-session example: a Python doctest or REPL prompt
+///   (`>>> token = '...'`, continuation `... `), as in library docstrings;
+/// * the value is not quoted and is immediately indexed or called
+///   (`var token = parts[i][0]`, `key = getKey(x)`): an expression, not a literal.
+///
+/// Quoted literals and unquoted values in config files (`PASSWORD=...` at the end of
+/// the line or followed by a separator) are data and stay candidates.
+pub fn generic_context_is_code(data: &[u8], secret: &std::ops::Range<usize>) -> bool {
+    let before = data.get(..secret.start).unwrap_or_default();
+    let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
+    let line_head = data.get(line_start..secret.start).unwrap_or_default();
+    let head = line_head.trim_ascii_start();
+    if head.starts_with(b">>> ") || head.starts_with(b"... ") {
+        return true;
+    }
+    let quoted = matches!(line_head.last(), Some(b'"' | b'\'' | b'`'));
+    let next = data.get(secret.end).copied();
+    if !quoted && matches!(next, Some(b'[' | b'(')) {
+        let value = data.get(secret.clone()).unwrap_or_default();
+        let ident = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$' | b'.');
+        let starts_ident = value
+            .first()
+            .is_some_and(|b| b.is_ascii_alphabetic() || matches!(b, b'_' | b'$'));
+        return starts_ident && value.iter().all(ident);
+    }
+    false
+}
+
 fn jwt_is_valid(value: &[u8]) -> bool {
     let Some(header) = value.split(|&b| b == b'.').next() else {
         return false;

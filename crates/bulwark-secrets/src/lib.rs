@@ -519,6 +519,8 @@ impl Scanner {
                     };
                     if value.is_empty()
                         || !checks::passes(rule.check, value)
+                        || (rule.check == rules::Check::Generic
+                            && checks::generic_context_is_code(data, &secret))
                         || rule.allow.iter().any(|a| a.is_match(value))
                         || self.allow_values.iter().any(|a| a.is_match(value))
                         || hits.iter().any(|h| overlaps(&h.secret, &secret))

@@ -541,3 +541,50 @@ fn fuzz_entry_points_survive_arbitrary_input() {
         bulwark_secrets::fuzz_config(input);
     }
 }
+
+/// The two library lines that `generic-secret` reported on the test app image (issue
+/// 11): an indexed expression in node-semver's `semver.js` and a doctest prompt in
+/// Django's `django/template/base.py`. Code, not secrets. Real literals on the same
+/// kinds of lines (quoted, or a config value) are still found.
+#[test]
+fn generic_rule_ignores_indexing_and_doctest_prompts() {
+    let scanner = default_scanner();
+    // The values alone pass the value checks: only their context makes them code.
+    assert!(bulwark_secrets::checks::generic_value_is_secret(
+        b"safeRegexReplacements"
+    ));
+    assert!(bulwark_secrets::checks::generic_value_is_secret(
+        b"variable|default:"
+    ));
+    let semver = "function makeSafeRe (value) {\n  for (var i = 0; i < safeRegexReplacements.length; i++) {\n    var token = safeRegexReplacements[i][0]\n    var max = safeRegexReplacements[i][1]\n";
+    let f = scanner.scan(
+        "usr/lib/node_modules/npm/node_modules/semver/semver.js",
+        semver.as_bytes(),
+    );
+    assert!(f.is_empty(), "{f:?}");
+    let django = "    Sample::\n\n        >>> token = 'variable|default:\"Default value\"|date:\"Y-m-d\"'\n        >>> p = Parser('')\n        >>> fe = FilterExpression(token, p)\n";
+    let f = scanner.scan(
+        "usr/lib/python3/dist-packages/django/template/base.py",
+        django.as_bytes(),
+    );
+    assert!(f.is_empty(), "{f:?}");
+    // Other expressions: a call, an indexed member.
+    let calls = "const apiKey = deriveApiKey(seedValue)\nsecret = lookupTable[keyIndex2]\n";
+    let f = scanner.scan("app/lib.js", calls.as_bytes());
+    assert!(f.is_empty(), "{f:?}");
+
+    // Positives next to them: a quoted literal on a JS declaration, a literal in
+    // Python source, and a literal followed by an index-looking comment are secrets.
+    let v1 = gen(ALNUM, 20, 4242);
+    let v2 = gen(ALNUM, 18, 4343);
+    let v3 = gen(ALNUM, 16, 4444);
+    let text =
+        format!("    var token = '{v1}'\ntoken = \"{v2}\"  # not >>> a prompt\nAPI_KEY={v3}\n");
+    let f = scanner.scan("app/config.js", text.as_bytes());
+    let lines: Vec<Option<u32>> = f.iter().map(|x| x.line).collect();
+    assert_eq!(lines, [Some(1), Some(2), Some(3)], "{f:?}");
+    assert!(f.iter().all(|x| x.rule_id == "generic-secret"));
+    for v in [&v1, &v2, &v3] {
+        assert!(f.iter().all(|x| !x.redacted.contains(v.as_str())));
+    }
+}

@@ -3,7 +3,9 @@
 //! - [`Registry`]: a REAL registry — Debian's `docker-registry` (CNCF distribution 2.x),
 //!   installed by `scripts/setup-test-env.sh` — started on `127.0.0.1` and a free port,
 //!   optionally behind htpasswd basic auth (bcrypt) and/or TLS with a certificate from a
-//!   CA generated in the test (rcgen). It waits until the registry answers and kills it on
+//!   CA generated in the test (rcgen), or behind bearer-token auth with a token service
+//!   on another loopback port that signs real ES256 JWTs the registry verifies
+//!   ([`RegistryOptions::token`]). It waits until the registry answers and kills it on
 //!   drop. Tests talk to it with bulwark's own client, so what they exercise is the wire
 //!   protocol a production registry speaks, not a mock.
 //! - [`Registry::start`] returns `None` (after printing one line saying why) when the
@@ -13,7 +15,10 @@
 //! - [`hanging_listener`] and [`ScriptedServer`]: loopback servers for failure tests (a
 //!   registry that never answers; canned statuses such as 429 and 503).
 //!
-//! Everything binds 127.0.0.1 only.
+//! Everything binds 127.0.0.1 only. The loopback servers and the JWT signing are written
+//! by hand on purpose: failure tests need byte-level control (a server that never
+//! answers, raw status lines), and a token is one ES256 signature with `ring` (already in
+//! the tree through rustls), where a JWT crate would add its own crypto backend.
 
 use base64::Engine as _;
 use std::io::{BufRead, BufReader, Write};

@@ -27,9 +27,13 @@
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
+use bulwark_core::purl::normalize_pypi_name;
 use bulwark_core::{Ecosystem, FixStatus, OsInfo, Package, Severity, VulnFinding};
 use bulwark_version::{parse, Scheme, Version};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 use crate::osv::{Affected, Event, OsvRecord, Range, RangeType};
 use crate::severity::{self, is_distro_source};
@@ -70,6 +74,111 @@ pub fn osv_ecosystem_for(
     target(pkg, os).map(|t| (t.base, t.release, t.name))
 }
 
+/// OS families bulwark detects but has no advisory mapping for: their packages are
+/// listed as not checked rather than silently getting zero vulnerabilities.
+const DETECTED_WITHOUT_ADVISORIES: &[(&str, &str)] = &[
+    ("amazon", "Amazon Linux"),
+    ("amzn", "Amazon Linux"),
+    ("oracle", "Oracle Linux"),
+    ("ol", "Oracle Linux"),
+    ("fedora", "Fedora"),
+];
+
+/// Why `pkg` is not matched against any advisory source; `None` when it is looked up.
+pub fn not_checked_reason(pkg: &Package, os: Option<&OsInfo>) -> Option<String> {
+    if target(pkg, os).is_some() {
+        return None;
+    }
+    let eco = pkg.ecosystem.purl_type();
+    if !pkg.ecosystem.is_os() {
+        return Some(format!("no advisory source for {eco} packages"));
+    }
+    let Some(os) = os else {
+        return Some(format!(
+            "operating system not detected, so {eco} packages have no advisory source"
+        ));
+    };
+    let fam = os.family.to_ascii_lowercase();
+    let shown = format!("{} {}", os.family, os.version).trim().to_string();
+    if let Some((_, name)) = DETECTED_WITHOUT_ADVISORIES.iter().find(|(f, _)| *f == fam) {
+        return Some(format!(
+            "{name} ({shown}) is detected but bulwark has no advisory source for it"
+        ));
+    }
+    let known = OS_ECOSYSTEMS.iter().find(|(f, _)| *f == fam);
+    Some(match known {
+        Some((_, e)) => {
+            format!("{eco} packages on {shown} have no advisory source ({shown} uses {e})")
+        }
+        None if fam.is_empty() => {
+            format!("unknown distribution: no advisory source for {eco} packages")
+        }
+        None => format!("unknown distribution {shown}: no advisory source for {eco} packages"),
+    })
+}
+
+/// The package type each mapped OS family's advisories are for.
+const OS_ECOSYSTEMS: &[(&str, &str)] = &[
+    ("debian", "deb"),
+    ("ubuntu", "deb"),
+    ("alpine", "apk"),
+    ("wolfi", "apk"),
+    ("chainguard", "apk"),
+    ("rhel", "rpm"),
+    ("centos", "rpm"),
+    ("redhat", "rpm"),
+    ("rocky", "rpm"),
+    ("almalinux", "rpm"),
+    ("alma", "rpm"),
+    ("sles", "rpm"),
+    ("sled", "rpm"),
+    ("sle", "rpm"),
+    ("sle-micro", "rpm"),
+    ("suse", "rpm"),
+    ("opensuse-leap", "rpm"),
+    ("opensuse-tumbleweed", "rpm"),
+    ("openeuler", "rpm"),
+    ("photon", "rpm"),
+    ("azurelinux", "rpm"),
+    ("mariner", "rpm"),
+    ("cbl-mariner", "rpm"),
+];
+
+/// The packages of a report that no advisory source covers, and one
+/// [`IncompleteReason`](bulwark_core::IncompleteReason) per distinct reason (with a count),
+/// for the report's `not_checked` and `incomplete` lists.
+pub fn coverage_gaps(
+    packages: &[Package],
+    os: Option<&OsInfo>,
+) -> (
+    Vec<bulwark_core::NotChecked>,
+    Vec<bulwark_core::IncompleteReason>,
+) {
+    let mut listed = Vec::new();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for p in packages {
+        if let Some(reason) = not_checked_reason(p, os) {
+            *counts.entry(reason.clone()).or_default() += 1;
+            listed.push(bulwark_core::NotChecked {
+                name: p.name.clone(),
+                version: p.version.clone(),
+                purl: p.purl.clone(),
+                reason,
+            });
+        }
+    }
+    let reasons = counts
+        .into_iter()
+        .map(|(reason, n)| bulwark_core::IncompleteReason {
+            kind: bulwark_core::IncompleteKind::NotChecked,
+            path: None,
+            layer: None,
+            message: format!("{n} package(s) not checked for vulnerabilities: {reason}"),
+        })
+        .collect();
+    (listed, reasons)
+}
+
 fn major(v: &str) -> Option<String> {
     let m = v.split('.').next()?.trim();
     (!m.is_empty() && m.bytes().all(|b| b.is_ascii_digit())).then(|| m.to_string())
@@ -80,24 +189,6 @@ fn major_minor(v: &str) -> Option<String> {
     let (a, b) = (it.next()?, it.next()?);
     let ok = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
     (ok(a) && ok(b)).then(|| format!("{a}.{b}"))
-}
-
-/// PEP 503 name normalization (lower case, runs of `-_.` become `-`).
-fn pep503(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut sep = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
 }
 
 /// Go versions in OSV have no `v`; the standard library's are Go releases without `go`
@@ -145,7 +236,7 @@ fn target(pkg: &Package, os: Option<&OsInfo>) -> Option<Target> {
         version,
     };
     Some(match pkg.ecosystem {
-        Ecosystem::Pypi => lang("PyPI", pep503(&pkg.name), pkg.version.clone()),
+        Ecosystem::Pypi => lang("PyPI", normalize_pypi_name(&pkg.name), pkg.version.clone()),
         Ecosystem::Npm => lang("npm", pkg.name.clone(), pkg.version.clone()),
         Ecosystem::Cargo => lang("crates.io", pkg.name.clone(), pkg.version.clone()),
         Ecosystem::Golang => lang("Go", pkg.name.clone(), go_version(&pkg.name, &pkg.version)),
@@ -283,11 +374,33 @@ fn ecosystem_applies(record_eco: &str, t: &Target) -> bool {
     }
 }
 
+/// Whether a record's package name names the target. PyPI compares PEP 503 names;
+/// NuGet and Packagist ids are case-insensitive. Go module paths are case-sensitive,
+/// but bulwark compares them ignoring ASCII case: SBOM writers that follow the old purl
+/// rule lower-case the namespace (`github.com/0xjacky/Nginx-UI`), and the hosts that
+/// serve modules (GitHub, GitLab) treat paths that differ only in case as one
+/// repository.
 fn names_equal(base: &str, record_name: &str, name: &str) -> bool {
     match base {
-        "PyPI" => pep503(record_name) == name,
-        "NuGet" | "Packagist" => record_name.eq_ignore_ascii_case(name),
+        "PyPI" => normalize_pypi_name(record_name) == name,
+        "NuGet" | "Packagist" | "Go" => record_name.eq_ignore_ascii_case(name),
         _ => record_name == name,
+    }
+}
+
+/// Whether a record is withdrawn at `now`. OSV's `withdrawn` is the time the record
+/// stops being in force: a time in the future leaves it in force until then. A value
+/// that is not an RFC 3339 time still says the record was withdrawn, so it hides it.
+pub fn is_withdrawn(record: &OsvRecord, now: SystemTime) -> bool {
+    let Some(w) = record.withdrawn.as_deref() else {
+        return false;
+    };
+    match OffsetDateTime::parse(w.trim(), &Rfc3339) {
+        Ok(t) => t <= OffsetDateTime::from(now),
+        Err(e) => {
+            tracing::debug!(record = %record.id, "withdrawn time {w:?} does not parse ({e}); treated as withdrawn");
+            true
+        }
     }
 }
 
@@ -402,7 +515,11 @@ fn eval_range(
         };
         events.push(ev);
     }
-    let before_limits = limits.is_empty() || unlimited || limits.iter().any(|l| installed < l);
+    // Every decision below asks the scheme's own pairwise answer (`native_cmp`);
+    // only the sort uses the total order, since Maven's own comparison is not one
+    // and Rust's sort may panic on a comparator that is not a total order.
+    let below = |v: &Version| installed.native_cmp(v) == Ordering::Less;
+    let before_limits = limits.is_empty() || unlimited || limits.iter().any(below);
     if !before_limits {
         return None;
     }
@@ -416,9 +533,11 @@ fn eval_range(
     for ev in &events {
         match ev {
             Ev::Introduced(None) => vulnerable = true,
-            Ev::Introduced(Some(v)) if installed >= v => vulnerable = true,
-            Ev::Fixed(v, _) if installed >= v => vulnerable = false,
-            Ev::LastAffected(v) if installed > v => vulnerable = false,
+            Ev::Introduced(Some(v)) if !below(v) => vulnerable = true,
+            Ev::Fixed(v, _) if !below(v) => vulnerable = false,
+            Ev::LastAffected(v) if installed.native_cmp(v) == Ordering::Greater => {
+                vulnerable = false
+            }
             _ => {}
         }
     }
@@ -429,7 +548,7 @@ fn eval_range(
         events
             .into_iter()
             .filter_map(|ev| match ev {
-                Ev::Fixed(v, s) if &v > installed => Some((v, s)),
+                Ev::Fixed(v, s) if below(&v) => Some((v, s)),
                 _ => None,
             })
             .collect(),
@@ -482,7 +601,7 @@ fn eval_entry(
                     entry
                         .versions
                         .iter()
-                        .any(|v| parse(s, v).is_ok_and(|p| p == i))
+                        .any(|v| parse(s, v).is_ok_and(|p| p.native_cmp(&i) == Ordering::Equal))
                 })
             });
         if listed {
@@ -583,6 +702,17 @@ fn truncate(s: &str, max: usize) -> String {
 /// Matches one package against candidate records (normally those the store returned for
 /// its ecosystem and name) with OSV's semantics; see the module docs for the decisions.
 pub fn match_package(pkg: &Package, os: Option<&OsInfo>, records: &[OsvRecord]) -> MatchOutcome {
+    match_package_at(pkg, os, records, SystemTime::now())
+}
+
+/// [`match_package`] at a given time: records withdrawn at or before `now` are ignored
+/// ([`is_withdrawn`]).
+pub fn match_package_at(
+    pkg: &Package,
+    os: Option<&OsInfo>,
+    records: &[OsvRecord],
+    now: SystemTime,
+) -> MatchOutcome {
     let mut out = MatchOutcome::default();
     let Some(t) = target(pkg, os) else {
         return out;
@@ -593,7 +723,7 @@ pub fn match_package(pkg: &Package, os: Option<&OsInfo>, records: &[OsvRecord]) 
         cache: BTreeMap::new(),
     };
     for record in records {
-        if record.withdrawn.is_some() {
+        if is_withdrawn(record, now) {
             out.withdrawn += 1;
             continue;
         }
@@ -615,7 +745,7 @@ pub fn match_package(pkg: &Package, os: Option<&OsInfo>, records: &[OsvRecord]) 
         if entries.is_empty() {
             continue;
         }
-        fixes.sort_by(|a, b| a.0.cmp(&b.0));
+        fixes.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
         fixes.dedup_by(|a, b| a.0 == b.0);
         let fixed_versions: Vec<String> = fixes.into_iter().map(|(_, s)| s).collect();
         let status = if !fixed_versions.is_empty() {

@@ -113,32 +113,18 @@ pub fn default_db_dir() -> Option<PathBuf> {
     Some(cache.join("bulwark").join("db"))
 }
 
-/// PEP 503 normalisation: lower case, runs of `-`, `_`, `.` become one `-`.
-pub fn pep503_normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut in_sep = false;
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !in_sep {
-                out.push('-');
-            }
-            in_sep = true;
-        } else {
-            out.extend(c.to_lowercase());
-            in_sep = false;
-        }
-    }
-    out
-}
+/// PEP 503 normalisation, as everywhere in bulwark: [`bulwark_core::purl::normalize_pypi_name`].
+pub use bulwark_core::purl::normalize_pypi_name as pep503_normalize;
 
 /// The key a package name is indexed and looked up by: PEP 503 for PyPI (whose names
 /// are case- and separator-insensitive), ASCII lower case for NuGet and Packagist (whose
-/// package ids are case-insensitive, as the matcher compares them), the name as spelled
-/// everywhere else.
+/// package ids are case-insensitive) and Go (whose module paths are case-sensitive, but
+/// which SBOM writers often lower-case; the matcher compares them ignoring ASCII case),
+/// the name as spelled everywhere else.
 pub fn package_key(ecosystem_base: &str, name: &str) -> String {
     match ecosystem_base {
         "PyPI" => pep503_normalize(name),
-        "NuGet" | "Packagist" => name.to_ascii_lowercase(),
+        "NuGet" | "Packagist" | "Go" => name.to_ascii_lowercase(),
         _ => name.to_string(),
     }
 }
@@ -521,7 +507,7 @@ impl VulnDb {
     pub fn records_for(&self, ecosystem_base: &str, name: &str) -> Result<Vec<OsvRecord>> {
         let key = package_key(ecosystem_base, name);
         let now = rfc3339(now_unix());
-        // Generations written before NuGet/Packagist keys were lower-cased hold those
+        // Generations written before NuGet/Packagist/Go keys were lower-cased hold those
         // names as spelled; asking for the spelling too keeps exact matches working there.
         let mut stmt = self
             .conn

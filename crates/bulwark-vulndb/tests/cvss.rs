@@ -227,10 +227,8 @@ fn v2_and_rating_scale() {
 /// `cvss_vector` and `cvss_score`.
 #[test]
 fn nodejs_security_wg_published_scores() {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/osv/npm/nodejs-security-wg-raw"
-    );
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
+    let dir = bulwark_fixtures::fixtures_location().join("osv/npm/nodejs-security-wg-raw");
     let mut checked = 0;
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .expect("fixture dir")

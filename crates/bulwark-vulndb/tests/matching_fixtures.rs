@@ -8,10 +8,13 @@ use bulwark_core::{Ecosystem, FixStatus, OsInfo, Package, Severity, SourcePackag
 use bulwark_vulndb::matching::{match_package, osv_ecosystem_for, MatchOutcome};
 use bulwark_vulndb::osv::{parse_record, OsvRecord};
 
-const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/osv/");
+/// `shared/fixtures/osv/`, with a trailing slash.
+fn fix() -> String {
+    format!("{}/osv/", bulwark_fixtures::fixtures_location().display())
+}
 
 fn load(rel: &str) -> OsvRecord {
-    let path = format!("{FIX}{rel}");
+    let path = format!("{}{rel}", fix());
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     if rel.ends_with(".yaml") {
         yaml_record(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -153,6 +156,7 @@ fn check(pkg: &Package, o: Option<&OsInfo>, rec: &OsvRecord, want: Option<&[&str
 /// `2:1.16.4-1+deb8u16`, `Debian:9` fixed `2:1.19.2-1+deb9u19`; `related` CVEs only.
 #[test]
 fn debian_ela_source_package_epoch_and_release() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rec = load("Debian/debian-elts-advisories/ELA-1072-1.json");
     let d9 = os("debian", "9.13");
     let d8 = os("debian", "8.11");
@@ -207,6 +211,7 @@ fn debian_ela_source_package_epoch_and_release() {
 /// below everything, so `4.19.304-1` is above the fix and `~deb9u0` below it).
 #[test]
 fn debian_tilde_and_source_version() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rec = load("Debian/debian-elts-advisories/ELA-1034-1.json");
     let d9 = os("debian", "9");
     let fix = ["4.19.304-1~deb9u1"];
@@ -258,6 +263,7 @@ fn debian_tilde_and_source_version() {
 /// `3.0.4-160.el9_0`; summary "Moderate: …".
 #[test]
 fn almalinux_binary_names_and_severity() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rec = load("AlmaLinux/almalinux9/ALSA-2022_6585.json");
     let a9 = os("almalinux", "9.0");
     let fix = ["3.0.4-160.el9_0"];
@@ -321,6 +327,7 @@ fn almalinux_binary_names_and_severity() {
 /// ALSA-2025:20983: `podman` fixed `7:5.6.0-5.el10_1` (epoch 7), "Important".
 #[test]
 fn almalinux_epoch_in_fixed() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rec = load("AlmaLinux/almalinux10/ALSA-2025_20983.json");
     let a10 = os("almalinux", "10.0");
     let fix = ["7:5.6.0-5.el10_1"];
@@ -368,6 +375,7 @@ fn almalinux_epoch_in_fixed() {
 /// `ubuntu_priority: medium`, CVSS 5.5.
 #[test]
 fn ubuntu_releases_pro_and_priority() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rec = load("Ubuntu/ubuntu-security-notices/CVE-2024-22365.json");
     let u18 = os("ubuntu", "18.04");
     let u22 = os("ubuntu", "22.04");
@@ -409,6 +417,7 @@ fn ubuntu_releases_pro_and_priority() {
 /// fix), severity type `Ubuntu` = `medium`, `upstream: [CVE-2025-38094]`.
 #[test]
 fn ubuntu_unfixed_record() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rec = load("Ubuntu/osv.dev-testdata/UBUNTU-CVE-2025-38094.json");
     let u14 = os("ubuntu", "14.04");
     let k = deb(
@@ -436,6 +445,7 @@ fn ubuntu_unfixed_record() {
 /// ∪ [6.0.0, 6.0.1)`.
 #[test]
 fn rustsec_multi_range_and_prereleases() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rec = load("crates.io/rustsec/RUSTSEC-2023-0090.json");
     let w = |v: &str| lang(Ecosystem::Cargo, "wasmtime", v);
     check(&w("0.1.0"), None, &rec, Some(&["4.0.1", "5.0.1", "6.0.1"]));
@@ -460,6 +470,7 @@ fn rustsec_multi_range_and_prereleases() {
 /// the same record without `withdrawn` does.
 #[test]
 fn withdrawn_records_never_match() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rec = load("crates.io/rustsec/RUSTSEC-2023-0002.json");
     assert!(rec.withdrawn.is_some());
     let p = lang(Ecosystem::Cargo, "git2", "0.15.0");
@@ -486,6 +497,7 @@ fn withdrawn_records_never_match() {
 /// GO-2022-0515 (`stdlib`): SEMVER without `v`: `[0, 1.17.12) ∪ [1.18.0-0, 1.18.4)`.
 #[test]
 fn go_stdlib_semver_without_v() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rec = load("Go/vulndb/GO-2022-0515.json");
     let s = |v: &str| lang(Ecosystem::Golang, "stdlib", v);
     let both = ["1.17.12", "1.18.4"];
@@ -507,6 +519,7 @@ fn go_stdlib_semver_without_v() {
 /// and `golang.org/x/mod` `[0, 0.40.0)`.
 #[test]
 fn go_toolchain_and_module() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rec = load("Go/vulndb/GO-2026-6179.json");
     let t = |v: &str| lang(Ecosystem::Golang, "toolchain", v);
     check(&t("go1.27rc2"), None, &rec, Some(&["1.27.0-rc.3"]));
@@ -527,6 +540,7 @@ fn go_toolchain_and_module() {
 /// PYSEC-2022-48 (pypa YAML, `protobuf`): ECOSYSTEM `[0, 3.15.0)` plus a versions list.
 #[test]
 fn pypi_yaml_record_and_name_normalization() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rec = load("PyPI/pypa-advisory-database/protobuf/PYSEC-2022-48.yaml");
     let p = |n: &str, v: &str| lang(Ecosystem::Pypi, n, v);
     check(&p("protobuf", "3.14.0"), None, &rec, Some(&["3.15.0"]));
@@ -542,6 +556,7 @@ fn pypi_yaml_record_and_name_normalization() {
 /// `[0, 1.4.1)`.
 #[test]
 fn pypi_git_ranges_are_skipped_and_counted() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rec = load("PyPI/trivy-db-fixtures/PYSEC-2018-27.json");
     let q = |v: &str| lang(Ecosystem::Pypi, "qutebrowser", v);
     let out = match_package(&q("1.4.0"), None, std::slice::from_ref(&rec));
@@ -557,6 +572,7 @@ fn pypi_git_ranges_are_skipped_and_counted() {
 /// 3.1.5` (inclusive), no fix.
 #[test]
 fn maven_last_affected_is_inclusive() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rec = load("Maven/ghsa-scalibr-zeppelin/GHSA-m4h3-7mc2-v295.json");
     let a = |v: &str| lang(Ecosystem::Maven, "io.atomix:atomix", v);
     check(&a("3.0.0"), None, &rec, Some(&[]));
@@ -568,6 +584,7 @@ fn maven_last_affected_is_inclusive() {
 /// GHSA-266m-wp2v-x7mq (NuGet `Microsoft.NetCore.App.Runtime.linux-arm`): `[9.0.0, 9.0.6)`.
 #[test]
 fn nuget_range_and_case_insensitive_id() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rec = load("NuGet/ghsa-trivy-db-fixtures/GHSA-266m-wp2v-x7mq.json");
     let n = |name: &str, v: &str| lang(Ecosystem::Nuget, name, v);
     let id = "Microsoft.NetCore.App.Runtime.linux-arm";
@@ -588,6 +605,7 @@ fn nuget_range_and_case_insensitive_id() {
 /// and `[4.5.0, 4.8.6)`.
 #[test]
 fn packagist_two_entries() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rec = load("Packagist/ghsa-trivy-db-fixtures/GHSA-wjx8-cgrm-hh8p.json");
     let c = |v: &str| lang(Ecosystem::Composer, "contao/core-bundle", v);
     check(&c("3.5.40"), None, &rec, None);
@@ -602,6 +620,7 @@ fn packagist_two_entries() {
 /// `[3.20.0.rc.1, 3.20.3)`, `[3.17.0.rc.1, 3.19.6)`, `[0, 3.16.3)`.
 #[test]
 fn rubygems_prerelease_boundaries() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rec = load("RubyGems/ghsa-scalibr-zeppelin/GHSA-h4h5-3hr4-j3g2.json");
     let g = |v: &str| lang(Ecosystem::Gem, "google-protobuf", v);
     check(&g("3.21.0.rc.1"), None, &rec, Some(&["3.21.7"]));
@@ -623,6 +642,7 @@ fn rubygems_prerelease_boundaries() {
 /// informational and not applied.
 #[test]
 fn npm_prerelease_and_open_range() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rec = load("npm/ghsa-trivy-db-fixtures/GHSA-75v8-2h7p-7m2m.json");
     let f = |v: &str| lang(Ecosystem::Npm, "formidable", v);
     check(&f("2.0.9"), None, &rec, None);

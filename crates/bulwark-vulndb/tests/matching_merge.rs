@@ -4,10 +4,13 @@ use bulwark_core::{Ecosystem, FixStatus, OsInfo, Package, Severity, VulnFinding}
 use bulwark_vulndb::matching::{attach_enrichment, identity_ids, match_package, merge_findings};
 use bulwark_vulndb::osv::{parse_record, OsvRecord};
 
-const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/osv/");
+/// `shared/fixtures/osv/`, with a trailing slash.
+fn fix() -> String {
+    format!("{}/osv/", bulwark_fixtures::fixtures_location().display())
+}
 
 fn load(rel: &str) -> OsvRecord {
-    let path = format!("{FIX}{rel}");
+    let path = format!("{}{rel}", fix());
     parse_record(&std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
         .unwrap_or_else(|e| panic!("{path}: {e}"))
 }
@@ -31,6 +34,7 @@ fn ids(f: &VulnFinding) -> Vec<&str> {
 /// CVE-2020-25792, CVSS 7.5, GHSA severity HIGH) matches the same crate.
 #[test]
 fn rustsec_and_ghsa_merge_into_one() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rs = load("crates.io/rustsec/RUSTSEC-2020-0041.json");
     let gh = load("crates.io/ghsa-trivy-db-fixtures/GHSA-mp6f-p9gp-vpj9.json");
     let p = lang(Ecosystem::Cargo, "sized-chunks", "0.6.2");
@@ -73,9 +77,11 @@ fn rustsec_and_ghsa_merge_into_one() {
 /// 7.5) both cover PyPI `protobuf` `[0, 3.15.0)`.
 #[test]
 fn pysec_and_ghsa_merge_under_the_cve() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let gh = load("PyPI/ghsa-scalibr-zeppelin/GHSA-77rm-9x9h-xj3g.json");
     let yaml = std::fs::read_to_string(format!(
-        "{FIX}PyPI/pypa-advisory-database/protobuf/PYSEC-2022-48.yaml"
+        "{}PyPI/pypa-advisory-database/protobuf/PYSEC-2022-48.yaml",
+        fix()
     ))
     .expect("read");
     // Build the PYSEC record from the YAML's ids and events (see matching_fixtures.rs for
@@ -106,6 +112,7 @@ fn pysec_and_ghsa_merge_under_the_cve() {
 
 #[test]
 fn different_vulns_or_versions_do_not_merge() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // GHSA-jf85-cpcp-j695 (CVE-2019-10744, [0, 4.17.12)) and GHSA-35jh-r3h4-6jhm
     // (CVE-2021-23337, [0, 4.17.21)) both hit lodash-rails 4.17.11: two vulnerabilities.
     let a = load("RubyGems/ghsa-osv-scanner-santatracker/GHSA-jf85-cpcp-j695.json");
@@ -125,6 +132,7 @@ fn different_vulns_or_versions_do_not_merge() {
 /// CVEs are not identity links (merging through them would glue unrelated findings).
 #[test]
 fn multi_cve_upstream_is_not_an_identity() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let dla = load("Debian/osv.dev-testdata/DLA-3623-1.json");
     assert!(dla.upstream.len() > 1);
     assert_eq!(identity_ids(&dla), vec!["DLA-3623-1".to_string()]);
@@ -136,8 +144,9 @@ fn multi_cve_upstream_is_not_an_identity() {
 /// KEV by CVE, from the real 2022 excerpt.
 #[test]
 fn kev_and_epss_attach_by_cve() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let kev: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(format!("{FIX}_enrichment/kev-2022-excerpt.json")).expect("kev"),
+        &std::fs::read(format!("{}_enrichment/kev-2022-excerpt.json", fix())).expect("kev"),
     )
     .expect("json");
     let kev_ids: Vec<String> = kev["vulnerabilities"]
@@ -188,6 +197,7 @@ fn kev_and_epss_attach_by_cve() {
 /// one Red Hat entry in the converter's shape is added to exercise matching.
 #[test]
 fn red_hat_impact_wins_for_os_packages() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let mut rec = load("RedHat/osv-schema-testdata/RHSA-2022_0216.json");
     assert!(rec.affected.is_empty());
     let entry: bulwark_vulndb::osv::Affected = serde_json::from_str(
@@ -229,6 +239,7 @@ fn red_hat_impact_wins_for_os_packages() {
 /// v4.0 one: the v3.x score decides.
 #[test]
 fn v3_preferred_over_v4() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rec = load("PyPI/trivy-db-fixtures/PYSEC-2026-1.json");
     let p = lang(Ecosystem::Pypi, "werkzeug", "3.1.4");
     let out = match_package(&p, None, &[rec]);

@@ -23,6 +23,7 @@ fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
 
 #[test]
 fn imports_every_fixture_record() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let db = tempfile::tempdir().expect("tmp");
     let stats = import_paths(db.path(), &osv_inputs(), &ImportOptions::default()).expect("import");
     // Expected numbers were computed from the fixture files with a separate Python
@@ -291,6 +292,7 @@ fn newer_schema_is_a_clear_error() {
 
 #[test]
 fn export_import_round_trip_and_tamper_detection() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let src = tempfile::tempdir().expect("tmp");
     let inputs = vec![osv_fixtures().join("crates.io/rustsec")];
     import_paths(src.path(), &inputs, &ImportOptions::default()).expect("import");
@@ -343,6 +345,7 @@ fn export_import_round_trip_and_tamper_detection() {
 
 #[test]
 fn kev_and_epss_import_and_lookup() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let db = tempfile::tempdir().expect("tmp");
     let kev = osv_fixtures().join("_enrichment/kev-2022-excerpt.json");
     let raw: serde_json::Value =
@@ -445,6 +448,7 @@ fn missing_db_and_dropped_writer() {
 /// exactly, so only the matcher, never reached, compared them case-insensitively).
 #[test]
 fn nuget_and_packagist_lookups_ignore_case() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let d = tempfile::tempdir().expect("tempdir");
     let db = d.path().join("db");
     let rec = osv_fixtures().join("NuGet/ghsa-trivy-db-fixtures/GHSA-266m-wp2v-x7mq.json");

@@ -117,6 +117,7 @@ fn publish(m: &Mirror, eco: &str, recs: &[OsvRecord]) {
 
 #[test]
 fn full_then_incremental_update_and_interrupted_download() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let m = Mirror::default();
     let url = m.start();
     let mut rust = fixture_records("crates.io/rustsec");

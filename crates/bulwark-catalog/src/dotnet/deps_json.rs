@@ -111,6 +111,7 @@ mod tests {
 
     #[test]
     fn deps_json_fixtures_match_expected() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         for f in [
             "happy.deps.json",
             "ambiguous-root.deps.json",
@@ -125,6 +126,7 @@ mod tests {
 
     #[test]
     fn deps_json_syft_sample() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         // No expectation file. Of the 12 `package` libraries, two are listed in the
         // target without runtime assets (System.Diagnostics.DiagnosticSource,
         // System.Runtime.CompilerServices.Unsafe, provided by the shared framework) and

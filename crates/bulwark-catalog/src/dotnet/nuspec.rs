@@ -69,6 +69,7 @@ mod tests {
     // the values below are read from the fixtures' own <id>/<version>/<license>.
     #[test]
     fn nuspec_global_packages() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         let base = "dotnet/nuget-global-packages/.nuget/packages";
         let p = parse(&fixture(&format!(
             "{base}/newtonsoft.json/12.0.3/newtonsoft.json.nuspec"

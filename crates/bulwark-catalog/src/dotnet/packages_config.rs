@@ -40,6 +40,7 @@ mod tests {
 
     #[test]
     fn packages_config_matches_expected() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         let rel = "dotnet/packages-config/packages.config";
         let pkgs = parse(&fixture(rel)).unwrap();
         assert_eq!(our_nv(&pkgs), nv(&expected_packages(rel)));
@@ -48,6 +49,7 @@ mod tests {
 
     #[test]
     fn packages_config_dev_dependency() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         // Deliberate difference: Trivy drops `developmentDependency="true"` entries; we
         // keep them flagged `dev`, so the non-dev set must equal Trivy's.
         let rel = "dotnet/packages-config/dev_dependency.config";

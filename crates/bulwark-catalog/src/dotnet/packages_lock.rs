@@ -53,6 +53,7 @@ mod tests {
 
     #[test]
     fn packages_lock_fixtures_match_expected() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         for f in [
             "packages_lock_legacy.json",
             "packages_lock_multi.json",

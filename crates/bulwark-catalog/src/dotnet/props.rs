@@ -51,6 +51,7 @@ mod tests {
 
     #[test]
     fn props_fixtures_match_expected() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         for f in [
             "Directory.Packages.props",
             "packages.props",

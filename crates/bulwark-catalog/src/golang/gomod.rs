@@ -36,6 +36,7 @@ impl Cataloger for GoModCataloger {
         Ok(CatalogOutput {
             packages: m.packages(),
             os: None,
+            ..Default::default()
         })
     }
 }

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 
 fn fixture(rel: &str) -> String {
     format!(
-        "{}/../../../shared/fixtures/go/{rel}",
-        env!("CARGO_MANIFEST_DIR")
+        "{}/go/{rel}",
+        bulwark_fixtures::fixtures_location().display()
     )
 }
 
@@ -21,6 +21,7 @@ fn run(c: &dyn Cataloger, path: &str) -> Result<Vec<Package>, CatalogError> {
         size,
         mode: 0o755,
         reader: &mut f,
+        spool_dir: None,
     })
     .map(|o| o.packages)
 }
@@ -52,6 +53,7 @@ fn names(pkgs: &[Package]) -> Set {
 
 #[test]
 fn go_binaries_match_trivy() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // test.elf is go1.15 (pointer format); the others are go1.22 (inline format).
     for (bin, exp) in [
         ("binary/test.elf", "binary/test.elf.expected.json"),
@@ -71,12 +73,13 @@ fn go_binaries_match_trivy() {
 
 #[test]
 fn go_binary_ignores_other_files() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let c = exe::ExecutableCataloger;
     assert!(c.wants("usr/local/bin/app", 10_000, 0o755, ScanMode::Image));
     // The Rust auditable ELF is not a Go binary.
     let rust_elf = format!(
-        "{}/../../../shared/fixtures/cargo/auditable-binary/test.elf",
-        env!("CARGO_MANIFEST_DIR")
+        "{}/cargo/auditable-binary/test.elf",
+        bulwark_fixtures::fixtures_location().display()
     );
     // The executable cataloger reports that file's crates; none of them is a Go module.
     assert!(!run(&c, &rust_elf)
@@ -123,6 +126,7 @@ fn decode_rejects_garbage() {
 
 #[test]
 fn go_mod_fixtures_match_trivy() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // Case 1 of normal.expected.json is the default (no stdlib from the `go` line);
     // case 0 of replaced.expected.json has `replace` applied, like us.
     for (dir, case) in [
@@ -147,6 +151,7 @@ fn go_mod_fixtures_match_trivy() {
 
 #[test]
 fn go_mod_project_happy() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let pkgs = run(&gomod::GoModCataloger, &fixture("project-happy/go.mod")).unwrap();
     let text = std::fs::read_to_string(fixture("project-happy.expected.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -188,6 +193,7 @@ fn go_mod_local_replace_removes_module_and_errors_have_lines() {
 
 #[test]
 fn go_sum_fixtures_match_trivy() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     for f in ["gomod_many.sum", "gomod_emptyline.sum", "gomod_normal.sum"] {
         let data = std::fs::read(fixture(&format!("sum/{f}"))).unwrap();
         let pkgs = gomod::parse_go_sum(&data).unwrap();
@@ -276,6 +282,7 @@ fn real_go_binary_built_here() {
 
 #[test]
 fn byte_entry_point_matches_cataloger() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let data = std::fs::read(fixture("binary/test.elf")).unwrap();
     let via_bytes = binary::parse_go_binary_bytes(&data).unwrap();
     let via_reader = run(&exe::ExecutableCataloger, &fixture("binary/test.elf")).unwrap();
@@ -289,6 +296,7 @@ fn byte_entry_point_matches_cataloger() {
 
 #[test]
 fn go_sum_completes_old_go_mod_only() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let m = gomod::parse_go_mod(&std::fs::read(fixture("mod/go116/go.mod")).unwrap()).unwrap();
     let sum = std::fs::read(fixture("mod/go116/go.sum")).unwrap();
     let pkgs = names(&m.packages_with_go_sum(&sum).unwrap());

@@ -54,7 +54,10 @@ impl Cataloger for JavaArchiveCataloger {
         input.reader.rewind()?;
         let mut budget = MAX_TOTAL;
         let packages = parse_archive(&mut *input.reader, input.path, 0, &mut budget)?;
-        Ok(CatalogOutput { packages, os: None })
+        Ok(CatalogOutput {
+            packages,
+            ..Default::default()
+        })
     }
 }
 

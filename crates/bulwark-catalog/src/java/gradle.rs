@@ -25,6 +25,7 @@ impl Cataloger for GradleLockCataloger {
         Ok(CatalogOutput {
             packages: parse_gradle_lock(&data)?,
             os: None,
+            ..Default::default()
         })
     }
 }

@@ -38,6 +38,7 @@ impl Cataloger for PomCataloger {
         Ok(CatalogOutput {
             packages: parse_pom(&data)?,
             os: None,
+            ..Default::default()
         })
     }
 }

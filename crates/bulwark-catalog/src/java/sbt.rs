@@ -30,6 +30,7 @@ impl Cataloger for SbtLockCataloger {
         Ok(CatalogOutput {
             packages: parse_sbt_lock(&data)?,
             os: None,
+            ..Default::default()
         })
     }
 }

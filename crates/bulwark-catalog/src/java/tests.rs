@@ -8,8 +8,8 @@ use std::io::Write;
 
 fn fixture(rel: &str) -> String {
     format!(
-        "{}/../../../shared/fixtures/java/{rel}",
-        env!("CARGO_MANIFEST_DIR")
+        "{}/java/{rel}",
+        bulwark_fixtures::fixtures_location().display()
     )
 }
 
@@ -21,6 +21,7 @@ fn run_at(c: &dyn Cataloger, file: &str, path: &str) -> Result<Vec<Package>, Cat
         size,
         mode: 0o644,
         reader: &mut f,
+        spool_dir: None,
     })
     .map(|o| o.packages)
 }
@@ -81,6 +82,7 @@ fn jar(name: &str) -> Vec<Package> {
 
 #[test]
 fn jars_matching_trivy_exactly() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // nested.jar: pom.properties at three nesting levels.
     // hadoop-shaded-guava: a shaded jar with five pom.properties; licences from the
     // embedded pom.xml files (only j2objc's declares one).
@@ -108,6 +110,7 @@ fn jars_matching_trivy_exactly() {
 
 #[test]
 fn jars_differing_for_lack_of_java_db() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // heuristic-1.0.0-SNAPSHOT.jar: Trivy finds the groupId `com.example` by artifactId in
     // its Java DB; we only have the file name.
     let got = rows(&jar("heuristic-1.0.0-SNAPSHOT.jar"));
@@ -160,6 +163,7 @@ fn debian_jars() {
 
 #[test]
 fn manifests_match_syft() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     for f in [
         "small",
         "continuation",
@@ -191,6 +195,7 @@ fn manifests_match_syft() {
 
 #[test]
 fn pom_properties_and_file_names() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     for f in ["colon-delimited", "colon-delimited-with-equals"] {
         let data = std::fs::read(fixture(&format!("pom-properties/{f}.pom.properties"))).unwrap();
         let p = archive::parse_pom_properties(&data);
@@ -264,6 +269,7 @@ fn zip_bomb_and_depth_limits() {
 
 #[test]
 fn gradle_lock_matches_trivy() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let data = std::fs::read(fixture("gradle/happy.lockfile")).unwrap();
     let pkgs = gradle::parse_gradle_lock(&data).unwrap();
     let text = std::fs::read_to_string(fixture("gradle/happy.lockfile.expected.json")).unwrap();
@@ -290,6 +296,7 @@ fn gradle_lock_matches_trivy() {
 
 #[test]
 fn sbt_lock_matches_trivy() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let data = std::fs::read(fixture("sbt/v1_happy.sbt.lock")).unwrap();
     let pkgs = sbt::parse_sbt_lock(&data).unwrap();
     let text = std::fs::read_to_string(fixture("sbt/v1_happy.sbt.lock.expected.json")).unwrap();
@@ -348,6 +355,7 @@ fn pom_expected(rel: &str, case: usize) -> BTreeSet<(String, String)> {
 
 #[test]
 fn pom_matches_trivy_where_offline_suffices() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // happy: property substitution, runtime kept, provided dropped.
     assert_eq!(
         pom_rows("pom/happy/pom.xml"),

@@ -30,6 +30,7 @@ fn check(parse: fn(&[u8]) -> Result<Vec<Package>, crate::CatalogError>, rel: &st
 
 #[test]
 fn package_lock_fixtures_match_expected() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // Licenses are compared too: v2/v3 entries record them (string or legacy array).
     for file in [
         "package-lock_v1.json",
@@ -60,6 +61,7 @@ fn package_lock_fixtures_match_expected() {
 
 #[test]
 fn package_lock_project_with_node_modules() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // The anchor's analyzer fills licenses in from node_modules/*/package.json; our
     // lock cataloger sees only the lock, and the package.json cataloger reports the
     // installed copies separately. So: name/version/dev from the lock here, and the
@@ -96,6 +98,7 @@ fn package_lock_project_with_node_modules() {
 
 #[test]
 fn package_json_fixtures_match_expected() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     for file in [
         "legacy_array_package.json",
         "legacy_package.json",
@@ -155,6 +158,7 @@ fn npm_bad_json_has_line() {
 
 #[test]
 fn yarn_fixtures_match_expected() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     for file in [
         "yarn_happy.lock",
         "yarn_v2_deps_with_protocol.lock",
@@ -192,6 +196,7 @@ fn yarn_classic_alias_and_bad_header() {
 
 #[test]
 fn pnpm_fixtures_match_expected() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     for file in [
         "pnpm-lock_archives.yaml",
         "pnpm-lock_normal.yaml",
@@ -211,6 +216,7 @@ fn pnpm_fixtures_match_expected() {
 
 #[test]
 fn pnpm_with_dev_keeps_dev_packages_flagged() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // The anchor drops `dev: true` packages of format 5/6 locks; we keep them, flagged.
     let rel = "pnpm/pnpm-lock_with_dev.yaml";
     let got = check(parse_pnpm_lock, rel);
@@ -248,6 +254,7 @@ fn pnpm_bounded_yaml() {
 
 #[test]
 fn bun_fixtures_match_expected() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     for file in ["bun_happy.lock", "bun_multiple_ws.lock"] {
         let rel = format!("bun/{file}");
         let got = check(parse_bun_lock, &rel);
@@ -284,6 +291,7 @@ fn jsonc_rewrite() {
 /// at several points: errors are fine, panics and hangs are not.
 #[test]
 fn no_panics_on_any_fixture_or_truncation() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let parsers: [crate::util::ParseFn; 15] = [
         parse_package_lock,
         parse_package_json,
@@ -350,6 +358,7 @@ fn catalog_refuses_oversized_input() {
         size: 1 << 40,
         mode: 0o644,
         reader: &mut cur,
+        spool_dir: None,
     });
     assert!(
         matches!(r, Err(crate::CatalogError::TooLarge { .. })),

@@ -3,14 +3,14 @@
 //!
 //! Records are separated by blank lines; each line is `<letter>:<value>`. Lines that do
 //! not have that shape make their record malformed, and a malformed record is skipped
-//! without affecting the others.
+//! with a warning, without affecting the others. The database lists every file of every
+//! package, so it is streamed line by line rather than read whole.
 
-use crate::{read_bounded, CatalogError, CatalogInput, CatalogOutput, Cataloger, ScanMode};
+use crate::util::{for_each_line, RecordWarnings};
+use crate::{CatalogError, CatalogInput, CatalogOutput, Cataloger, ScanMode};
 use base64::Engine;
 use bulwark_core::{Ecosystem, Package, SourcePackage};
-
-/// The installed db lists every file of every package; large images reach tens of MiB.
-const MAX_APK_DB_SIZE: u64 = 128 * 1024 * 1024;
+use std::io::Read;
 
 /// Catalogs the apk installed database.
 #[derive(Debug, Default, Clone, Copy)]
@@ -26,11 +26,12 @@ impl Cataloger for ApkCataloger {
     }
 
     fn catalog(&self, input: CatalogInput<'_>) -> Result<CatalogOutput, CatalogError> {
-        let data = read_bounded(input.reader, MAX_APK_DB_SIZE, "apk")?;
-        Ok(CatalogOutput {
-            packages: parse_apk_installed(&data)?,
-            os: None,
-        })
+        input.reader.rewind()?;
+        let mut out = CatalogOutput::default();
+        let mut warnings = RecordWarnings::default();
+        parse_apk_stream(&mut *input.reader, &mut out.packages, &mut warnings)?;
+        out.warnings = warnings.finish();
+        Ok(out)
     }
 }
 
@@ -44,29 +45,40 @@ struct Record {
     origin: Option<String>,
     maintainer: Option<String>,
     checksum: Option<String>,
-    malformed: bool,
+    malformed: Option<String>,
     any: bool,
 }
 
-/// Parses an apk `installed` database. Malformed records are skipped; this never fails
-/// on content.
-pub fn parse_apk_installed(data: &[u8]) -> Result<Vec<Package>, CatalogError> {
-    let text = String::from_utf8_lossy(data);
-    let mut out = Vec::new();
+/// Longest line kept; a longer one makes its record malformed.
+const MAX_LINE: usize = 1 << 20;
+
+/// Parses an apk `installed` database streamed from `r`, in memory bounded by one line
+/// (the per-file `F:`/`R:` lists are never held). Malformed records are skipped, each
+/// with a warning; only a read error fails.
+pub fn parse_apk_stream(
+    r: &mut dyn Read,
+    out: &mut Vec<Package>,
+    warnings: &mut RecordWarnings,
+) -> std::io::Result<()> {
     let mut rec = Record::default();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            finish(std::mem::take(&mut rec), &mut out);
-            continue;
+    for_each_line(r, MAX_LINE, |l| {
+        let line = l.text;
+        if line.trim().is_empty() && !l.too_long {
+            finish(std::mem::take(&mut rec), out, warnings);
+            return;
         }
         if !rec.any {
-            rec.line = i + 1;
+            rec.line = l.number;
             rec.any = true;
         }
         let bytes = line.as_bytes();
-        let (Some(&key), Some(b':')) = (bytes.first(), bytes.get(1)) else {
-            rec.malformed = true;
-            continue;
+        let (Some(&key), Some(b':'), false) = (bytes.first(), bytes.get(1), l.too_long) else {
+            rec.malformed.get_or_insert(if l.too_long {
+                format!("line {} is longer than {MAX_LINE} bytes", l.number)
+            } else {
+                format!("line {} is not `<letter>:<value>`", l.number)
+            });
+            return;
         };
         let value = line.get(2..).unwrap_or_default().trim();
         let slot = match key {
@@ -77,26 +89,42 @@ pub fn parse_apk_installed(data: &[u8]) -> Result<Vec<Package>, CatalogError> {
             b'o' => &mut rec.origin,
             b'm' => &mut rec.maintainer,
             b'C' => &mut rec.checksum,
-            _ => continue,
+            _ => return,
         };
         if !value.is_empty() {
             *slot = Some(value.to_string());
         }
-    }
-    finish(rec, &mut out);
+    })?;
+    finish(rec, out, warnings);
+    Ok(())
+}
+
+/// Parses an apk `installed` database held in memory (see [`parse_apk_stream`]);
+/// record-level problems are dropped. This never fails on content.
+pub fn parse_apk_installed(data: &[u8]) -> Result<Vec<Package>, CatalogError> {
+    let mut out = Vec::new();
+    let mut warnings = RecordWarnings::default();
+    parse_apk_stream(&mut &data[..], &mut out, &mut warnings)?;
     Ok(out)
 }
 
-fn finish(rec: Record, out: &mut Vec<Package>) {
+fn finish(rec: Record, out: &mut Vec<Package>, warnings: &mut RecordWarnings) {
     if !rec.any {
         return;
     }
-    if rec.malformed {
-        tracing::debug!(line = rec.line, "skipping malformed apk record");
+    if let Some(why) = rec.malformed {
+        warnings.push(format!(
+            "apk record at line {} ({}) skipped: {why}",
+            rec.line,
+            rec.name.as_deref().unwrap_or("(unnamed)")
+        ));
         return;
     }
     let (Some(name), Some(version)) = (rec.name, rec.version) else {
-        tracing::debug!(line = rec.line, "skipping apk record without P: or V:");
+        warnings.push(format!(
+            "apk record at line {} skipped: no P: (name) or V: (version)",
+            rec.line
+        ));
         return;
     };
     let mut p = Package::new(Ecosystem::Apk, name.as_str(), version.as_str(), "apk");

@@ -4,14 +4,18 @@
 //! Both are deb822 control files: stanzas separated by blank lines, `Field: value` lines,
 //! continuation lines starting with whitespace. A stanza that is malformed (no name, no
 //! or an invalid version, a line that is neither a field nor a continuation) is skipped
-//! on its own; the rest of the file is still used.
+//! on its own, with a warning; the rest of the file is still used.
+//!
+//! The file is streamed line by line and only the fields a package needs are kept, so a
+//! status file of any size (the walker's per-file limit aside) is read in bounded memory:
+//! large installations have status files of hundreds of MiB once Descriptions and
+//! Conffiles add up, and a size cap here meant "0 packages" and a passing gate.
 
-use crate::{read_bounded, CatalogError, CatalogInput, CatalogOutput, Cataloger, ScanMode};
+use crate::util::{for_each_line, Line, RecordWarnings};
+use crate::{CatalogError, CatalogInput, CatalogOutput, Cataloger, ScanMode};
 use bulwark_core::purl::split_epoch;
 use bulwark_core::{Ecosystem, Package, SourcePackage};
-
-/// Large Debian installations have status files of a few MiB.
-const MAX_STATUS_SIZE: u64 = 64 * 1024 * 1024;
+use std::io::Read;
 
 const STATUS: &str = "var/lib/dpkg/status";
 const STATUS_D: &str = "var/lib/dpkg/status.d";
@@ -51,22 +55,47 @@ impl Cataloger for DpkgCataloger {
     }
 
     fn catalog(&self, input: CatalogInput<'_>) -> Result<CatalogOutput, CatalogError> {
-        let data = read_bounded(input.reader, MAX_STATUS_SIZE, "dpkg")?;
+        input.reader.rewind()?;
         // status.d files are written for installed packages only and carry no Status.
         let require_status = input.path == STATUS;
-        Ok(CatalogOutput {
-            packages: parse_dpkg_status(&data, require_status)?,
-            os: None,
-        })
+        let mut out = CatalogOutput::default();
+        let mut warnings = RecordWarnings::default();
+        parse_dpkg_stream(
+            &mut *input.reader,
+            require_status,
+            &mut out.packages,
+            &mut warnings,
+        )?;
+        out.warnings = warnings.finish();
+        Ok(out)
     }
 }
 
-/// One stanza's fields, in file order, with the line it started on.
+/// Longest line kept; longer lines make their stanza malformed (a real control line is
+/// far shorter; Description paragraphs are continuation lines, each short).
+const MAX_LINE: usize = 1 << 20;
+
+/// The fields a package is built from; all others are dropped while streaming, so a
+/// stanza costs the same memory however long its Description or Conffiles are.
+const KEPT_FIELDS: &[&str] = &[
+    "Package",
+    "Version",
+    "Status",
+    "Architecture",
+    "Maintainer",
+    "Source",
+];
+
+/// One stanza's kept fields, in file order, with the line it started on.
 #[derive(Debug, Default)]
 struct Stanza {
     line: usize,
     fields: Vec<(String, String)>,
-    malformed: bool,
+    /// Any field line seen (kept or not): a continuation before one is malformed.
+    any_field: bool,
+    /// Whether the last field line was kept (its continuations are appended).
+    last_kept: bool,
+    malformed: Option<String>,
 }
 
 impl Stanza {
@@ -77,46 +106,125 @@ impl Stanza {
             .map(|(_, v)| v.trim())
             .filter(|v| !v.is_empty())
     }
+
+    fn is_empty(&self) -> bool {
+        !self.any_field && self.malformed.is_none()
+    }
+
+    fn bad(&mut self, why: String) {
+        self.malformed.get_or_insert(why);
+    }
 }
 
-/// Splits a deb822 file into stanzas.
-fn stanzas(text: &str) -> Vec<Stanza> {
-    let mut out = Vec::new();
-    let mut cur = Stanza::default();
-    for (i, line) in text.lines().enumerate() {
-        let lineno = i + 1;
-        if line.trim().is_empty() {
-            if !cur.fields.is_empty() || cur.malformed {
-                out.push(std::mem::take(&mut cur));
-            }
-            continue;
+/// Feeds deb822 lines in and gets packages out, one stanza at a time.
+struct StatusParser<'a> {
+    require_status: bool,
+    cur: Stanza,
+    out: &'a mut Vec<Package>,
+    warnings: &'a mut RecordWarnings,
+}
+
+impl StatusParser<'_> {
+    fn line(&mut self, l: Line<'_>) {
+        let line = l.text;
+        if line.trim().is_empty() && !l.too_long {
+            self.flush();
+            return;
         }
-        if cur.fields.is_empty() && !cur.malformed {
-            cur.line = lineno;
+        if self.cur.is_empty() {
+            self.cur.line = l.number;
+        }
+        if l.too_long {
+            self.cur
+                .bad(format!("line {} is longer than {MAX_LINE} bytes", l.number));
+            return;
         }
         if line.starts_with([' ', '\t']) {
-            match cur.fields.last_mut() {
-                Some((_, v)) => {
-                    v.push('\n');
-                    v.push_str(line.trim());
+            if !self.cur.any_field {
+                self.cur.bad(format!(
+                    "line {} is a continuation before any field",
+                    l.number
+                ));
+            } else if self.cur.last_kept {
+                if let Some((_, v)) = self.cur.fields.last_mut() {
+                    if v.len() < MAX_LINE {
+                        v.push('\n');
+                        v.push_str(line.trim());
+                    }
                 }
-                None => cur.malformed = true,
             }
         } else if let Some((k, v)) = line.split_once(':') {
             let key = k.trim();
             if key.is_empty() || key.contains(char::is_whitespace) {
-                cur.malformed = true;
-            } else {
-                cur.fields.push((key.to_string(), v.trim().to_string()));
+                self.cur.bad(format!(
+                    "line {} is neither a field nor a continuation",
+                    l.number
+                ));
+                return;
+            }
+            self.cur.any_field = true;
+            self.cur.last_kept = KEPT_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(key));
+            if self.cur.last_kept {
+                self.cur
+                    .fields
+                    .push((key.to_string(), v.trim().to_string()));
             }
         } else {
-            cur.malformed = true;
+            self.cur.bad(format!(
+                "line {} is neither a field nor a continuation",
+                l.number
+            ));
         }
     }
-    if !cur.fields.is_empty() || cur.malformed {
-        out.push(cur);
+
+    fn flush(&mut self) {
+        let st = std::mem::take(&mut self.cur);
+        if st.is_empty() {
+            return;
+        }
+        match package_from(&st, self.require_status) {
+            Ok(Some(p)) => self.out.push(p),
+            Ok(None) => {}
+            Err(why) => {
+                let who = st.get("Package").unwrap_or("(unnamed)");
+                self.warnings.push(format!(
+                    "dpkg stanza at line {} ({who}) skipped: {why}",
+                    st.line
+                ));
+            }
+        }
     }
-    out
+}
+
+/// Parses a dpkg status file streamed from `r`, in memory bounded by one stanza's kept
+/// fields (not by the file). With `require_status`, stanzas without an installed
+/// `Status:` are left out (as in `var/lib/dpkg/status`); without it a missing `Status:`
+/// counts as installed (distroless `status.d/`). Malformed stanzas are skipped
+/// individually, each with a warning; only a read error fails.
+pub fn parse_dpkg_stream(
+    r: &mut dyn Read,
+    require_status: bool,
+    out: &mut Vec<Package>,
+    warnings: &mut RecordWarnings,
+) -> std::io::Result<()> {
+    let mut p = StatusParser {
+        require_status,
+        cur: Stanza::default(),
+        out,
+        warnings,
+    };
+    for_each_line(r, MAX_LINE, |l| p.line(l))?;
+    p.flush();
+    Ok(())
+}
+
+/// Parses a dpkg status file held in memory (see [`parse_dpkg_stream`]); record-level
+/// problems are dropped. This never fails on content.
+pub fn parse_dpkg_status(data: &[u8], require_status: bool) -> Result<Vec<Package>, CatalogError> {
+    let mut out = Vec::new();
+    let mut warnings = RecordWarnings::default();
+    parse_dpkg_stream(&mut &data[..], require_status, &mut out, &mut warnings)?;
+    Ok(out)
 }
 
 /// Whether `v` is a syntactically valid Debian version (`[epoch:]upstream[-revision]`).
@@ -151,27 +259,9 @@ fn is_installed(status: &str) -> bool {
     status.split_whitespace().nth(2) == Some("installed")
 }
 
-/// Parses a dpkg status file. With `require_status`, stanzas without an installed
-/// `Status:` are left out (as in `var/lib/dpkg/status`); without it a missing `Status:`
-/// counts as installed (distroless `status.d/`).
-///
-/// Malformed stanzas are skipped individually; this never fails on content.
-pub fn parse_dpkg_status(data: &[u8], require_status: bool) -> Result<Vec<Package>, CatalogError> {
-    let text = String::from_utf8_lossy(data);
-    let mut pkgs = Vec::new();
-    for st in stanzas(&text) {
-        match package_from(&st, require_status) {
-            Ok(Some(p)) => pkgs.push(p),
-            Ok(None) => {}
-            Err(why) => tracing::debug!(line = st.line, "skipping dpkg stanza: {why}"),
-        }
-    }
-    Ok(pkgs)
-}
-
 fn package_from(st: &Stanza, require_status: bool) -> Result<Option<Package>, String> {
-    if st.malformed {
-        return Err("line is neither a field nor a continuation".into());
+    if let Some(why) = &st.malformed {
+        return Err(why.clone());
     }
     match st.get("Status") {
         Some(s) if !is_installed(s) => return Ok(None),

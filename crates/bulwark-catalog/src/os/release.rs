@@ -87,6 +87,7 @@ impl Cataloger for OsReleaseCataloger {
         Ok(CatalogOutput {
             packages: Vec::new(),
             os: detect(input.path, &data),
+            ..Default::default()
         })
     }
 }

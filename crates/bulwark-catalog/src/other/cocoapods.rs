@@ -67,6 +67,7 @@ mod tests {
 
     #[test]
     fn podfile_lock_matches_expected() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         let rel = "cocoapods/happy.lock";
         let pkgs = parse(&fixture(rel)).unwrap();
         assert_eq!(our_nv(&pkgs), nv(&expected_packages(rel)));

@@ -83,6 +83,7 @@ mod tests {
 
     #[test]
     fn conan_fixtures_match_expected() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         // Deliberate difference: v2 `build_requires` are reported (flagged dev), Trivy
         // omits them; the non-dev set must equal Trivy's.
         for f in [

@@ -168,6 +168,7 @@ mod tests {
 
     #[test]
     fn conda_meta_matches_expected() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         for f in [
             "_libgcc_mutex-0.1-main.json",
             "libgomp-11.2.0-h1234567_1.json",
@@ -186,6 +187,7 @@ mod tests {
 
     #[test]
     fn conda_environment_matches_expected() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         // Deliberate difference: Trivy reports the `pip:` entries (asgiref, django) as
         // conda packages; we report them as PyPI packages. Name/version sets agree.
         for f in ["happy.yaml", "operator-only-dep.yaml"] {

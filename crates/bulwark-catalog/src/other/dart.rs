@@ -53,6 +53,7 @@ mod tests {
 
     #[test]
     fn pubspec_lock_matches_expected() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         // The first case is Trivy without `useMinVersion`, which matches what the lock
         // records. Deliberate difference: Trivy does not set Dev for `direct dev`; we do.
         let rel = "dart/happy.lock";

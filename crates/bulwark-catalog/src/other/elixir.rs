@@ -55,6 +55,7 @@ mod tests {
 
     #[test]
     fn mix_lock_matches_expected() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         let rel = "elixir/happy.mix.lock";
         let pkgs = parse(&fixture(rel)).unwrap();
         assert_eq!(our_nv(&pkgs), nv(&expected_packages(rel)));

@@ -5,10 +5,7 @@ use std::collections::BTreeSet;
 
 /// Absolute path of a fixture given relative to the fixtures root.
 pub fn fixture_path(rel: &str) -> String {
-    format!(
-        "{}/../../../shared/fixtures/{rel}",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    format!("{}/{rel}", bulwark_fixtures::fixtures_location().display())
 }
 
 /// The bytes of a fixture.

@@ -97,6 +97,7 @@ mod tests {
 
     #[test]
     fn julia_manifests_match_expected() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         check("julia/primary/Manifest_v1.6.toml");
         check("julia/primary/Manifest_v1.8.toml");
         check("julia/julia_v1.0_format/Manifest.toml");

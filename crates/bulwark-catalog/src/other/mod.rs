@@ -104,6 +104,7 @@ mod tests {
                 size: support::DEFAULT_LIMIT + 1,
                 mode: 0o100644,
                 reader: &mut cur,
+                spool_dir: None,
             })
             .unwrap_err();
         assert!(matches!(err, crate::CatalogError::TooLarge { .. }));
@@ -124,6 +125,7 @@ mod tests {
     /// folders: the result may be an error, but nothing may panic.
     #[test]
     fn truncated_fixtures_never_panic() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         let mut files = Vec::new();
         for d in [
             "ruby",
@@ -158,6 +160,7 @@ mod tests {
                         size: part.len() as u64,
                         mode: 0o100644,
                         reader: &mut cur,
+                        spool_dir: None,
                     });
                 }
             }

@@ -94,6 +94,7 @@ mod tests {
 
     #[test]
     fn swift_resolved_fixtures_match_expected() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         for f in ["happy-v1-Package.resolved", "happy-v2-Package.resolved"] {
             let rel = format!("swift/{f}");
             let pkgs = parse(&fixture(&rel)).unwrap();

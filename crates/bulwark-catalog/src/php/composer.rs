@@ -115,6 +115,7 @@ mod tests {
 
     #[test]
     fn composer_lock_happy_matches_expected() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         // Includes the string licence "MIT or BSD-2-Clause", which Trivy splits in two.
         let rel = "php/composer_happy.lock";
         let pkgs = parse_lock(&fixture(rel)).unwrap();
@@ -124,12 +125,14 @@ mod tests {
 
     #[test]
     fn composer_lock_with_dev_matches_expected() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         let pkgs = parse_lock(&fixture("php/project-with-dev/composer.lock")).unwrap();
         check(&pkgs, &expected_packages("php/project-with-dev"));
     }
 
     #[test]
     fn installed_json_v2_matches_expected() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         let rel = "php/vendor-composer/installed.json";
         let pkgs = parse_installed(&fixture(rel)).unwrap();
         check(&pkgs, &expected_packages(rel));

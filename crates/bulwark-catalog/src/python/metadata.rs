@@ -105,7 +105,10 @@ impl Cataloger for EggInfoCataloger {
         } else {
             parse_egg_info(&read_bounded(input.reader, limit, EGG_INFO_ID)?)?
         };
-        Ok(CatalogOutput { packages, os: None })
+        Ok(CatalogOutput {
+            packages,
+            ..Default::default()
+        })
     }
 }
 

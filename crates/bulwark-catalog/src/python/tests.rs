@@ -27,12 +27,14 @@ fn run(id: &str, path: &str, rel: &str) -> Result<Vec<Package>, CatalogError> {
         size: data.len() as u64,
         mode: 0o644,
         reader: &mut cur,
+        spool_dir: None,
     })
     .map(|o| o.packages)
 }
 
 #[test]
 fn metadata_fixtures_match_expected() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // networkx: Trivy reports `file://LICENSE.txt` from License-File; a file name is not
     // a license, so we report none there (the file is not in a METADATA-only input).
     for (file, id) in [
@@ -72,6 +74,7 @@ const EGG_INFO: &str = "python-egg-info";
 
 #[test]
 fn egg_zip_kitchen_matches_expected() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rel = "python/egg/kitchen-1.2.6-py2.7.egg";
     let got = run(
         EGG_INFO,
@@ -87,6 +90,7 @@ fn egg_zip_kitchen_matches_expected() {
 
 #[test]
 fn egg_zip_with_license_file_matches_name_version() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // Trivy classifies the bundled LICENSE.txt text to get "MIT"; we do not classify
     // license texts, and PKG-INFO itself names no license.
     let rel = "python/egg/sample_package.egg";
@@ -105,6 +109,7 @@ fn egg_zip_garbage_is_parse_error() {
 
 #[test]
 fn site_packages_venv_tree() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let base = "python/site-packages-venv/python-dir/lib/python3.10/site-packages";
     let mut names = Vec::new();
     for dir in [
@@ -174,6 +179,7 @@ fn wants_paths() {
 
 #[test]
 fn requirements_fixtures_match_expected() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     for file in [
         "requirement_exstras.txt",
         "requirements_comments.txt",
@@ -193,6 +199,7 @@ fn requirements_fixtures_match_expected() {
 
 #[test]
 fn requirements_compatible_pins_only() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // The anchor case runs with `useMinVersion` (ranges → their lower bound). We report
     // only exact pins, and this file has none that are not wildcards.
     let rel = "python/pip/requirements_compatible.txt";
@@ -224,6 +231,7 @@ fn requirements_edge_cases() {
 
 #[test]
 fn pipenv_fixtures_match_expected() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     for file in [
         "Pipfile_django.lock",
         "Pipfile_many.lock",
@@ -250,6 +258,7 @@ fn pipenv_develop_is_dev_and_default_wins() {
 
 #[test]
 fn poetry_fixtures_match_expected() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     for file in [
         "poetry_normal.lock",
         "poetry_flask.lock",
@@ -264,6 +273,7 @@ fn poetry_fixtures_match_expected() {
 
 #[test]
 fn poetry_project_with_groups_names_versions() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // The anchor reads pyproject.toml beside the lock to mark group-only packages dev;
     // this lock (Poetry 1.8 format) records no groups, so we compare name/version only.
     let got = parse_poetry_lock(&read("python/poetry-project-with-groups/poetry.lock"))
@@ -285,6 +295,7 @@ fn poetry_bad_toml_has_line() {
 
 #[test]
 fn uv_normal_matches_expected() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rel = "python/uv/uv_normal.lock";
     let got = parse_uv_lock(&read(rel)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(nvd(&ours(&got)), nvd(&expected(rel, 0)));
@@ -292,6 +303,7 @@ fn uv_normal_matches_expected() {
 
 #[test]
 fn uv_without_single_root_is_lenient() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // The anchor refuses these files ("must contain 1 root package"); a scanner that
     // refuses a lock file misses its packages, so we report them all as non-dev.
     for file in ["uv_without_root.lock", "uv_multiple_roots.lock"] {
@@ -304,6 +316,7 @@ fn uv_without_single_root_is_lenient() {
 
 #[test]
 fn pylock_matches_expected() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let rel = "python/pylock/pylock.toml";
     let got = parse_pylock(&read(rel)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(nvd(&ours(&got)), nvd(&expected(rel, 0)));

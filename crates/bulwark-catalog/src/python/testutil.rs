@@ -7,10 +7,7 @@ use std::collections::BTreeSet;
 
 /// Absolute path of a shared fixture.
 pub fn fixture(rel: &str) -> String {
-    format!(
-        "{}/../../../shared/fixtures/{rel}",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    format!("{}/{rel}", bulwark_fixtures::fixtures_location().display())
 }
 
 /// Reads a fixture.

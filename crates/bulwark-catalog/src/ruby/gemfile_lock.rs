@@ -77,16 +77,19 @@ mod tests {
 
     #[test]
     fn gemfile_lock_normal_matches_expected() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         check("ruby/bundler/Gemfile_normal.lock");
     }
 
     #[test]
     fn gemfile_lock_bundler2_matches_expected() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         check("ruby/bundler/Gemfile_bundler2.lock");
     }
 
     #[test]
     fn gemfile_lock_malformed_yields_nothing() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         // Trivy expects no error and no packages for this file; so do we.
         check("ruby/bundler/Gemfile_malformed.lock");
         assert!(expected_packages("ruby/bundler/Gemfile_malformed.lock").is_empty());

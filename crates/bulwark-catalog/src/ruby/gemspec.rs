@@ -177,6 +177,7 @@ mod tests {
 
     #[test]
     fn gemspec_fixtures_match_expected() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         for f in ["license", "multiple_licenses", "normal00", "normal01"] {
             check(&format!("ruby/gemspec/{f}.gemspec"));
         }
@@ -184,6 +185,7 @@ mod tests {
 
     #[test]
     fn gemspec_wrong_receiver_is_an_error() {
+        let _fixtures = bulwark_fixtures::fixtures_or_skip!();
         // Trivy expects "failed to parse gemspec": `s.name` inside `do |spec|`.
         assert_eq!(
             cases("ruby/gemspec/malformed00.gemspec")[0]["wantErr"],

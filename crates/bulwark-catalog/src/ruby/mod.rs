@@ -67,6 +67,7 @@ mod tests {
                 size: data.len() as u64,
                 mode: 0o100644,
                 reader: &mut cur,
+                spool_dir: None,
             })
             .unwrap();
         assert_eq!(out.packages.len(), 1);

@@ -32,6 +32,7 @@ impl Cataloger for CargoLockCataloger {
         Ok(CatalogOutput {
             packages: parse_cargo_lock(&data)?,
             os: None,
+            ..Default::default()
         })
     }
 }

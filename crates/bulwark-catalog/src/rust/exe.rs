@@ -100,6 +100,7 @@ impl Cataloger for ExecutableCataloger {
         Ok(CatalogOutput {
             packages: read_all(&file, input.path)?,
             os: None,
+            ..Default::default()
         })
     }
 }

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 fn fixture(rel: &str) -> String {
     format!(
-        "{}/../../../shared/fixtures/cargo/{rel}",
-        env!("CARGO_MANIFEST_DIR")
+        "{}/cargo/{rel}",
+        bulwark_fixtures::fixtures_location().display()
     )
 }
 
@@ -20,6 +20,7 @@ fn run(c: &dyn Cataloger, path: &str, mode: u32) -> Result<Vec<Package>, Catalog
         size,
         mode,
         reader: &mut f,
+        spool_dir: None,
     })
     .map(|o| o.packages)
 }
@@ -51,6 +52,7 @@ fn names(pkgs: &[Package]) -> BTreeSet<(String, String)> {
 
 #[test]
 fn cargo_locks_match_trivy() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     for f in ["cargo_normal.lock", "cargo_mixed.lock", "cargo_v3.lock"] {
         let pkgs = run(&cargo_lock::CargoLockCataloger, &fixture(f), 0o644).unwrap();
         assert_eq!(
@@ -66,6 +68,7 @@ fn cargo_locks_match_trivy() {
 
 #[test]
 fn cargo_lock_workspace_members_kept() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let pkgs = run(
         &cargo_lock::CargoLockCataloger,
         &fixture("project-workspace-members/Cargo.lock"),
@@ -82,6 +85,7 @@ fn cargo_lock_workspace_members_kept() {
 
 #[test]
 fn cargo_lock_project_happy_superset() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let pkgs = run(
         &cargo_lock::CargoLockCataloger,
         &fixture("project-happy/Cargo.lock"),
@@ -106,6 +110,7 @@ fn cargo_lock_project_happy_superset() {
 
 #[test]
 fn cargo_lock_invalid_is_error() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let err = run(
         &cargo_lock::CargoLockCataloger,
         &fixture("cargo_invalid.lock"),
@@ -117,6 +122,7 @@ fn cargo_lock_invalid_is_error() {
 
 #[test]
 fn cargo_lock_git_and_path_sources() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let pkgs = run(
         &cargo_lock::CargoLockCataloger,
         &fixture("syft-Cargo.lock-with-git-deps"),
@@ -153,6 +159,7 @@ fn cargo_lock_error_has_line() {
 
 #[test]
 fn auditable_binaries_match_trivy() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     for f in ["auditable-binary/test.elf", "auditable-binary/test.macho"] {
         let c = exe::ExecutableCataloger;
         assert!(c.wants("usr/bin/test", 5000, 0o755, ScanMode::Image));
@@ -168,6 +175,7 @@ fn auditable_binaries_match_trivy() {
 
 #[test]
 fn auditable_ignores_non_binaries_and_plain_binaries() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let c = exe::ExecutableCataloger;
     // A script and a lock file: not a binary, nothing found, no error.
     assert!(run(&c, &fixture("cargo_v3.lock"), 0o755)
@@ -175,8 +183,8 @@ fn auditable_ignores_non_binaries_and_plain_binaries() {
         .is_empty());
     // A Go ELF binary has no .dep-v0 section.
     let go = format!(
-        "{}/../../../shared/fixtures/go/binary/test.elf",
-        env!("CARGO_MANIFEST_DIR")
+        "{}/go/binary/test.elf",
+        bulwark_fixtures::fixtures_location().display()
     );
     // (The executable cataloger reports its Go modules; no crate comes out of it.)
     assert!(!run(&c, &go, 0o755)
@@ -199,6 +207,7 @@ fn auditable_zlib_bomb_and_garbage_are_errors() {
 
 #[test]
 fn byte_entry_point_and_truncation() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let data = std::fs::read(fixture("auditable-binary/test.elf")).unwrap();
     let pkgs = auditable::parse_binary_bytes(&data).unwrap();
     assert_eq!(
@@ -290,8 +299,8 @@ fn elf_with_sections(sections: &[(&str, u64, &[u8])]) -> Vec<u8> {
 
 fn go_fixture(rel: &str) -> String {
     format!(
-        "{}/../../../shared/fixtures/go/{rel}",
-        env!("CARGO_MANIFEST_DIR")
+        "{}/go/{rel}",
+        bulwark_fixtures::fixtures_location().display()
     )
 }
 
@@ -326,6 +335,7 @@ fn go_expected() -> BTreeSet<(String, String)> {
 
 #[test]
 fn executable_with_go_build_info_and_dep_v0_reports_both() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     // The real `.go.buildinfo` of a Go 1.22 binary (inline format, so no pointers into
     // other sections) and the real `.dep-v0` of a cargo-auditable binary, in one ELF.
     let go = section_bytes(&go_fixture("binary/goexperiment"), ".go.buildinfo");
@@ -363,6 +373,7 @@ fn executable_with_go_build_info_and_dep_v0_reports_both() {
 
 #[test]
 fn bad_dep_v0_does_not_hide_go_modules_and_vice_versa() {
+    let _fixtures = bulwark_fixtures::fixtures_or_skip!();
     let go = section_bytes(&go_fixture("binary/goexperiment"), ".go.buildinfo");
     let dep = section_bytes(&fixture("auditable-binary/test.elf"), ".dep-v0");
     let bad_dep = b"not zlib at all".as_slice();

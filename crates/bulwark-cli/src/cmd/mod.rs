@@ -4,3 +4,4 @@ pub mod config;
 pub mod db;
 pub mod push;
 pub mod scan;
+pub mod sign;

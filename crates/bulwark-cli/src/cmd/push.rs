@@ -47,6 +47,16 @@ pub fn run(args: PushArgs) -> Result<u8> {
         bulwark_image::Target::Image(i) => i,
         _ => anyhow::bail!("{} is not an image", args.source),
     };
+    if let Some(d) = &dest.digest {
+        let manifest = bulwark_image::registry::copy::manifest_for(&image)?;
+        let have = bulwark_image::oci::sha256_digest(&manifest);
+        if have != *d {
+            anyhow::bail!(
+                "{} has manifest digest {have}, not {d}; nothing pushed",
+                args.source
+            );
+        }
+    }
     let repo = bulwark_image::registry::Repository::open(&dest, &config)?;
     let tag = if dest.digest.is_some() {
         None
@@ -56,14 +66,6 @@ pub fn run(args: PushArgs) -> Result<u8> {
     let report =
         bulwark_image::registry::copy::push_image(&image, &repo, tag, args.mount_from.as_deref())
             .with_context(|| format!("pushing {} to {dest}", args.source))?;
-    if let Some(d) = &dest.digest {
-        if *d != report.manifest.digest {
-            anyhow::bail!(
-                "pushed manifest is {} but the destination names {d}",
-                report.manifest.digest
-            );
-        }
-    }
     tracing::info!(
         "{} blobs uploaded, {} already there, {} mounted",
         report.uploaded,

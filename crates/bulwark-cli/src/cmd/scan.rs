@@ -36,6 +36,11 @@ struct ScanFlags {
     /// remains.
     #[arg(long, default_value_t = 0)]
     exit_code: u8,
+    /// With --exit-code: gate only on what was checked, even when the scan is incomplete
+    /// (unreadable package files, packages without an advisory source). By default an
+    /// incomplete scan fails the gate.
+    #[arg(long)]
+    allow_incomplete: bool,
     /// Package classes whose vulnerabilities are reported: os, library (default both).
     #[arg(long, value_delimiter = ',')]
     pkg_types: Vec<String>,
@@ -168,6 +173,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             ignore_unfixed: args.ignore_unfixed,
             pkg_types,
             exit_code: args.exit_code,
+            allow_incomplete: args.allow_incomplete,
         },
     };
     let outcome = engine
@@ -175,7 +181,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         .with_context(|| format!("scanning {}", args.target.target))?;
     drop(throwaway);
 
-    crate::output::print_warnings(&outcome.report.warnings);
+    crate::output::print_report_problems(&outcome.report);
     crate::output::print_suppressed(outcome.ignored, outcome.vexed, args.show_suppressed);
     let wopts = WriteOptions {
         color: crate::output::use_color(args.output.as_deref()),
@@ -184,7 +190,11 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         bulwark_report::write_with(&outcome.report, format, &wopts, w).map_err(anyhow::Error::from)
     })?;
     for r in &outcome.verdict.reasons {
-        tracing::info!("gate: {r}");
+        if outcome.verdict.incomplete && outcome.verdict.exit_code != 0 {
+            tracing::error!("failing the --exit-code gate: {}", crate::output::escape_controls(r));
+        } else {
+            tracing::info!("gate: {}", crate::output::escape_controls(r));
+        }
     }
     Ok(outcome.verdict.exit_code)
 }

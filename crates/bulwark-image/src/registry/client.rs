@@ -466,7 +466,19 @@ impl Client {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        if let Some(t) = cache.tokens.get(scope).or_else(|| cache.tokens.get("")) {
+        let covering = || {
+            cache
+                .tokens
+                .iter()
+                .find(|(granted, _)| scope_covers(granted, scope))
+                .map(|(_, t)| t)
+        };
+        if let Some(t) = cache
+            .tokens
+            .get(scope)
+            .or_else(|| cache.tokens.get(""))
+            .or_else(covering)
+        {
             return Some(format!("Bearer {}", t.expose()));
         }
         if cache.basic {
@@ -652,6 +664,29 @@ impl Client {
     }
 }
 
+/// Whether a token asked for `granted` (space-separated `type:name:actions`) also serves
+/// `wanted`: every wanted resource is there with at least the wanted actions. (A token
+/// for `pull,push` serves the `HEAD` checks of a push, which need `pull`.)
+fn scope_covers(granted: &str, wanted: &str) -> bool {
+    if granted.is_empty() {
+        return false;
+    }
+    let split = |s: &str| -> Option<(String, Vec<String>)> {
+        let (res, actions) = s.rsplit_once(':')?;
+        Some((
+            res.to_string(),
+            actions.split(',').map(str::to_string).collect(),
+        ))
+    };
+    let have: Vec<(String, Vec<String>)> = granted.split(' ').filter_map(split).collect();
+    wanted.split(' ').all(|w| {
+        split(w).is_some_and(|(res, acts)| {
+            have.iter()
+                .any(|(r, a)| *r == res && acts.iter().all(|x| a.contains(x)))
+        })
+    })
+}
+
 fn load_ca_file(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
     let mut pem = Vec::new();
     std::fs::File::open(path)
@@ -802,6 +837,21 @@ mod tests {
             c.scope(&op(Access::Delete, None)),
             "repository:team/app:delete"
         );
+    }
+
+    #[test]
+    fn push_tokens_serve_pull_requests_but_not_the_reverse() {
+        let push = "repository:a/b:pull,push repository:c/d:pull";
+        assert!(scope_covers(push, "repository:a/b:pull"));
+        assert!(scope_covers(push, "repository:a/b:pull,push"));
+        assert!(scope_covers(push, "repository:c/d:pull"));
+        assert!(!scope_covers(push, "repository:c/d:pull,push"));
+        assert!(!scope_covers(push, "repository:a/bb:pull"));
+        assert!(!scope_covers(
+            "repository:a/b:pull",
+            "repository:a/b:pull,push"
+        ));
+        assert!(!scope_covers("", "repository:a/b:pull"));
     }
 
     #[test]

@@ -38,29 +38,8 @@ pub fn push_image(
     tag: Option<&str>,
     mount_from: Option<&str>,
 ) -> Result<CopyReport, ImageError> {
-    let config_loc = image
-        .config_location
-        .as_ref()
-        .ok_or_else(|| ImageError::Format {
-            what: format!("image {}", image.meta.id),
-            message: "the source keeps no config blob to copy".into(),
-        })?;
-    let config = read_location(config_loc, MAX_CONFIG)?;
+    let (config, manifest) = config_and_manifest(image)?;
     let config_digest = oci::sha256_digest(&config);
-    if config_digest != image.meta.id {
-        return Err(ImageError::DigestMismatch {
-            what: "image config".into(),
-            expected: image.meta.id.clone(),
-            actual: config_digest,
-        });
-    }
-    let manifest = match &image.manifest {
-        Some(bytes) => {
-            check_manifest_matches(bytes, image, &config_digest)?;
-            bytes.clone()
-        }
-        None => synthesize_manifest(image, &config)?,
-    };
 
     let mut report = CopyReport {
         manifest: Descriptor::for_bytes(MT_OCI_MANIFEST, &manifest),
@@ -111,6 +90,39 @@ pub fn push_image(
     d.annotations.clear();
     report.manifest = d;
     Ok(report)
+}
+
+/// The manifest [`push_image`] pushes for `image` (its digest is the pushed image's).
+pub fn manifest_for(image: &Image) -> Result<Vec<u8>, ImageError> {
+    config_and_manifest(image).map(|(_, m)| m)
+}
+
+/// The config bytes (digest-checked) and the manifest to push.
+fn config_and_manifest(image: &Image) -> Result<(Vec<u8>, Vec<u8>), ImageError> {
+    let config_loc = image
+        .config_location
+        .as_ref()
+        .ok_or_else(|| ImageError::Format {
+            what: format!("image {}", image.meta.id),
+            message: "the source keeps no config blob to copy".into(),
+        })?;
+    let config = read_location(config_loc, MAX_CONFIG)?;
+    let config_digest = oci::sha256_digest(&config);
+    if config_digest != image.meta.id {
+        return Err(ImageError::DigestMismatch {
+            what: "image config".into(),
+            expected: image.meta.id.clone(),
+            actual: config_digest,
+        });
+    }
+    let manifest = match &image.manifest {
+        Some(bytes) => {
+            check_manifest_matches(bytes, image, &config_digest)?;
+            bytes.clone()
+        }
+        None => synthesize_manifest(image, &config)?,
+    };
+    Ok((config, manifest))
 }
 
 /// The stored manifest must describe this image's config and layers.

@@ -15,7 +15,7 @@ pub mod shell;
 use bulwark_core::Misconfiguration;
 
 use crate::check::{is_ignored, mark_inline, CheckSelection};
-use crate::MisconfigError;
+use crate::{Checked, MisconfigError};
 
 pub use parser::{parse, Dockerfile, Instruction, Stage};
 
@@ -58,15 +58,41 @@ pub fn scan_dockerfile(
     scan_dockerfile_with(path, bytes, sel, &DockerfileOptions::default())
 }
 
-/// Scans one Dockerfile.
+/// Scans one Dockerfile: the findings, with the warnings of [`check_dockerfile_with`]
+/// logged (callers that show warnings use that).
 pub fn scan_dockerfile_with(
     path: &str,
     bytes: &[u8],
     sel: &CheckSelection,
     opts: &DockerfileOptions,
 ) -> Result<Vec<Misconfiguration>, MisconfigError> {
+    let checked = check_dockerfile_with(path, bytes, sel, opts)?;
+    for w in &checked.warnings {
+        tracing::warn!("{path}: {w}");
+    }
+    Ok(checked.findings)
+}
+
+/// Checks one Dockerfile with the default options; see [`check_dockerfile_with`].
+pub fn check_dockerfile(
+    path: &str,
+    bytes: &[u8],
+    sel: &CheckSelection,
+) -> Result<Checked, MisconfigError> {
+    check_dockerfile_with(path, bytes, sel, &DockerfileOptions::default())
+}
+
+/// Checks one Dockerfile: findings, and warnings for `RUN` scripts that could not be
+/// analysed in full (too large, or not parseable as shell so the fallback tokenizer
+/// was used).
+pub fn check_dockerfile_with(
+    path: &str,
+    bytes: &[u8],
+    sel: &CheckSelection,
+    opts: &DockerfileOptions,
+) -> Result<Checked, MisconfigError> {
     let df = parse(path, bytes)?;
-    let raw = rules::run(&df, path, sel, opts);
+    let (raw, warnings) = rules::run(&df, path, sel, opts);
     let mut out: Vec<Misconfiguration> =
         raw.into_iter()
             .map(|f| mark_inline(&df.global_ignores, "a global ignore comment", f))
@@ -91,5 +117,8 @@ pub fn scan_dockerfile_with(
     out.dedup_by(|a, b| {
         a.check_id == b.check_id && a.start_line == b.start_line && a.message == b.message
     });
-    Ok(out)
+    Ok(Checked {
+        findings: out,
+        warnings,
+    })
 }

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use bulwark_core::{Misconfiguration, Severity};
 
 use super::parser::{key_values, split_words, Dockerfile, Instruction};
-use super::shell::{commands, Command};
+use super::shell::{is_dash_c, is_shell, parse_script, Command, Script};
 use super::{DockerfileOptions, LabelType};
 use crate::check::{CheckMeta, CheckSelection};
 use crate::k8s::workload::{literal_secret_value, secret_like_name};
@@ -902,6 +902,8 @@ struct Ctx<'a> {
     path: &'a str,
     sel: &'a CheckSelection,
     out: Vec<Misconfiguration>,
+    /// RUN scripts that could not be analysed in full.
+    warnings: Vec<crate::CheckWarning>,
 }
 
 impl Ctx<'_> {
@@ -934,12 +936,13 @@ pub fn run(
     path: &str,
     sel: &CheckSelection,
     opts: &DockerfileOptions,
-) -> Vec<Misconfiguration> {
+) -> (Vec<Misconfiguration>, Vec<crate::CheckWarning>) {
     let mut cx = Ctx {
         df,
         path,
         sel,
         out: Vec::new(),
+        warnings: Vec::new(),
     };
     structure(&mut cx, opts);
     for inst in &df.instructions {
@@ -952,7 +955,7 @@ pub fn run(
     }
     run_sequences(&mut cx);
     labels(&mut cx, opts);
-    cx.out
+    (cx.out, cx.warnings)
 }
 
 fn is_stage_ref(df: &Dockerfile, name: &str, before: usize) -> bool {
@@ -1356,8 +1359,14 @@ fn instruction(cx: &mut Ctx<'_>, inst: &Instruction, at: &Instruction) {
         }
         "COPY" | "ADD" => copy_add(cx, inst, at),
         "RUN" => {
-            let cmds = run_commands(inst);
-            run_rules(cx, inst, at, &cmds);
+            let script = run_commands(inst);
+            if let Some(w) = script.warning {
+                cx.warnings.push(crate::CheckWarning {
+                    line: at.start_line,
+                    message: w,
+                });
+            }
+            run_rules(cx, inst, at, &script.commands);
         }
         _ => {}
     }
@@ -1586,31 +1595,32 @@ fn copy_add(cx: &mut Ctx<'_>, inst: &Instruction, at: &Instruction) {
     }
 }
 
-/// Commands of a RUN (shell form via the tokenizer; exec form as one command, or the
-/// script of `sh -c` / `bash -c`).
-fn run_commands(inst: &Instruction) -> Vec<Command> {
+/// Commands of a RUN (shell form parsed as shell; exec form as one command, or the
+/// script of `sh -c` / `bash -c`), with a warning when the script could not be
+/// analysed in full.
+fn run_commands(inst: &Instruction) -> Script {
     if let Some(script) = inst.shell_script() {
-        return commands(&script);
+        return parse_script(&script);
     }
     let exec = inst.exec.clone().unwrap_or_default();
     let shell = exec
         .first()
         .map(|s| s.rsplit('/').next().unwrap_or(s))
-        .is_some_and(|s| matches!(s, "sh" | "bash" | "ash" | "dash"));
+        .is_some_and(is_shell);
     if shell {
-        if let Some(pos) = exec.iter().position(|a| {
-            a == "-c" || (a.starts_with('-') && a.ends_with('c') && !a.starts_with("--"))
-        }) {
+        if let Some(pos) = exec.iter().position(|a| is_dash_c(a)) {
             if let Some(script) = exec.get(pos + 1) {
-                return commands(script);
+                return parse_script(script);
             }
         }
     }
-    vec![Command {
-        words: exec,
-        pipeline: 0,
-        piped_out: false,
-    }]
+    Script {
+        commands: vec![Command {
+            words: exec,
+            ..Command::default()
+        }],
+        warning: None,
+    }
 }
 
 fn cache_mount_for(inst: &Instruction, needle: &str) -> bool {
@@ -1810,10 +1820,12 @@ fn run_rules(cx: &mut Ctx<'_>, inst: &Instruction, at: &Instruction, cmds: &[Com
                         .iter()
                         .skip(1)
                         .filter(|p| {
+                            // A word that is all variable (`$PKGS`) may expand to pinned
+                            // packages; `gcp-ruby-$V` is a name with no `=version`.
                             !p.contains('=')
                                 && !p.ends_with(".deb")
                                 && !p.contains('/')
-                                && !p.contains('$')
+                                && !p.starts_with('$')
                         })
                         .copied()
                         .collect();
@@ -2368,9 +2380,10 @@ fn run_sequences(cx: &mut Ctx<'_>) {
                     );
                 }
             }
-            let cmds = run_commands(inst);
+            // The warning, if any, was reported when the RUN's own rules ran.
+            let cmds = run_commands(inst).commands;
             if inst.exec.is_none() && !pipefail_shell && !non_posix_shell {
-                let has_pipe = cmds.iter().any(|c| c.piped_out);
+                let has_pipe = cmds.iter().any(|c| c.piped_out && !c.inner);
                 let sets_pipefail = cmds.iter().any(|c| {
                     c.name() == "set"
                         && c.args().windows(2).any(|w| {

@@ -1,12 +1,336 @@
-//! A small POSIX-shell tokenizer for analysing `RUN` scripts: splits a script into simple
-//! commands at `&&`, `||`, `;`, `|`, `&` and newlines, removes quotes and escapes,
-//! skips comments and remembers which commands form a pipeline. It is not a shell
-//! parser (no ShellCheck): command substitutions stay inside their word, and control
-//! keywords (`if`, `then`, `do`, ...) are skipped at the start of a command so the
-//! command after them is still seen.
+//! `RUN` scripts as shell: [`parse_script`] parses a script with a real POSIX/bash
+//! parser (the `brush-parser` crate, the parser of the brush shell: maintained, covers
+//! bash syntax including subshells, `if`/`case`/loops, functions, `&&`/`||` lists,
+//! pipelines and here-documents) and flattens the syntax tree into the simple commands
+//! the rules look at, in source order, remembering which of them form a pipeline.
+//! Commands inside subshells, brace groups, `if`/`case` branches, loops and function
+//! bodies all reach the rules; here-document bodies are data, except when fed to a
+//! shell (`bash <<EOF`), and the script of `sh -c '...'` is parsed in turn. Command
+//! substitutions (`$(...)`) stay inside their word, as before.
+//!
+//! [`commands`] is the previous, hand-written tokenizer. It stays as the fallback: a
+//! script the parser refuses (or one nested too deeply to hand to a recursive parser)
+//! is split with it and the caller gets a warning saying so, so the checks still run.
+//! Scripts over [`MAX_SCRIPT`] bytes are checked on their first [`MAX_SCRIPT`] bytes
+//! with a warning that the rest was not checked; nothing is cut silently.
 
-/// Longest script analysed; the rest is ignored (Dockerfiles are capped anyway).
-const MAX_SCRIPT: usize = 1024 * 1024;
+use brush_parser::ast;
+
+/// Longest script analysed; the rest is not checked and the caller is told so.
+pub const MAX_SCRIPT: usize = 1024 * 1024;
+
+/// Deepest nesting (of parentheses, braces and compound commands) handed to the
+/// parser; deeper scripts go to the iterative fallback tokenizer.
+const MAX_NESTING: usize = 64;
+
+/// Deepest `sh -c` / `bash <<EOF` recursion followed.
+const MAX_INNER_SCRIPTS: usize = 4;
+
+/// The commands of a script and, when it could not be analysed fully, why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Script {
+    /// Simple commands in source order.
+    pub commands: Vec<Command>,
+    /// Set when the script was cut at [`MAX_SCRIPT`] or had to be split by the fallback
+    /// tokenizer.
+    pub warning: Option<String>,
+}
+
+/// Parses a `RUN` script as shell; see the module documentation.
+pub fn parse_script(script: &str) -> Script {
+    let mut warning = None;
+    let mut text = script;
+    if script.len() > MAX_SCRIPT {
+        let mut cut = MAX_SCRIPT;
+        while !script.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text = &script[..cut];
+        warning = Some(format!(
+            "RUN script of {} bytes exceeds the {MAX_SCRIPT}-byte analysis limit; only its \
+             first {cut} bytes were checked",
+            script.len()
+        ));
+        // A cut script rarely parses; the tokenizer copes with a partial one.
+        return Script {
+            commands: commands(text),
+            warning,
+        };
+    }
+    match parse_shell(text, 0) {
+        Ok(cmds) => Script {
+            commands: cmds,
+            warning,
+        },
+        Err(why) => {
+            warning = Some(format!(
+                "RUN script could not be parsed as shell ({why}); it was checked with the \
+                 simpler fallback tokenizer, which may miss commands inside compound commands"
+            ));
+            Script {
+                commands: commands(text),
+                warning,
+            }
+        }
+    }
+}
+
+/// A rough upper bound of the syntactic nesting of `script`, so that pathological input
+/// never reaches the recursive-descent parser.
+fn nesting(script: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    for w in script.split(|c: char| c.is_whitespace() || c == ';') {
+        match w {
+            "if" | "case" | "while" | "until" | "for" | "select" => depth += 1,
+            "fi" | "esac" | "done" => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        for c in w.chars() {
+            match c {
+                '(' | '{' => depth += 1,
+                ')' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            max = max.max(depth);
+        }
+        max = max.max(depth);
+    }
+    max
+}
+
+fn parse_shell(script: &str, inner: usize) -> Result<Vec<Command>, String> {
+    if nesting(script) > MAX_NESTING {
+        return Err(format!("nested more than {MAX_NESTING} levels deep"));
+    }
+    let opts = brush_parser::ParserOptions::default();
+    let parsed = std::panic::catch_unwind(|| {
+        let mut parser = brush_parser::Parser::new(std::io::Cursor::new(script.as_bytes()), &opts);
+        parser.parse_program()
+    });
+    let program = match parsed {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(_) => return Err("the shell parser failed".to_string()),
+    };
+    let mut w = Walker {
+        out: Vec::new(),
+        next: 0,
+        current: 0,
+        inner,
+    };
+    for cc in &program.complete_commands {
+        w.compound_list(cc);
+    }
+    Ok(w.out)
+}
+
+struct Walker {
+    out: Vec<Command>,
+    /// Next pipeline number.
+    next: usize,
+    /// Number of the pipeline being walked.
+    current: usize,
+    inner: usize,
+}
+
+impl Walker {
+    fn compound_list(&mut self, list: &ast::CompoundList) {
+        for ast::CompoundListItem(and_or, _) in &list.0 {
+            self.pipeline(&and_or.first);
+            for next in &and_or.additional {
+                match next {
+                    ast::AndOr::And(p) | ast::AndOr::Or(p) => self.pipeline(p),
+                }
+            }
+        }
+    }
+
+    fn pipeline(&mut self, p: &ast::Pipeline) {
+        let id = self.next;
+        self.next += 1;
+        let saved = std::mem::replace(&mut self.current, id);
+        let last = p.seq.len().saturating_sub(1);
+        for (i, cmd) in p.seq.iter().enumerate() {
+            let start = self.out.len();
+            self.command(cmd);
+            if last > 0 {
+                // Everything an element of a real pipeline runs shares the pipeline;
+                // all but the last element write into the next one.
+                for c in self.out.get_mut(start..).unwrap_or_default() {
+                    c.pipeline = id;
+                    c.piped_out |= i < last;
+                }
+            }
+        }
+        self.current = saved;
+    }
+
+    fn command(&mut self, cmd: &ast::Command) {
+        match cmd {
+            ast::Command::Simple(sc) => self.simple(sc),
+            ast::Command::Compound(cc, _) => self.compound(cc),
+            ast::Command::Function(f) => self.compound(&f.body.0),
+            ast::Command::ExtendedTest(..) => {}
+        }
+    }
+
+    fn compound(&mut self, cc: &ast::CompoundCommand) {
+        match cc {
+            ast::CompoundCommand::BraceGroup(b) => self.compound_list(&b.list),
+            ast::CompoundCommand::Subshell(s) => self.compound_list(&s.list),
+            ast::CompoundCommand::ForClause(f) => self.compound_list(&f.body.list),
+            ast::CompoundCommand::ArithmeticForClause(f) => self.compound_list(&f.body.list),
+            ast::CompoundCommand::CaseClause(c) => {
+                for item in &c.cases {
+                    if let Some(list) = &item.cmd {
+                        self.compound_list(list);
+                    }
+                }
+            }
+            ast::CompoundCommand::IfClause(i) => {
+                self.compound_list(&i.condition);
+                self.compound_list(&i.then);
+                for e in i.elses.iter().flatten() {
+                    if let Some(c) = &e.condition {
+                        self.compound_list(c);
+                    }
+                    self.compound_list(&e.body);
+                }
+            }
+            ast::CompoundCommand::WhileClause(w) | ast::CompoundCommand::UntilClause(w) => {
+                self.compound_list(&w.0);
+                self.compound_list(&w.1.list);
+            }
+            ast::CompoundCommand::Coprocess(c) => self.command(&c.body),
+            ast::CompoundCommand::Arithmetic(_) => {}
+        }
+    }
+
+    fn simple(&mut self, sc: &ast::SimpleCommand) {
+        let mut words = Vec::new();
+        let mut heredocs = Vec::new();
+        let mut item = |i: &ast::CommandPrefixOrSuffixItem, words: &mut Vec<String>| match i {
+            ast::CommandPrefixOrSuffixItem::Word(w) => words.push(unquote(&w.value)),
+            ast::CommandPrefixOrSuffixItem::AssignmentWord(_, w) => words.push(unquote(&w.value)),
+            ast::CommandPrefixOrSuffixItem::IoRedirect(ast::IoRedirect::HereDocument(_, h)) => {
+                heredocs.push(h.doc.value.clone());
+            }
+            ast::CommandPrefixOrSuffixItem::IoRedirect(_)
+            | ast::CommandPrefixOrSuffixItem::ProcessSubstitution(..) => {}
+        };
+        for i in sc.prefix.iter().flat_map(|p| &p.0) {
+            item(i, &mut words);
+        }
+        if let Some(w) = &sc.word_or_name {
+            words.push(unquote(&w.value));
+        }
+        for i in sc.suffix.iter().flat_map(|p| &p.0) {
+            item(i, &mut words);
+        }
+        if words.is_empty() {
+            return;
+        }
+        let cmd = Command {
+            words,
+            pipeline: self.current,
+            piped_out: false,
+            inner: self.inner > 0,
+        };
+        // A script handed to a shell (`sh -c '...'`, `bash <<EOF`) runs too.
+        let mut inner_scripts = Vec::new();
+        if is_shell(cmd.name()) && self.inner < MAX_INNER_SCRIPTS {
+            let args = cmd.args();
+            if let Some(pos) = args.iter().position(|a| is_dash_c(a)) {
+                if let Some(s) = args.get(pos + 1) {
+                    inner_scripts.push(s.clone());
+                }
+            } else {
+                inner_scripts.extend(heredocs);
+            }
+        }
+        self.out.push(cmd);
+        for s in inner_scripts {
+            let mut cmds = parse_shell(&s, self.inner + 1).unwrap_or_else(|_| commands(&s));
+            let base = self.next;
+            for c in &mut cmds {
+                c.inner = true;
+                // Inner pipelines are numbered apart from the outer ones.
+                c.pipeline += base;
+                self.next = self.next.max(c.pipeline + 1);
+            }
+            self.out.extend(cmds);
+        }
+    }
+}
+
+/// `sh`, `bash`, `ash`, `dash`, `zsh`, `ksh`.
+pub fn is_shell(name: &str) -> bool {
+    matches!(name, "sh" | "bash" | "ash" | "dash" | "zsh" | "ksh")
+}
+
+/// `-c`, or combined short options ending in `c` (`-ec`, `-xc`).
+pub fn is_dash_c(a: &str) -> bool {
+    a == "-c" || (a.starts_with('-') && !a.starts_with("--") && a.ends_with('c'))
+}
+
+/// Removes shell quoting from a word as written: `'...'` literally, `"..."` with the
+/// backslash escapes that are special inside double quotes, `$'...'` with its common
+/// escapes, and a backslash outside quotes escaping the next character. Expansions
+/// (`$VAR`, `$(...)`) stay as written.
+pub fn unquote(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut chars = word.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('\n') | None => {}
+                Some(n) => out.push(n),
+            },
+            '\'' => {
+                for n in chars.by_ref() {
+                    if n == '\'' {
+                        break;
+                    }
+                    out.push(n);
+                }
+            }
+            '$' if chars.peek() == Some(&'\'') => {
+                chars.next();
+                while let Some(n) = chars.next() {
+                    match n {
+                        '\'' => break,
+                        '\\' => match chars.next() {
+                            Some('n') => out.push('\n'),
+                            Some('t') => out.push('\t'),
+                            Some(m) => out.push(m),
+                            None => {}
+                        },
+                        _ => out.push(n),
+                    }
+                }
+            }
+            '"' => {
+                while let Some(n) = chars.next() {
+                    match n {
+                        '"' => break,
+                        '\\' => match chars.next() {
+                            Some(m @ ('"' | '\\' | '$' | '`')) => out.push(m),
+                            Some('\n') => {}
+                            Some(m) => {
+                                out.push('\\');
+                                out.push(m);
+                            }
+                            None => {}
+                        },
+                        _ => out.push(n),
+                    }
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
 
 /// One simple command.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -18,6 +342,9 @@ pub struct Command {
     pub pipeline: usize,
     /// True when this command's output is piped into the next command.
     pub piped_out: bool,
+    /// True for commands of a script handed to a nested shell (`sh -c '...'`,
+    /// `bash <<EOF`), which the RUN's own shell options (pipefail) do not govern.
+    pub inner: bool,
 }
 
 const WRAPPERS: &[&str] = &[
@@ -121,9 +448,10 @@ impl Command {
     }
 }
 
-/// Splits a shell script into commands.
+/// Splits a shell script into commands with the fallback tokenizer (not a parser: it
+/// splits at operators and parentheses, and skips control keywords at the start of a
+/// command). Callers bound the input ([`parse_script`] cuts at [`MAX_SCRIPT`]).
 pub fn commands(script: &str) -> Vec<Command> {
-    let script = script.get(..MAX_SCRIPT).unwrap_or(script);
     let mut out = Vec::new();
     let mut cur = Command::default();
     let mut word = String::new();

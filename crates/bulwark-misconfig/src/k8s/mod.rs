@@ -10,7 +10,7 @@ use bulwark_core::Misconfiguration;
 
 use crate::check::{mark_inline, parse_ignore_list, CheckMeta, CheckSelection};
 use crate::yaml::{self, Node};
-use crate::MisconfigError;
+use crate::{Checked, MisconfigError};
 
 /// Annotation listing check ids (or aliases) to suppress on a resource.
 pub const IGNORE_ANNOTATION: &str = "bulwark.dev/ignore";
@@ -282,16 +282,29 @@ impl Sink<'_> {
     }
 }
 
-/// Scans one Kubernetes YAML file. Files without Kubernetes objects yield no findings;
-/// malformed YAML is an error naming file and line; binary content is a
-/// [`MisconfigError::NotText`] (a warning).
+/// Scans one Kubernetes YAML file; the findings only, with the warnings of
+/// [`check_k8s`] logged (callers that show warnings use [`check_k8s`]).
 pub fn scan_k8s(
     path: &str,
     bytes: &[u8],
     opts: &K8sOptions,
 ) -> Result<Vec<Misconfiguration>, MisconfigError> {
+    let checked = check_k8s(path, bytes, opts)?;
+    for w in &checked.warnings {
+        tracing::warn!("{path}: {w}");
+    }
+    Ok(checked.findings)
+}
+
+/// Scans one Kubernetes YAML file as the API server reads it (see [`crate::yaml`]:
+/// repeated keys keep the last value, YAML 1.1 booleans), with a warning for every
+/// repeated key. Files without Kubernetes objects yield no findings; malformed YAML is
+/// an error naming file and line; binary content is a [`MisconfigError::NotText`] (a
+/// warning).
+pub fn check_k8s(path: &str, bytes: &[u8], opts: &K8sOptions) -> Result<Checked, MisconfigError> {
     let text = yaml::decode(path, bytes)?;
-    let docs = yaml::parse_str(path, text)?;
+    let parsed = yaml::parse_with(path, text, yaml::Dialect::Kubernetes)?;
+    let docs = parsed.docs;
     let lines: Vec<&str> = text.lines().collect();
     let mut resources = Vec::new();
     for doc in &docs {
@@ -320,7 +333,10 @@ pub fn scan_k8s(
             )
         }));
     }
-    Ok(findings)
+    Ok(Checked {
+        findings,
+        warnings: parsed.warnings,
+    })
 }
 
 #[cfg(test)]

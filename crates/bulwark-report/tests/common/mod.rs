@@ -193,10 +193,7 @@ pub fn sample_report() -> Report {
 }
 
 pub fn fixture(rel: &str) -> String {
-    format!(
-        "{}/../../../shared/fixtures/{rel}",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    format!("{}/{rel}", bulwark_fixtures::fixtures_location().display())
 }
 
 /// A vulnerability finding on the sample report's package `name` (its purl and first

@@ -6,10 +6,7 @@ use std::path::PathBuf;
 
 /// The OSV fixture tree.
 pub fn osv_fixtures() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/osv"
-    ))
+    bulwark_fixtures::fixtures_location().join("osv")
 }
 
 /// Every input under the fixture tree except the `*-raw` folders (not OSV) and the

@@ -7,7 +7,13 @@
 //! either stored in place (`H_KEYDATA`) or points to a chain of overflow pages
 //! (`H_OFFPAGE`) that hold the rpm header. Both byte orders are accepted (the metadata
 //! magic tells which). Every offset, length and page number is checked against the
-//! file, and overflow chains are bounded so cycles cannot hang.
+//! file.
+//!
+//! Work and memory are linear in the file size whatever the file says: in a real
+//! database every value is stored once, so an overflow page belongs to at most one
+//! chain (a page seen twice — a loop, or two items sharing a chain — is an error), and
+//! the values decoded from a file add up to at most its size (items that overlap on a
+//! page cannot be copied out over and over).
 
 use super::RpmDbError;
 
@@ -69,6 +75,20 @@ pub fn parse_bdb(data: &[u8]) -> Result<Vec<Vec<u8>>, RpmDbError> {
     let pages_in_file = data.len() / page_size;
 
     let mut out = Vec::new();
+    // Overflow pages already read (each belongs to one chain) and the bytes decoded so
+    // far (never more than the file holds).
+    let mut used = vec![false; pages_in_file];
+    let mut decoded = 0usize;
+    let mut account = |n: usize, pgno: usize| -> Result<(), RpmDbError> {
+        decoded = decoded.saturating_add(n);
+        if decoded > data.len() {
+            return Err(bad(format!(
+                "page {pgno}: values add up to more than the file's {} bytes (items overlap)",
+                data.len()
+            )));
+        }
+        Ok(())
+    };
     for pgno in 1..=last_pgno.min(pages_in_file.saturating_sub(1)) {
         let Some(pg) = page(data, page_size, pgno) else {
             break;
@@ -99,13 +119,20 @@ pub fn parse_bdb(data: &[u8]) -> Result<Vec<Vec<u8>>, RpmDbError> {
                     let value = item.get(1..).unwrap_or_default();
                     // Key 0 holds rpm's 4-byte counter, not a header.
                     if value.len() > 8 {
+                        account(value.len(), pgno)?;
                         out.push(value.to_vec());
                     }
                 }
                 Some(H_OFFPAGE) => {
                     let first = order.u32(item, 4).unwrap_or(0) as usize;
                     let total = order.u32(item, 8).unwrap_or(0) as usize;
-                    out.push(read_overflow(data, page_size, order, first, total, pgno)?);
+                    account(total, pgno)?;
+                    let chain = Chain {
+                        data,
+                        page_size,
+                        order,
+                    };
+                    out.push(chain.read(first, total, pgno, &mut used)?);
                 }
                 _ => {}
             }
@@ -119,51 +146,63 @@ fn page(data: &[u8], page_size: usize, n: usize) -> Option<&[u8]> {
     data.get(n.checked_mul(page_size)?..)?.get(..page_size)
 }
 
-/// Follows an overflow chain from `first`, collecting `total` bytes.
-fn read_overflow(
-    data: &[u8],
+/// The file, as overflow chains are read from it.
+struct Chain<'a> {
+    data: &'a [u8],
     page_size: usize,
     order: Order,
-    first: usize,
-    total: usize,
-    from: usize,
-) -> Result<Vec<u8>, RpmDbError> {
-    let bad = |msg: String| RpmDbError::Format("berkeley db", msg);
-    if total > data.len() {
-        return Err(bad(format!(
-            "page {from}: overflow value of {total} bytes is larger than the file"
-        )));
+}
+
+impl Chain<'_> {
+    /// Follows an overflow chain from `first`, collecting `total` bytes (the caller has
+    /// checked that `total` fits the file's byte budget). Every page read is marked in
+    /// `used`; reaching a marked page again is an error, which stops loops and chains
+    /// shared between items.
+    fn read(
+        &self,
+        first: usize,
+        total: usize,
+        from: usize,
+        used: &mut [bool],
+    ) -> Result<Vec<u8>, RpmDbError> {
+        let bad = |msg: String| RpmDbError::Format("berkeley db", msg);
+        let mut out = Vec::with_capacity(total.min(1 << 20));
+        let mut pgno = first;
+        while out.len() < total {
+            if pgno == 0 {
+                return Err(bad(format!(
+                    "page {from}: overflow chain ended after {} of {total} bytes",
+                    out.len()
+                )));
+            }
+            let pg = page(self.data, self.page_size, pgno)
+                .ok_or_else(|| bad(format!("overflow page {pgno} outside file")))?;
+            let seen = used
+                .get_mut(pgno)
+                .ok_or_else(|| bad(format!("overflow page {pgno} outside file")))?;
+            if *seen {
+                return Err(bad(format!(
+                    "page {from}: overflow page {pgno} is reached twice (a loop, or a chain shared by two values)"
+                )));
+            }
+            *seen = true;
+            if pg.get(25).copied() != Some(P_OVERFLOW) {
+                return Err(bad(format!("page {pgno} is not an overflow page")));
+            }
+            // On overflow pages the free-area offset field holds the byte count.
+            let len = self.order.u16(pg, 22).map(usize::from).unwrap_or(0);
+            let chunk = pg
+                .get(PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + len)
+                .ok_or_else(|| bad(format!("overflow page {pgno}: length {len} too large")))?;
+            if chunk.is_empty() {
+                return Err(bad(format!("overflow page {pgno} is empty")));
+            }
+            let want = (total - out.len()).min(chunk.len());
+            out.extend_from_slice(chunk.get(..want).unwrap_or_default());
+            pgno = self.order.u32(pg, 16).unwrap_or(0) as usize;
+        }
+        Ok(out)
     }
-    let mut out = Vec::with_capacity(total);
-    let mut pgno = first;
-    // A chain can never visit more pages than the file has; this stops cycles.
-    let mut budget = data.len() / page_size + 1;
-    while out.len() < total {
-        if pgno == 0 || budget == 0 {
-            return Err(bad(format!(
-                "page {from}: overflow chain ended after {} of {total} bytes",
-                out.len()
-            )));
-        }
-        budget -= 1;
-        let pg = page(data, page_size, pgno)
-            .ok_or_else(|| bad(format!("overflow page {pgno} outside file")))?;
-        if pg.get(25).copied() != Some(P_OVERFLOW) {
-            return Err(bad(format!("page {pgno} is not an overflow page")));
-        }
-        // On overflow pages the free-area offset field holds the byte count.
-        let len = order.u16(pg, 22).map(usize::from).unwrap_or(0);
-        let chunk = pg
-            .get(PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + len)
-            .ok_or_else(|| bad(format!("overflow page {pgno}: length {len} too large")))?;
-        let want = (total - out.len()).min(chunk.len());
-        out.extend_from_slice(chunk.get(..want).unwrap_or_default());
-        if chunk.is_empty() {
-            return Err(bad(format!("overflow page {pgno} is empty")));
-        }
-        pgno = order.u32(pg, 16).unwrap_or(0) as usize;
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ impl Cataloger for RpmManifestCataloger {
         Ok(CatalogOutput {
             packages: parse_rpm_manifest(&data)?,
             os: None,
+            ..Default::default()
         })
     }
 }

@@ -28,15 +28,24 @@ pub enum RpmDbError {
     /// SQLite refused the database.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    /// Temporary-file I/O failed.
+    /// Reading the database failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// No spool directory was given for the temporary copy SQLite needs.
+    #[error("no spool directory given for the SQLite database's copy")]
+    NoSpoolDir,
+    /// Writing the temporary copy into the spool directory failed.
+    #[error("writing under {0}: {1}")]
+    Spool(String, std::io::Error),
 }
 
 impl From<RpmDbError> for CatalogError {
     fn from(e: RpmDbError) -> Self {
         match e {
             RpmDbError::Io(io) => CatalogError::Io(io),
+            other @ (RpmDbError::NoSpoolDir | RpmDbError::Spool(..)) => {
+                CatalogError::Spool(other.to_string())
+            }
             other => CatalogError::parse("rpmdb", other.to_string()),
         }
     }
@@ -85,27 +94,95 @@ impl Cataloger for RpmDbCataloger {
         let Some(format) = RpmDbFormat::for_path(input.path) else {
             return Ok(CatalogOutput::default());
         };
-        let data = read_bounded(input.reader, MAX_RPMDB_SIZE, "rpm")?;
+        let blobs = if format == RpmDbFormat::Sqlite {
+            // Streamed into the spool dir: never held in memory.
+            if input.size > MAX_RPMDB_SIZE {
+                return Err(CatalogError::TooLarge {
+                    size: input.size,
+                    limit: MAX_RPMDB_SIZE,
+                    cataloger: "rpm",
+                });
+            }
+            let dir = input.spool_dir.ok_or(RpmDbError::NoSpoolDir)?;
+            input.reader.rewind()?;
+            sqlite::read_rpm_sqlite(input.reader, MAX_RPMDB_SIZE, dir)?
+        } else {
+            let data = read_bounded(input.reader, MAX_RPMDB_SIZE, "rpm")?;
+            header_blobs(&data, format, None)?
+        };
+        let mut warnings = crate::util::RecordWarnings::default();
+        let packages = packages_from_blobs(&blobs, &mut warnings)?;
         Ok(CatalogOutput {
-            packages: parse_rpmdb(&data, format)?,
-            os: None,
+            packages,
+            warnings: warnings.finish(),
+            ..Default::default()
         })
     }
 }
 
-/// Parses an rpm database image of the given format into packages.
+/// The header blobs of an rpm database image; SQLite needs `spool_dir` for its copy.
+fn header_blobs(
+    data: &[u8],
+    format: RpmDbFormat,
+    spool_dir: Option<&std::path::Path>,
+) -> Result<Vec<Vec<u8>>, RpmDbError> {
+    Ok(match format {
+        RpmDbFormat::Sqlite => {
+            let dir = spool_dir.ok_or(RpmDbError::NoSpoolDir)?;
+            sqlite::read_rpm_sqlite(&mut &data[..], MAX_RPMDB_SIZE, dir)?
+        }
+        RpmDbFormat::Ndb => {
+            let blobs = ndb::parse_ndb(data)?;
+            // Slots may point at overlapping bytes; copies never add up to more than
+            // the file, so the work stays linear in its size.
+            let total: usize = blobs.iter().map(|b| b.len()).sum();
+            if total > data.len() {
+                return Err(RpmDbError::Format(
+                    "ndb",
+                    format!(
+                        "blobs add up to {total} bytes, more than the file's {} (slots overlap)",
+                        data.len()
+                    ),
+                ));
+            }
+            blobs.into_iter().map(<[u8]>::to_vec).collect()
+        }
+        RpmDbFormat::BerkeleyDb => bdb::parse_bdb(data)?,
+    })
+}
+
+/// Parses an rpm database image of the given format into packages. The SQLite format
+/// is copied into `spool_dir` first (SQLite reads files); the others are read in place.
 ///
 /// A header that fails to decode is skipped (and logged); if every header fails the
 /// whole file is reported as malformed.
-pub fn parse_rpmdb(data: &[u8], format: RpmDbFormat) -> Result<Vec<Package>, CatalogError> {
-    let blobs: Vec<Vec<u8>> = match format {
-        RpmDbFormat::Sqlite => sqlite::parse_rpm_sqlite(data)?,
-        RpmDbFormat::Ndb => ndb::parse_ndb(data)?
-            .into_iter()
-            .map(<[u8]>::to_vec)
-            .collect(),
-        RpmDbFormat::BerkeleyDb => bdb::parse_bdb(data)?,
-    };
+pub fn parse_rpmdb(
+    data: &[u8],
+    format: RpmDbFormat,
+    spool_dir: &std::path::Path,
+) -> Result<Vec<Package>, CatalogError> {
+    parse_rpmdb_warn(
+        data,
+        format,
+        spool_dir,
+        &mut crate::util::RecordWarnings::default(),
+    )
+}
+
+/// [`parse_rpmdb`], with each skipped header recorded in `warnings`.
+pub fn parse_rpmdb_warn(
+    data: &[u8],
+    format: RpmDbFormat,
+    spool_dir: &std::path::Path,
+    warnings: &mut crate::util::RecordWarnings,
+) -> Result<Vec<Package>, CatalogError> {
+    packages_from_blobs(&header_blobs(data, format, Some(spool_dir))?, warnings)
+}
+
+fn packages_from_blobs(
+    blobs: &[Vec<u8>],
+    warnings: &mut crate::util::RecordWarnings,
+) -> Result<Vec<Package>, CatalogError> {
     let mut out = Vec::new();
     let mut first_err = None;
     for (i, blob) in blobs.iter().enumerate() {
@@ -113,7 +190,7 @@ pub fn parse_rpmdb(data: &[u8], format: RpmDbFormat) -> Result<Vec<Package>, Cat
             Ok(h) if h.name == "gpg-pubkey" => {}
             Ok(h) => out.push(package_from_header(h)),
             Err(e) => {
-                tracing::debug!(record = i, "skipping rpm header: {e}");
+                warnings.push(format!("rpm header {i} skipped: {e}"));
                 first_err.get_or_insert(format!("record {i}: {e}"));
             }
         }

@@ -1,0 +1,277 @@
+//! Sigstore conformance (bundle-verify) through the real `bulwark verify-blob`: every
+//! case in /work/shared/fixtures/sigstore/conformance/bundle-verify, once with the
+//! artifact file and once with only `sha256:<hex>`. Cases named `*_fail` must be
+//! rejected (exit 1 or 2, never a crash), every other case must verify (exit 0).
+
+mod common;
+
+use sha2::Digest;
+use std::path::Path;
+
+const CONF: &str = "/work/shared/fixtures/sigstore/conformance/bundle-verify";
+const PROD_ROOT: &str = "/work/shared/fixtures/sigstore/trusted-root/production/trusted_root.json";
+const DEFAULT_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+/// Cases bulwark does not handle yet, each with the reason. They must still fail
+/// closed (non-zero exit) — a gap may never turn into a false "verified".
+const KNOWN_GAPS: &[(&str, &str)] = &[];
+
+/// For each `_fail` case, a piece of the reason bulwark must give (so a case rejected
+/// for an unrelated reason — say, a parse error in the harness — does not count).
+const FAIL_REASONS: &[(&str, &str)] = &[
+    (
+        "bundle-empty-certificate-chain_fail",
+        "certificate chain is empty",
+    ),
+    (
+        "bundle-from-wrong-instance_fail",
+        "log not in the trusted root",
+    ),
+    ("bundle-invalid-base64-signature_fail", "invalid base64"),
+    ("bundle-malformed-json_fail", "not valid bundle JSON"),
+    ("bundle-negative-log-index_fail", "negative log index"),
+    ("bundle-unknown-version_fail", "bundle media type"),
+    ("bundle-with-root-cert_fail", "contains a root certificate"),
+    (
+        "checkpoint-bad-keyhint_fail",
+        "no valid signature from the log's key",
+    ),
+    (
+        "checkpoint-wrong-roothash_fail",
+        "differs from the inclusion proof",
+    ),
+    ("dsse-invalid-sig_fail", "DSSE signature does not verify"),
+    ("dsse-mismatch-envelope_fail", "DSSE payload hash differs"),
+    ("dsse-mismatch-sig_fail", "DSSE signature differs"),
+    (
+        "inclusion-proof-corrupted-hash_fail",
+        "audit path does not lead to the root hash",
+    ),
+    ("incorrect-public-key_fail", "the certificate differs"),
+    (
+        "integrated-time-in-future_fail",
+        "was not valid at the signing time",
+    ),
+    (
+        "intoto-expired-certificate_fail",
+        "was not valid at the signing time",
+    ),
+    ("intoto-log-entry-mismatch_fail", "log entry does not match"),
+    ("intoto-missing-inclusion-proof_fail", "no inclusion proof"),
+    (
+        "intoto-set-outside-signing-cert-validity_fail",
+        "was not valid at the signing time",
+    ),
+    (
+        "intoto-tsa-timestamp-outside-cert-validity_fail",
+        "was not valid at the signing time",
+    ),
+    (
+        "invalid-checkpoint-signature_fail",
+        "no valid signature from the log's key",
+    ),
+    (
+        "invalid-ct-key_fail",
+        "no valid signed certificate timestamp",
+    ),
+    (
+        "invalid-inclusion-proof_fail",
+        "audit path does not lead to the root hash",
+    ),
+    ("managed-key-no-key_fail", "signed with a managed key"),
+    ("managed-key-wrong-key_fail", "key.pub"),
+    (
+        "message-digest-mismatch_fail",
+        "message digest does not match",
+    ),
+    (
+        "rekor2-checkpoint-missing-log-signature_fail",
+        "checkpoint: no signatures",
+    ),
+    (
+        "rekor2-checkpoint-missing-origin_fail",
+        "checkpoint: tree size line",
+    ),
+    (
+        "rekor2-checkpoint-missing-root-hash_fail",
+        "checkpoint: root hash",
+    ),
+    (
+        "rekor2-checkpoint-missing-size_fail",
+        "checkpoint: tree size line",
+    ),
+    (
+        "rekor2-checkpoint-no-matching-signature_fail",
+        "no valid signature from the log's key",
+    ),
+    (
+        "rekor2-dsse-invalid-sig_fail",
+        "DSSE signature does not verify",
+    ),
+    (
+        "rekor2-dsse-mismatch-envelope_fail",
+        "artifact digest differs",
+    ),
+    ("rekor2-dsse-mismatch-sig_fail", "signature differs"),
+    ("rekor2-no-inclusion-proof_fail", "no inclusion proof"),
+    ("rekor2-no-timestamp_fail", "no verified signing time"),
+    (
+        "rekor2-timestamp-outside-trust-root-tsa-validity_fail",
+        "timestamp authority is not valid in the trusted root",
+    ),
+    (
+        "rekor2-timestamp-outside-tsa-cert-validity_fail",
+        "timestamp authority certificate",
+    ),
+    (
+        "rekor2-timestamp-payload-mismatch_fail",
+        "message imprint does not match",
+    ),
+    (
+        "rekor2-timestamp-untrusted-tsa-with-embedded-cert_fail",
+        "not signed by a timestamp authority in the trusted root",
+    ),
+    (
+        "rekor2-timestamp-untrusted-tsa-without-embedded-cert_fail",
+        "not signed by a timestamp authority in the trusted root",
+    ),
+    (
+        "rekor2-timestamp-with-incorrect-time_fail",
+        "was not valid at the signing time",
+    ),
+    (
+        "set-invalid-signature_fail",
+        "signed entry timestamp does not verify",
+    ),
+    (
+        "signature-mismatch_fail",
+        "signature does not verify over the artifact",
+    ),
+    (
+        "trust-root-tlog-missing-validity-start_fail",
+        "validFor window without a start",
+    ),
+    (
+        "wrong-hashedrekord-artifact_fail",
+        "artifact digest differs",
+    ),
+    ("wrong-hashedrekord-cert-and-sig_fail", "signature differs"),
+    ("wrong-hashedrekord-entry_fail", "artifact digest differs"),
+    ("wrong-material_fail", "message digest does not match"),
+];
+
+fn read_trim(p: &Path) -> Option<String> {
+    std::fs::read_to_string(p)
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+#[test]
+fn conformance_bundle_verify_cases() {
+    let mut cases: Vec<_> = std::fs::read_dir(CONF)
+        .expect("conformance fixtures")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join("bundle.sigstore.json").exists())
+        .collect();
+    cases.sort();
+    assert!(
+        cases.len() >= 70,
+        "expected the 70 conformance cases, found {}",
+        cases.len()
+    );
+    let (mut agree, mut disagree, mut gaps) = (0, Vec::new(), 0);
+    for case in &cases {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let artifact = if case.join("artifact").exists() {
+            case.join("artifact")
+        } else {
+            Path::new(CONF).join("a.txt")
+        };
+        let digest = format!(
+            "sha256:{}",
+            hex::encode(sha2::Sha256::digest(std::fs::read(&artifact).unwrap()))
+        );
+        let root = if case.join("trusted_root.json").exists() {
+            case.join("trusted_root.json")
+        } else {
+            PROD_ROOT.into()
+        };
+        let bundle = case.join("bundle.sigstore.json");
+        let mut base: Vec<String> = vec![
+            "verify-blob".into(),
+            "--bundle".into(),
+            bundle.display().to_string(),
+            "--trusted-root".into(),
+            root.display().to_string(),
+        ];
+        if case.join("key.pub").exists() {
+            base.push("--key".into());
+            base.push(case.join("key.pub").display().to_string());
+        } else {
+            base.push("--certificate-identity".into());
+            base.push(read_trim(&case.join("identity")).unwrap_or(DEFAULT_IDENTITY.into()));
+            base.push("--certificate-oidc-issuer".into());
+            base.push(read_trim(&case.join("issuer")).unwrap_or(DEFAULT_ISSUER.into()));
+        }
+        let expect_ok = !name.ends_with("_fail");
+        let gap = KNOWN_GAPS.iter().find(|(n, _)| *n == name);
+        for input in [artifact.display().to_string(), digest.clone()] {
+            let mut args = base.clone();
+            args.push(input.clone());
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = common::run(&argv);
+            let code = out.status.code();
+            assert!(
+                matches!(code, Some(0..=2)),
+                "{name} ({input}): exit {code:?} (crash?)\n{}",
+                common::stderr(&out)
+            );
+            let ok = code == Some(0);
+            let mode = if input.starts_with("sha256:") {
+                "digest"
+            } else {
+                "file"
+            };
+            if let Some((_, why)) = gap {
+                assert!(!ok, "{name} is listed as a known gap ({why}) but now verifies: remove it from KNOWN_GAPS");
+                gaps += 1;
+                eprintln!("GAP   {name} [{mode}]: {why}");
+            } else if ok == expect_ok {
+                if !expect_ok {
+                    let want = FAIL_REASONS
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .map(|(_, r)| *r)
+                        .unwrap_or_else(|| panic!("{name}: no expected reason in FAIL_REASONS"));
+                    let err = common::stderr(&out);
+                    if !err.contains(want) {
+                        disagree.push(format!(
+                            "{name} [{mode}]: rejected, but not because of {want:?}: {}",
+                            err.trim()
+                        ));
+                        continue;
+                    }
+                }
+                agree += 1;
+            } else {
+                disagree.push(format!(
+                    "{name} [{mode}]: expected {}, got exit {code:?}: {}",
+                    if expect_ok { "verified" } else { "rejected" },
+                    common::stderr(&out).trim()
+                ));
+            }
+        }
+    }
+    eprintln!(
+        "conformance: {} cases x 2 inputs: agree={agree} disagree={} known-gaps={gaps}",
+        cases.len(),
+        disagree.len()
+    );
+    assert!(
+        disagree.is_empty(),
+        "disagreements:\n{}",
+        disagree.join("\n")
+    );
+}
