@@ -550,8 +550,12 @@ fn fuzz_entry_points_survive_arbitrary_input() {
 fn generic_rule_ignores_indexing_and_doctest_prompts() {
     let scanner = default_scanner();
     // The values alone pass the value checks: only their context makes them code.
-    assert!(bulwark_secrets::checks::generic_value_is_secret(b"safeRegexReplacements"));
-    assert!(bulwark_secrets::checks::generic_value_is_secret(b"variable|default:"));
+    assert!(bulwark_secrets::checks::generic_value_is_secret(
+        b"safeRegexReplacements"
+    ));
+    assert!(bulwark_secrets::checks::generic_value_is_secret(
+        b"variable|default:"
+    ));
     let semver = "function makeSafeRe (value) {\n  for (var i = 0; i < safeRegexReplacements.length; i++) {\n    var token = safeRegexReplacements[i][0]\n    var max = safeRegexReplacements[i][1]\n";
     let f = scanner.scan(
         "usr/lib/node_modules/npm/node_modules/semver/semver.js",
