@@ -84,7 +84,6 @@ seed dockerfile - redhat-buildinfo/root/buildinfo
 seed k8s - pss/baseline/v1.30 pss/restricted/v1.30
 seed osv - osv/Debian osv/PyPI osv/npm osv/Go osv/crates.io osv/Maven
 seed sbom - sbom
-seed vex - trivy-output
 
 # The SQLite rpmdb fixture is too big to mutate well; when python3 is around, cut it down to
 # a few packages (also giving `rpm_header` real header blobs to start from).
@@ -107,6 +106,92 @@ with tempfile.TemporaryDirectory() as d:
     open(os.path.join(corpus, "rpmdb", "sqlite-small"), "wb").write(b"\x00" + open(db, "rb").read())
 PY
   echo "rpmdb/rpm_header: small SQLite db and 3 header blobs" >&2
+fi
+
+# `layer`: real layer blobs — plain, gzip and zstd tars of small fixture files laid out as
+# in an image (without seeds libFuzzer caps inputs at 4 KiB and never reaches the tar
+# parser past the first header). A whiteout and a symlink are included.
+if command -v tar >/dev/null && command -v gzip >/dev/null; then
+  mkdir -p "$corpus/layer"
+  work="$(mktemp -d)"
+  root="$work/root"
+  mkdir -p "$root/var/lib/dpkg" "$root/lib/apk/db" "$root/etc" "$root/usr/lib/python3/dist-packages/x-1.0.dist-info" "$root/app"
+  cp "$fx/dpkg/trivy-valid/var/lib/dpkg/status" "$root/var/lib/dpkg/status" 2>/dev/null || true
+  first_apk="$(find "$fx/apk" -type f -name installed 2>/dev/null | head -1)"
+  [ -n "$first_apk" ] && head -c 20000 "$first_apk" > "$root/lib/apk/db/installed"
+  first_release="$(find "$fx/os-release" -type f 2>/dev/null | head -1)"
+  [ -n "$first_release" ] && cp "$first_release" "$root/etc/os-release"
+  [ -f "$fx/npm/package-lock_v3.json" ] && cp "$fx/npm/package-lock_v3.json" "$root/app/package-lock.json"
+  first_meta="$(find "$fx/python/packaging" -type f -name METADATA 2>/dev/null | head -1)"
+  [ -n "$first_meta" ] && cp "$first_meta" "$root/usr/lib/python3/dist-packages/x-1.0.dist-info/METADATA"
+  ln -s ../var/lib/dpkg/status "$root/app/status-link"
+  : > "$root/app/.wh.removed"
+  tar -C "$root" --owner=0 --group=0 --numeric-owner -cf "$work/layer.tar" .
+  cp "$work/layer.tar" "$corpus/layer/seed-plain.tar"
+  gzip -9 -c "$work/layer.tar" > "$corpus/layer/seed-gzip.tar.gz"
+  if command -v zstd >/dev/null; then
+    zstd -q -19 -c "$work/layer.tar" > "$corpus/layer/seed-zstd.tar.zst"
+  else
+    echo "warning: zstd not installed; no zstd layer seed" >&2
+  fi
+  # A tiny layer too: mutations of small inputs are cheap.
+  tar -C "$root" --owner=0 --group=0 --numeric-owner -cf "$work/small.tar" ./etc ./app/status-link ./app/.wh.removed
+  cp "$work/small.tar" "$corpus/layer/seed-small.tar"
+  gzip -c "$work/small.tar" > "$corpus/layer/seed-small.tar.gz"
+  rm -rf "$work"
+  echo "layer: $(find "$corpus/layer" -type f | wc -l) seed files" >&2
+else
+  echo "warning: tar/gzip missing; no layer seeds" >&2
+fi
+
+# `vex`: no VEX documents among the fixtures, so well-formed OpenVEX and CycloneDX VEX
+# documents are generated from the real findings (ids and purls) in Trivy's golden outputs.
+if command -v python3 >/dev/null; then
+  mkdir -p "$corpus/vex"
+  python3 - "$fx/trivy-output" "$corpus/vex" <<'PY'
+import glob, json, os, sys
+src, out = sys.argv[1], sys.argv[2]
+pairs = []
+for f in sorted(glob.glob(os.path.join(src, "*.json.golden"))):
+    try:
+        doc = json.load(open(f))
+    except Exception:
+        continue
+    for res in doc.get("Results") or []:
+        for v in res.get("Vulnerabilities") or []:
+            purl = (v.get("PkgIdentifier") or {}).get("PURL")
+            if v.get("VulnerabilityID") and purl:
+                pairs.append((v["VulnerabilityID"], purl))
+statuses = [("not_affected", "vulnerable_code_not_in_execute_path"), ("affected", None),
+            ("fixed", None), ("under_investigation", None), ("not_affected", "component_not_present")]
+cdx_states = ["not_affected", "exploitable", "resolved", "in_triage", "false_positive"]
+for n, chunk in enumerate(range(0, min(len(pairs), 60), 12)):
+    part = pairs[chunk:chunk + 12]
+    stmts = []
+    for i, (vid, purl) in enumerate(part):
+        st, just = statuses[i % len(statuses)]
+        s = {"vulnerability": {"name": vid}, "products": [{"@id": "pkg:oci/app@sha256:" + "ab" * 32,
+             "subcomponents": [{"@id": purl}]}], "status": st,
+             "timestamp": "2024-0%d-01T00:00:00Z" % (1 + i % 9)}
+        if just:
+            s["justification"] = just
+        if st == "affected":
+            s["action_statement"] = "upgrade"
+        stmts.append(s)
+    json.dump({"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.invalid/vex/%d" % n,
+               "author": "seed", "timestamp": "2024-01-01T00:00:00Z", "version": 1, "statements": stmts},
+              open(os.path.join(out, "gen-openvex-%d.json" % n), "w"))
+    comps = [{"bom-ref": "c%d" % i, "type": "library", "name": p.split("/")[-1].split("@")[0], "purl": p}
+             for i, (_, p) in enumerate(part)]
+    vulns = [{"id": vid, "affects": [{"ref": "c%d" % i}],
+              "analysis": {"state": cdx_states[i % len(cdx_states)], "justification": "code_not_reachable"}}
+             for i, (vid, _) in enumerate(part)]
+    json.dump({"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": comps,
+               "vulnerabilities": vulns}, open(os.path.join(out, "gen-cdx-%d.json" % n), "w"))
+print("vex: %d generated documents from %d findings" % (len(os.listdir(out)), len(pairs)), file=sys.stderr)
+PY
+else
+  echo "warning: python3 missing; vex has only the inline seeds" >&2
 fi
 
 inline dockerfile multi 'FROM alpine:3.19 AS build

@@ -9,7 +9,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 secs="${1:-30}"
 shift || true
 cd "$root/fuzz"
-./seed.sh >/dev/null 2>&1 || echo "warning: seeding failed, running with empty corpora" >&2
+# seed.sh's warnings (a missing tool, a fixture dir not found) go to stderr, shown.
+./seed.sh || echo "warning: seeding failed, running with empty corpora" >&2
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo +nightly fuzz list)
 cargo +nightly fuzz build || exit 1

@@ -82,6 +82,7 @@ fn dpkg_status_of_130_mb_streams_in_bounded_memory() {
             size: 133 << 20,
             mode: 0o100644,
             reader: &mut input,
+            spool_dir: None,
         })
         .expect("streams");
     assert!(input.total > 130 << 20, "read {} bytes", input.total);

@@ -13,17 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn images() -> PathBuf {
-    let dir = std::env::var_os("BULWARK_TEST_IMAGES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-images")
-        });
-    assert!(
-        dir.join("app.docker.tar").exists(),
-        "test images missing in {}: run scripts/build-test-images.sh",
-        dir.display()
-    );
-    dir
+    bulwark_fixtures::images_location()
 }
 
 /// Runs bulwark with `DOCKER_CONFIG` pointing at `docker_config` and no inherited
@@ -58,6 +48,7 @@ fn json(o: &Output, what: &str) -> Value {
 
 #[test]
 fn push_then_sbom_over_tls_with_docker_config_credentials() {
+    let _images = bulwark_fixtures::images_or_skip!();
     let Some(reg) = bulwark_testkit::Registry::start(
         bulwark_testkit::RegistryOptions::tls_with_auth("ci-bot", "s3cret"),
     ) else {

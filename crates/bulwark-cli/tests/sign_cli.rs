@@ -272,3 +272,72 @@ fn verify_blob_exit_codes_and_json() {
         common::stderr(&o)
     );
 }
+
+#[test]
+fn verify_blob_with_a_key_bundle_made_by_the_signing_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = bulwark_sign::PrivateKey::generate(bulwark_sign::Algorithm::EcdsaP256);
+    let s = bulwark_sign::sign::sign_image(
+        "sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4",
+        "reg.example/app",
+        &Default::default(),
+        &key,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("payload.json"), &s.payload).unwrap();
+    std::fs::write(dir.path().join("b.json"), s.bundle.to_json().unwrap()).unwrap();
+    std::fs::write(dir.path().join("k.pub"), key.public_key().to_pem().unwrap()).unwrap();
+    let args = |extra: &[&'static str]| {
+        let mut v = vec!["verify-blob", "--bundle", "b.json", "--key", "k.pub"];
+        v.extend_from_slice(extra);
+        v.push("payload.json");
+        v
+    };
+    let ok = bulwark(dir.path(), &args(&["--insecure-ignore-tlog"]), None);
+    assert_eq!(ok.status.code(), Some(0), "{}", common::stderr(&ok));
+    // Without the explicit waiver, a bundle with no log entry is not verified.
+    let strict = bulwark(dir.path(), &args(&[]), None);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(common::stderr(&strict).contains("no transparency log entry"));
+    // Tampered artifact.
+    let mut t = s.payload.clone();
+    t[3] ^= 1;
+    std::fs::write(dir.path().join("payload.json"), &t).unwrap();
+    let bad = bulwark(dir.path(), &args(&["--insecure-ignore-tlog"]), None);
+    assert_eq!(bad.status.code(), Some(1));
+    // The key through an env:// reference.
+    std::fs::write(dir.path().join("payload.json"), &s.payload).unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_bulwark"));
+    c.args([
+        "verify-blob",
+        "--bundle",
+        "b.json",
+        "--key",
+        "env://BULWARK_TEST_PUB",
+        "--insecure-ignore-tlog",
+        "payload.json",
+    ])
+    .current_dir(dir.path())
+    .env("BULWARK_TEST_PUB", key.public_key().to_pem().unwrap());
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    // A KMS reference is refused as unsupported (exit 2), never treated as a path.
+    let kms = bulwark(
+        dir.path(),
+        &[
+            "verify-blob",
+            "--bundle",
+            "b.json",
+            "--key",
+            "awskms:///alias/x",
+            "payload.json",
+        ],
+        None,
+    );
+    assert_eq!(kms.status.code(), Some(2));
+    assert!(
+        common::stderr(&kms).contains("awskms://"),
+        "{}",
+        common::stderr(&kms)
+    );
+}

@@ -8,17 +8,7 @@ use bulwark_image::oci::{self, MT_EMPTY, MT_OCI_MANIFEST};
 use std::path::{Path, PathBuf};
 
 fn images() -> PathBuf {
-    let dir = std::env::var_os("BULWARK_TEST_IMAGES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-images")
-        });
-    assert!(
-        dir.join("app.oci-dir").join("index.json").exists(),
-        "test images missing in {}: run scripts/build-test-images.sh",
-        dir.display()
-    );
-    dir
+    bulwark_fixtures::images_location()
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -36,6 +26,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn attachments_next_to_a_real_image_in_a_layout() {
+    let _images = bulwark_fixtures::images_or_skip!();
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let dir = tmp.path().join("app");
     copy_dir(&images().join("app.oci-dir"), &dir);

@@ -259,6 +259,12 @@ pub fn verify_layer(
     ) = (&cert, verifier)
     {
         let t = integrated_time.map(time::from_secs).unwrap_or(opts.now);
+        if t > opts.now {
+            return Err(unverified(format!(
+                "the Rekor integrated time {} is in the future",
+                time::format(t)
+            )));
+        }
         let mut pool = intermediates.clone();
         if let Some(chain) = layer.annotations.get(ANN_CHAIN) {
             pool.extend(Cert::from_pem_chain(chain)?);

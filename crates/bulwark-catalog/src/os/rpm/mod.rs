@@ -131,10 +131,22 @@ fn header_blobs(
             let dir = spool_dir.ok_or(RpmDbError::NoSpoolDir)?;
             sqlite::read_rpm_sqlite(&mut &data[..], MAX_RPMDB_SIZE, dir)?
         }
-        RpmDbFormat::Ndb => ndb::parse_ndb(data)?
-            .into_iter()
-            .map(<[u8]>::to_vec)
-            .collect(),
+        RpmDbFormat::Ndb => {
+            let blobs = ndb::parse_ndb(data)?;
+            // Slots may point at overlapping bytes; copies never add up to more than
+            // the file, so the work stays linear in its size.
+            let total: usize = blobs.iter().map(|b| b.len()).sum();
+            if total > data.len() {
+                return Err(RpmDbError::Format(
+                    "ndb",
+                    format!(
+                        "blobs add up to {total} bytes, more than the file's {} (slots overlap)",
+                        data.len()
+                    ),
+                ));
+            }
+            blobs.into_iter().map(<[u8]>::to_vec).collect()
+        }
         RpmDbFormat::BerkeleyDb => bdb::parse_bdb(data)?,
     })
 }
