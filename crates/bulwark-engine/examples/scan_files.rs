@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         target: bulwark_engine::TargetRequest {
             target: target.clone(),
             platform: None,
+            allow_unknown: false,
         },
         scanners: bulwark_engine::Scanners {
             vuln: false,

@@ -48,6 +48,7 @@ impl Visitor for EngineVisitor<'_> {
                 mode: file.mode,
                 via_link: file.via_link,
                 reader: &mut *file.reader,
+                spool_dir: file.spool_dir,
             });
         }
         if let Some(f) = &self.files {
@@ -59,6 +60,7 @@ impl Visitor for EngineVisitor<'_> {
                         mode: file.mode,
                         via_link: false,
                         reader: &mut *file.reader,
+                        spool_dir: file.spool_dir,
                     }),
                     Err(e) => FileOut::read_failed(&e),
                 });

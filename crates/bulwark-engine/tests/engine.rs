@@ -150,6 +150,7 @@ fn full(target: &Path) -> ScanRequest {
         target: TargetRequest {
             target: target.display().to_string(),
             platform: None,
+            allow_unknown: false,
         },
         scanners: Scanners {
             vuln: true,

@@ -168,6 +168,7 @@ fn scan_json(target: &str, scanners: &str) -> Value {
         target: bulwark_engine::TargetRequest {
             target: target.to_string(),
             platform: None,
+            allow_unknown: false,
         },
         scanners: bulwark_engine::Scanners {
             vuln: false,

@@ -32,6 +32,7 @@ fn scan(
         target: TargetRequest {
             target: target.to_string(),
             platform: opts.platform.clone(),
+            allow_unknown: false,
         },
         ..ScanRequest::default()
     };
@@ -86,6 +87,7 @@ fn real_npm_and_rubygems_records_at_the_range_edges() {
         target: TargetRequest {
             target: target.display().to_string(),
             platform: None,
+            allow_unknown: false,
         },
         ..ScanRequest::default()
     };

@@ -1810,6 +1810,7 @@ mod tests {
             media_type: None,
             size: 1,
             location: crate::BlobLocation::File(PathBuf::from("/x")),
+            verified: None,
         };
         let msg =
             layer_io_error(&blob, "big.bin", &err, false, &WalkOptions::default()).to_string();

@@ -191,7 +191,10 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     })?;
     for r in &outcome.verdict.reasons {
         if outcome.verdict.incomplete && outcome.verdict.exit_code != 0 {
-            tracing::error!("failing the --exit-code gate: {}", crate::output::escape_controls(r));
+            tracing::error!(
+                "failing the --exit-code gate: {}",
+                crate::output::escape_controls(r)
+            );
         } else {
             tracing::info!("gate: {}", crate::output::escape_controls(r));
         }
