@@ -88,12 +88,7 @@ pub fn catalog_target(
     };
     let visitor = CatalogVisitor::new(catalogers, mode);
     let walk = bulwark_image::walk(target, &visitor, walk_opts)?;
-    let mut cat = assemble(target, catalogers, &walk);
-    if let Target::File(_) = target {
-        cat.unrecognised =
-            walk.warnings.is_empty() && walk.layers.iter().all(|l| l.files.is_empty());
-    }
-    Ok(cat)
+    Ok(assemble(target, catalogers, &walk))
 }
 
 /// Turns a finished walk into a [`Catalog`].
@@ -224,6 +219,12 @@ pub fn assemble_by<O>(
     cat.packages = dedupe(packages);
     for p in &mut cat.packages {
         p.finalize(cat.os.as_ref());
+    }
+    if let Target::File(_) = target {
+        // No file was handed to any analyzer: nothing recognised the single file. (When
+        // the secret or misconfiguration scanners also walk, the caller decides.)
+        cat.unrecognised =
+            walk.warnings.is_empty() && walk.layers.iter().all(|l| l.files.is_empty());
     }
     cat
 }

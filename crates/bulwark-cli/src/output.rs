@@ -64,7 +64,7 @@ mod tests {
 
     #[test]
     fn controls_are_escaped() {
-        assert_eq!(escape_controls("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
-        assert_eq!(escape_controls("tab\tok"), "tab\tok");
+        assert_eq!(escape_controls("a\u{1b}[2Jb"), "a\\x1b[2Jb");
+        assert_eq!(escape_controls("tab\tok"), "tab\\tok");
     }
 }

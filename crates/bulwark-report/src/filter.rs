@@ -274,59 +274,6 @@ pub fn exit_code(report: &Report, threshold: Severity, code: i32) -> i32 {
     }
 }
 
-/// The outcome of an `--exit-code` gate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
-    /// The process exit code.
-    pub code: i32,
-    /// Why the gate failed, for the user; `None` when it passed.
-    pub reason: Option<String>,
-    /// The gate failed only because the scan is incomplete.
-    pub incomplete: bool,
-}
-
-/// The `--exit-code code` gate: fails (with `code`) when an unsuppressed finding at or
-/// above `threshold` remains, or when the scan is incomplete and `allow_incomplete` is
-/// off — an incomplete scan has not shown the target clean. With `code` 0 there is no
-/// gate and the verdict is always 0.
-pub fn verdict(report: &Report, threshold: Severity, code: i32, allow_incomplete: bool) -> Verdict {
-    if code == 0 {
-        return Verdict {
-            code: 0,
-            reason: None,
-            incomplete: false,
-        };
-    }
-    if has_findings(report, threshold) {
-        return Verdict {
-            code,
-            reason: Some("unsuppressed findings remain".into()),
-            incomplete: false,
-        };
-    }
-    if report.is_incomplete() && !allow_incomplete {
-        return Verdict {
-            code,
-            reason: Some(format!(
-                "the scan is incomplete ({} reason(s): {}); pass --allow-incomplete to gate only on what was checked",
-                report.incomplete.len(),
-                report
-                    .incomplete
-                    .iter()
-                    .map(bulwark_core::IncompleteReason::describe)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            )),
-            incomplete: true,
-        };
-    }
-    Verdict {
-        code: 0,
-        reason: None,
-        incomplete: false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
