@@ -1,13 +1,11 @@
-//! Test harness: a real `docker-registry` on a loopback port, and helpers that build
-//! small images and push them over the registry's HTTP API.
+//! Test harness: the testkit's real `docker-registry` on a loopback port, and helpers
+//! that build small images and push them over the registry's raw HTTP API.
 #![allow(dead_code)]
 
 use sha2::{Digest as _, Sha256};
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
@@ -21,99 +19,32 @@ pub fn sha(data: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(data)))
 }
 
-pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
-    l.local_addr()
-        .unwrap_or_else(|e| panic!("addr: {e}"))
-        .port()
-}
-
-/// Finds a required binary or fails the test with an install hint.
-pub fn require_binary(path: &str, package: &str) -> PathBuf {
-    let p = PathBuf::from(path);
-    if !p.exists() {
-        panic!("{path} is missing: install the Debian package `{package}` (CI installs it)");
-    }
-    p
-}
-
-/// A running `docker-registry`, killed on drop.
+/// A running `docker-registry` (the testkit's, killed on drop), with the basic-auth user
+/// the raw-API helpers below send.
 pub struct Registry {
-    pub dir: tempfile::TempDir,
-    pub port: u16,
-    child: Child,
+    inner: bulwark_testkit::Registry,
     pub auth: Option<(String, String)>,
 }
 
 impl Registry {
-    /// Starts a registry; with `auth`, behind htpasswd basic auth for that user.
-    pub fn start(auth: Option<(&str, &str)>) -> Registry {
-        let bin = require_binary("/usr/bin/docker-registry", "docker-registry");
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let port = free_port();
-        let storage = dir.path().join("storage");
-        let mut auth_yaml = String::new();
-        if let Some((user, pass)) = auth {
-            let hash = bcrypt::hash(pass, 4).unwrap_or_else(|e| panic!("bcrypt: {e}"));
-            let htpasswd = dir.path().join("htpasswd");
-            std::fs::write(&htpasswd, format!("{user}:{hash}\n"))
-                .unwrap_or_else(|e| panic!("htpasswd: {e}"));
-            auth_yaml = format!(
-                "auth:\n  htpasswd:\n    realm: bulwark-test\n    path: {}\n",
-                htpasswd.display()
-            );
-        }
-        let config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth_yaml}",
-            storage.display()
-        );
-        let cfg_path = dir.path().join("config.yml");
-        std::fs::write(&cfg_path, config).unwrap_or_else(|e| panic!("config: {e}"));
-        let log = std::fs::File::create(dir.path().join("registry.log"))
-            .unwrap_or_else(|e| panic!("log: {e}"));
-        let log2 = log.try_clone().unwrap_or_else(|e| panic!("log: {e}"));
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg(&cfg_path)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting docker-registry: {e}"));
-        let reg = Registry {
-            dir,
-            port,
-            child,
-            auth: auth.map(|(u, p)| (u.to_string(), p.to_string())),
+    /// Starts a plain-HTTP registry; with `auth`, behind htpasswd basic auth for that
+    /// user. `None` when `docker-registry` is not installed (outside CI the test skips,
+    /// as every testkit user does).
+    pub fn start(auth: Option<(&str, &str)>) -> Option<Registry> {
+        let auth = auth.map(|(u, p)| (u.to_string(), p.to_string()));
+        let opts = bulwark_testkit::RegistryOptions {
+            auth: auth.clone(),
+            ..bulwark_testkit::RegistryOptions::plain()
         };
-        reg.wait_ready();
-        reg
-    }
-
-    fn wait_ready(&self) {
-        let agent = agent();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(r) = agent.get(&format!("{}/v2/", self.base())).call() {
-                if matches!(r.status().as_u16(), 200 | 401) {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let log = std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default();
-        panic!(
-            "docker-registry did not come up on port {}: {log}",
-            self.port
-        );
+        bulwark_testkit::Registry::start(opts).map(|inner| Registry { inner, auth })
     }
 
     pub fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.inner.url()
     }
 
     pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.inner.host()
     }
 
     fn auth_header(&self) -> Option<String> {
@@ -186,13 +117,7 @@ impl Registry {
 
     /// The registry's storage file for a blob.
     pub fn blob_data_path(&self, digest: &str) -> PathBuf {
-        let hex = digest.trim_start_matches("sha256:");
-        self.dir
-            .path()
-            .join("storage/docker/registry/v2/blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
-            .join("data")
+        self.inner.blob_data_path(digest)
     }
 
     /// Pushes a one-layer image; returns what was pushed.
@@ -202,13 +127,6 @@ impl Registry {
         }
         self.push_blob(repo, &img.config);
         self.push_manifest(repo, tag, &img.manifest_media_type, &img.manifest)
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
