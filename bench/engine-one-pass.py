@@ -19,11 +19,10 @@ Usage: bench/engine-one-pass.py [--runs N] [--bulwark PATH] [--trivy PATH] [--os
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import tempfile
 
-from benchlib import timed, trivy_image
+from benchlib import summarize, timed, trivy_image
 
 KINDS = ["sbom", "vuln", "misconfig", "full", "trivy"]
 
@@ -65,8 +64,7 @@ def main():
                     cache = os.path.join(tmp, f"cache-{k}-{i}")
                     res[k].append(timed(cmd(k, img, os.path.join(tmp, "out.json"), cache)))
                     shutil.rmtree(cache, ignore_errors=True)
-            med = {k: (statistics.median(w for w, _ in v), max(m for _, m in v))
-                   for k, v in res.items()}
+            med = summarize(res)
             name = os.path.basename(img.rstrip("/"))
             print(f"{name:28} " + " ".join(f"{med[k][0]:12.3f} {med[k][1]:12.1f}" for k in KINDS))
             s, t = med["sbom"][0], med["trivy"]
