@@ -2,32 +2,23 @@
 //! path and layer, control characters escaped so an image cannot drive the terminal),
 //! the suppression summary, per-layer counters at `-v`, and whether colour is allowed.
 
-use bulwark_core::Warning;
+use bulwark_core::text::terminal_safe;
 use std::io::IsTerminal;
 use std::path::Path;
 
-/// Escapes control characters (ESC, CR, BEL...) so an image cannot drive the terminal.
-pub fn escape_controls(s: &str) -> String {
-    bulwark_core::text::terminal_safe(s).into_owned()
-}
-
-/// Logs each warning at warn level as `path (layer digest): message`.
-pub fn print_warnings(warnings: &[Warning]) {
-    for w in warnings {
+/// Logs a report's warnings (`path (layer digest): message`) and the reasons it is
+/// incomplete, every control character escaped.
+pub fn print_report_problems(report: &bulwark_core::Report) {
+    for w in &report.warnings {
         let loc = match (&w.path, &w.layer) {
             (Some(p), Some(l)) => format!("{p} (layer {l}): "),
             (Some(p), None) => format!("{p}: "),
             _ => String::new(),
         };
-        tracing::warn!("{}", escape_controls(&format!("{loc}{}", w.message)));
+        tracing::warn!("{}", terminal_safe(&format!("{loc}{}", w.message)));
     }
-}
-
-/// Logs a report's warnings and the reasons it is incomplete.
-pub fn print_report_problems(report: &bulwark_core::Report) {
-    print_warnings(&report.warnings);
     for r in &report.incomplete {
-        tracing::warn!("incomplete scan: {}", escape_controls(&r.describe()));
+        tracing::warn!("incomplete scan: {}", terminal_safe(&r.describe()));
     }
 }
 
@@ -47,6 +38,34 @@ pub fn print_suppressed(ignored: usize, vexed: usize, shown: bool) {
     );
 }
 
+/// The end of every command that scans: logs the report's problems and the suppression
+/// summary, writes the report (`-o` or stdout), logs the verdict's reasons and returns
+/// its exit code.
+pub fn finish(
+    outcome: &bulwark_engine::ScanOutcome,
+    format: bulwark_report::Format,
+    output: Option<&Path>,
+    show_suppressed: bool,
+) -> anyhow::Result<u8> {
+    print_report_problems(&outcome.report);
+    print_suppressed(outcome.ignored, outcome.vexed, show_suppressed);
+    let wopts = bulwark_report::WriteOptions {
+        color: use_color(output),
+    };
+    crate::write_output(output, |w| {
+        bulwark_report::write_with(&outcome.report, format, &wopts, w).map_err(anyhow::Error::from)
+    })?;
+    let v = &outcome.verdict;
+    for r in &v.reasons {
+        if v.incomplete && v.exit_code != 0 {
+            tracing::error!("failing the --exit-code gate: {}", terminal_safe(r));
+        } else {
+            tracing::info!("gate: {}", terminal_safe(r));
+        }
+    }
+    Ok(v.exit_code)
+}
+
 /// Whether table output may use colour: only to a terminal, never with `NO_COLOR` set.
 pub fn use_color(output: Option<&Path>) -> bool {
     output.is_none() && !crate::env::no_color() && std::io::stdout().is_terminal()
@@ -64,7 +83,7 @@ mod tests {
 
     #[test]
     fn controls_are_escaped() {
-        assert_eq!(escape_controls("a\u{1b}[2Jb"), "a\\x1b[2Jb");
-        assert_eq!(escape_controls("tab\tok"), "tab\\tok");
+        assert_eq!(terminal_safe("a\u{1b}[2Jb"), "a\\x1b[2Jb");
+        assert_eq!(terminal_safe("tab\tok"), "tab\\tok");
     }
 }

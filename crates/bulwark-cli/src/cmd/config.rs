@@ -84,14 +84,11 @@ pub fn run(args: ConfigArgs) -> Result<u8> {
         },
     };
     let outcome = engine.check_config(&req, &Cancel::new())?;
-    crate::output::print_warnings(&outcome.report.warnings);
-    crate::output::print_suppressed(outcome.ignored, outcome.vexed, args.show_suppressed);
-    let wopts = bulwark_report::WriteOptions {
-        color: crate::output::use_color(args.output.as_deref()),
-    };
-    crate::write_output(args.output.as_deref(), |w| {
-        bulwark_report::write_with(&outcome.report, format, &wopts, w).map_err(anyhow::Error::from)
-    })?;
     // Suppressed findings shown with --show-suppressed do not fail the run.
-    Ok(outcome.verdict.exit_code)
+    crate::output::finish(
+        &outcome,
+        format,
+        args.output.as_deref(),
+        args.show_suppressed,
+    )
 }

@@ -5,7 +5,7 @@
 use crate::TargetArgs;
 use anyhow::{Context, Result};
 use bulwark_engine::{Gate, ScanRequest, Scanners, Suppression};
-use bulwark_report::{Format, WriteOptions};
+use bulwark_report::Format;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -181,23 +181,10 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         .with_context(|| format!("scanning {}", args.target.target))?;
     drop(throwaway);
 
-    crate::output::print_report_problems(&outcome.report);
-    crate::output::print_suppressed(outcome.ignored, outcome.vexed, args.show_suppressed);
-    let wopts = WriteOptions {
-        color: crate::output::use_color(args.output.as_deref()),
-    };
-    crate::write_output(args.output.as_deref(), |w| {
-        bulwark_report::write_with(&outcome.report, format, &wopts, w).map_err(anyhow::Error::from)
-    })?;
-    for r in &outcome.verdict.reasons {
-        if outcome.verdict.incomplete && outcome.verdict.exit_code != 0 {
-            tracing::error!(
-                "failing the --exit-code gate: {}",
-                crate::output::escape_controls(r)
-            );
-        } else {
-            tracing::info!("gate: {}", crate::output::escape_controls(r));
-        }
-    }
-    Ok(outcome.verdict.exit_code)
+    crate::output::finish(
+        &outcome,
+        format,
+        args.output.as_deref(),
+        args.show_suppressed,
+    )
 }
