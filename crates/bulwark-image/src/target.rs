@@ -629,10 +629,12 @@ fn is_attachment_tag(name: &str) -> bool {
     let Some(rest) = tag.strip_prefix("sha256-") else {
         return false;
     };
-    let (hex, suffix) = rest.split_at(rest.len().min(64));
-    hex.len() == 64
-        && hex.bytes().all(|b| b.is_ascii_hexdigit())
-        && (suffix.is_empty() || suffix.starts_with('.'))
+    // `get` rather than `split_at`: the name comes from the layout's index.json, and a
+    // multi-byte character across byte 64 must not panic.
+    let (Some(hex), Some(suffix)) = (rest.get(..64), rest.get(64..)) else {
+        return false;
+    };
+    hex.bytes().all(|b| b.is_ascii_hexdigit()) && (suffix.is_empty() || suffix.starts_with('.'))
 }
 
 #[derive(Deserialize, Clone)]
@@ -1019,4 +1021,25 @@ fn containers_dir(dir: &Path, _platform: Option<&str>) -> Result<Image, ImageErr
     manifest_to_image(&store, &bytes, Some(digest), Vec::new(), |d| {
         ParsedDigest::parse(d).map(|p| p.hex)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_attachment_tag;
+
+    #[test]
+    fn attachment_tags() {
+        let hex = "a".repeat(64);
+        assert!(is_attachment_tag(&format!("sha256-{hex}")));
+        assert!(is_attachment_tag(&format!("repo:sha256-{hex}.sig")));
+        assert!(!is_attachment_tag(&format!("sha256-{}", "a".repeat(63))));
+        assert!(!is_attachment_tag(&format!("sha256-{hex}x")));
+        assert!(!is_attachment_tag("latest"));
+        // A multi-byte character across byte 64 of a crafted ref name: no panic.
+        assert!(!is_attachment_tag(&format!("sha256-{}é", "a".repeat(63))));
+        assert!(!is_attachment_tag(&format!(
+            "sha256-{}é.sig",
+            "a".repeat(63)
+        )));
+    }
 }

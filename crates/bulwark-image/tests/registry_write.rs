@@ -288,6 +288,44 @@ fn quick_retry(n: u32) -> RetryPolicy {
 }
 
 #[test]
+fn credentials_never_follow_a_link_to_another_host() {
+    // The second tag page lives on another host (as an upload `Location` may): it is
+    // fetched, but without the registry's credentials.
+    let other = ScriptedServer::start(vec![Canned::status("200 OK")
+        .header("Content-Type", "application/json")
+        .body(br#"{"tags":["b"]}"#.to_vec())]);
+    let link = format!(
+        "<http://{}/v2/a/b/tags/list?n=1&last=a>; rel=\"next\"",
+        other.host()
+    );
+    let reg = ScriptedServer::start(vec![
+        Canned::status("401 Unauthorized").header("WWW-Authenticate", "Basic realm=\"t\""),
+        Canned::status("200 OK")
+            .header("Content-Type", "application/json")
+            .header("Link", &link)
+            .body(br#"{"tags":["a"]}"#.to_vec()),
+    ]);
+    let cfg = RegistryConfig {
+        insecure: true,
+        retry: quick_retry(0),
+        credentials: CredentialConfig {
+            explicit: Some(Credentials::Basic {
+                username: "u".into(),
+                password: Secret::new("p"),
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let r = Reference::parse(&format!("{}/a/b:1", reg.host())).unwrap_or_else(|e| panic!("{e}"));
+    let repo = Repository::open(&r, &cfg).unwrap_or_else(|e| panic!("{e}"));
+    let tags = repo.list_tags().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(tags, vec!["a".to_string(), "b".to_string()]);
+    assert_eq!(reg.authorized(), vec![false, true], "{:?}", reg.requests());
+    assert_eq!(other.authorized(), vec![false], "{:?}", other.requests());
+}
+
+#[test]
 fn retries_429_and_5xx_then_gives_a_distinct_error() {
     // 503, 429 (Retry-After: 1), then success.
     let body = br#"{"tags":["a"]}"#.to_vec();

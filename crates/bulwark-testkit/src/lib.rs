@@ -385,10 +385,11 @@ impl Canned {
 }
 
 /// A loopback HTTP server answering requests with canned responses in order (the last
-/// one repeats), recording each request line. For retry and error-mapping tests.
+/// one repeats), recording each request line and whether it carried an `Authorization`
+/// header. For retry, error-mapping and credential-scoping tests.
 pub struct ScriptedServer {
     addr: String,
-    requests: Arc<Mutex<Vec<String>>>,
+    requests: Arc<Mutex<Vec<(String, bool)>>>,
     count: Arc<AtomicUsize>,
 }
 
@@ -431,17 +432,27 @@ impl ScriptedServer {
 
     /// The request lines seen (`GET /v2/x/manifests/1 HTTP/1.1`).
     pub fn requests(&self) -> Vec<String> {
+        self.seen().into_iter().map(|(line, _)| line).collect()
+    }
+
+    /// For each request seen, whether it carried an `Authorization` header.
+    pub fn authorized(&self) -> Vec<bool> {
+        self.seen().into_iter().map(|(_, auth)| auth).collect()
+    }
+
+    fn seen(&self) -> Vec<(String, bool)> {
         self.requests.lock().map(|v| v.clone()).unwrap_or_default()
     }
 }
 
-fn serve_one(stream: TcpStream, reply: &Canned, seen: &Mutex<Vec<String>>) {
+fn serve_one(stream: TcpStream, reply: &Canned, seen: &Mutex<Vec<(String, bool)>>) {
     let Ok(read_half) = stream.try_clone() else {
         return;
     };
     let mut reader = BufReader::new(read_half);
     let mut first = String::new();
     let mut content_length = 0usize;
+    let mut authorized = false;
     loop {
         let mut line = String::new();
         match reader.read_line(&mut line) {
@@ -456,12 +467,13 @@ fn serve_one(stream: TcpStream, reply: &Canned, seen: &Mutex<Vec<String>>) {
             if k.eq_ignore_ascii_case("content-length") {
                 content_length = v.trim().parse().unwrap_or(0);
             }
+            authorized |= k.eq_ignore_ascii_case("authorization");
         }
     }
     let mut body = vec![0u8; content_length.min(1 << 20)];
     let _ = std::io::Read::read_exact(&mut reader, &mut body);
     if let Ok(mut v) = seen.lock() {
-        v.push(first);
+        v.push((first, authorized));
     }
     let mut out = format!(
         "HTTP/1.1 {}\r\nConnection: close\r\nContent-Length: {}\r\n",

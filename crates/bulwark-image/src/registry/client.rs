@@ -313,8 +313,13 @@ impl Client {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        if let Some(auth) = self.authorization(scope) {
-            req = req.header("Authorization", auth);
+        // Credentials go only to this registry: an upload `Location` or a tag-page `Link`
+        // may name another host (a storage back end), which must not see the password or
+        // token.
+        if url.starts_with(&format!("{}/", self.origin())) {
+            if let Some(auth) = self.authorization(scope) {
+                req = req.header("Authorization", auth);
+            }
         }
         let transport = |e: ureq::Error| self.transport_error(op, method, url, e);
         match body {
