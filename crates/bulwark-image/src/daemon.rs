@@ -36,6 +36,8 @@ pub struct DaemonOptions {
     pub socket: Option<PathBuf>,
     /// Refuse archives larger than this many bytes.
     pub max_size: u64,
+    /// Stops the export between chunks (the scan's cancellation and deadline).
+    pub cancel: crate::Cancel,
 }
 
 impl DaemonOptions {
@@ -45,6 +47,7 @@ impl DaemonOptions {
             cache_dir: cache_dir.into(),
             socket: None,
             max_size: DEFAULT_MAX_ARCHIVE_SIZE,
+            cancel: crate::Cancel::default(),
         }
     }
 }
@@ -171,8 +174,25 @@ pub fn export_pinned(name: &str, opts: &DaemonOptions) -> Result<Exported, Image
         .tempfile_in(&dir)
         .map_err(|e| io_err(&dir, e))?;
     let limit = opts.max_size;
-    let copied = std::io::copy(&mut (&mut resp.body).take(limit + 1), tmp.as_file_mut())
-        .map_err(|e| remote(&what, format!("streaming the archive: {e}")))?;
+    // Copied in chunks, not with io::copy, so that a cancelled scan or an expired
+    // deadline stops a long export, and a full disk is told from a broken stream.
+    let tmp_path = tmp.path().to_path_buf();
+    let mut body = (&mut resp.body).take(limit.saturating_add(1));
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut copied: u64 = 0;
+    loop {
+        opts.cancel.check()?;
+        let n = match body.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(remote(&what, format!("streaming the archive: {e}"))),
+        };
+        tmp.as_file_mut()
+            .write_all(buf.get(..n).unwrap_or_default())
+            .map_err(|e| io_err(&tmp_path, e))?;
+        copied += n as u64;
+    }
     if copied > limit {
         return Err(remote(
             &what,

@@ -121,60 +121,6 @@ impl OciLayout {
         self.write_atomic(&path, data)
     }
 
-    /// Streams a blob of `size` bytes from `reader` into the layout (for layers too big
-    /// for memory): hashed while written to a temporary file, renamed into place only
-    /// when the size and digest match.
-    pub fn add_blob_from(
-        &self,
-        digest: &str,
-        size: u64,
-        reader: &mut dyn Read,
-    ) -> Result<(), ImageError> {
-        use sha2::{Digest as _, Sha256};
-        let path = self.blob_path(digest)?;
-        if std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == size) {
-            return Ok(());
-        }
-        let dir = path.parent().unwrap_or(&self.root);
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(dir)
-            .map_err(|e| self.io(dir, e))?;
-        let mut hasher = Sha256::new();
-        let mut limited = reader.take(size + 1);
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut total: u64 = 0;
-        loop {
-            let n = match limited.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.io(&path, e)),
-            };
-            let chunk = buf.get(..n).unwrap_or_default();
-            total += n as u64;
-            hasher.update(chunk);
-            tmp.write_all(chunk).map_err(|e| self.io(&path, e))?;
-        }
-        if total != size {
-            return Err(self.format(
-                "blob",
-                format!("{digest}: got {total} bytes, the descriptor says {size}"),
-            ));
-        }
-        let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
-        if actual != digest {
-            return Err(ImageError::DigestMismatch {
-                what: format!("blob for {}", self.root.display()),
-                expected: digest.to_string(),
-                actual,
-            });
-        }
-        tmp.as_file().sync_all().map_err(|e| self.io(&path, e))?;
-        tmp.persist(&path).map_err(|e| self.io(&path, e.error))?;
-        Ok(())
-    }
-
     /// Stores `data` and returns its descriptor with `media_type`.
     pub fn add_blob_bytes(&self, media_type: &str, data: &[u8]) -> Result<Descriptor, ImageError> {
         let d = Descriptor::for_bytes(media_type, data);
@@ -387,25 +333,6 @@ mod tests {
             .join("0".repeat(64))
             .exists());
         assert!(l.add_blob("sha256:../../etc", b"x").is_err());
-        // Streaming: the right bytes land; a short or wrong stream leaves nothing.
-        let big = vec![7u8; 300_000];
-        let big_d = oci::sha256_digest(&big);
-        assert!(l.add_blob_from(&big_d, 300_000, &mut &big[..10]).is_err());
-        assert!(l.add_blob_from(&bad, 300_000, &mut &big[..]).is_err());
-        l.add_blob_from(&big_d, 300_000, &mut &big[..])
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            l.read_blob(&big_d, 1 << 20).map(|b| b.len()).unwrap_or(0),
-            300_000
-        );
-        let leftovers = std::fs::read_dir(dir.path().join("blobs/sha256"))
-            .map(|r| {
-                r.flatten()
-                    .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
-                    .count()
-            })
-            .unwrap_or(99);
-        assert_eq!(leftovers, 0);
 
         let image = serde_json::to_vec(&serde_json::json!({
             "schemaVersion": 2, "mediaType": MT_OCI_MANIFEST,

@@ -68,14 +68,15 @@ impl VerifiedStamp {
         if it.next()? != MAGIC || it.next()? != digest {
             return None;
         }
-        let mut n = || it.next().and_then(|v| v.parse::<i64>().ok());
-        let (len, dev, ino) = (n()?, n()?, n()?);
-        let mtime = (n()?, n()?);
-        let ctime = (n()?, n()?);
+        let mut u = || it.next().and_then(|v| v.parse::<u64>().ok());
+        let (len, dev, ino) = (u()?, u()?, u()?);
+        let mut i = || it.next().and_then(|v| v.parse::<i64>().ok());
+        let mtime = (i()?, i()?);
+        let ctime = (i()?, i()?);
         Some(VerifiedStamp {
-            len: u64::try_from(len).ok()?,
-            dev: u64::try_from(dev).ok()?,
-            ino: u64::try_from(ino).ok()?,
+            len,
+            dev,
+            ino,
             mtime,
             ctime,
         })
@@ -99,5 +100,19 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(&p, b"abd").unwrap_or_else(|e| panic!("{e}"));
         assert_ne!(VerifiedStamp::of_path(&p).ok(), Some(s));
+    }
+
+    #[test]
+    fn inodes_and_devices_past_i64_round_trip() {
+        // overlayfs xino and some network filesystems hand out inode numbers >= 2^63.
+        let s = VerifiedStamp {
+            len: 3,
+            dev: u64::MAX,
+            ino: (1 << 63) + 5,
+            mtime: (1, 2),
+            ctime: (-3, 4),
+        };
+        let line = s.encode("sha256:x");
+        assert_eq!(VerifiedStamp::decode(&line, "sha256:x"), Some(s));
     }
 }

@@ -52,6 +52,7 @@ pub fn open(target: &str, opts: &OpenOptions) -> Result<Target, ImageError> {
         // like any other docker-archive, so the same digest checks apply.
         let mut daemon = crate::daemon::DaemonOptions::new(opts.cache_dir.clone());
         daemon.socket.clone_from(&opts.daemon_socket);
+        daemon.cancel = opts.cancel.clone();
         let exported = crate::daemon::export_pinned(name, &daemon)?;
         let mut image = docker_archive_ref(&exported.archive, None)?;
         // The archive must hold the image the name was resolved to.

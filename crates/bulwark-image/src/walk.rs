@@ -672,6 +672,7 @@ impl<R: BufRead> Seek for Skipping<R> {
 /// hashing again. Returns the bytes read, inflated and hashed.
 fn stream_layer(
     blob: &LayerBlob,
+    pre_verified: bool,
     opts: &WalkOptions,
     on_entry: &mut OnEntry<'_>,
 ) -> Result<LayerStats, ImageError> {
@@ -682,11 +683,8 @@ fn stream_layer(
     })?;
     // Docker archives name layers by diff id: then the digest covers the uncompressed tar.
     let hash_decompressed = blob.digest == blob.diff_id;
-    // A stamped blob is trusted only while its stamp matches the file.
-    let pre_verified = match &blob.verified {
-        Some(v) => blob_stamp(blob)? == *v,
-        None => false,
-    };
+    // `pre_verified`: the blob cache's stamp still matches the file, so it was hashed
+    // when it was downloaded.
     let hash = !pre_verified;
     let tripped = Rc::new(Cell::new(false));
     let counts = StreamCounts::default();
@@ -1034,13 +1032,14 @@ fn first_pass<V: Visitor>(
     opts: &WalkOptions,
 ) -> Result<FirstPass<V::Output>, ImageError> {
     let mut lw = LayerWalk::new(index, blob.digest.clone(), blob.diff_id.clone());
-    // Taken before the first byte is read: a later revisit must find the blob unchanged.
-    lw.stamp = Some(blob_stamp(blob)?);
+    // Taken before the first byte is read: a later revisit must find the blob unchanged,
+    // and a verified stamp from the blob cache is trusted only while it equals this one.
+    let stamp = blob_stamp(blob)?;
+    let pre_verified = blob.verified.as_ref() == Some(&stamp);
+    lw.stamp = Some(stamp);
     let mut links = Vec::new();
     let mut warnings = Vec::new();
-    let mut stats = LayerStats::default();
-    let stats_out = &mut stats;
-    *stats_out = stream_layer(blob, opts, &mut |e, data| {
+    let stats = stream_layer(blob, pre_verified, opts, &mut |e, data| {
         if e.path.is_empty() {
             return Ok(Flow::Next);
         }
