@@ -419,6 +419,51 @@ fn unparseable_and_oversized_runs_warn() {
     assert!(checked.findings.iter().any(|f| f.check_id == "BW-DF-0008"));
     assert_eq!(checked.warnings.len(), 1);
 
+    // Nesting a depth counter would miss (keywords glued to operators, `coproc`, `!`
+    // in `[[ ]]`) and nested `case`, on which the parser backtracks exponentially:
+    // each goes to the fallback with a warning, quickly and without a stack overflow.
+    let glued = format!("{}true{}", "a&&if a;then ".repeat(300), ";fi".repeat(300));
+    let coproc = format!("{}true", "coproc ".repeat(300));
+    let bangs = format!("[[ {}x ]]", "! ".repeat(300));
+    let cases = format!("{}true{}", "case a in x) ".repeat(35), "; esac".repeat(35));
+    for script in [glued, coproc, bangs, cases] {
+        let src = format!("FROM a:1\nRUN apt-get install -y curl && {script}\n");
+        let start = std::time::Instant::now();
+        let checked = match bulwark_misconfig::check_dockerfile("Dockerfile", src.as_bytes(), &sel)
+        {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{script}"
+        );
+        assert!(checked.findings.iter().any(|f| f.check_id == "BW-DF-0008"));
+        assert_eq!(checked.warnings.len(), 1, "{:?}", checked.warnings);
+        assert!(checked.warnings[0].message.contains("fallback"));
+    }
+    // Just under the limits, the parser itself runs (on its own large stack).
+    let nested = format!(
+        "{}apt-get install -y curl{}",
+        "if true; then ".repeat(200),
+        "; fi".repeat(200)
+    );
+    let src = format!("FROM a:1\nRUN {nested}\n");
+    let checked = match bulwark_misconfig::check_dockerfile("Dockerfile", src.as_bytes(), &sel) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(checked.findings.iter().any(|f| f.check_id == "BW-DF-0008"));
+    assert!(checked.warnings.is_empty(), "{:?}", checked.warnings);
+
+    // Nested subshells, which brush reads as `(( arithmetic ))`, still reach the rules.
+    let src = "FROM a:1\nRUN ( ( apt-get install -y curl ) )\n";
+    let checked = match bulwark_misconfig::check_dockerfile("Dockerfile", src.as_bytes(), &sel) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(checked.findings.iter().any(|f| f.check_id == "BW-DF-0008"));
+
     // A well-formed RUN gives no warning.
     let ok = "FROM a:1\nRUN if [ -f x ]; then (cd /x && make); fi\n";
     let checked = match bulwark_misconfig::check_dockerfile("Dockerfile", ok.as_bytes(), &sel) {

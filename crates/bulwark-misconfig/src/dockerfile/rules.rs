@@ -945,15 +945,21 @@ pub fn run(
         warnings: Vec::new(),
     };
     structure(&mut cx, opts);
-    for inst in &df.instructions {
-        instruction(&mut cx, inst, inst);
+    // Each RUN is parsed once, for its own rules and for the sequence rules.
+    let scripts: Vec<Option<Script>> = df
+        .instructions
+        .iter()
+        .map(|i| (i.keyword == "RUN").then(|| run_commands(i)))
+        .collect();
+    for (inst, script) in df.instructions.iter().zip(&scripts) {
+        instruction(&mut cx, inst, inst, script.as_ref());
         if let Some(inner) = &inst.onbuild {
             let mut inner = (**inner).clone();
             inner.stage = inst.stage;
-            instruction(&mut cx, &inner, inst);
+            instruction(&mut cx, &inner, inst, None);
         }
     }
-    run_sequences(&mut cx);
+    run_sequences(&mut cx, &scripts);
     labels(&mut cx, opts);
     (cx.out, cx.warnings)
 }
@@ -1224,7 +1230,9 @@ const SECRET_FILES: &[&str] = &[
 
 /// Rules on one instruction. `at` is where findings are reported (the ONBUILD line for
 /// triggers).
-fn instruction(cx: &mut Ctx<'_>, inst: &Instruction, at: &Instruction) {
+/// Runs the rules of one instruction; `script` is the RUN's parsed script when the caller
+/// has it (else it is parsed here).
+fn instruction(cx: &mut Ctx<'_>, inst: &Instruction, at: &Instruction, script: Option<&Script>) {
     let df = cx.df;
     let first = inst.words.first().map(String::as_str).unwrap_or("");
     match inst.keyword.as_str() {
@@ -1359,11 +1367,18 @@ fn instruction(cx: &mut Ctx<'_>, inst: &Instruction, at: &Instruction) {
         }
         "COPY" | "ADD" => copy_add(cx, inst, at),
         "RUN" => {
-            let script = run_commands(inst);
-            if let Some(w) = script.warning {
+            let parsed;
+            let script = match script {
+                Some(s) => s,
+                None => {
+                    parsed = run_commands(inst);
+                    &parsed
+                }
+            };
+            if let Some(w) = &script.warning {
                 cx.warnings.push(crate::CheckWarning {
                     line: at.start_line,
-                    message: w,
+                    message: w.clone(),
                 });
             }
             run_rules(cx, inst, at, &script.commands);
@@ -2344,7 +2359,8 @@ fn rpm_pinned(p: &str) -> bool {
 
 /// Rules that look across instructions: consecutive RUN, pipefail, wget+curl, COPY of
 /// an archive extracted later.
-fn run_sequences(cx: &mut Ctx<'_>) {
+/// Rules over sequences of instructions; `scripts[i]` is instruction `i`'s parsed RUN.
+fn run_sequences(cx: &mut Ctx<'_>, scripts: &[Option<Script>]) {
     let df = cx.df;
     let mut prev: Option<&Instruction> = None;
     let mut pipefail_shell = false;
@@ -2353,7 +2369,7 @@ fn run_sequences(cx: &mut Ctx<'_>) {
     let mut seen_curl: Option<u32> = None;
     let mut wget_curl_reported = false;
     let mut copied_archives: Vec<(Option<usize>, String)> = Vec::new();
-    for inst in &df.instructions {
+    for (inst, script) in df.instructions.iter().zip(scripts) {
         if inst.keyword == "FROM" {
             pipefail_shell = false;
             non_posix_shell = false;
@@ -2381,7 +2397,7 @@ fn run_sequences(cx: &mut Ctx<'_>) {
                 }
             }
             // The warning, if any, was reported when the RUN's own rules ran.
-            let cmds = run_commands(inst).commands;
+            let cmds: &[Command] = script.as_ref().map_or(&[], |s| &s.commands);
             if inst.exec.is_none() && !pipefail_shell && !non_posix_shell {
                 let has_pipe = cmds.iter().any(|c| c.piped_out && !c.inner);
                 let sets_pipefail = cmds.iter().any(|c| {
@@ -2401,7 +2417,7 @@ fn run_sequences(cx: &mut Ctx<'_>) {
                     );
                 }
             }
-            for c in &cmds {
+            for c in cmds {
                 match c.name() {
                     "wget" if seen_wget.is_none() => seen_wget = Some(inst.start_line),
                     "curl" if seen_curl.is_none() => seen_curl = Some(inst.start_line),

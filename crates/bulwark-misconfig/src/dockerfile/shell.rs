@@ -19,9 +19,18 @@ use brush_parser::ast;
 /// Longest script analysed; the rest is not checked and the caller is told so.
 pub const MAX_SCRIPT: usize = 1024 * 1024;
 
-/// Deepest nesting (of parentheses, braces and compound commands) handed to the
-/// parser; deeper scripts go to the iterative fallback tokenizer.
-const MAX_NESTING: usize = 64;
+/// Most openers (see [`openers`]) in a script handed to the parser. The parser is
+/// recursive descent: its depth is bounded by the number of openers, so scripts with
+/// more go to the iterative fallback tokenizer.
+const MAX_OPENERS: usize = 256;
+
+/// Most `case` keywords in a script handed to the parser: it backtracks over the last
+/// item of a `case` without `;;`, doubling its work at each nested `case`.
+const MAX_CASES: usize = 8;
+
+/// Stack of the thread the parser runs on: [`MAX_OPENERS`] levels of its recursion
+/// with a wide margin (a stack overflow aborts the process; a panic is only caught).
+const PARSER_STACK: usize = 64 << 20;
 
 /// Deepest `sh -c` / `bash <<EOF` recursion followed.
 const MAX_INNER_SCRIPTS: usize = 4;
@@ -75,43 +84,68 @@ pub fn parse_script(script: &str) -> Script {
     }
 }
 
-/// A rough upper bound of the syntactic nesting of `script`, so that pathological input
-/// never reaches the recursive-descent parser.
-fn nesting(script: &str) -> usize {
-    let (mut depth, mut max) = (0usize, 0usize);
-    for w in script.split(|c: char| c.is_whitespace() || c == ';') {
-        match w {
-            "if" | "case" | "while" | "until" | "for" | "select" => depth += 1,
-            "fi" | "esac" | "done" => depth = depth.saturating_sub(1),
+/// Counts, over the whole script, every construct at which the parser may recurse
+/// (parentheses, brackets, braces other than `${`, `!`, and the compound-command
+/// keywords, wherever they stand, glued to an operator or not), and the `case`
+/// keywords among them. Never decremented, so no arrangement of closing tokens (a
+/// `case` pattern's `)`, say) can hide depth.
+fn openers(script: &str) -> (usize, usize) {
+    let mut openers = 0usize;
+    let mut prev = ' ';
+    for c in script.chars() {
+        match c {
+            '(' | '[' | '!' => openers += 1,
+            '{' if prev != '$' => openers += 1,
             _ => {}
         }
-        for c in w.chars() {
-            match c {
-                '(' | '{' => depth += 1,
-                ')' | '}' => depth = depth.saturating_sub(1),
-                _ => {}
-            }
-            max = max.max(depth);
-        }
-        max = max.max(depth);
+        prev = c;
     }
-    max
+    let mut cases = 0usize;
+    for w in script.split(|c: char| c.is_whitespace() || ";&|<>(){}".contains(c)) {
+        match w {
+            "if" | "while" | "until" | "for" | "select" | "coproc" | "function" => openers += 1,
+            "case" => {
+                openers += 1;
+                cases += 1;
+            }
+            _ => {}
+        }
+    }
+    (openers, cases)
 }
 
 fn parse_shell(script: &str, inner: usize) -> Result<Vec<Command>, String> {
-    if nesting(script) > MAX_NESTING {
-        return Err(format!("nested more than {MAX_NESTING} levels deep"));
+    let (openers, cases) = openers(script);
+    if openers > MAX_OPENERS {
+        return Err(format!(
+            "{openers} nesting constructs, more than the {MAX_OPENERS} handed to the parser"
+        ));
     }
-    let opts = brush_parser::ParserOptions::default();
-    let parsed = std::panic::catch_unwind(|| {
-        let mut parser = brush_parser::Parser::new(std::io::Cursor::new(script.as_bytes()), &opts);
-        parser.parse_program()
+    if cases > MAX_CASES {
+        return Err(format!(
+            "{cases} case statements, more than the {MAX_CASES} handed to the parser"
+        ));
+    }
+    // On a thread with a known, large stack: the parser recurses, and the walker's
+    // threads have the default 2 MiB.
+    let parsed = std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("bulwark-sh-parse".into())
+            .stack_size(PARSER_STACK)
+            .spawn_scoped(scope, || {
+                let opts = brush_parser::ParserOptions::default();
+                let mut parser =
+                    brush_parser::Parser::new(std::io::Cursor::new(script.as_bytes()), &opts);
+                parser.parse_program().map_err(|e| e.to_string())
+            });
+        match spawned {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|_| Err("the shell parser failed".to_string())),
+            Err(e) => Err(format!("cannot start the shell parser: {e}")),
+        }
     });
-    let program = match parsed {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => return Err(e.to_string()),
-        Err(_) => return Err("the shell parser failed".to_string()),
-    };
+    let program = parsed?;
     let mut w = Walker {
         out: Vec::new(),
         next: 0,
@@ -202,7 +236,17 @@ impl Walker {
                 self.compound_list(&w.1.list);
             }
             ast::CompoundCommand::Coprocess(c) => self.command(&c.body),
-            ast::CompoundCommand::Arithmetic(_) => {}
+            ast::CompoundCommand::Arithmetic(a) => {
+                // brush reads nested subshells, `( ( cmd ) )`, as the arithmetic command
+                // `(( cmd ))`; bash runs them as commands when the text is not
+                // arithmetic. Walk the text as a script when it parses as one (real
+                // arithmetic such as `i++` names no command a rule looks at).
+                if self.inner < MAX_INNER_SCRIPTS {
+                    if let Ok(cmds) = parse_shell(&a.expr.value, self.inner + 1) {
+                        self.splice(cmds, self.inner > 0);
+                    }
+                }
+            }
         }
     }
 
@@ -250,16 +294,21 @@ impl Walker {
         }
         self.out.push(cmd);
         for s in inner_scripts {
-            let mut cmds = parse_shell(&s, self.inner + 1).unwrap_or_else(|_| commands(&s));
-            let base = self.next;
-            for c in &mut cmds {
-                c.inner = true;
-                // Inner pipelines are numbered apart from the outer ones.
-                c.pipeline += base;
-                self.next = self.next.max(c.pipeline + 1);
-            }
-            self.out.extend(cmds);
+            let cmds = parse_shell(&s, self.inner + 1).unwrap_or_else(|_| commands(&s));
+            self.splice(cmds, true);
         }
+    }
+
+    /// Appends the commands of a script parsed on its own, its pipelines numbered apart
+    /// from the ones walked so far.
+    fn splice(&mut self, mut cmds: Vec<Command>, inner: bool) {
+        let base = self.next;
+        for c in &mut cmds {
+            c.inner |= inner;
+            c.pipeline += base;
+            self.next = self.next.max(c.pipeline + 1);
+        }
+        self.out.extend(cmds);
     }
 }
 
