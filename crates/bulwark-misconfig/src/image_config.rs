@@ -8,7 +8,7 @@ use bulwark_core::{Misconfiguration, Severity};
 use serde_json::Value;
 
 use crate::check::{CheckMeta, CheckSelection};
-use crate::dockerfile::shell::commands;
+use crate::dockerfile::shell::{is_shell, parse_script};
 use crate::k8s::workload::{literal_secret_value, secret_like_name};
 
 /// The path reported for image-config findings.
@@ -351,18 +351,21 @@ fn history_entry(
     if nop {
         return;
     }
-    let cmds = commands(
+    // The same shell analysis as a Dockerfile RUN (bounded, the real parser first); a
+    // script it could only split roughly is still checked that way.
+    let cmds = parse_script(
         script
             .trim_start_matches("RUN ")
             .trim_end_matches("# buildkit"),
-    );
+    )
+    .commands;
     for (i, c) in cmds.iter().enumerate() {
         if matches!(c.name(), "curl" | "wget") && c.piped_out {
             let to_shell = cmds
                 .iter()
                 .skip(i + 1)
                 .take_while(|n| n.pipeline == c.pipeline)
-                .any(|n| matches!(n.name(), "sh" | "bash" | "zsh" | "ash" | "dash"));
+                .any(|n| is_shell(n.name()));
             if to_shell {
                 emit(
                     &HISTORY_PIPE_SHELL,

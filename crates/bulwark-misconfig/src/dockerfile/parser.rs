@@ -144,7 +144,7 @@ impl Instruction {
         let without_markers = strip_heredoc_markers(&self.rest);
         let cmd = without_markers.split_whitespace().next().unwrap_or("");
         let base = cmd.rsplit('/').next().unwrap_or(cmd);
-        let to_shell = cmd.is_empty() || matches!(base, "sh" | "bash" | "ash" | "dash" | "zsh");
+        let to_shell = cmd.is_empty() || super::shell::is_shell(base);
         if to_shell {
             script = without_markers;
             for h in &self.heredocs {
