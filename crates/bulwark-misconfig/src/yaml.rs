@@ -67,6 +67,12 @@ pub const MAX_DEPTH: usize = 128;
 /// How many nodes alias expansion may create in one file, in total. Real manifests use
 /// a handful of anchors; a billion-laughs file hits this long before memory matters.
 pub const MAX_ALIAS_NODES: usize = 100_000;
+/// How many nodes anchor definitions may copy in one file, in total (an anchored node is
+/// kept as a copy for its aliases; anchors nested around a large subtree would otherwise
+/// copy it once per level).
+pub const MAX_ANCHOR_NODES: usize = 2_000_000;
+/// Warnings kept per file; further ones are counted in one last line.
+pub const MAX_PARSE_WARNINGS: usize = 100;
 
 /// A YAML node and the 1-based line where it starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -348,6 +354,8 @@ struct Builder<'p> {
     stack: Vec<Frame>,
     anchors: HashMap<usize, (Node, usize)>,
     alias_nodes: usize,
+    anchor_nodes: usize,
+    dropped_warnings: usize,
     docs: Vec<Document>,
     root: Option<Node>,
 }
@@ -361,10 +369,26 @@ impl Builder<'_> {
         }
     }
 
+    /// Records a warning, keeping at most [`MAX_PARSE_WARNINGS`].
+    fn warn(&mut self, line: u32, message: String) {
+        if self.warnings.len() < MAX_PARSE_WARNINGS {
+            self.warnings.push(ParseWarning { line, message });
+        } else {
+            self.dropped_warnings += 1;
+        }
+    }
+
     /// Attaches a finished node to its parent (or makes it the document root).
-    fn push_node(&mut self, node: Node, anchor: usize) {
+    fn push_node(&mut self, node: Node, anchor: usize) -> Result<(), MisconfigError> {
         if anchor > 0 {
             let n = node.count();
+            self.anchor_nodes = self.anchor_nodes.saturating_add(n);
+            if self.anchor_nodes > MAX_ANCHOR_NODES {
+                return Err(self.syntax(
+                    node.line,
+                    format!("anchors copy more than {MAX_ANCHOR_NODES} nodes"),
+                ));
+            }
             self.anchors.insert(anchor, (node.clone(), n));
         }
         match self.stack.last_mut() {
@@ -379,6 +403,7 @@ impl Builder<'_> {
                 Some(k) => entries.push((k, node)),
             },
         }
+        Ok(())
     }
 
     /// Applies merge keys and repeated keys the way the dialect's reader does; see the
@@ -400,15 +425,13 @@ impl Builder<'_> {
                         for (mk, mv) in self.merged_entries(&k, &v)? {
                             let key = key_text(&mk);
                             if let Some(first) = key.as_ref().and_then(|t| explicit.get(t)) {
-                                self.warnings.push(ParseWarning {
-                                    line: k.line,
-                                    message: format!(
-                                        "merge key `<<` overrides key {:?} set at line {first}; \
-                                         the Kubernetes API server (go-yaml v2) applies merges in \
-                                         file order, so the merged value is used",
-                                        key.as_deref().unwrap_or("")
-                                    ),
-                                });
+                                let message = format!(
+                                    "merge key `<<` overrides key {:?} set at line {first}; \
+                                     the Kubernetes API server (go-yaml v2) applies merges in \
+                                     file order, so the merged value is used",
+                                    key.as_deref().unwrap_or("")
+                                );
+                                self.warn(k.line, message);
                             }
                             out.upsert(mk, mv);
                         }
@@ -421,13 +444,13 @@ impl Builder<'_> {
             if let Some(text) = key_text(&k) {
                 if let Some(first) = explicit.get(&text) {
                     match self.dialect {
-                        Dialect::Kubernetes => self.warnings.push(ParseWarning {
-                            line: k.line,
-                            message: format!(
+                        Dialect::Kubernetes => self.warn(
+                            k.line,
+                            format!(
                                 "duplicate key {text:?} (first at line {first}); the \
                                  Kubernetes API server keeps the last value, and so do the checks"
                             ),
-                        }),
+                        ),
                         Dialect::Compose => {
                             return Err(self.syntax(
                                 k.line,
@@ -504,7 +527,7 @@ impl Builder<'_> {
                         value: Value::Scalar { text, plain },
                     },
                     anchor,
-                );
+                )?;
             }
             Event::Alias(id) => {
                 let Some((node, n)) = self.anchors.get(&id) else {
@@ -522,7 +545,7 @@ impl Builder<'_> {
                 let mut node = node.clone();
                 // The alias sits where it is used; findings should point there.
                 node.line = line;
-                self.push_node(node, 0);
+                self.push_node(node, 0)?;
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if self.stack.len() >= MAX_DEPTH {
@@ -573,7 +596,7 @@ impl Builder<'_> {
                     ),
                     None => return Err(self.syntax(line, "unbalanced collection end")),
                 };
-                self.push_node(node, anchor);
+                self.push_node(node, anchor)?;
             }
             Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
         }
@@ -635,6 +658,8 @@ pub fn parse_with(path: &str, text: &str, dialect: Dialect) -> Result<Parsed, Mi
         stack: Vec::new(),
         anchors: HashMap::new(),
         alias_nodes: 0,
+        anchor_nodes: 0,
+        dropped_warnings: 0,
         docs: Vec::new(),
         root: None,
     };
@@ -651,6 +676,15 @@ pub fn parse_with(path: &str, text: &str, dialect: Dialect) -> Result<Parsed, Mi
             break;
         }
     }
+    if b.dropped_warnings > 0 {
+        b.warnings.push(ParseWarning {
+            line: 0,
+            message: format!(
+                "{} more repeated or merged keys like these not listed",
+                b.dropped_warnings
+            ),
+        });
+    }
     Ok(Parsed {
         docs: b.docs,
         warnings: b.warnings,
@@ -660,6 +694,37 @@ pub fn parse_with(path: &str, text: &str, dialect: Dialect) -> Result<Parsed, Mi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_key_warnings_are_capped() {
+        let text = "a: 1\n".repeat(5_000);
+        let parsed =
+            parse_with("t.yaml", &text, Dialect::Kubernetes).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.warnings.len(), MAX_PARSE_WARNINGS + 1);
+        let last = parsed.warnings.last().map(|w| w.message.clone());
+        assert_eq!(
+            last.as_deref(),
+            Some("4899 more repeated or merged keys like these not listed")
+        );
+    }
+
+    #[test]
+    fn nested_anchors_around_a_large_subtree_are_refused() {
+        // 100 anchors nested around 100,000 items: each anchor keeps a copy of all of
+        // them (10 million nodes) unless anchor copies are bounded.
+        let mut text = String::new();
+        for i in 0..100 {
+            text.push_str(&format!("&a{i} ["));
+        }
+        text.push_str(&"1, ".repeat(100_000));
+        text.push_str(&"]".repeat(100));
+        let err = parse_with("t.yaml", &text, Dialect::Kubernetes)
+            .map(|_| ())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("anchors copy more than"), "{err}");
+    }
 
     #[test]
     fn lines_and_types() {
