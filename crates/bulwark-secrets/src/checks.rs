@@ -151,8 +151,9 @@ pub fn generic_value_is_secret(value: &[u8]) -> bool {
 /// Quoted literals and unquoted values in config files (`PASSWORD=...` at the end of
 /// the line or followed by a separator) are data and stay candidates.
 pub fn generic_context_is_code(data: &[u8], secret: &std::ops::Range<usize>) -> bool {
-    let before = data.get(..secret.start).unwrap_or_default();
-    let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
+    // The line as the scanner bounds it (a stretch back from the hit, not the start of a
+    // minified file megabytes away).
+    let line_start = crate::hit_line(data, secret.start, secret.end).start;
     let line_head = data.get(line_start..secret.start).unwrap_or_default();
     let head = line_head.trim_ascii_start();
     if head.starts_with(b">>> ") || head.starts_with(b"... ") {

@@ -667,7 +667,7 @@ fn overlaps(a: &Range<usize>, b: &Range<usize>) -> bool {
 
 /// The line holding a keyword hit at `start..end`, cut to [`LINE_STRETCH`] bytes on
 /// either side for very long lines (minified code), and never shorter than the hit.
-fn hit_line(data: &[u8], start: usize, end: usize) -> Range<usize> {
+pub(crate) fn hit_line(data: &[u8], start: usize, end: usize) -> Range<usize> {
     let back_limit = start.saturating_sub(LINE_STRETCH);
     let ls = match data
         .get(back_limit..start)
