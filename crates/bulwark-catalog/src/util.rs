@@ -8,6 +8,11 @@ use std::io::{BufRead, BufReader, Read};
 /// line, so a file of a million broken records does not flood the report.
 pub const MAX_RECORD_WARNINGS: usize = 20;
 
+/// Most packages one package-database file yields. Real systems have a few thousand;
+/// past this the rest of the file is streamed but not kept, with a warning (so the
+/// report is incomplete), and a layer of tiny records cannot fill memory.
+pub const MAX_PACKAGES_PER_FILE: usize = 500_000;
+
 /// Collects record-level warnings for one file, capped at [`MAX_RECORD_WARNINGS`].
 #[derive(Debug, Default)]
 pub struct RecordWarnings {

@@ -6,7 +6,7 @@
 //! with a warning, without affecting the others. The database lists every file of every
 //! package, so it is streamed line by line rather than read whole.
 
-use crate::util::{for_each_line, RecordWarnings};
+use crate::util::{for_each_line, RecordWarnings, MAX_PACKAGES_PER_FILE};
 use crate::{CatalogError, CatalogInput, CatalogOutput, Cataloger, ScanMode};
 use base64::Engine;
 use bulwark_core::{Ecosystem, Package, SourcePackage};
@@ -61,10 +61,11 @@ pub fn parse_apk_stream(
     warnings: &mut RecordWarnings,
 ) -> std::io::Result<()> {
     let mut rec = Record::default();
+    let mut dropped = 0usize;
     for_each_line(r, MAX_LINE, |l| {
         let line = l.text;
         if line.trim().is_empty() && !l.too_long {
-            finish(std::mem::take(&mut rec), out, warnings);
+            finish(std::mem::take(&mut rec), out, warnings, &mut dropped);
             return;
         }
         if !rec.any {
@@ -95,7 +96,12 @@ pub fn parse_apk_stream(
             *slot = Some(value.to_string());
         }
     })?;
-    finish(rec, out, warnings);
+    finish(rec, out, warnings, &mut dropped);
+    if dropped > 0 {
+        warnings.push(format!(
+            "more than {MAX_PACKAGES_PER_FILE} packages; {dropped} more records were not read"
+        ));
+    }
     Ok(())
 }
 
@@ -108,8 +114,12 @@ pub fn parse_apk_installed(data: &[u8]) -> Result<Vec<Package>, CatalogError> {
     Ok(out)
 }
 
-fn finish(rec: Record, out: &mut Vec<Package>, warnings: &mut RecordWarnings) {
+fn finish(rec: Record, out: &mut Vec<Package>, warnings: &mut RecordWarnings, dropped: &mut usize) {
     if !rec.any {
+        return;
+    }
+    if out.len() >= MAX_PACKAGES_PER_FILE {
+        *dropped += 1;
         return;
     }
     if let Some(why) = rec.malformed {
@@ -161,6 +171,21 @@ pub fn checksum_digest(c: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_past_the_cap_are_dropped_with_a_warning() {
+        let text = (0..MAX_PACKAGES_PER_FILE + 3)
+            .map(|i| format!("P:p{i}\nV:1-r0\n\n"))
+            .collect::<String>();
+        let mut out = Vec::new();
+        let mut warnings = RecordWarnings::default();
+        parse_apk_stream(&mut text.as_bytes(), &mut out, &mut warnings)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.len(), MAX_PACKAGES_PER_FILE);
+        let w = warnings.finish();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("3 more records were not read"), "{w:?}");
+    }
 
     #[test]
     fn license_splitting() {

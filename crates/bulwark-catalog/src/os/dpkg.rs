@@ -86,24 +86,32 @@ const KEPT_FIELDS: &[&str] = &[
     "Source",
 ];
 
-/// One stanza's kept fields, in file order, with the line it started on.
+use crate::util::MAX_PACKAGES_PER_FILE as MAX_PACKAGES;
+
+/// One stanza's kept fields (the first occurrence of each, as `dpkg` reads them), with
+/// the line it started on.
 #[derive(Debug, Default)]
 struct Stanza {
     line: usize,
-    fields: Vec<(String, String)>,
+    /// Indexed like [`KEPT_FIELDS`].
+    fields: [Option<String>; KEPT_FIELDS.len()],
     /// Any field line seen (kept or not): a continuation before one is malformed.
     any_field: bool,
-    /// Whether the last field line was kept (its continuations are appended).
-    last_kept: bool,
+    /// The field the last field line started, when kept (its continuations are
+    /// appended).
+    last_kept: Option<usize>,
     malformed: Option<String>,
 }
 
 impl Stanza {
     fn get(&self, key: &str) -> Option<&str> {
-        self.fields
+        let i = KEPT_FIELDS
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.trim())
+            .position(|f| f.eq_ignore_ascii_case(key))?;
+        self.fields
+            .get(i)?
+            .as_deref()
+            .map(str::trim)
             .filter(|v| !v.is_empty())
     }
 
@@ -122,6 +130,8 @@ struct StatusParser<'a> {
     cur: Stanza,
     out: &'a mut Vec<Package>,
     warnings: &'a mut RecordWarnings,
+    /// [`MAX_PACKAGES`] were read; later stanzas are dropped.
+    full: bool,
 }
 
 impl StatusParser<'_> {
@@ -145,8 +155,8 @@ impl StatusParser<'_> {
                     "line {} is a continuation before any field",
                     l.number
                 ));
-            } else if self.cur.last_kept {
-                if let Some((_, v)) = self.cur.fields.last_mut() {
+            } else if let Some(i) = self.cur.last_kept {
+                if let Some(Some(v)) = self.cur.fields.get_mut(i) {
                     if v.len() < MAX_LINE {
                         v.push('\n');
                         v.push_str(line.trim());
@@ -163,11 +173,14 @@ impl StatusParser<'_> {
                 return;
             }
             self.cur.any_field = true;
-            self.cur.last_kept = KEPT_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(key));
-            if self.cur.last_kept {
-                self.cur
-                    .fields
-                    .push((key.to_string(), v.trim().to_string()));
+            // A repeated field is ignored (the first one counts), so one stanza cannot
+            // grow with the file.
+            self.cur.last_kept = KEPT_FIELDS
+                .iter()
+                .position(|f| f.eq_ignore_ascii_case(key))
+                .filter(|&i| self.cur.fields.get(i).is_some_and(Option::is_none));
+            if let Some(slot) = self.cur.last_kept.and_then(|i| self.cur.fields.get_mut(i)) {
+                *slot = Some(v.trim().to_string());
             }
         } else {
             self.cur.bad(format!(
@@ -183,6 +196,16 @@ impl StatusParser<'_> {
             return;
         }
         match package_from(&st, self.require_status) {
+            Ok(Some(_)) if self.out.len() >= MAX_PACKAGES => {
+                if !self.full {
+                    self.full = true;
+                    self.warnings.push(format!(
+                        "more than {MAX_PACKAGES} packages; the stanzas from line {} on \
+                         were not read",
+                        st.line
+                    ));
+                }
+            }
             Ok(Some(p)) => self.out.push(p),
             Ok(None) => {}
             Err(why) => {
@@ -212,6 +235,7 @@ pub fn parse_dpkg_stream(
         cur: Stanza::default(),
         out,
         warnings,
+        full: false,
     };
     for_each_line(r, MAX_LINE, |l| p.line(l))?;
     p.flush();
@@ -304,6 +328,50 @@ fn package_from(st: &Stanza, require_status: bool) -> Result<Option<Package>, St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_fields_keep_the_first_and_do_not_grow() {
+        let mut text = String::from("Package: a\nStatus: install ok installed\nVersion: 1.0\n");
+        text.push_str(&"Package: b\n".repeat(10_000));
+        text.push_str(" continuation of the last Package line\n\n");
+        let mut out = Vec::new();
+        let mut warnings = RecordWarnings::default();
+        let mut p = StatusParser {
+            require_status: true,
+            cur: Stanza::default(),
+            out: &mut out,
+            warnings: &mut warnings,
+            full: false,
+        };
+        let mut count = 0;
+        for_each_line(&mut text.as_bytes(), MAX_LINE, |l| {
+            p.line(l);
+            count += 1;
+            if count == 9_000 {
+                // Mid-stanza: the repeats were not kept.
+                assert_eq!(p.cur.fields.iter().flatten().count(), 3);
+            }
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        p.flush();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].name, "a");
+    }
+
+    #[test]
+    fn packages_past_the_cap_are_dropped_with_a_warning() {
+        let text = (0..=MAX_PACKAGES)
+            .map(|i| format!("Package: p{i}\nStatus: install ok installed\nVersion: 1\n\n"))
+            .collect::<String>();
+        let mut out = Vec::new();
+        let mut warnings = RecordWarnings::default();
+        parse_dpkg_stream(&mut text.as_bytes(), true, &mut out, &mut warnings)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.len(), MAX_PACKAGES);
+        let w = warnings.finish();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("more than 500000 packages"), "{w:?}");
+    }
 
     #[test]
     fn versions() {
