@@ -278,6 +278,31 @@ fn sqlite_view_with_endless_recursive_cte_is_aborted() {
 }
 
 #[test]
+fn sqlite_view_with_slow_steps_is_stopped_by_the_clock() {
+    let _g = serial();
+    let work = tempfile::tempdir().expect("tempdir");
+    // Few VM steps, each a slow built-in call: the step budget alone would take hours.
+    let data = sqlite_with_view(
+        work.path(),
+        "CREATE VIEW Packages AS
+           WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)
+           SELECT zeroblob(16) AS blob FROM c
+           WHERE length(hex(zeroblob(20000000 + x))) < 0;",
+    );
+    let spool = tempfile::tempdir().expect("spool");
+    let started = std::time::Instant::now();
+    let err = catalog_sqlite(&data, Some(spool.path())).expect_err("aborted");
+    let msg = err.to_string();
+    assert!(msg.contains("aborted"), "{msg}");
+    let took = started.elapsed();
+    assert!(
+        took >= bulwark_catalog::os::rpm::sqlite::MAX_READ_TIME && took.as_secs() < 60,
+        "{took:?}"
+    );
+    assert_eq!(std::fs::read_dir(spool.path()).expect("ls").count(), 0);
+}
+
+#[test]
 fn sqlite_view_yielding_more_than_the_file_is_an_error() {
     let _g = serial();
     let work = tempfile::tempdir().expect("tempdir");

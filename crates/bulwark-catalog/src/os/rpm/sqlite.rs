@@ -34,8 +34,13 @@ const WAL_VERSION_OFFSET: u64 = 18;
 /// within a fraction of a second.
 pub const MAX_VM_STEPS: u64 = 50_000_000;
 
-/// Steps between two progress-handler calls.
-const STEPS_PER_CALL: u64 = 10_000;
+/// Longest the query may run, whatever its step count (one step of a built-in function
+/// such as `zeroblob` over a large size can itself take long).
+pub const MAX_READ_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Steps between two progress-handler calls: few enough that the clock is read often
+/// when each step is slow (a call costs a closure and a clock read).
+const STEPS_PER_CALL: u64 = 100;
 
 /// Largest single value (rpm header) accepted, in bytes. Real headers are at most a few
 /// MiB (a kernel package's file list).
@@ -113,12 +118,14 @@ pub fn read_packages(path: &Path, size: u64) -> Result<Vec<Vec<u8>>, RpmDbError>
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
     conn.pragma_update(None, "trusted_schema", false)?;
     conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, MAX_BLOB)?;
+    // Steps and wall-clock time: one step of a built-in function can take long.
+    let started = std::time::Instant::now();
     let mut calls = 0u64;
     conn.progress_handler(
         STEPS_PER_CALL as i32,
         Some(move || {
             calls += 1;
-            calls.saturating_mul(STEPS_PER_CALL) > MAX_VM_STEPS
+            calls.saturating_mul(STEPS_PER_CALL) > MAX_VM_STEPS || started.elapsed() > MAX_READ_TIME
         }),
     );
     let interrupted = |e: rusqlite::Error| {
@@ -126,7 +133,8 @@ pub fn read_packages(path: &Path, size: u64) -> Result<Vec<Vec<u8>>, RpmDbError>
         Some(rusqlite::ErrorCode::OperationInterrupted) => RpmDbError::Format(
             "sqlite",
             format!(
-                "reading Packages took more than {MAX_VM_STEPS} SQLite steps (a crafted view or schema?); aborted"
+                "reading Packages took more than {MAX_VM_STEPS} SQLite steps or {} s (a crafted schema?); aborted",
+                MAX_READ_TIME.as_secs()
             ),
         ),
         _ => RpmDbError::Sqlite(e),
