@@ -54,7 +54,7 @@ fn key_generate_writes_cosign_format_and_refuses_overwrite() {
         }
         if let Some(py) = std::env::var_os("BULWARK_TEST_PYTHON") {
             let o = Command::new(py)
-                .arg("/work/shared/tools/decrypt_cosign_key.py")
+                .arg(fixture("../tools/decrypt_cosign_key.py"))
                 .arg(dir.path().join(format!("{prefix}.key")))
                 .arg("pw")
                 .output()
@@ -123,16 +123,27 @@ fn key_generate_password_rules() {
     assert!(common::stderr(&out).contains("ecdsa-p256 or ed25519"));
 }
 
-const CONF: &str = "/work/shared/fixtures/sigstore/conformance/bundle-verify";
-const PROD_ROOT: &str = "/work/shared/fixtures/sigstore/trusted-root/production/trusted_root.json";
+fn conf() -> String {
+    fixture("sigstore/conformance/bundle-verify")
+}
+fn prod_root() -> String {
+    fixture("sigstore/trusted-root/production/trusted_root.json")
+}
+fn fixture(rel: &str) -> String {
+    bulwark_fixtures::fixtures_location()
+        .join(rel)
+        .to_string_lossy()
+        .into_owned()
+}
 const ID: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const ISS: &str = "https://token.actions.githubusercontent.com";
 
 #[test]
 fn verify_blob_exit_codes_and_json() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
     let dir = tempfile::tempdir().unwrap();
-    let bundle = format!("{CONF}/happy-path-v0.3/bundle.sigstore.json");
-    let a = format!("{CONF}/a.txt");
+    let bundle = format!("{}/happy-path-v0.3/bundle.sigstore.json", conf());
+    let a = format!("{}/a.txt", conf());
     let ok = bulwark(
         dir.path(),
         &[
@@ -140,7 +151,7 @@ fn verify_blob_exit_codes_and_json() {
             "--bundle",
             &bundle,
             "--trusted-root",
-            PROD_ROOT,
+            &prod_root(),
             "--certificate-identity",
             ID,
             "--certificate-oidc-issuer",
@@ -166,7 +177,7 @@ fn verify_blob_exit_codes_and_json() {
             "--bundle",
             &bundle,
             "--trusted-root",
-            PROD_ROOT,
+            &prod_root(),
             "--certificate-identity",
             "someone@example.com",
             "--certificate-oidc-issuer",
@@ -189,7 +200,7 @@ fn verify_blob_exit_codes_and_json() {
             "--bundle",
             &bundle,
             "--trusted-root",
-            PROD_ROOT,
+            &prod_root(),
             "--certificate-identity-regexp",
             "https://github.com/sigstore-conformance/.*",
             "--certificate-oidc-issuer",
@@ -229,7 +240,7 @@ fn verify_blob_exit_codes_and_json() {
                 "--bundle",
                 b,
                 "--trusted-root",
-                PROD_ROOT,
+                &prod_root(),
                 "--certificate-identity",
                 ID,
                 "--certificate-oidc-issuer",
@@ -256,7 +267,7 @@ fn verify_blob_exit_codes_and_json() {
             "--bundle",
             big.to_str().unwrap(),
             "--trusted-root",
-            PROD_ROOT,
+            &prod_root(),
             "--certificate-identity",
             ID,
             "--certificate-oidc-issuer",
@@ -275,6 +286,7 @@ fn verify_blob_exit_codes_and_json() {
 
 #[test]
 fn verify_blob_with_a_key_bundle_made_by_the_signing_api() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
     let dir = tempfile::tempdir().unwrap();
     let key = bulwark_sign::PrivateKey::generate(bulwark_sign::Algorithm::EcdsaP256);
     let s = bulwark_sign::sign::sign_image(
@@ -287,18 +299,24 @@ fn verify_blob_with_a_key_bundle_made_by_the_signing_api() {
     std::fs::write(dir.path().join("payload.json"), &s.payload).unwrap();
     std::fs::write(dir.path().join("b.json"), s.bundle.to_json().unwrap()).unwrap();
     std::fs::write(dir.path().join("k.pub"), key.public_key().to_pem().unwrap()).unwrap();
-    let args = |extra: &[&'static str]| {
+    fn args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
         let mut v = vec!["verify-blob", "--bundle", "b.json", "--key", "k.pub"];
         v.extend_from_slice(extra);
         v.push("payload.json");
         v
-    };
+    }
     let ok = bulwark(dir.path(), &args(&["--insecure-ignore-tlog"]), None);
     assert_eq!(ok.status.code(), Some(0), "{}", common::stderr(&ok));
     // Without the explicit waiver, a bundle with no log entry is not verified.
-    let strict = bulwark(dir.path(), &args(&[]), None);
+    let root = prod_root();
+    let strict = bulwark(dir.path(), &args(&["--trusted-root", &root]), None);
     assert_eq!(strict.status.code(), Some(1));
     assert!(common::stderr(&strict).contains("no transparency log entry"));
+    // And without a trusted root to check a log entry against, that is a usage error
+    // saying so, not a misleading "not verified".
+    let no_root = bulwark(dir.path(), &args(&[]), None);
+    assert_eq!(no_root.status.code(), Some(2));
+    assert!(common::stderr(&no_root).contains("needs a trusted root"));
     // Tampered artifact.
     let mut t = s.payload.clone();
     t[3] ^= 1;

@@ -1,5 +1,5 @@
 //! Sigstore conformance (bundle-verify) through the real `bulwark verify-blob`: every
-//! case in /work/shared/fixtures/sigstore/conformance/bundle-verify, once with the
+//! case in shared/fixtures/sigstore/conformance/bundle-verify, once with the
 //! artifact file and once with only `sha256:<hex>`. Cases named `*_fail` must be
 //! rejected (exit 1 or 2, never a crash), every other case must verify (exit 0).
 
@@ -8,8 +8,18 @@ mod common;
 use sha2::Digest;
 use std::path::Path;
 
-const CONF: &str = "/work/shared/fixtures/sigstore/conformance/bundle-verify";
-const PROD_ROOT: &str = "/work/shared/fixtures/sigstore/trusted-root/production/trusted_root.json";
+fn conf() -> String {
+    fixture("sigstore/conformance/bundle-verify")
+}
+fn prod_root() -> String {
+    fixture("sigstore/trusted-root/production/trusted_root.json")
+}
+fn fixture(rel: &str) -> String {
+    bulwark_fixtures::fixtures_location()
+        .join(rel)
+        .to_string_lossy()
+        .into_owned()
+}
 const DEFAULT_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
@@ -169,7 +179,8 @@ fn read_trim(p: &Path) -> Option<String> {
 
 #[test]
 fn conformance_bundle_verify_cases() {
-    let mut cases: Vec<_> = std::fs::read_dir(CONF)
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
+    let mut cases: Vec<_> = std::fs::read_dir(conf())
         .expect("conformance fixtures")
         .filter_map(|e| e.ok())
         .map(|e| e.path())
@@ -187,7 +198,7 @@ fn conformance_bundle_verify_cases() {
         let artifact = if case.join("artifact").exists() {
             case.join("artifact")
         } else {
-            Path::new(CONF).join("a.txt")
+            Path::new(&conf()).join("a.txt")
         };
         let digest = format!(
             "sha256:{}",
@@ -196,7 +207,7 @@ fn conformance_bundle_verify_cases() {
         let root = if case.join("trusted_root.json").exists() {
             case.join("trusted_root.json")
         } else {
-            PROD_ROOT.into()
+            prod_root().into()
         };
         let bundle = case.join("bundle.sigstore.json");
         let mut base: Vec<String> = vec![

@@ -27,6 +27,9 @@ pub const ANN_CHAIN: &str = "dev.sigstore.cosign/chain";
 /// Rekor bundle annotation (JSON).
 pub const ANN_BUNDLE: &str = "dev.sigstore.cosign/bundle";
 
+/// Most certificates taken from a layer's chain annotation.
+const MAX_CHAIN: usize = 16;
+
 /// One signature layer.
 #[derive(Debug, Clone)]
 pub struct SignatureLayer {
@@ -174,8 +177,10 @@ pub fn verify_path(leaf: &Cert, pool: &[Cert], roots: &[Cert], t: Nanos) -> Resu
                 return Ok(());
             }
         }
+        // Names first: a signature is checked only on a CA that could have issued it.
         let next = pool.iter().find(|c| {
-            c.is_ca()
+            c.cert.tbs_certificate.subject == cur.cert.tbs_certificate.issuer
+                && c.is_ca()
                 && c.valid_at(t)
                 && *c != &cur
                 && c.public_key()
@@ -267,7 +272,15 @@ pub fn verify_layer(
         }
         let mut pool = intermediates.clone();
         if let Some(chain) = layer.annotations.get(ANN_CHAIN) {
-            pool.extend(Cert::from_pem_chain(chain)?);
+            let certs = Cert::from_pem_chain(chain)?;
+            // The chain annotation comes from the registry: real ones hold 1-3 CAs.
+            if certs.len() > MAX_CHAIN {
+                return Err(malformed(format!(
+                    "the {ANN_CHAIN} annotation holds {} certificates (at most {MAX_CHAIN})",
+                    certs.len()
+                )));
+            }
+            pool.extend(certs);
         }
         verify_path(c, &pool, roots, t)?;
         san = c.san_identities()?;

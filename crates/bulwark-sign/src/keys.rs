@@ -461,9 +461,13 @@ struct Cipher {
     nonce: String,
 }
 
-/// Largest scrypt cost accepted when reading a key: N ≤ 2^20, r ≤ 32, p ≤ 16 (cosign
-/// uses 2^15 or 2^16, 8, 1). Bounds memory (128·N·r bytes) against hostile key files.
+/// Largest scrypt cost accepted when reading a key: N ≤ 2^20, r ≤ 32, p ≤ 4, and the
+/// memory scrypt needs, 128·N·r bytes, at most [`MAX_SCRYPT_MEMORY`] (cosign uses N =
+/// 2^15 or 2^16, r = 8, p = 1: 32–64 MiB). Bounds memory and time against hostile key
+/// files.
 const MAX_LOG_N: u8 = 20;
+/// See [`MAX_LOG_N`].
+const MAX_SCRYPT_MEMORY: u64 = 256 << 20;
 
 fn derive(password: &[u8], salt: &[u8], log_n: u8, r: u32, p: u32) -> Result<[u8; 32]> {
     let params = scrypt::Params::new(log_n, r, p, 32)
@@ -498,7 +502,8 @@ pub fn decrypt(body: &[u8], password: &[u8]) -> Result<zeroizing::Bytes> {
         )));
     }
     let log_n = n.trailing_zeros() as u8;
-    if log_n > MAX_LOG_N || r == 0 || r > 32 || p == 0 || p > 16 {
+    let memory = 128u64.saturating_mul(n).saturating_mul(u64::from(r));
+    if log_n > MAX_LOG_N || r == 0 || r > 32 || p == 0 || p > 4 || memory > MAX_SCRYPT_MEMORY {
         return Err(malformed(format!(
             "encrypted key: scrypt parameters N={n} r={r} p={p} are outside the accepted range"
         )));
@@ -714,5 +719,17 @@ mod tests {
     fn hostile_scrypt_params_refused() {
         let body = br#"{"kdf":{"name":"scrypt","params":{"N":1099511627776,"r":8,"p":1},"salt":"AAAA"},"cipher":{"name":"nacl/secretbox","nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},"ciphertext":"AAAA"}"#;
         assert!(matches!(decrypt(body, b""), Err(Error::Malformed(_))));
+        // Each parameter in range, but together 4 GiB of scrypt memory; and p = 16.
+        for (n, r, p) in [(1u64 << 20, 32, 1), (1 << 15, 8, 16)] {
+            let body = format!(
+                r#"{{"kdf":{{"name":"scrypt","params":{{"N":{n},"r":{r},"p":{p}}},"salt":"AAAA"}},"cipher":{{"name":"nacl/secretbox","nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},"ciphertext":"AAAA"}}"#
+            );
+            let err = decrypt(body.as_bytes(), b"").err().map(|e| e.to_string());
+            assert!(
+                err.as_deref()
+                    .is_some_and(|e| e.contains("outside the accepted range")),
+                "{err:?}"
+            );
+        }
     }
 }

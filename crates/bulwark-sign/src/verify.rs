@@ -170,6 +170,13 @@ fn material(bundle: &Bundle) -> Result<Material> {
         return Ok(Material::Cert(Box::new(Cert::from_der(&der)?)));
     }
     if let Some(chain) = &vm.x509_certificate_chain {
+        // Fulcio chains are 1-3 long; each certificate is parsed and may be checked.
+        if chain.certificates.len() > MAX_ENTRIES {
+            return Err(malformed(format!(
+                "the bundle's certificate chain has {} certificates (at most {MAX_ENTRIES})",
+                chain.certificates.len()
+            )));
+        }
         let mut certs = Vec::new();
         for c in &chain.certificates {
             certs.push(Cert::from_der(&b64::decode(&c.raw_bytes, "certificate")?)?);

@@ -12,12 +12,12 @@ use bulwark_sign::{
 };
 use sha2::Digest;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-const FIX: &str = "/work/shared/fixtures/sigstore";
+use std::path::PathBuf;
 
 fn fix(p: &str) -> PathBuf {
-    Path::new(FIX).join(p)
+    bulwark_fixtures::fixtures_location()
+        .join("sigstore")
+        .join(p)
 }
 fn text(p: &str) -> String {
     std::fs::read_to_string(fix(p)).unwrap()
@@ -89,6 +89,7 @@ fn unverified_reason(r: bulwark_sign::Result<impl std::fmt::Debug>) -> String {
 
 #[test]
 fn containers_image_key_signed() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
     let k = Verifier::Key(key("containers-image/cosign.pub"));
     let d = manifest_digest("dir-img-cosign-valid");
     let v = cosign::verify_layer(
@@ -193,6 +194,7 @@ fn containers_image_key_signed() {
 
 #[test]
 fn containers_image_negative_cases() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
     let k = Verifier::Key(key("containers-image/cosign.pub"));
     for dir in [
         "dir-img-cosign-modified-manifest",
@@ -220,6 +222,7 @@ fn containers_image_negative_cases() {
 
 #[test]
 fn containers_image_rekor_and_certificates() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
     // Key + Rekor SET.
     let d = manifest_digest("dir-img-cosign-key-rekor-valid");
     let l = layer("containers-image/dir-img-cosign-key-rekor-valid/signature-1");
@@ -308,6 +311,7 @@ fn containers_image_rekor_and_certificates() {
 
 #[test]
 fn sigstore_rs_simple_signing_vectors() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
     for dir in ["ecdsa-p256", "rsa-pkcs1v15-sha256"] {
         let k = key(&format!("sigstore-rs/simple-signing/{dir}/key.pub"));
         let payload = std::fs::read(fix(&format!(
@@ -390,6 +394,7 @@ fn sigstore_rs_simple_signing_vectors() {
 
 #[test]
 fn dsse_spec_vector_and_in_toto_golang() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
     let k = key("dsse/spec-test-vector/key.pub");
     for f in ["envelope.json", "envelope-with-keyid.json"] {
         let e =
@@ -437,6 +442,7 @@ fn dsse_spec_vector_and_in_toto_golang() {
 
 #[test]
 fn bundles_from_sigstore_go_cosign_and_sigstore_rs() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
     // v0.1 DSSE bundle with a public key and no log entries.
     let b = Bundle::from_json(
         text("dsse/sigstore-go-bundle-public-key/bundle-public-key.json").as_bytes(),

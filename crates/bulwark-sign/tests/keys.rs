@@ -1,14 +1,21 @@
 //! Keys against real data: every encrypted key in the shared cosign and sigstore-rs
 //! fixtures, the SEC1 negative case, wrong passwords, and interop in both directions
-//! with the independent Python decrypter / signer in /work/shared/tools.
+//! with the independent Python decrypter / signer in shared/tools.
 
 use bulwark_sign::{Error, KeyRef, PrivateKey, PublicKey};
-use std::path::{Path, PathBuf};
-
-const FIX: &str = "/work/shared/fixtures/sigstore";
+use std::path::PathBuf;
 
 fn fix(p: &str) -> PathBuf {
-    Path::new(FIX).join(p)
+    bulwark_fixtures::fixtures_location()
+        .join("sigstore")
+        .join(p)
+}
+
+/// One of the independent implementations in `shared/tools`, beside the fixtures.
+fn tool(name: &str) -> PathBuf {
+    bulwark_fixtures::fixtures_location()
+        .join("../tools")
+        .join(name)
 }
 
 fn text(p: &str) -> String {
@@ -21,6 +28,7 @@ fn private(p: &str, pw: &str) -> bulwark_sign::Result<PrivateKey> {
 
 #[test]
 fn cosign_fixture_keys_decrypt_and_match_their_public_keys() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
     for name in ["keys_test-pemcosignkey", "keys_test-pemsigstorekey"] {
         let k = private(&format!("cosign/keys/{name}.key"), "hello").unwrap();
         assert!(matches!(k, PrivateKey::P256(_)), "{name}");
@@ -34,6 +42,7 @@ fn cosign_fixture_keys_decrypt_and_match_their_public_keys() {
 
 #[test]
 fn sec1_key_is_refused_with_a_clear_error() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
     let e = private("cosign/keys/keys_test-pemcosigneckey-sec1.key", "hello").unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, Error::Malformed(_)), "{e:?}");
@@ -42,6 +51,7 @@ fn sec1_key_is_refused_with_a_clear_error() {
 
 #[test]
 fn wrong_password_fails_clearly() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
     for (p, pw) in [
         ("cosign/keys/keys_test-pemsigstorekey.key", "nothello"),
         ("cosign/keys/cosign-test.key", "hello"),
@@ -55,6 +65,7 @@ fn wrong_password_fails_clearly() {
 
 #[test]
 fn sigstore_rs_fixture_keys_decrypt() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
     let ec = private("sigstore-rs/keys/ecdsa_encrypted_private.key", "123").unwrap();
     assert!(matches!(ec, PrivateKey::P256(_)));
     let rsa = private("sigstore-rs/keys/rsa_encrypted_private.key", "123").unwrap();
@@ -134,6 +145,7 @@ fn python() -> Option<PathBuf> {
 
 #[test]
 fn interop_bulwark_key_decrypted_by_python_tool() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     for alg in [
@@ -144,7 +156,7 @@ fn interop_bulwark_key_decrypted_by_python_tool() {
         let path = dir.path().join("k.key");
         std::fs::write(&path, k.to_encrypted_pem(b"s3cret").unwrap()).unwrap();
         let out = std::process::Command::new(&py)
-            .arg("/work/shared/tools/decrypt_cosign_key.py")
+            .arg(tool("decrypt_cosign_key.py"))
             .arg(&path)
             .arg("s3cret")
             .output()
@@ -171,7 +183,7 @@ fn interop_bulwark_key_decrypted_by_python_tool() {
         );
         // And a wrong password is rejected by the independent tool too.
         let out = std::process::Command::new(&py)
-            .arg("/work/shared/tools/decrypt_cosign_key.py")
+            .arg(tool("decrypt_cosign_key.py"))
             .arg(&path)
             .arg("wrong")
             .output()
@@ -182,11 +194,12 @@ fn interop_bulwark_key_decrypted_by_python_tool() {
 
 #[test]
 fn interop_python_generated_key_read_by_bulwark() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().join("pyk");
     let out = std::process::Command::new(&py)
-        .arg("/work/shared/tools/cosign_py.py")
+        .arg(tool("cosign_py.py"))
         .arg("genkey")
         .arg(&prefix)
         .arg("pw1")

@@ -5,9 +5,11 @@
 
 use bulwark_sign::{verify_bundle, Artifact, Bundle, Matcher, Policy, TrustedRoot};
 use serde_json::Value;
-use std::path::Path;
+use std::path::PathBuf;
 
-const CONF: &str = "/work/shared/fixtures/sigstore/conformance/bundle-verify";
+fn conf() -> PathBuf {
+    bulwark_fixtures::fixtures_location().join("sigstore/conformance/bundle-verify")
+}
 const ID: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const ISS: &str = "https://token.actions.githubusercontent.com";
 
@@ -61,11 +63,12 @@ fn alter(s: &str, i: usize) -> String {
 }
 
 fn check_case(case: &str, artifact: &[u8]) {
-    let dir = Path::new(CONF).join(case);
+    let dir = conf().join(case);
     let root_path = if dir.join("trusted_root.json").exists() {
         dir.join("trusted_root.json")
     } else {
-        "/work/shared/fixtures/sigstore/trusted-root/production/trusted_root.json".into()
+        bulwark_fixtures::fixtures_location()
+            .join("sigstore/trusted-root/production/trusted_root.json")
     };
     let root = TrustedRoot::from_file(&root_path).unwrap();
     let text = std::fs::read_to_string(dir.join("bundle.sigstore.json")).unwrap();
@@ -122,17 +125,19 @@ fn check_case(case: &str, artifact: &[u8]) {
 
 #[test]
 fn altered_fields_never_verify() {
-    let a = std::fs::read(Path::new(CONF).join("a.txt")).unwrap();
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
+    let a = std::fs::read(conf().join("a.txt")).unwrap();
     check_case("happy-path-v0.3", &a);
     check_case("happy-path-v0.1", &a);
     check_case("rekor2-happy-path", &a);
-    let dsse_artifact = std::fs::read(Path::new(CONF).join("rekor2-dsse-happy-path/artifact"))
-        .unwrap_or_else(|_| a.clone());
+    let dsse_artifact =
+        std::fs::read(conf().join("rekor2-dsse-happy-path/artifact")).unwrap_or_else(|_| a.clone());
     check_case("rekor2-dsse-happy-path", &dsse_artifact);
 }
 
 #[test]
 fn garbage_into_parsers_is_an_error() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
     let inputs: Vec<Vec<u8>> = vec![
         vec![],
         b"{}".to_vec(),

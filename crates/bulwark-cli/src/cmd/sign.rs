@@ -7,7 +7,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use bulwark_sign::{Artifact, KeyRef, Matcher, Policy, PrivateKey, TrustedRoot};
 use clap::{Args, Subcommand};
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// Environment variable naming the default trusted root file for keyless verification.
@@ -187,7 +187,10 @@ pub fn run_verify_blob(a: VerifyBlobArgs) -> Result<u8> {
         .or_else(|| std::env::var_os(TRUSTED_ROOT_ENV).map(PathBuf::from));
     let root = match (&root_path, &policy) {
         (Some(p), _) => TrustedRoot::from_file(p)?,
-        (None, Policy::Key { .. }) => TrustedRoot::default(),
+        (None, Policy::Key { require_tlog: false, .. }) => TrustedRoot::default(),
+        (None, Policy::Key { .. }) => bail!(
+            "--key checks the bundle's transparency log entry, which needs a trusted root: give --trusted-root FILE or set {TRUSTED_ROOT_ENV}, or pass --insecure-ignore-tlog"
+        ),
         (None, Policy::Identity { .. }) => bail!(
             "keyless verification needs a trusted root: give --trusted-root FILE or set {TRUSTED_ROOT_ENV} (bulwark never fetches one)"
         ),
@@ -210,7 +213,11 @@ pub fn run_verify_blob(a: VerifyBlobArgs) -> Result<u8> {
             bytes = bulwark_sign::keys::read_limited(p, MAX_IN_MEMORY)?;
             Artifact::Bytes(&bytes)
         } else {
-            Artifact::Sha256(hash_file(p)?)
+            let digest = bulwark_image::digest::sha256_of_file(p)
+                .with_context(|| format!("reading artifact {}", p.display()))?;
+            Artifact::parse_digest(&digest)
+                .map(Artifact::Sha256)
+                .ok_or_else(|| anyhow!("{digest}: not a sha256 digest"))?
         }
     };
     let now = bulwark_sign::time::now();
@@ -235,21 +242,4 @@ pub fn run_verify_blob(a: VerifyBlobArgs) -> Result<u8> {
         }
         Err(e) => Err(anyhow!(e).context(format!("verifying bundle {}", a.bundle.display()))),
     }
-}
-
-fn hash_file(p: &Path) -> Result<[u8; 32]> {
-    use sha2::Digest;
-    let mut f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f
-            .read(&mut buf)
-            .with_context(|| format!("reading {}", p.display()))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().into())
 }
