@@ -114,6 +114,7 @@ fn sigstore_rs_fixture_keys_decrypt() {
 
 #[test]
 fn env_key_reference_reads_pem() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
     // The variable name is unique to this test; nothing else reads it.
     let name = "BULWARK_TEST_ENV_KEYREF_PUB";
     std::env::set_var(name, text("cosign/keys/keys_test-pemsigstorekey.pub"));
