@@ -9,7 +9,7 @@
 
 use crate::{CatalogError, CatalogInput, CatalogOutput, Cataloger, ScanMode};
 use bulwark_core::{IncompleteKind, IncompleteReason, Location, OsInfo, Package, Warning};
-use bulwark_image::{FileEntry, ImageError, Target, Visitor, Walk, WalkOptions};
+use bulwark_image::{FileEntry, Target, Visitor, Walk};
 use std::collections::HashMap;
 
 /// The catalogers' results for one file: (cataloger index, result).
@@ -74,21 +74,6 @@ pub struct Catalog {
     /// For a single-file target: no cataloger wanted the file (it is not a lock file,
     /// manifest, package database or binary bulwark knows).
     pub unrecognised: bool,
-}
-
-/// Catalogs a resolved target with the given catalogers.
-pub fn catalog_target(
-    target: &Target,
-    catalogers: &[Box<dyn Cataloger>],
-    walk_opts: &WalkOptions,
-) -> Result<Catalog, ImageError> {
-    let mode = match target {
-        Target::Image(_) => ScanMode::Image,
-        Target::Dir(_) | Target::File(_) => ScanMode::Source,
-    };
-    let visitor = CatalogVisitor::new(catalogers, mode);
-    let walk = bulwark_image::walk(target, &visitor, walk_opts)?;
-    Ok(assemble(target, catalogers, &walk))
 }
 
 /// Turns a finished walk into a [`Catalog`].

@@ -25,9 +25,13 @@ fn var_string(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// The default cache directory: `$XDG_CACHE_HOME/bulwark` or `~/.cache/bulwark` (the
-/// system temp dir as a last resort).
+/// The default cache directory: `$BULWARK_CACHE_DIR` (which `--cache-dir` also reads),
+/// else `$XDG_CACHE_HOME/bulwark` or `~/.cache/bulwark` (the system temp dir as a last
+/// resort). Commands without `--cache-dir` (`push`, `config`) thus use the same one.
 pub fn default_cache_dir() -> PathBuf {
+    if let Some(d) = var("BULWARK_CACHE_DIR") {
+        return PathBuf::from(d);
+    }
     if let Some(d) = var("XDG_CACHE_HOME") {
         return PathBuf::from(d).join("bulwark");
     }

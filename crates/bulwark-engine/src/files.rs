@@ -261,11 +261,6 @@ impl<'a> FilesVisitor<'a> {
         }
     }
 
-    /// Whether neither scanner runs.
-    pub fn is_empty(&self) -> bool {
-        self.secrets.is_none() && self.config.is_none()
-    }
-
     fn config_kind(&self, path: &str, size: u64) -> Option<ConfigKind> {
         self.config?;
         if size > MAX_CONFIG_FILE {

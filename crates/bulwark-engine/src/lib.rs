@@ -280,12 +280,7 @@ impl Engine {
     /// The package report (SBOM) of a target.
     pub fn sbom(&self, req: &TargetRequest, cancel: &Cancel) -> Result<SbomOutcome, EngineError> {
         let cancel = self.effective_cancel(cancel);
-        let scanners = Scanners {
-            vuln: false,
-            secret: false,
-            misconfig: false,
-        };
-        let done = pipeline::run(self, req, scanners, &pipeline::Analyzers::none(), &cancel)?;
+        let done = pipeline::run(self, req, &pipeline::Analyzers::none(), &cancel)?;
         Ok(SbomOutcome {
             report: done.report,
             stats: done.stats,
@@ -310,7 +305,7 @@ impl Engine {
             None
         };
         let analyzers = pipeline::Analyzers::for_scan(req)?;
-        let mut done = pipeline::run(self, &req.target, req.scanners, &analyzers, &cancel)?;
+        let mut done = pipeline::run(self, &req.target, &analyzers, &cancel)?;
         done.report.warnings.extend(early_warnings);
         if let Some(db) = &db {
             cancel.check()?;
@@ -322,7 +317,6 @@ impl Engine {
                 stats.findings
             );
         }
-        done.report.sort();
         cancel.check()?;
         let applied = verdict::apply(&mut done.report, &req.suppression, &req.gate);
         Ok(ScanOutcome {
@@ -406,9 +400,10 @@ pub fn parse_pkg_types(list: &[String]) -> Result<Vec<PkgClass>, String> {
 /// present.
 pub fn load_ignore(explicit: Option<&std::path::Path>) -> Result<Option<IgnoreFile>, String> {
     let default = std::path::Path::new(verdict::DEFAULT_IGNOREFILE);
+    // The errors name the file themselves; say only which option brought it in.
     let (path, shown) = match explicit {
-        Some(p) => (p, format!("--ignorefile {}", p.display())),
-        None if default.is_file() => (default, format!("reading {}", default.display())),
+        Some(p) => (p, "--ignorefile"),
+        None if default.is_file() => (default, "the default ignore file"),
         None => return Ok(None),
     };
     IgnoreFile::load(path)
@@ -420,7 +415,7 @@ pub fn load_ignore(explicit: Option<&std::path::Path>) -> Result<Option<IgnoreFi
 pub fn load_vex(paths: &[PathBuf]) -> Result<Vec<VexDocument>, String> {
     paths
         .iter()
-        .map(|p| VexDocument::load(p).map_err(|e| format!("--vex {}: {e}", p.display())))
+        .map(|p| VexDocument::load(p).map_err(|e| format!("--vex: {e}")))
         .collect()
 }
 

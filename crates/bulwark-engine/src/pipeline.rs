@@ -4,9 +4,7 @@
 
 use crate::files::{self, ConfigChecks};
 use crate::visitor::{EngineVisitor, FileOutput};
-use crate::{
-    Cancel, Engine, EngineError, LayerCount, ScanRequest, ScanStats, Scanners, TargetRequest,
-};
+use crate::{Cancel, Engine, EngineError, LayerCount, ScanRequest, ScanStats, TargetRequest};
 use bulwark_catalog::assemble::{assemble_by, CatalogVisitor};
 use bulwark_catalog::ScanMode;
 use bulwark_core::{Report, ReportTarget, TargetKind};
@@ -64,7 +62,6 @@ pub struct Done {
 pub fn run(
     engine: &Engine,
     req: &TargetRequest,
-    scanners: Scanners,
     analyzers: &Analyzers,
     cancel: &Cancel,
 ) -> Result<Done, EngineError> {
@@ -109,8 +106,8 @@ pub fn run(
     };
     let image = matches!(resolved, Target::Image(_));
     let catalogers = bulwark_catalog::all_catalogers();
-    let wants_files = (scanners.secret && analyzers.secrets.is_some())
-        || (scanners.misconfig && analyzers.checks.is_some());
+    // The analyzers were built from the request's scanners: present means asked for.
+    let wants_files = analyzers.secrets.is_some() || analyzers.checks.is_some();
     let visitor = EngineVisitor {
         catalog: CatalogVisitor::new(&catalogers, mode),
         files: wants_files.then(|| {
@@ -189,8 +186,8 @@ pub fn run(
             &resolved,
             &walk,
             |o: &FileOutput| o.files.as_ref(),
-            analyzers.secrets.as_ref().filter(|_| scanners.secret),
-            analyzers.checks.as_ref().filter(|_| scanners.misconfig),
+            analyzers.secrets.as_ref(),
+            analyzers.checks.as_ref(),
         );
         report.secrets = found.secrets;
         report.misconfigurations = found.misconfigurations;

@@ -40,17 +40,18 @@ impl Visitor for EngineVisitor<'_> {
     }
 
     fn visit(&self, file: FileEntry<'_>) -> FileOutput {
-        let mut out = FileOutput::default();
-        if self.catalog.wants(file.path, file.size, file.mode) {
-            out.catalog = self.catalog.visit(FileEntry {
+        // The catalog visitor asks each cataloger itself (nothing wanted: no results).
+        let mut out = FileOutput {
+            catalog: self.catalog.visit(FileEntry {
                 path: file.path,
                 size: file.size,
                 mode: file.mode,
                 via_link: file.via_link,
                 reader: &mut *file.reader,
                 spool_dir: file.spool_dir,
-            });
-        }
+            }),
+            files: None,
+        };
         if let Some(f) = &self.files {
             if !file.via_link && f.wants(file.path, file.size, file.mode) {
                 out.files = Some(match file.reader.rewind() {

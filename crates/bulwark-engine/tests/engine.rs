@@ -15,11 +15,7 @@ fn sha(data: &[u8]) -> String {
 }
 
 fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/osv/"
-    ))
-    .join(rel)
+    bulwark_fixtures::fixtures_location().join("osv").join(rel)
 }
 
 enum Entry<'a> {
@@ -167,6 +163,7 @@ fn full(target: &Path) -> ScanRequest {
 
 #[test]
 fn full_scan_reads_inflates_and_hashes_each_layer_exactly_once() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
     let tmp = tempfile::tempdir().expect("tempdir");
     let img = tmp.path().join("img");
     let layers = app_image(&img, "one");
@@ -224,6 +221,7 @@ fn full_scan_reads_inflates_and_hashes_each_layer_exactly_once() {
 
 #[test]
 fn gate_severities_decide_the_verdict() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
     let tmp = tempfile::tempdir().expect("tempdir");
     let img = tmp.path().join("img");
     app_image(&img, "gate");
@@ -245,6 +243,7 @@ fn gate_severities_decide_the_verdict() {
 
 #[test]
 fn an_expired_deadline_is_an_error_without_a_report() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
     let tmp = tempfile::tempdir().expect("tempdir");
     let img = tmp.path().join("img");
     app_image(&img, "deadline");
@@ -274,6 +273,7 @@ fn an_expired_deadline_is_an_error_without_a_report() {
 
 #[test]
 fn concurrent_scans_share_one_engine() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
     let tmp = tempfile::tempdir().expect("tempdir");
     let engine = engine_with_db(tmp.path());
     let imgs: Vec<PathBuf> = (0..4)

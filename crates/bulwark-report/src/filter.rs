@@ -7,7 +7,7 @@
 //! those findings of every kind stay in the report with their `suppressed` reason set
 //! ([`VulnFinding::suppressed`], [`bulwark_core::Misconfiguration::suppressed`],
 //! [`bulwark_core::SecretFinding::suppressed`]); without it they are removed. Either way suppressed
-//! findings never count towards [`has_findings`] or [`exit_code`].
+//! findings never count towards [`has_findings`].
 
 use crate::ignore::{IgnoreFile, IgnoreMatch};
 use crate::vex::{self, VexDocument};
@@ -262,16 +262,6 @@ pub fn has_findings(report: &Report, threshold: Severity) -> bool {
             .secrets
             .iter()
             .any(|s| s.suppressed.is_none() && s.severity >= threshold)
-}
-
-/// The process exit code for `--exit-code code`: `code` when an unsuppressed finding at
-/// or above `threshold` remains, else 0.
-pub fn exit_code(report: &Report, threshold: Severity, code: i32) -> i32 {
-    if has_findings(report, threshold) {
-        code
-    } else {
-        0
-    }
 }
 
 #[cfg(test)]

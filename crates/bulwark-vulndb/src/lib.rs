@@ -14,4 +14,4 @@ pub mod update;
 
 pub use error::{Result, VulnDbError};
 pub use import::{export, import_export, import_paths, ExportManifest, ImportOptions, ImportStats};
-pub use store::{default_db_dir, DbInfo, EpssScore, KevEntry, SourceInfo, VulnDb};
+pub use store::{DbInfo, EpssScore, KevEntry, SourceInfo, VulnDb};

@@ -37,8 +37,6 @@ pub const LOCK_FILE: &str = "update.lock";
 /// How long a generation that is no longer current is kept before deletion, so a
 /// reader that has just read the pointer can still open it.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(15 * 60);
-/// Environment variable that overrides the default DB directory.
-pub const DB_ENV: &str = "BULWARK_DB";
 
 const GEN_PREFIX: &str = "gen-";
 const GEN_SUFFIX: &str = ".db";
@@ -95,23 +93,6 @@ CREATE INDEX IF NOT EXISTS affected_rec ON affected (record_id);
 CREATE INDEX IF NOT EXISTS aliases_alias ON aliases (alias);
 CREATE INDEX IF NOT EXISTS aliases_rec ON aliases (record_id);
 ";
-
-/// The default DB directory: `$BULWARK_DB`, else `<user cache dir>/bulwark/db`
-/// (`$XDG_CACHE_HOME`, `~/.cache`, or `~/Library/Caches` on macOS).
-pub fn default_db_dir() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os(DB_ENV).filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
-    }
-    let cache = if cfg!(target_os = "macos") {
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join("Library/Caches"))
-    } else {
-        std::env::var_os("XDG_CACHE_HOME")
-            .filter(|p| Path::new(p).is_absolute())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-    }?;
-    Some(cache.join("bulwark").join("db"))
-}
 
 /// PEP 503 normalisation, as everywhere in bulwark: [`bulwark_core::purl::normalize_pypi_name`].
 pub use bulwark_core::purl::normalize_pypi_name as pep503_normalize;
@@ -460,14 +441,6 @@ impl VulnDb {
         Err(last_err.unwrap_or(VulnDbError::NotFound {
             path: dir.to_path_buf(),
         }))
-    }
-
-    /// Opens the current generation in [`default_db_dir`].
-    pub fn open_default() -> Result<VulnDb> {
-        let dir = default_db_dir().ok_or_else(|| VulnDbError::NotFound {
-            path: PathBuf::from("$BULWARK_DB"),
-        })?;
-        Self::open(dir)
     }
 
     /// A second handle on the same generation (for another thread).

@@ -161,22 +161,10 @@ pub fn parse_rpmdb(
     format: RpmDbFormat,
     spool_dir: &std::path::Path,
 ) -> Result<Vec<Package>, CatalogError> {
-    parse_rpmdb_warn(
-        data,
-        format,
-        spool_dir,
+    packages_from_blobs(
+        &header_blobs(data, format, Some(spool_dir))?,
         &mut crate::util::RecordWarnings::default(),
     )
-}
-
-/// [`parse_rpmdb`], with each skipped header recorded in `warnings`.
-pub fn parse_rpmdb_warn(
-    data: &[u8],
-    format: RpmDbFormat,
-    spool_dir: &std::path::Path,
-    warnings: &mut crate::util::RecordWarnings,
-) -> Result<Vec<Package>, CatalogError> {
-    packages_from_blobs(&header_blobs(data, format, Some(spool_dir))?, warnings)
 }
 
 fn packages_from_blobs(
