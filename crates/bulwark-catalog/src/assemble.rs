@@ -113,14 +113,10 @@ pub fn assemble_by<O>(
     };
 
     let mut cat = Catalog {
-        warnings: walk.warnings.clone(),
+        warnings: walk.warnings.iter().chain(&walk.skipped).cloned().collect(),
         ..Default::default()
     };
-    for w in walk
-        .warnings
-        .iter()
-        .filter(|w| bulwark_image::is_skipped_file_warning(w))
-    {
+    for w in &walk.skipped {
         cat.incomplete.push(IncompleteReason {
             kind: IncompleteKind::SkippedFile,
             path: w.path.as_ref().map(|p| display_path(p)),
@@ -208,8 +204,9 @@ pub fn assemble_by<O>(
     if let Target::File(_) = target {
         // No file was handed to any analyzer: nothing recognised the single file. (When
         // the secret or misconfiguration scanners also walk, the caller decides.)
-        cat.unrecognised =
-            walk.warnings.is_empty() && walk.layers.iter().all(|l| l.files.is_empty());
+        cat.unrecognised = walk.warnings.is_empty()
+            && walk.skipped.is_empty()
+            && walk.layers.iter().all(|l| l.files.is_empty());
     }
     cat
 }

@@ -391,7 +391,9 @@ pub fn scan_files_with(
     let visitor = FilesVisitor::new(scanner, checks, image);
     let walk = bulwark_image::walk(target, &visitor, walk_opts)?;
     let mut found = collect(target, &walk, |o| Some(o), scanner, checks);
-    found.warnings.splice(0..0, walk.warnings.iter().cloned());
+    found
+        .warnings
+        .splice(0..0, walk.warnings.iter().chain(&walk.skipped).cloned());
     Ok(found)
 }
 

@@ -74,8 +74,12 @@ impl Default for WalkOptions {
 pub struct Walk<O> {
     /// One entry per layer, bottom first (a single pseudo-layer for directories/files).
     pub layers: Vec<LayerWalk<O>>,
-    /// Problems that did not stop the walk (skipped large files, broken links).
+    /// Problems that did not stop the walk and lost nothing a visitor asked for (a wanted
+    /// link that leaves the root or dangles).
     pub warnings: Vec<Warning>,
+    /// Wanted files that were not handed to the visitor (over `max_file_bytes`, or they
+    /// could not be opened): what they hold is missing, so the result is incomplete.
+    pub skipped: Vec<Warning>,
 }
 
 /// Bytes moved while reading one layer: what `-v` prints, and what tests check to prove
@@ -987,26 +991,12 @@ impl Content {
     }
 }
 
-/// Whether a walker warning means a wanted file was not handed to the visitor at all (over
-/// `max_file_bytes`, or it could not be opened): what it holds is missing from the result,
-/// so a caller must treat the walk as incomplete. Other walker warnings (a wanted link
-/// that leaves the root or dangles) are only informational.
-pub fn is_skipped_file_warning(w: &Warning) -> bool {
-    w.message.contains(TOO_BIG_MARK)
-        || w.message.starts_with(CANNOT_OPEN)
-        || w.message.starts_with(CANNOT_STAT)
-}
-
-const TOO_BIG_MARK: &str = "bytes exceeds max_file_bytes";
-const CANNOT_OPEN: &str = "cannot open: ";
-const CANNOT_STAT: &str = "cannot stat: ";
-
 fn too_big_warning(path: &str, layer: &str, size: u64, opts: &WalkOptions) -> Warning {
     Warning {
         path: Some(path.to_string()),
         layer: (!layer.is_empty()).then(|| layer.to_string()),
         message: format!(
-            "file of {size} {TOO_BIG_MARK} ({}); skipped",
+            "file of {size} bytes exceeds max_file_bytes ({}); skipped",
             opts.max_file_bytes
         ),
     }
@@ -1020,9 +1010,15 @@ struct WantedLink {
 }
 
 /// A layer's tables, its wanted links and its warnings.
+/// A first pass: the layer's tables and visits, its wanted links and its skipped files.
 type FirstPass<O> = (LayerWalk<O>, Vec<WantedLink>, Vec<Warning>);
 /// Link visits made by a second pass, its warnings and its byte counts.
-type SecondPass<O> = (Vec<(usize, String, O)>, Vec<Warning>, LayerStats);
+type SecondPass<O> = (
+    Vec<(usize, String, O)>,
+    Vec<Warning>,
+    Vec<Warning>,
+    LayerStats,
+);
 
 /// First pass over one layer: tables, whiteouts and visits of wanted regular files.
 fn first_pass<V: Visitor>(
@@ -1038,7 +1034,7 @@ fn first_pass<V: Visitor>(
     let pre_verified = blob.verified.as_ref() == Some(&stamp);
     lw.stamp = Some(stamp);
     let mut links = Vec::new();
-    let mut warnings = Vec::new();
+    let mut skipped = Vec::new();
     let stats = stream_layer(blob, pre_verified, opts, &mut |e, data| {
         if e.path.is_empty() {
             return Ok(Flow::Next);
@@ -1065,7 +1061,7 @@ fn first_pass<V: Visitor>(
                 let mode = e.mode | S_IFREG;
                 if v.wants(e.path, e.size, mode) {
                     if e.size > opts.max_file_bytes {
-                        warnings.push(too_big_warning(e.path, &blob.digest, e.size, opts));
+                        skipped.push(too_big_warning(e.path, &blob.digest, e.size, opts));
                         return Ok(Flow::Next);
                     }
                     let mut content = Content::load(data, e.size, opts)?;
@@ -1119,7 +1115,7 @@ fn first_pass<V: Visitor>(
     lw.dirs.dedup();
     lw.nondir.shrink_to_fit();
     lw.dirs.shrink_to_fit();
-    Ok((lw, links, warnings))
+    Ok((lw, links, skipped))
 }
 
 /// A resolved link to visit: the link's own path and the layer holding the link.
@@ -1138,6 +1134,7 @@ fn second_pass<V: Visitor>(
 ) -> Result<SecondPass<V::Output>, ImageError> {
     let mut files = Vec::new();
     let mut warnings = Vec::new();
+    let mut skipped = Vec::new();
     let stats = revisit_layer(blob, stamp, opts, &mut |e, data| {
         if !matches!(
             e.kind,
@@ -1150,7 +1147,7 @@ fn second_pass<V: Visitor>(
         };
         if e.size > opts.max_file_bytes {
             for l in &visits {
-                warnings.push(too_big_warning(&l.link_path, &blob.digest, e.size, opts));
+                skipped.push(too_big_warning(&l.link_path, &blob.digest, e.size, opts));
             }
             return Ok(Flow::Next);
         }
@@ -1182,7 +1179,7 @@ fn second_pass<V: Visitor>(
             });
         }
     }
-    Ok((files, warnings, stats))
+    Ok((files, warnings, skipped, stats))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1378,10 +1375,11 @@ fn walk_layers<V: Visitor>(
     let mut layers = Vec::with_capacity(firsts.len());
     let mut links = Vec::new();
     let mut warnings = Vec::new();
-    for (lw, l, w) in firsts {
+    let mut skipped = Vec::new();
+    for (lw, l, s) in firsts {
         layers.push(lw);
         links.extend(l);
-        warnings.extend(w);
+        skipped.extend(s);
     }
     // Resolve wanted links against the merged tables, grouped by the layer to re-read.
     let top = layers.len().saturating_sub(1);
@@ -1428,13 +1426,14 @@ fn walk_layers<V: Visitor>(
             second_pass(b, &stamp, v, opts, targets).map(|r| (i, r))
         })
         .collect::<Result<_, _>>()?;
-    for (i, (files, w, stats)) in seconds {
+    for (i, (files, w, s, stats)) in seconds {
         if let Some(lw) = layers.get_mut(i) {
             lw.stats.revisit_read += stats.revisit_read;
             lw.stats.revisit_inflated += stats.revisit_inflated;
             lw.stats.revisits += stats.revisits;
         }
         warnings.extend(w);
+        skipped.extend(s);
         for (layer, link_path, out) in files {
             // The output belongs to the layer that holds the link, not the target.
             if let Some(lw) = layers.get_mut(layer) {
@@ -1442,7 +1441,11 @@ fn walk_layers<V: Visitor>(
             }
         }
     }
-    Ok(Walk { layers, warnings })
+    Ok(Walk {
+        layers,
+        warnings,
+        skipped,
+    })
 }
 
 /// A layer's first-pass result, once a worker has produced it.
@@ -1556,10 +1559,10 @@ fn visit_fs_file<V: Visitor>(
     rel: &str,
     via_link: bool,
     opts: &WalkOptions,
-    warnings: &Mutex<Vec<Warning>>,
+    skipped: &Mutex<Vec<Warning>>,
 ) -> Option<V::Output> {
     let warn = |message: String| {
-        if let Ok(mut w) = warnings.lock() {
+        if let Ok(mut w) = skipped.lock() {
             w.push(Warning {
                 path: Some(rel.to_string()),
                 layer: None,
@@ -1570,19 +1573,19 @@ fn visit_fs_file<V: Visitor>(
     let mut f = match open_regular(full) {
         Ok(f) => f,
         Err(e) => {
-            warn(format!("{CANNOT_OPEN}{e}"));
+            warn(format!("cannot open: {e}"));
             return None;
         }
     };
     let md = match f.metadata() {
         Ok(m) => m,
         Err(e) => {
-            warn(format!("{CANNOT_STAT}{e}"));
+            warn(format!("cannot stat: {e}"));
             return None;
         }
     };
     if md.len() > opts.max_file_bytes {
-        if let Ok(mut w) = warnings.lock() {
+        if let Ok(mut w) = skipped.lock() {
             w.push(too_big_warning(rel, "", md.len(), opts));
         }
         return None;
@@ -1604,6 +1607,7 @@ struct DirCtx<'a, V: Visitor> {
     files: Mutex<Vec<(String, V::Output)>>,
     links: Mutex<Vec<String>>,
     warnings: Mutex<Vec<Warning>>,
+    skipped: Mutex<Vec<Warning>>,
 }
 
 fn dir_job<'s, V: Visitor>(
@@ -1664,7 +1668,7 @@ fn dir_job<'s, V: Visitor>(
             };
             if ctx.v.wants(&child, md.len(), mode_of(&md)) {
                 if let Some(out) =
-                    visit_fs_file(ctx.v, &entry.path(), &child, false, ctx.opts, &ctx.warnings)
+                    visit_fs_file(ctx.v, &entry.path(), &child, false, ctx.opts, &ctx.skipped)
                 {
                     if let Ok(mut f) = ctx.files.lock() {
                         f.push((child, out));
@@ -1699,11 +1703,13 @@ fn walk_dir<V: Visitor>(
         files: Mutex::new(Vec::new()),
         links: Mutex::new(Vec::new()),
         warnings: Mutex::new(Vec::new()),
+        skipped: Mutex::new(Vec::new()),
     };
     rayon::scope(|s| dir_job(s, &ctx, String::new(), 0));
     opts.cancel.check()?;
     let mut files = ctx.files.into_inner().unwrap_or_default();
     let mut warnings = ctx.warnings.into_inner().unwrap_or_default();
+    let mut skipped = ctx.skipped.into_inner().unwrap_or_default();
     let mut links = ctx.links.into_inner().unwrap_or_default();
     links.sort();
     let lk = DirLookup(root);
@@ -1730,7 +1736,7 @@ fn walk_dir<V: Visitor>(
     for r in link_outputs {
         match r {
             Ok((link, out, w)) => {
-                warnings.extend(w);
+                skipped.extend(w);
                 if let Some(out) = out {
                     files.push((link, out));
                 }
@@ -1740,11 +1746,13 @@ fn walk_dir<V: Visitor>(
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
     warnings.sort_by(|a, b| a.path.cmp(&b.path));
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
     let mut lw = LayerWalk::new(0, String::new(), String::new());
     lw.files = files;
     Ok(Walk {
         layers: vec![lw],
         warnings,
+        skipped,
     })
 }
 
@@ -1762,15 +1770,16 @@ fn walk_file<V: Visitor>(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string());
     let mut lw = LayerWalk::new(0, String::new(), String::new());
-    let warnings = Mutex::new(Vec::new());
+    let skipped = Mutex::new(Vec::new());
     if v.wants(&name, md.len(), mode_of(&md)) {
-        if let Some(out) = visit_fs_file(v, path, &name, false, opts, &warnings) {
+        if let Some(out) = visit_fs_file(v, path, &name, false, opts, &skipped) {
             lw.files.push((name, out));
         }
     }
     Ok(Walk {
         layers: vec![lw],
-        warnings: warnings.into_inner().unwrap_or_default(),
+        warnings: Vec::new(),
+        skipped: skipped.into_inner().unwrap_or_default(),
     })
 }
 
