@@ -9,7 +9,7 @@
 
 use crate::{CatalogError, CatalogInput, CatalogOutput, Cataloger, ScanMode};
 use bulwark_core::{IncompleteKind, IncompleteReason, Location, OsInfo, Package, Warning};
-use bulwark_image::{FileEntry, Target, Visitor, Walk};
+use bulwark_image::{FileEntry, MergedFile, Target, Visitor, Walk};
 use std::collections::HashMap;
 
 /// The catalogers' results for one file: (cataloger index, result).
@@ -94,6 +94,18 @@ pub fn assemble_by<O>(
     walk: &Walk<O>,
     results: impl Fn(&O) -> &FileResults,
 ) -> Catalog {
+    assemble_merged(target, catalogers, walk, &walk.merged(), results)
+}
+
+/// [`assemble_by`] given the walk's merged view, for a caller that computed it already
+/// ([`Walk::merged_and_deleted`]).
+pub fn assemble_merged<O>(
+    target: &Target,
+    catalogers: &[Box<dyn Cataloger>],
+    walk: &Walk<O>,
+    merged: &[MergedFile<'_, O>],
+    results: impl Fn(&O) -> &FileResults,
+) -> Catalog {
     let is_image = matches!(target, Target::Image(_));
     let layer_ids: Vec<(Option<String>, Option<String>)> = walk
         .layers
@@ -127,7 +139,7 @@ pub fn assemble_by<O>(
     let mut os_candidates: Vec<(u8, OsInfo)> = Vec::new();
     let mut packages: Vec<Package> = Vec::new();
 
-    for mf in walk.merged() {
+    for mf in merged {
         let lower: Vec<(usize, &FileResults)> =
             mf.lower.iter().map(|(l, o)| (*l, results(o))).collect();
         for (ci, res) in results(mf.output) {

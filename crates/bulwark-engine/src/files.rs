@@ -11,7 +11,7 @@
 
 use crate::{Cancel, Engine, EngineError};
 use bulwark_core::{Misconfiguration, Report, ReportTarget, SecretFinding, TargetKind, Warning};
-use bulwark_image::{FileEntry, Target, Visitor, Walk, WalkOptions};
+use bulwark_image::{Deleted, FileEntry, MergedFile, Target, Visitor, Walk, WalkOptions};
 use bulwark_misconfig::rego::CustomChecks;
 use bulwark_misconfig::{
     CheckSelection, Checked, ComposeOptions, K8sOptions, MisconfigError, PssVersion,
@@ -390,7 +390,15 @@ pub fn scan_files_with(
     }
     let visitor = FilesVisitor::new(scanner, checks, image);
     let walk = bulwark_image::walk(target, &visitor, walk_opts)?;
-    let mut found = collect(target, &walk, |o| Some(o), scanner, checks);
+    let (merged, deleted) = walk.merged_and_deleted();
+    let mut found = collect(
+        target,
+        &walk,
+        (&merged, &deleted),
+        |o| Some(o),
+        scanner,
+        checks,
+    );
     found
         .warnings
         .splice(0..0, walk.warnings.iter().chain(&walk.skipped).cloned());
@@ -404,6 +412,7 @@ pub fn scan_files_with(
 pub fn collect<O>(
     target: &Target,
     walk: &Walk<O>,
+    (merged, deleted): (&[MergedFile<'_, O>], &Deleted<'_, O>),
     part: impl Fn(&O) -> Option<&FileOut>,
     scanner: Option<&Scanner>,
     checks: Option<&ConfigChecks>,
@@ -426,14 +435,13 @@ pub fn collect<O>(
             found.secrets.push(s);
         }
     };
-    let merged = walk.merged();
-    for m in &merged {
+    for m in merged {
         push_secrets(m.path, m.layer, m.output, false);
         for (l, o) in &m.lower {
             push_secrets(m.path, *l, o, true);
         }
     }
-    for (path, layer, out) in walk.deleted() {
+    for &(path, layer, out) in deleted {
         push_secrets(path, layer, out, true);
     }
     // Read errors matter in every copy; config problems only in the visible one.
@@ -448,7 +456,7 @@ pub fn collect<O>(
             }
         }
     }
-    for m in &merged {
+    for m in merged {
         let Some(output) = part(m.output) else {
             continue;
         };

@@ -5,7 +5,7 @@
 use crate::files::{self, ConfigChecks};
 use crate::visitor::{EngineVisitor, FileOutput};
 use crate::{Cancel, Engine, EngineError, LayerCount, ScanRequest, ScanStats, TargetRequest};
-use bulwark_catalog::assemble::{assemble_by, CatalogVisitor};
+use bulwark_catalog::assemble::{assemble_merged, CatalogVisitor};
 use bulwark_catalog::ScanMode;
 use bulwark_core::{Report, ReportTarget, TargetKind};
 use bulwark_image::{OpenOptions, Target};
@@ -116,7 +116,11 @@ pub fn run(
     };
     let walk = bulwark_image::walk(&resolved, &visitor, &engine.walk_options(cancel))?;
     cancel.check()?;
-    let mut cat = assemble_by(&resolved, &catalogers, &walk, |o: &FileOutput| &o.catalog);
+    // The merged view and the deleted files, computed once for both consumers.
+    let (merged, deleted) = walk.merged_and_deleted();
+    let mut cat = assemble_merged(&resolved, &catalogers, &walk, &merged, |o: &FileOutput| {
+        &o.catalog
+    });
     if let (Target::File(p), true) = (&resolved, cat.unrecognised) {
         let path = p.display().to_string();
         // A file no package cataloger knows may still be a manifest or hold secrets:
@@ -185,6 +189,7 @@ pub fn run(
         let found = files::collect(
             &resolved,
             &walk,
+            (&merged, &deleted),
             |o: &FileOutput| o.files.as_ref(),
             analyzers.secrets.as_ref(),
             analyzers.checks.as_ref(),

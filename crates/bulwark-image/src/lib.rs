@@ -63,4 +63,4 @@ pub mod target;
 pub mod walk;
 
 pub use target::{docker_archive, docker_archive_ref, oci_archive, oci_layout, open, OpenOptions};
-pub use walk::{walk, LayerStats, LayerWalk, MergedFile, Walk, WalkOptions};
+pub use walk::{walk, Deleted, LayerStats, LayerWalk, MergedFile, Walk, WalkOptions};

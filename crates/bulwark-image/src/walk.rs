@@ -188,7 +188,8 @@ pub struct MergedFile<'a, O> {
     pub lower: Vec<(usize, &'a O)>,
 }
 
-type Deleted<'a, O> = Vec<(&'a str, usize, &'a O)>;
+/// Visited files not visible in the final image, as `(path, layer, output)`.
+pub type Deleted<'a, O> = Vec<(&'a str, usize, &'a O)>;
 
 impl<O> Walk<O> {
     /// The merged view: every visited file visible in the final image, sorted by path.
@@ -200,6 +201,12 @@ impl<O> Walk<O> {
     /// directory or replaced by a non-file), as `(path, layer, output)`.
     pub fn deleted(&self) -> Vec<(&str, usize, &O)> {
         self.classify().1
+    }
+
+    /// [`Walk::merged`] and [`Walk::deleted`] from one pass over the visited files, for a
+    /// caller that needs both.
+    pub fn merged_and_deleted(&self) -> (Vec<MergedFile<'_, O>>, Deleted<'_, O>) {
+        self.classify()
     }
 
     /// Whether a layer strictly between `from` and `to` hides `path`; with `overwrites`
