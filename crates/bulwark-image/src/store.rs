@@ -160,6 +160,35 @@ impl Store {
 }
 
 /// Opens a blob location as a bounded reader.
+/// A compression announced by a blob's or file's first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Magic {
+    /// `1f 8b`.
+    Gzip,
+    /// `28 b5 2f fd`.
+    Zstd,
+}
+
+/// The compression magic at the start of `head`, if any (the one place bulwark knows
+/// these bytes).
+pub(crate) fn compression_magic(head: &[u8]) -> Option<Magic> {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Some(Magic::Gzip)
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some(Magic::Zstd)
+    } else {
+        None
+    }
+}
+
+/// The file a location reads from, for messages.
+pub(crate) fn location_name(loc: &BlobLocation) -> String {
+    match loc {
+        BlobLocation::File(p) => p.display().to_string(),
+        BlobLocation::TarMember { archive, .. } => archive.display().to_string(),
+    }
+}
+
 pub(crate) fn open_location(loc: &BlobLocation) -> Result<std::io::Take<File>, ImageError> {
     match loc {
         BlobLocation::File(p) => {

@@ -180,11 +180,10 @@ pub fn sniff_archive(path: &Path) -> Option<ArchiveKind> {
         .file_name()
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    if head.starts_with(&[0x1f, 0x8b]) {
-        return Some(ArchiveKind::Gzip);
-    }
-    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        return Some(ArchiveKind::Zstd);
+    match crate::store::compression_magic(&head) {
+        Some(crate::store::Magic::Gzip) => return Some(ArchiveKind::Gzip),
+        Some(crate::store::Magic::Zstd) => return Some(ArchiveKind::Zstd),
+        None => {}
     }
     if is_tar_header(&head) {
         return Some(ArchiveKind::Tar);

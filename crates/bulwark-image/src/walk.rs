@@ -552,14 +552,12 @@ enum Compression {
 /// Sniffs the compression from the blob's first bytes; the media type is the fallback.
 fn compression(head: &[u8], blob: &LayerBlob) -> Compression {
     let media = blob.media_type.as_deref().unwrap_or("");
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Compression::Gzip
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) || media.contains("zstd") {
-        Compression::Zstd
-    } else if media.contains("gzip") {
-        Compression::Gzip
-    } else {
-        Compression::None
+    match crate::store::compression_magic(head) {
+        Some(crate::store::Magic::Gzip) => Compression::Gzip,
+        Some(crate::store::Magic::Zstd) => Compression::Zstd,
+        None if media.contains("zstd") => Compression::Zstd,
+        None if media.contains("gzip") => Compression::Gzip,
+        None => Compression::None,
     }
 }
 

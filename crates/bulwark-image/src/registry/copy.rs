@@ -12,7 +12,7 @@ use super::client::Payload;
 use super::repo::{BlobPush, Repository};
 use crate::oci::{self, Descriptor, MT_OCI_MANIFEST};
 use crate::{BlobLocation, Image, ImageError};
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 
 /// Largest config copied (same limit as when pulling).
 const MAX_CONFIG: u64 = 32 << 20;
@@ -106,7 +106,7 @@ fn config_and_manifest(image: &Image) -> Result<(Vec<u8>, Vec<u8>), ImageError> 
             what: format!("image {}", image.meta.id),
             message: "the source keeps no config blob to copy".into(),
         })?;
-    let config = read_location(config_loc, MAX_CONFIG)?;
+    let config = crate::store::read_location(config_loc, MAX_CONFIG, "image config")?;
     let config_digest = oci::sha256_digest(&config);
     if config_digest != image.meta.id {
         return Err(ImageError::DigestMismatch {
@@ -185,61 +185,17 @@ fn synthesize_manifest(image: &Image, config: &[u8]) -> Result<Vec<u8>, ImageErr
 
 /// The OCI layer media type by the blob's first bytes.
 fn sniff_layer_type(loc: &BlobLocation) -> Result<&'static str, ImageError> {
-    let head = read_head(loc)?;
-    Ok(if head.starts_with(&[0x1f, 0x8b]) {
-        "application/vnd.oci.image.layer.v1.tar+gzip"
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        "application/vnd.oci.image.layer.v1.tar+zstd"
-    } else {
-        "application/vnd.oci.image.layer.v1.tar"
+    let mut head = Vec::new();
+    crate::store::open_location(loc)?
+        .take(4)
+        .read_to_end(&mut head)
+        .map_err(|source| ImageError::Io {
+            path: crate::store::location_name(loc),
+            source,
+        })?;
+    Ok(match crate::store::compression_magic(&head) {
+        Some(crate::store::Magic::Gzip) => "application/vnd.oci.image.layer.v1.tar+gzip",
+        Some(crate::store::Magic::Zstd) => "application/vnd.oci.image.layer.v1.tar+zstd",
+        None => "application/vnd.oci.image.layer.v1.tar",
     })
-}
-
-fn open_at(loc: &BlobLocation) -> Result<(std::io::Take<std::fs::File>, String), ImageError> {
-    let (path, offset, len) = match loc {
-        BlobLocation::File(p) => (p, 0, u64::MAX),
-        BlobLocation::TarMember {
-            archive,
-            offset,
-            len,
-        } => (archive, *offset, *len),
-    };
-    let shown = path.display().to_string();
-    let io = |source| ImageError::Io {
-        path: shown.clone(),
-        source,
-    };
-    let mut f = std::fs::File::open(path).map_err(io)?;
-    f.seek(SeekFrom::Start(offset)).map_err(io)?;
-    Ok((f.take(len), shown))
-}
-
-fn read_head(loc: &BlobLocation) -> Result<Vec<u8>, ImageError> {
-    let (r, shown) = open_at(loc)?;
-    let mut buf = Vec::new();
-    r.take(4)
-        .read_to_end(&mut buf)
-        .map_err(|source| ImageError::Io {
-            path: shown,
-            source,
-        })?;
-    Ok(buf)
-}
-
-fn read_location(loc: &BlobLocation, max: u64) -> Result<Vec<u8>, ImageError> {
-    let (r, shown) = open_at(loc)?;
-    let mut buf = Vec::new();
-    r.take(max + 1)
-        .read_to_end(&mut buf)
-        .map_err(|source| ImageError::Io {
-            path: shown.clone(),
-            source,
-        })?;
-    if buf.len() as u64 > max {
-        return Err(ImageError::Format {
-            what: shown,
-            message: format!("config larger than {max} bytes"),
-        });
-    }
-    Ok(buf)
 }
