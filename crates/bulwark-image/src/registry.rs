@@ -37,7 +37,7 @@ pub use repo::{
 
 use crate::{BlobLocation, Image, ImageError, LayerBlob, VerifiedStamp};
 use bulwark_core::{ImageMeta, LayerMeta};
-use client::{error_detail, header, read_limited, Access, Client, Op};
+use client::{error_detail, Access, Client, Op};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use std::io::{Read, Write};
@@ -47,18 +47,12 @@ use std::sync::Mutex;
 
 /// Default refusal size for one blob (64 GiB).
 pub const DEFAULT_MAX_BLOB_SIZE: u64 = 64 << 30;
-/// Largest manifest or index we accept; real ones are a few KiB.
-const MAX_MANIFEST_SIZE: u64 = 4 << 20;
 /// Largest image config we accept; real ones are well under 1 MiB.
 const MAX_CONFIG_SIZE: u64 = 32 << 20;
 /// Layers downloaded at once: enough to hide latency, few enough to be polite.
 const PARALLEL_DOWNLOADS: usize = 3;
 
-const MT_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-const MT_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-const MT_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const MT_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const ACCEPT_ALL: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+use crate::oci::{MT_DOCKER_LIST, MT_DOCKER_MANIFEST, MT_OCI_INDEX, MT_OCI_MANIFEST};
 
 /// How to pull from a registry.
 #[derive(Debug, Clone)]
@@ -111,7 +105,7 @@ pub fn open(reference: &str, opts: &RegistryOptions) -> Result<Image, ImageError
         repo: &r.repository,
     };
 
-    let top = fetch_manifest(&client, r.manifest_reference(), r.digest.as_deref())?;
+    let top = fetch_manifest(&repo, r.manifest_reference())?;
     let (manifest, manifest_digest, manifest_bytes) = match top.doc {
         Doc::Image(m) => (m, top.digest.clone(), top.bytes),
         Doc::Index(entries) => {
@@ -119,7 +113,7 @@ pub fn open(reference: &str, opts: &RegistryOptions) -> Result<Image, ImageError
                 target: reference.to_string(),
                 message,
             })?;
-            let child = fetch_manifest(&client, &chosen.digest, Some(&chosen.digest))?;
+            let child = fetch_manifest(&repo, &chosen.digest)?;
             match child.doc {
                 Doc::Image(m) => (m, child.digest, child.bytes),
                 Doc::Index(_) => {
@@ -275,54 +269,23 @@ struct Fetched {
     bytes: Vec<u8>,
 }
 
-/// GETs and checks one manifest. When `expect` is given (pulled by digest) the bytes must
-/// hash to it; the registry's `Docker-Content-Digest`, when sent, must agree too.
-fn fetch_manifest(
-    client: &Puller<'_>,
-    reference: &str,
-    expect: Option<&str>,
-) -> Result<Fetched, ImageError> {
-    let url = client.client.url(client.repo, "manifests", reference);
-    let op = client.op(format!("pull manifest {reference} from"));
-    let resp = client.client.send(
-        &op,
-        "GET",
-        &url,
-        &[("Accept", ACCEPT_ALL)],
-        client::Payload::Empty,
-    )?;
-    let resp = client.client.check(
-        &op,
-        resp,
-        &[200],
-        &format!("manifest {reference:?} not found"),
-    )?;
-    let content_type = header(&resp, "content-type");
-    let header_digest = header(&resp, "docker-content-digest");
-    let body = read_limited(resp, MAX_MANIFEST_SIZE)
-        .map_err(|e| client.client.error(&op, ErrorKind::Protocol(e)))?;
-    let actual = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
-    for expected in [expect.map(str::to_string), header_digest]
-        .into_iter()
-        .flatten()
-    {
-        if expected != actual {
-            return Err(ImageError::DigestMismatch {
-                what: format!("manifest {reference} from {url}"),
-                expected,
-                actual,
-            });
-        }
-    }
+/// GETs, checks ([`Repository::fetch_manifest`]: digest against a digest reference and
+/// the registry's `Docker-Content-Digest`) and parses one manifest.
+fn fetch_manifest(repo: &Repository, reference: &str) -> Result<Fetched, ImageError> {
+    let m = repo.fetch_manifest(reference)?;
     let doc =
-        parse_manifest(&body, content_type.as_deref()).map_err(|message| ImageError::Format {
-            what: format!("manifest {reference} from {url}"),
+        parse_manifest(&m.bytes, Some(&m.media_type)).map_err(|message| ImageError::Format {
+            what: format!(
+                "manifest {reference} of {}/{}",
+                repo.registry(),
+                repo.repository()
+            ),
             message,
         })?;
     Ok(Fetched {
-        digest: actual,
+        digest: m.digest,
         doc,
-        bytes: body,
+        bytes: m.bytes,
     })
 }
 
