@@ -31,10 +31,23 @@ pub struct ImageSignature {
     pub bundle: Bundle,
 }
 
-fn key_hint(key: &PrivateKey) -> Result<String> {
-    Ok(b64::encode(&Sha256::digest(
-        key.public_key().to_spki_der()?,
-    )))
+/// A key-based Sigstore bundle v0.3 for `key` carrying one of a message signature or a
+/// DSSE envelope; the public-key hint is the SHA-256 of the key's SPKI.
+fn key_bundle(
+    key: &PrivateKey,
+    message_signature: Option<MessageSignature>,
+    dsse_envelope: Option<Envelope>,
+) -> Result<Bundle> {
+    let hint = b64::encode(&Sha256::digest(key.public_key().to_spki_der()?));
+    Ok(Bundle {
+        media_type: BUNDLE_MEDIA_TYPE.into(),
+        verification_material: VerificationMaterial {
+            public_key: Some(PublicKeyIdentifier { hint: Some(hint) }),
+            ..Default::default()
+        },
+        message_signature,
+        dsse_envelope,
+    })
 }
 
 /// Signs image `manifest_digest` (`sha256:<hex>`) for repository `docker_reference`.
@@ -46,25 +59,20 @@ pub fn sign_image(
 ) -> Result<ImageSignature> {
     let payload = crate::simple_signing::build(docker_reference, manifest_digest, annotations)?;
     let signature = key.sign(&payload)?;
-    let bundle = Bundle {
-        media_type: BUNDLE_MEDIA_TYPE.into(),
-        verification_material: VerificationMaterial {
-            public_key: Some(PublicKeyIdentifier {
-                hint: Some(key_hint(key)?),
-            }),
-            ..Default::default()
-        },
-        message_signature: Some(MessageSignature {
+    let signature_b64 = b64::encode(&signature);
+    let bundle = key_bundle(
+        key,
+        Some(MessageSignature {
             message_digest: Some(HashOutput {
                 algorithm: "SHA2_256".into(),
                 digest: b64::encode(&Sha256::digest(&payload)),
             }),
-            signature: b64::encode(&signature),
+            signature: signature_b64.clone(),
         }),
-        dsse_envelope: None,
-    };
+        None,
+    )?;
     Ok(ImageSignature {
-        signature_b64: b64::encode(&signature),
+        signature_b64,
         payload,
         signature,
         bundle,
@@ -95,17 +103,7 @@ pub fn attest_image(
     let body = serde_json::to_vec(&statement)
         .map_err(|e| malformed(format!("encoding statement: {e}")))?;
     let envelope = Envelope::sign(INTOTO_PAYLOAD_TYPE, &body, key)?;
-    let bundle = Bundle {
-        media_type: BUNDLE_MEDIA_TYPE.into(),
-        verification_material: VerificationMaterial {
-            public_key: Some(PublicKeyIdentifier {
-                hint: Some(key_hint(key)?),
-            }),
-            ..Default::default()
-        },
-        message_signature: None,
-        dsse_envelope: Some(envelope.clone()),
-    };
+    let bundle = key_bundle(key, None, Some(envelope.clone()))?;
     Ok(Attestation {
         statement,
         envelope,

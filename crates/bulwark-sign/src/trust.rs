@@ -145,7 +145,7 @@ fn log(l: &LogJson, what: &str) -> Result<Option<LogKey>> {
     let Some(raw) = &l.public_key.raw_bytes else {
         return Ok(None);
     };
-    let der = b64::decode(raw, "trusted root key")?;
+    let der = b64::decode(raw, &format!("trusted root: {what} {} key", l.base_url))?;
     let key = match PublicKey::from_spki_der(&der) {
         Ok(k) => k,
         Err(e) => {
@@ -159,7 +159,10 @@ fn log(l: &LogJson, what: &str) -> Result<Option<LogKey>> {
     };
     Ok(Some(LogKey {
         base_url: l.base_url.clone(),
-        log_id: b64::decode(&l.log_id.key_id, "trusted root log ID")?,
+        log_id: b64::decode(
+            &l.log_id.key_id,
+            &format!("trusted root: {what} {} log ID", l.base_url),
+        )?,
         key,
         valid: range(&l.public_key.valid_for, &format!("{what} {}", l.base_url))?,
     }))
@@ -167,11 +170,10 @@ fn log(l: &LogJson, what: &str) -> Result<Option<LogKey>> {
 
 fn authority(c: &CaJson, what: &str) -> Result<Authority> {
     let mut chain = Vec::new();
-    for cert in &c.cert_chain.certificates {
-        chain.push(Cert::from_der(&b64::decode(
-            &cert.raw_bytes,
-            "trusted root certificate",
-        )?)?);
+    for (i, cert) in c.cert_chain.certificates.iter().enumerate() {
+        let where_ = format!("trusted root: {what} {} certificate {i}", c.uri);
+        let der = b64::decode(&cert.raw_bytes, &where_)?;
+        chain.push(Cert::from_der(&der).map_err(|e| malformed(format!("{where_}: {e}")))?);
     }
     if chain.is_empty() {
         return Err(malformed(format!(
