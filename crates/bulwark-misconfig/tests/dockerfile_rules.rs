@@ -456,6 +456,20 @@ fn unparseable_and_oversized_runs_warn() {
     assert!(checked.findings.iter().any(|f| f.check_id == "BW-DF-0008"));
     assert!(checked.warnings.is_empty(), "{:?}", checked.warnings);
 
+    // A `sh -c` script that does not parse falls back with a warning, never silently.
+    let src = "FROM a:1\nRUN sh -c 'apt-get install -y curl && echo \"unterminated'\n";
+    let checked = match bulwark_misconfig::check_dockerfile("Dockerfile", src.as_bytes(), &sel) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(checked.findings.iter().any(|f| f.check_id == "BW-DF-0008"));
+    assert_eq!(checked.warnings.len(), 1, "{:?}", checked.warnings);
+    assert!(
+        checked.warnings[0].message.contains("hands to a shell"),
+        "{}",
+        checked.warnings[0]
+    );
+
     // Nested subshells, which brush reads as `(( arithmetic ))`, still reach the rules.
     let src = "FROM a:1\nRUN ( ( apt-get install -y curl ) )\n";
     let checked = match bulwark_misconfig::check_dockerfile("Dockerfile", src.as_bytes(), &sel) {

@@ -47,40 +47,30 @@ pub struct Script {
 
 /// Parses a `RUN` script as shell; see the module documentation.
 pub fn parse_script(script: &str) -> Script {
-    let mut warning = None;
-    let mut text = script;
     if script.len() > MAX_SCRIPT {
         let mut cut = MAX_SCRIPT;
         while !script.is_char_boundary(cut) {
             cut -= 1;
         }
-        text = &script[..cut];
-        warning = Some(format!(
-            "RUN script of {} bytes exceeds the {MAX_SCRIPT}-byte analysis limit; only its \
-             first {cut} bytes were checked",
-            script.len()
-        ));
         // A cut script rarely parses; the tokenizer copes with a partial one.
         return Script {
-            commands: commands(text),
-            warning,
+            commands: commands(&script[..cut]),
+            warning: Some(format!(
+                "RUN script of {} bytes exceeds the {MAX_SCRIPT}-byte analysis limit; only \
+                 its first {cut} bytes were checked",
+                script.len()
+            )),
         };
     }
-    match parse_shell(text, 0) {
-        Ok(cmds) => Script {
-            commands: cmds,
-            warning,
-        },
-        Err(why) => {
-            warning = Some(format!(
+    match parse_shell(script, 0) {
+        Ok((commands, warning)) => Script { commands, warning },
+        Err(why) => Script {
+            commands: commands(script),
+            warning: Some(format!(
                 "RUN script could not be parsed as shell ({why}); it was checked with the \
                  simpler fallback tokenizer, which may miss commands inside compound commands"
-            ));
-            Script {
-                commands: commands(text),
-                warning,
-            }
-        }
+            )),
+        },
     }
 }
 
@@ -114,7 +104,9 @@ fn openers(script: &str) -> (usize, usize) {
     (openers, cases)
 }
 
-fn parse_shell(script: &str, inner: usize) -> Result<Vec<Command>, String> {
+/// The commands of `script` and, when a script it hands to a shell (`sh -c`, a heredoc
+/// fed to `bash`) had to be split by the fallback tokenizer, a warning saying so.
+fn parse_shell(script: &str, inner: usize) -> Result<(Vec<Command>, Option<String>), String> {
     let (openers, cases) = openers(script);
     if openers > MAX_OPENERS {
         return Err(format!(
@@ -151,11 +143,12 @@ fn parse_shell(script: &str, inner: usize) -> Result<Vec<Command>, String> {
         next: 0,
         current: 0,
         inner,
+        warning: None,
     };
     for cc in &program.complete_commands {
         w.compound_list(cc);
     }
-    Ok(w.out)
+    Ok((w.out, w.warning))
 }
 
 struct Walker {
@@ -165,6 +158,8 @@ struct Walker {
     /// Number of the pipeline being walked.
     current: usize,
     inner: usize,
+    /// Set when an inner script fell back to the tokenizer (the first such reason).
+    warning: Option<String>,
 }
 
 impl Walker {
@@ -242,8 +237,9 @@ impl Walker {
                 // arithmetic. Walk the text as a script when it parses as one (real
                 // arithmetic such as `i++` names no command a rule looks at).
                 if self.inner < MAX_INNER_SCRIPTS {
-                    if let Ok(cmds) = parse_shell(&a.expr.value, self.inner + 1) {
+                    if let Ok((cmds, warning)) = parse_shell(&a.expr.value, self.inner + 1) {
                         self.splice(cmds, self.inner > 0);
+                        self.warn(warning);
                     }
                 }
             }
@@ -294,8 +290,28 @@ impl Walker {
         }
         self.out.push(cmd);
         for s in inner_scripts {
-            let cmds = parse_shell(&s, self.inner + 1).unwrap_or_else(|_| commands(&s));
+            let cmds = match parse_shell(&s, self.inner + 1) {
+                Ok((cmds, warning)) => {
+                    self.warn(warning);
+                    cmds
+                }
+                Err(why) => {
+                    self.warn(Some(format!(
+                        "a script the RUN hands to a shell could not be parsed as shell \
+                         ({why}); it was checked with the simpler fallback tokenizer, which \
+                         may miss commands inside compound commands"
+                    )));
+                    commands(&s)
+                }
+            };
             self.splice(cmds, true);
+        }
+    }
+
+    /// Keeps the first warning.
+    fn warn(&mut self, warning: Option<String>) {
+        if self.warning.is_none() {
+            self.warning = warning;
         }
     }
 
