@@ -105,9 +105,13 @@ pub fn not_checked_reason(pkg: &Package, os: Option<&OsInfo>) -> Option<String> 
             "{name} ({shown}) is detected but bulwark has no advisory source for it"
         ));
     }
-    let known = OS_ECOSYSTEMS.iter().find(|(f, _)| *f == fam);
+    // The package type this family's advisories are for, as the matcher itself decides.
+    let known = [Ecosystem::Deb, Ecosystem::Apk, Ecosystem::Rpm]
+        .into_iter()
+        .find(|e| os_target(&Package::new(*e, "-", "0", "-"), os).is_some())
+        .map(Ecosystem::purl_type);
     Some(match known {
-        Some((_, e)) => {
+        Some(e) => {
             format!("{eco} packages on {shown} have no advisory source ({shown} uses {e})")
         }
         None if fam.is_empty() => {
@@ -116,33 +120,6 @@ pub fn not_checked_reason(pkg: &Package, os: Option<&OsInfo>) -> Option<String> 
         None => format!("unknown distribution {shown}: no advisory source for {eco} packages"),
     })
 }
-
-/// The package type each mapped OS family's advisories are for.
-const OS_ECOSYSTEMS: &[(&str, &str)] = &[
-    ("debian", "deb"),
-    ("ubuntu", "deb"),
-    ("alpine", "apk"),
-    ("wolfi", "apk"),
-    ("chainguard", "apk"),
-    ("rhel", "rpm"),
-    ("centos", "rpm"),
-    ("redhat", "rpm"),
-    ("rocky", "rpm"),
-    ("almalinux", "rpm"),
-    ("alma", "rpm"),
-    ("sles", "rpm"),
-    ("sled", "rpm"),
-    ("sle", "rpm"),
-    ("sle-micro", "rpm"),
-    ("suse", "rpm"),
-    ("opensuse-leap", "rpm"),
-    ("opensuse-tumbleweed", "rpm"),
-    ("openeuler", "rpm"),
-    ("photon", "rpm"),
-    ("azurelinux", "rpm"),
-    ("mariner", "rpm"),
-    ("cbl-mariner", "rpm"),
-];
 
 /// The packages of a report that no advisory source covers, and one
 /// [`IncompleteReason`](bulwark_core::IncompleteReason) per distinct reason (with a count),
