@@ -257,9 +257,13 @@ pub fn verify_bundle(
                     ));
                 }
             }
-            match artifact {
-                Artifact::Bytes(b) => key.verify_with(HashAlg::Sha256, b, &sig),
-                Artifact::Sha256(d) => key.verify_prehashed(HashAlg::Sha256, &d, &sig),
+            // The artifact was hashed above; only Ed25519 (no pre-hashed form) needs the
+            // bytes again.
+            match (artifact, &key) {
+                (Artifact::Bytes(b), PublicKey::Ed25519(_)) => {
+                    key.verify_with(HashAlg::Sha256, b, &sig)
+                }
+                _ => key.verify_prehashed(HashAlg::Sha256, &digest, &sig),
             }
             .map_err(|e| match e {
                 Error::Unverified(_) => {
