@@ -1,6 +1,7 @@
 //! Memory bound at scale: 1,000,000 files over four layers plus a single 4 GiB file must be
-//! walked with peak RSS under 128 MiB. Slow and disk-hungry, so ignored by default:
-//! `cargo test --release -p bulwark-image --test scale -- --ignored --nocapture`.
+//! walked with peak RSS under 128 MiB. It needs a release build, so it is ignored in the
+//! dev run; `scripts/test.sh` (and so CI) runs it as
+//! `cargo nextest run --cargo-profile release -p bulwark-image --test scale --run-ignored ignored-only`.
 
 mod common;
 
