@@ -63,10 +63,10 @@ fn reasons(r: &verify::Report) -> String {
 fn sign_verify_both_layouts_and_bad_inputs() {
     let tmp = must(tempfile::tempdir());
     let dir = tmp.path();
-    let (digest, layer) = image(dir, "app:1", b"layer one");
+    let (digest, layer) = image(dir, "app1", b"layer one");
     let key = PrivateKey::generate(Algorithm::EcdsaP256);
     let other = PrivateKey::generate(Algorithm::EcdsaP256);
-    let img = open(dir, "app:1");
+    let img = open(dir, "app1");
     assert_eq!(img.digest(), digest);
     let ann = BTreeMap::from([("team".to_string(), "shop".to_string())]);
     let stored = must(store::sign(
@@ -170,11 +170,11 @@ fn sign_verify_both_layouts_and_bad_inputs() {
 fn replayed_and_repointed_signatures_fail() {
     let tmp = must(tempfile::tempdir());
     let dir = tmp.path();
-    let (a, _) = image(dir, "a:1", b"image a");
-    let (b, _) = image(dir, "b:1", b"image b");
+    let (a, _) = image(dir, "a1", b"image a");
+    let (b, _) = image(dir, "b1", b"image b");
     let key = PrivateKey::generate(Algorithm::EcdsaP256);
     must(store::sign(
-        &open(dir, "a:1"),
+        &open(dir, "a1"),
         &key,
         &BTreeMap::new(),
         None,
@@ -183,8 +183,8 @@ fn replayed_and_repointed_signatures_fail() {
     // Re-point tag a:1 at image b: b has no signature.
     let l = must(OciLayout::open_or_create(dir));
     let bm = must(l.read_blob(&b, 1 << 20));
-    must(l.add_manifest(&bm, Some("a:1")));
-    let img = open(dir, "a:1");
+    must(l.add_manifest(&bm, Some("a1")));
+    let img = open(dir, "a1");
     assert_eq!(img.digest(), b);
     let r = must(verify::verify_signatures(&img, &key_req(&key)));
     assert!(!r.verified && r.signatures.is_empty());
@@ -214,7 +214,7 @@ fn replayed_and_repointed_signatures_fail() {
 fn malformed_and_oversized_storage_fails_closed() {
     let tmp = must(tempfile::tempdir());
     let dir = tmp.path();
-    let (digest, _) = image(dir, "x:1", b"x");
+    let (digest, _) = image(dir, "x1", b"x");
     let key = PrivateKey::generate(Algorithm::EcdsaP256);
     let l = must(OciLayout::open_or_create(dir));
     let tag = store::legacy_tag(&digest, "sig");
@@ -230,7 +230,7 @@ fn malformed_and_oversized_storage_fails_closed() {
         "config": payload, "layers": layers}),
     ));
     must(l.add_manifest(&m, Some(&tag)));
-    let img = open(dir, "x:1");
+    let img = open(dir, "x1");
     let r = must(verify::verify_signatures(&img, &key_req(&key)));
     assert!(
         !r.verified && reasons(&r).contains("holds 300 layers"),
@@ -310,9 +310,9 @@ fn malformed_and_oversized_storage_fails_closed() {
 fn attestations_subject_type_and_policy() {
     let tmp = must(tempfile::tempdir());
     let dir = tmp.path();
-    let (digest, _) = image(dir, "app:1", b"app");
+    let (digest, _) = image(dir, "app1", b"app");
     let key = PrivateKey::generate(Algorithm::EcdsaP256);
-    let img = open(dir, "app:1");
+    let img = open(dir, "app1");
     must(store::attest(
         &img,
         &key,
