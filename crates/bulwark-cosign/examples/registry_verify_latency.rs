@@ -3,9 +3,11 @@
 //! Starts Debian's `docker-registry` on 127.0.0.1 (plain HTTP, through
 //! bulwark-testkit), pushes a small image, signs it in both layouts, then times:
 //!
-//! * **cold** — what the admission webhook does on a cache miss: open the repository
-//!   (new client, new connections), resolve the tag, find the `.sig` tag and the bundle
+//! * **cold (new)** — a verification from scratch: open the repository (new client,
+//!   new connections), resolve the tag, find the `.sig` tag and the bundle
 //!   referrers, fetch and verify everything (`verify::verify_signatures`);
+//! * **cold (kept)** — the same with the registry client kept between verifications
+//!   (`Image::resolve_again`), as a long-running webhook does;
 //! * **warm (digest)** — a pod that names the image by digest: one
 //!   `VerificationCache` lookup keyed by (manifest digest, policy), no network;
 //! * **warm (tag)** — a pod that names a tag: one `HEAD` to resolve the tag, then the
@@ -96,6 +98,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         assert!(r.verified);
     }
 
+    // Cold with a kept client: the webhook's cache miss (connections and the
+    // "no referrers API" answer are reused).
+    let mut kept = Image::open(&name, &config)?;
+    let mut cold_kept = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        kept.resolve_again("1")?;
+        let r = verify::verify_signatures(&kept, &req)?;
+        cold_kept.push(t.elapsed());
+        assert!(r.verified);
+    }
+
     // Warm: through the cache (filled by one cold verification).
     let cache: VerificationCache<usize> = VerificationCache::new(Config::default());
     let k = Key::new(&digest, policy.as_bytes());
@@ -128,7 +142,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "verify a signed image on {} (.sig tag + bundle referrer, ECDSA P-256)",
         reg.host()
     );
-    pct(cold, "cold");
+    pct(cold, "cold (new)");
+    pct(cold_kept, "cold (kept)");
     pct(warm, "warm (digest)");
     pct(warm_tag, "warm (tag)");
     Ok(())

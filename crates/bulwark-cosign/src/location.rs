@@ -166,6 +166,23 @@ impl Image {
         })
     }
 
+    /// Resolves `reference` (a tag or digest) again in the same place, keeping the
+    /// registry client (its connections and tokens) — what a long-running verifier
+    /// (the admission webhook) does on a cache miss instead of [`Image::open`].
+    pub fn resolve_again(&mut self, reference: &str) -> Result<()> {
+        match &self.location {
+            Location::Registry(repo) => {
+                self.descriptor = repo.resolve(reference)?;
+                Ok(())
+            }
+            Location::Layout(l) => {
+                let root = l.root().to_path_buf();
+                *self = Self::open_layout(&self.display, &root, Some(reference))?;
+                Ok(())
+            }
+        }
+    }
+
     /// The manifest digest (`sha256:<hex>`).
     pub fn digest(&self) -> &str {
         &self.descriptor.digest

@@ -342,13 +342,36 @@ fn passed(source: &'static str, location: String, p: &Payload) -> Checked {
     }
 }
 
-/// Finds and verifies every image signature of `image`.
+/// Finds and verifies every image signature of `image`. The two layouts are read in
+/// parallel (each is a few registry round trips).
 pub fn verify_signatures(image: &Image, req: &Requirements) -> Result<Report> {
-    let mut out = Vec::new();
     let want = expectation(image, req);
     let now = bulwark_sign::time::now();
     let root = req.trusted_root();
+    let (legacy, referrers) = std::thread::scope(|s| {
+        let h = s.spawn(|| legacy_signatures(image, req, &want, &root, now));
+        let r = referrer_signatures(image, req, &want, &root, now);
+        (h.join(), r)
+    });
+    let mut out =
+        legacy.map_err(|_| crate::error::malformed("reading the legacy signatures panicked"))??;
+    out.extend(referrers?);
+    Ok(Report {
+        image: image.display.clone(),
+        digest: image.digest().to_string(),
+        verified: out.iter().any(|c| c.verified),
+        signatures: out,
+    })
+}
 
+fn legacy_signatures(
+    image: &Image,
+    req: &Requirements,
+    want: &Expectation,
+    root: &TrustedRoot,
+    now: bulwark_sign::time::Nanos,
+) -> Result<Vec<Checked>> {
+    let mut out = Vec::new();
     // Legacy `.sig` layers.
     let verifier = match &req.signer {
         Signer::Key(k) => cosign::Verifier::Key(k.clone()),
@@ -406,12 +429,23 @@ pub fn verify_signatures(image: &Image, req: &Requirements) -> Result<Report> {
             payload,
             annotations: d.annotations.clone(),
         };
-        match cosign::verify_layer(&layer, &verifier, &want, &opts) {
+        match cosign::verify_layer(&layer, &verifier, want, &opts) {
             Ok(v) => out.push(passed(LEGACY, at, &v.payload)),
             Err(e) => out.push(Checked::failed(LEGACY, at, e.to_string())),
         }
     }
 
+    Ok(out)
+}
+
+fn referrer_signatures(
+    image: &Image,
+    req: &Requirements,
+    want: &Expectation,
+    root: &TrustedRoot,
+    now: bulwark_sign::time::Nanos,
+) -> Result<Vec<Checked>> {
+    let mut out = Vec::new();
     // Bundle referrers.
     let image_sha = digest_bytes(image.digest())?;
     let policy = req.policy();
@@ -438,11 +472,11 @@ pub fn verify_signatures(image: &Image, req: &Requirements) -> Result<Report> {
                     &bundle,
                     Artifact::Bytes(&payload),
                     &policy,
-                    &root,
+                    root,
                     now,
                 )?;
                 let p = Payload::parse(&payload)?;
-                simple_signing::check(&p, &want)?;
+                simple_signing::check(&p, want)?;
                 Ok(passed(REFERRER, at.clone(), &p))
             } else {
                 // cosign v3: DSSE in-toto statement about the image, predicate sign/v1.
@@ -450,7 +484,7 @@ pub fn verify_signatures(image: &Image, req: &Requirements) -> Result<Report> {
                     &bundle,
                     Artifact::Sha256(image_sha),
                     &policy,
-                    &root,
+                    root,
                     now,
                 )?;
                 if o.predicate_type.as_deref() != Some(COSIGN_SIGN_PREDICATE) {
@@ -482,12 +516,7 @@ pub fn verify_signatures(image: &Image, req: &Requirements) -> Result<Report> {
             Err(e) => out.push(Checked::failed(REFERRER, at, e.to_string())),
         }
     }
-    Ok(Report {
-        image: image.display.clone(),
-        digest: image.digest().to_string(),
-        verified: out.iter().any(|c| c.verified),
-        signatures: out,
-    })
+    Ok(out)
 }
 
 /// Finds and verifies every attestation of `image`; with `predicate_type`, only
