@@ -180,6 +180,9 @@ fn run(cli: Cli) -> Result<u8> {
                 .format
                 .parse()
                 .map_err(|e| anyhow::anyhow!("--format {}: {e}", args.format))?;
+            if args.attest {
+                cmd::cosign::check_attachable(&args.target.target)?;
+            }
             let engine = engine::build(&args.target, None)?;
             let cancel = engine::cancel(&args.target)?;
             let report = engine

@@ -454,6 +454,48 @@ fn oci_layout_sign_attest_verify_then_tamper() {
         0,
         "verify-attestation",
     );
+    // `scan --attest` attaches the JSON report as a vuln attestation; a target that
+    // cannot carry one is refused.
+    let osv = bulwark_fixtures::workspace_root().join("examples/osv");
+    let osv = osv.to_str().expect("utf-8");
+    let o = run(&[
+        "scan",
+        &target,
+        "--osv-dir",
+        osv,
+        "--format",
+        "json",
+        "-o",
+        "scan.json",
+        "--attest",
+        "--key",
+        "k.key",
+    ]);
+    expect(&o, 0, "scan --attest");
+    let o = run(&[
+        "verify-attestation",
+        "--key",
+        "k.pub",
+        "--type",
+        "vuln",
+        "--format",
+        "json",
+        &target,
+    ]);
+    expect(&o, 0, "verify vuln attestation");
+    assert_eq!(verified_sources(&json_of(&o)), ["legacy-tag", "referrer"]);
+    let archive = images.join("rpm.docker.tar");
+    let o = run(&[
+        "sbom",
+        archive.to_str().expect("utf-8"),
+        "--attest",
+        "--key",
+        "k.key",
+        "-o",
+        "x.json",
+    ]);
+    assert!(expect(&o, 2, "attest on an archive")
+        .contains("--attest needs an image in a registry or an OCI layout"));
     // The layout still reads as the one image (signatures are not images).
     expect(
         &run(&["sbom", &target, "--format", "json", "-o", "again.json"]),

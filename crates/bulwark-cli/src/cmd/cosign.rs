@@ -453,6 +453,17 @@ pub fn attachable(target: &str) -> bool {
         && bulwark_image::registry::Reference::parse(target).is_ok()
 }
 
+/// Fails unless `target` can carry attestations (checked before scanning, so nothing
+/// is computed for nothing).
+pub fn check_attachable(target: &str) -> Result<()> {
+    if !attachable(target) {
+        bail!(
+            "--attest needs an image in a registry or an OCI layout (docker://REF, REGISTRY/REPO:TAG or oci:DIR[:REF]); {target} is neither"
+        );
+    }
+    Ok(())
+}
+
 /// Attaches `predicate` to the scanned image right after `sbom`/`scan` (`--attest`):
 /// the image must still have the manifest digest the report was made from.
 pub fn attach(
@@ -462,12 +473,7 @@ pub fn attach(
     predicate: serde_json::Value,
     scanned_digest: Option<&str>,
 ) -> Result<()> {
-    if !attachable(&target.target) {
-        bail!(
-            "--attest needs an image in a registry or an OCI layout (docker://REF, REGISTRY/REPO:TAG or oci:DIR[:REF]); {} is neither",
-            target.target
-        );
-    }
+    check_attachable(&target.target)?;
     let key = private_key(key)?;
     let config = crate::env::registry_config(target)?;
     let image = Image::open(&target.target, &config)

@@ -124,6 +124,9 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         .parse()
         .map_err(|e| anyhow::anyhow!("--format {}: {e}", args.format))?;
     let scanners = parse_scanners(&args.scanners)?;
+    if args.attest {
+        crate::cmd::cosign::check_attachable(&args.target.target)?;
+    }
     let severities = crate::output::severities(&args.severity)?;
     let pkg_types = bulwark_engine::parse_pkg_types(&args.pkg_types).map_err(anyhow::Error::msg)?;
     let max_db_age = bulwark_engine::vuln::parse_duration(&args.max_db_age)
