@@ -297,7 +297,11 @@ fn layers_of(v: &serde_json::Value) -> Result<Vec<Descriptor>> {
 }
 
 /// Reads the bundle (first layer) of a referrer.
-fn read_bundle(image: &Image, v: &serde_json::Value) -> Result<(Bundle, Vec<Descriptor>)> {
+/// The referrer's bundle, its layers, and its simple-signing payload when it has one.
+fn read_bundle(
+    image: &Image,
+    v: &serde_json::Value,
+) -> Result<(Bundle, Vec<Descriptor>, Option<Vec<u8>>)> {
     let layers = layers_of(v)?;
     let first = layers
         .first()
@@ -314,8 +318,22 @@ fn read_bundle(image: &Image, v: &serde_json::Value) -> Result<(Bundle, Vec<Desc
             first.size
         )));
     }
-    let bytes = image.location.blob(&first.digest, MAX_BUNDLE_BLOB)?;
-    Ok((Bundle::from_json(&bytes)?, layers))
+    // A message-signature referrer also carries its payload: fetch both at once.
+    let payload_desc = layers
+        .iter()
+        .find(|l| l.media_type == SIMPLE_SIGNING_MEDIA_TYPE && l.size <= MAX_PAYLOAD as u64);
+    let (bytes, payload) = std::thread::scope(|s| {
+        let h =
+            payload_desc.map(|d| s.spawn(|| image.location.blob(&d.digest, MAX_PAYLOAD as u64)));
+        let b = image.location.blob(&first.digest, MAX_BUNDLE_BLOB);
+        let p = h.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(crate::error::malformed("reading the payload panicked")))
+        });
+        (b, p)
+    });
+    let bundle = Bundle::from_json(&bytes?)?;
+    Ok((bundle, layers, payload.transpose()?))
 }
 
 fn expectation(image: &Image, req: &Requirements) -> Expectation {
@@ -450,7 +468,9 @@ fn referrer_signatures(
     let image_sha = digest_bytes(image.digest())?;
     let policy = req.policy();
     for (at, v) in referrer_bundles(image, false, &mut out)? {
-        let Some((bundle, layers)) = soft(read_bundle(image, &v), &mut out, REFERRER, &at)? else {
+        let Some((bundle, layers, prefetched)) =
+            soft(read_bundle(image, &v), &mut out, REFERRER, &at)?
+        else {
             continue;
         };
         let r: Result<Checked> = (|| {
@@ -467,7 +487,10 @@ fn referrer_signatures(
                         pl.size
                     )));
                 }
-                let payload = image.location.blob(&pl.digest, MAX_PAYLOAD as u64)?;
+                let payload = match prefetched {
+                    Some(p) => p,
+                    None => image.location.blob(&pl.digest, MAX_PAYLOAD as u64)?,
+                };
                 bulwark_sign::verify_bundle(
                     &bundle,
                     Artifact::Bytes(&payload),
@@ -598,7 +621,7 @@ pub fn verify_attestations(
     let policy = req.policy();
     for (at, v) in referrer_bundles(image, true, &mut out)? {
         let r: Result<Checked> = (|| {
-            let (bundle, _) = read_bundle(image, &v)?;
+            let (bundle, _, _) = read_bundle(image, &v)?;
             if bundle.dsse_envelope.is_none() {
                 return Err(crate::error::malformed("the bundle holds no DSSE envelope"));
             }
