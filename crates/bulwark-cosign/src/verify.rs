@@ -651,3 +651,43 @@ pub fn verify_attestations(
         signatures: out,
     })
 }
+
+/// [`verify_signatures`] through a verification cache keyed by (manifest digest,
+/// [`Requirements::describe`]): the admission path. `Ok(Ok(report))` verified,
+/// `Ok(Err(reasons))` not verified — both remembered for their TTLs, and a warm answer
+/// makes no registry call —, `Err` the storage could not be read (never cached, so an
+/// outage is retried on the next call). Clear the cache when the trusted root changes.
+pub fn verify_cached(
+    cache: &bulwark_sign::cache::VerificationCache<Report>,
+    image: &Image,
+    req: &Requirements,
+) -> Result<std::result::Result<Report, String>> {
+    let key = bulwark_sign::cache::Key::new(image.digest(), req.describe().as_bytes());
+    if let Some(v) = cache.get(&key) {
+        return Ok(v);
+    }
+    let report = verify_signatures(image, req)?;
+    let verdict = if report.verified {
+        Ok(report)
+    } else {
+        let reasons: Vec<String> = report
+            .signatures
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {}: {}",
+                    c.source,
+                    c.location,
+                    c.reason.as_deref().unwrap_or("not verified")
+                )
+            })
+            .collect();
+        Err(if reasons.is_empty() {
+            format!("no signature found for {}", image.digest())
+        } else {
+            reasons.join("; ")
+        })
+    };
+    cache.insert(key, verdict.clone());
+    Ok(verdict)
+}

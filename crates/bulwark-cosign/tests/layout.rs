@@ -360,3 +360,59 @@ fn attestations_subject_type_and_policy() {
     assert_eq!(deny, ["CVE-2099-1 in openssl 1 is CRITICAL and fixed in 2"]);
     assert_eq!(all.digest, digest);
 }
+
+#[test]
+fn cosign_v3_dsse_signature_referrer_and_the_cache() {
+    let tmp = must(tempfile::tempdir());
+    let dir = tmp.path();
+    let (digest, _) = image(dir, "app1", b"app");
+    let key = PrivateKey::generate(Algorithm::EcdsaP256);
+    let img = open(dir, "app1");
+    // cosign v3's image signature: a DSSE statement with predicate type sign/v1 as a
+    // bundle referrer (attest with that type produces exactly that shape).
+    must(store::attest(
+        &img,
+        &key,
+        store::COSIGN_SIGN_PREDICATE,
+        serde_json::Value::Null,
+        Format::Bundle,
+    ));
+    let r = must(verify::verify_signatures(&img, &key_req(&key)));
+    assert!(r.verified, "{}", reasons(&r));
+    assert_eq!(
+        r.signatures[0].predicate_type.as_deref(),
+        Some(store::COSIGN_SIGN_PREDICATE)
+    );
+    // It carries no annotations, so requiring one fails it.
+    let mut q = key_req(&key);
+    q.annotations.insert("team".into(), "shop".into());
+    let r = must(verify::verify_signatures(&img, &q));
+    assert!(
+        !r.verified && reasons(&r).contains("carries no annotations"),
+        "{}",
+        reasons(&r)
+    );
+
+    // The cache: a miss verifies, a hit answers without reading storage (the layout
+    // is removed in between), failures are remembered too.
+    let cache = bulwark_sign::cache::VerificationCache::new(bulwark_sign::cache::Config::default());
+    let first = must(verify::verify_cached(&cache, &img, &key_req(&key)));
+    assert!(first.is_ok_and(|r| r.digest == digest));
+    let other = PrivateKey::generate(Algorithm::EcdsaP256);
+    let denied = must(verify::verify_cached(&cache, &img, &key_req(&other)));
+    assert!(
+        denied
+            .as_ref()
+            .is_err_and(|e| e.contains("does not verify")),
+        "{denied:?}"
+    );
+    must(std::fs::remove_dir_all(dir.join("blobs")));
+    assert!(must(verify::verify_cached(&cache, &img, &key_req(&key))).is_ok());
+    assert!(must(verify::verify_cached(&cache, &img, &key_req(&other))).is_err());
+    // A policy not seen before misses, and the damaged layout verifies nothing.
+    let miss = verify::verify_cached(&cache, &img, &q);
+    assert!(
+        matches!(&miss, Ok(Err(e)) if e.contains("missing blob")),
+        "{miss:?}"
+    );
+}
