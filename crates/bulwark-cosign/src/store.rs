@@ -112,23 +112,18 @@ pub fn sign(
         digest: image.digest().to_string(),
         ..Default::default()
     };
+    // The payload blob is shared by the legacy layer and the referrer.
+    let payload = image
+        .location
+        .put_blob(SIMPLE_SIGNING_MEDIA_TYPE, &sig.payload)?;
     if format.legacy() {
         let tag = legacy_tag(image.digest(), "sig");
-        let layer = with_annotation(
-            image
-                .location
-                .put_blob(SIMPLE_SIGNING_MEDIA_TYPE, &sig.payload)?,
-            ANN_SIGNATURE,
-            &sig.signature_b64,
-        );
+        let layer = with_annotation(payload.clone(), ANN_SIGNATURE, &sig.signature_b64);
         out.legacy_manifest = Some(append_legacy(&image.location, &tag, layer)?);
         out.legacy_tag = Some(tag);
     }
     if format.bundle() {
         let bundle = sig.bundle.to_json()?;
-        let payload = image
-            .location
-            .put_blob(SIMPLE_SIGNING_MEDIA_TYPE, &sig.payload)?;
         out.referrer = Some(put_referrer(
             image,
             bundle.as_bytes(),
