@@ -43,6 +43,15 @@ enum Command {
     VerifyBlob(cmd::sign::VerifyBlobArgs),
     /// Copy a local image (docker-archive, OCI layout or archive) to a registry.
     Push(cmd::push::PushArgs),
+    /// Sign an image in a registry or OCI layout (cosign formats: .sig tag and bundle referrer).
+    Sign(cmd::cosign::SignArgs),
+    /// Verify an image's signatures (exit 0 one verified, 1 none, 2 unreadable), or
+    /// with --integrity re-hash its blobs.
+    Verify(cmd::cosign::VerifyArgs),
+    /// Attach a signed in-toto attestation (SBOM, provenance, vulnerabilities, ...) to an image.
+    Attest(cmd::cosign::AttestArgs),
+    /// Verify an image's attestations, optionally against a Rego policy.
+    VerifyAttestation(cmd::cosign::VerifyAttestationArgs),
 }
 
 /// Options shared by every command that reads a target.
@@ -87,6 +96,13 @@ struct SbomArgs {
     /// Write to this file instead of standard output.
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// Also attach the SBOM to the image as a signed attestation (registry images and
+    /// OCI layouts only; cyclonedx or spdx format). Needs --key.
+    #[arg(long, requires = "key")]
+    attest: bool,
+    /// Private key for --attest (path, `file://PATH` or `env://NAME`).
+    #[arg(long)]
+    key: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -164,6 +180,9 @@ fn run(cli: Cli) -> Result<u8> {
                 .format
                 .parse()
                 .map_err(|e| anyhow::anyhow!("--format {}: {e}", args.format))?;
+            if args.attest {
+                cmd::cosign::check_attachable(&args.target.target)?;
+            }
             let engine = engine::build(&args.target, None)?;
             let cancel = engine::cancel(&args.target)?;
             let report = engine
@@ -174,6 +193,28 @@ fn run(cli: Cli) -> Result<u8> {
             write_output(args.output.as_deref(), |w| {
                 bulwark_report::write(&report, format, w).map_err(anyhow::Error::from)
             })?;
+            if let (true, Some(key)) = (args.attest, &args.key) {
+                let kind = match format {
+                    bulwark_report::Format::CycloneDx => "cyclonedx",
+                    bulwark_report::Format::Spdx => "spdx",
+                    _ => anyhow::bail!("--attest attaches a cyclonedx or spdx SBOM; use --format cyclonedx or spdx"),
+                };
+                let mut buf = Vec::new();
+                bulwark_report::write(&report, format, &mut buf)?;
+                let predicate: serde_json::Value =
+                    serde_json::from_slice(&buf).context("the SBOM is not JSON")?;
+                cmd::cosign::attach(
+                    &args.target,
+                    key,
+                    &cmd::cosign::predicate_type(kind, None)?,
+                    predicate,
+                    report
+                        .target
+                        .image
+                        .as_ref()
+                        .and_then(|i| i.manifest_digest.as_deref()),
+                )?;
+            }
             Ok(0)
         }
         Command::Scan(args) => cmd::scan::run(args),
@@ -182,6 +223,10 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Key(args) => cmd::sign::run_key(args),
         Command::VerifyBlob(args) => cmd::sign::run_verify_blob(args),
         Command::Push(args) => cmd::push::run(args),
+        Command::Sign(args) => cmd::cosign::run_sign(args),
+        Command::Verify(args) => cmd::cosign::run_verify(args),
+        Command::Attest(args) => cmd::cosign::run_attest(args),
+        Command::VerifyAttestation(args) => cmd::cosign::run_verify_attestation(args),
     }
 }
 

@@ -1,6 +1,7 @@
 //! One module per subcommand beyond `sbom`.
 
 pub mod config;
+pub mod cosign;
 pub mod db;
 pub mod push;
 pub mod scan;

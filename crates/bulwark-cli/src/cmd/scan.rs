@@ -83,6 +83,14 @@ struct ScanFlags {
     /// Directory of custom Rego checks.
     #[arg(long)]
     custom_checks: Option<PathBuf>,
+    /// Also attach the result to the image as a signed vulnerability attestation
+    /// (cosign's vuln predicate, the JSON report as `scanner.result`; registry images
+    /// and OCI layouts only). Needs --key.
+    #[arg(long, requires = "key")]
+    attest: bool,
+    /// Private key for --attest (path, `file://PATH` or `env://NAME`).
+    #[arg(long)]
+    key: Option<String>,
 }
 
 fn parse_scanners(list: &[String]) -> Result<Scanners> {
@@ -116,6 +124,9 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         .parse()
         .map_err(|e| anyhow::anyhow!("--format {}: {e}", args.format))?;
     let scanners = parse_scanners(&args.scanners)?;
+    if args.attest {
+        crate::cmd::cosign::check_attachable(&args.target.target)?;
+    }
     let severities = crate::output::severities(&args.severity)?;
     let pkg_types = bulwark_engine::parse_pkg_types(&args.pkg_types).map_err(anyhow::Error::msg)?;
     let max_db_age = bulwark_engine::vuln::parse_duration(&args.max_db_age)
@@ -176,10 +187,38 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             allow_incomplete: args.allow_incomplete,
         },
     };
+    let started = now_rfc3339();
     let outcome = engine
         .scan(&req, &cancel)
         .with_context(|| format!("scanning {}", args.target.target))?;
     drop(throwaway);
+    if let (true, Some(key)) = (args.attest, &args.key) {
+        let mut buf = Vec::new();
+        bulwark_report::write(&outcome.report, Format::Json, &mut buf)?;
+        let result: serde_json::Value =
+            serde_json::from_slice(&buf).context("the JSON report is not JSON")?;
+        let predicate = serde_json::json!({
+            "invocation": {"uri": "", "event_id": "", "builder.id": ""},
+            "scanner": {
+                "uri": "https://example.invalid/bulwark",
+                "version": env!("CARGO_PKG_VERSION"),
+                "result": result,
+            },
+            "metadata": {"scanStartedOn": started, "scanFinishedOn": now_rfc3339()},
+        });
+        crate::cmd::cosign::attach(
+            &args.target,
+            key,
+            &crate::cmd::cosign::predicate_type("vuln", None)?,
+            predicate,
+            outcome
+                .report
+                .target
+                .image
+                .as_ref()
+                .and_then(|i| i.manifest_digest.as_deref()),
+        )?;
+    }
 
     crate::output::finish(
         &outcome,
@@ -187,4 +226,10 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         args.output.as_deref(),
         args.show_suppressed,
     )
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }

@@ -260,6 +260,40 @@ impl Repository {
         Ok(bytes)
     }
 
+    /// Streams a blob and hashes it without keeping it (integrity checks of large
+    /// layers): returns the SHA-256 digest of what the registry sent and its size.
+    /// More than `max` bytes is an error. The caller compares the digest; a mismatch
+    /// here is an answer, not an error.
+    pub fn hash_blob(&self, digest: &str, max: u64) -> Result<(String, u64), RegistryError> {
+        use sha2::{Digest as _, Sha256};
+        use std::io::Read as _;
+        let op = self.op(&format!("pull blob {digest} from"));
+        validate_digest(digest).map_err(|m| self.protocol(&op, m))?;
+        let url = self.client.url(&self.repository, "blobs", digest);
+        let resp = self.client.send(&op, "GET", &url, &[], Payload::Empty)?;
+        let resp = self
+            .client
+            .check(&op, resp, &[200], &format!("blob {digest} not found"))?;
+        let mut reader = resp.into_body().into_reader().take(max + 1);
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 64 << 10];
+        let mut total = 0u64;
+        loop {
+            let n = reader
+                .read(&mut buf)
+                .map_err(|e| self.client.error(&op, ErrorKind::Transport(e.to_string())))?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            hasher.update(&buf[..n]);
+        }
+        if total > max {
+            return Err(self.protocol(&op, format!("blob larger than {max} bytes")));
+        }
+        Ok((format!("sha256:{}", hex::encode(hasher.finalize())), total))
+    }
+
     /// The size of a blob when the repository has it.
     pub fn blob_exists(&self, digest: &str) -> Result<Option<u64>, RegistryError> {
         let op = self.op(&format!("check blob {digest} in"));
