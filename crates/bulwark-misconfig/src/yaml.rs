@@ -843,7 +843,10 @@ mod tests {
             .filter_map(Node::as_str)
             .collect();
         assert_eq!(args, ["-a", "b"]);
-        assert_eq!(root.path(&["spec", "env"]).and_then(Node::as_str), Some("x"));
+        assert_eq!(
+            root.path(&["spec", "env"]).and_then(Node::as_str),
+            Some("x")
+        );
         assert_eq!(root.path(&["spec", "env"]).map(|n| n.line), Some(5));
         assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
         assert_eq!(p.warnings[0].line, 4);

@@ -240,8 +240,10 @@ fn collect<'a>(node: &'a Node, out: &mut Vec<Resource<'a>>, in_list: bool) {
     if !builtin_group(api_version, kind) && !cluster::wants(api_version, kind) {
         return;
     }
+    // `generateName` objects (Jobs created with `kubectl create`) have no name yet.
     let name = node
         .path(&["metadata", "name"])
+        .or_else(|| node.path(&["metadata", "generateName"]))
         .and_then(Node::as_str)
         .unwrap_or("<unnamed>");
     let namespace = node.path(&["metadata", "namespace"]).and_then(Node::as_str);
