@@ -524,3 +524,16 @@ fn every_trivy_ksv_id_is_mapped_or_explained() {
         );
     }
 }
+
+#[test]
+fn checkov_psp_ids_are_not_aliases() {
+    // Found by the k8s-corpus side-by-side: Checkov's CKV_K8S_6 ("Do not admit root
+    // containers") and CKV_K8S_32 (default seccomp profile) look at PodSecurityPolicy
+    // objects only, which bulwark reports as a removed API, not at pods; carrying them as
+    // aliases of the runAsUser and seccomp checks paired unrelated findings.
+    for c in bulwark_misconfig::checks() {
+        for psp_only in ["CKV_K8S_6", "CKV_K8S_32"] {
+            assert!(!c.aliases.contains(&psp_only), "{} carries {psp_only}", c.id);
+        }
+    }
+}
