@@ -77,7 +77,10 @@ pub fn config_kind(path: &str) -> Option<ConfigKind> {
 /// Whether YAML/JSON text looks like a Kubernetes manifest: some line carries an
 /// `apiVersion` key and some line a `kind` key (JSON keys are quoted).
 pub fn looks_like_k8s(text: &[u8]) -> bool {
-    if text.trim_ascii_start().starts_with(b"{") {
+    // `{{` opens a Go template (a Helm chart's templates/), not a JSON object: sniff it as
+    // YAML so that a templated manifest is reported as unreadable instead of skipped.
+    let start = text.trim_ascii_start();
+    if start.starts_with(b"{") && !start.starts_with(b"{{") {
         let has = |k: &[u8]| text.windows(k.len()).any(|w| w == k);
         return has(b"\"apiVersion\"") && has(b"\"kind\"");
     }
@@ -845,6 +848,15 @@ mod tests {
         assert!(!looks_like_compose(b"spec:\n  services:\n    web:\n"));
         assert!(!looks_like_compose(b"services: {}\n"));
         assert!(!looks_like_compose(b"services:\nweb:\n"));
+    }
+
+    #[test]
+    fn helm_templates_are_sniffed_as_yaml_not_json() {
+        let tpl = b"{{- if .Values.enabled }}\napiVersion: apps/v1\nkind: Deployment\n{{- end }}\n";
+        assert!(looks_like_k8s(tpl));
+        assert!(looks_like_k8s(
+            b"{\"apiVersion\": \"v1\", \"kind\": \"Pod\"}"
+        ));
     }
 
     #[test]
