@@ -533,7 +533,11 @@ fn checkov_psp_ids_are_not_aliases() {
     // aliases of the runAsUser and seccomp checks paired unrelated findings.
     for c in bulwark_misconfig::checks() {
         for psp_only in ["CKV_K8S_6", "CKV_K8S_32"] {
-            assert!(!c.aliases.contains(&psp_only), "{} carries {psp_only}", c.id);
+            assert!(
+                !c.aliases.contains(&psp_only),
+                "{} carries {psp_only}",
+                c.id
+            );
         }
     }
 }
