@@ -94,10 +94,20 @@ def run_trivy(files, stage_name=None):
     return res
 
 
+def checkov_path():
+    """Checkov's executable, or None."""
+    for cand in (os.environ.get("BULWARK_CHECKOV"), shutil.which("checkov"),
+                 "/opt/checkov-venv/bin/checkov", "/opt/bench-venv/bin/checkov"):
+        if cand and os.path.exists(cand):
+            return cand
+    return None
+
+
 def run_checkov(files, framework):
-    """Runs Checkov (only when `checkov` is on PATH) over files; {file: set of failed
-    check ids}, or None when Checkov is not installed."""
-    exe = shutil.which("checkov")
+    """Runs Checkov (only when installed: $BULWARK_CHECKOV, `checkov` on PATH, or the
+    venv scripts/setup-test-env.sh makes) over files; {file: set of failed check ids},
+    or None when Checkov is not installed."""
+    exe = checkov_path()
     if not exe or not files:
         return None
     res = {f: set() for f in files}

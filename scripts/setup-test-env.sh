@@ -30,3 +30,12 @@ if [ ${#need[@]} -gt 0 ]; then
   echo "[setup] pip install ${need[*]}" >&2
   "$VENV/bin/python" -m pip install -q "${need[@]}"
 fi
+# Checkov (side-by-side misconfiguration harness, `bench/misconfig-vs-hadolint-trivy.py`)
+# gets a venv of its own: it pins cyclonedx-python-lib 7.x and packaging 23.x, which would
+# downgrade the validators above. The harness finds it as $BULWARK_CHECKOV, on PATH or here.
+CHECKOV_VENV=${BULWARK_CHECKOV_VENV:-/opt/checkov-venv}
+if [ ! -x "$CHECKOV_VENV/bin/checkov" ]; then
+  echo "[setup] pip install checkov into $CHECKOV_VENV" >&2
+  [ -x "$CHECKOV_VENV/bin/python" ] || python3 -m venv "$CHECKOV_VENV"
+  "$CHECKOV_VENV/bin/python" -m pip install -q checkov
+fi

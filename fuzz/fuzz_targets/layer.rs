@@ -46,6 +46,9 @@ fuzz_target!(|data: &[u8]| {
             location: BlobLocation::File(f.path().to_path_buf()),
             verified: None,
         }],
+        // A walk reads layers only; the config and manifest bytes are for copying.
+        config_location: None,
+        manifest: None,
     };
     let opts = WalkOptions {
         max_layer_bytes: 64 << 20,

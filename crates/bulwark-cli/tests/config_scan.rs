@@ -339,3 +339,65 @@ fn config_ignorefile_suppresses() {
         .as_array()
         .is_none_or(|a| a.is_empty()));
 }
+
+// ---------------------------------------------------------------------------------------
+// The public k8s-corpus (real manifests and Compose files from 47 projects, unchanged
+// upstream): the whole folder through the CLI, plus Helm templates beside it.
+
+/// A Helm chart template: not YAML until rendered.
+const HELM_TEMPLATE: &str = "{{- if .Values.enabled }}\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ include \"app.fullname\" . }}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n{{- end }}\n";
+
+#[test]
+fn config_public_k8s_corpus_reads_everything_without_panicking() {
+    let corpus = fixtures().join("k8s-corpus");
+    if !corpus.is_dir() {
+        bulwark_fixtures::absent("k8s-corpus", &bulwark_fixtures::fixtures_message());
+        return;
+    }
+    // The corpus next to a chart's templates/ folder (a copy; the fixtures stay as they are).
+    let d = tempfile::tempdir().expect("tempdir");
+    let tpl = d.path().join("chart/templates/deployment.yaml");
+    std::fs::create_dir_all(tpl.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&tpl, HELM_TEMPLATE).expect("write");
+    let corpus_s = corpus.display().to_string();
+    let chart_s = d.path().join("chart").display().to_string();
+    let out = bulwark(&["config", &corpus_s, &chart_s, "--format", "json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(101), "bulwark panicked: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let r = stdout_json(&out);
+    let m = r["misconfigurations"]
+        .as_array()
+        .expect("misconfigurations");
+    assert!(m.len() > 1000, "only {} findings on the corpus", m.len());
+    let paths: BTreeSet<&str> = m.iter().filter_map(|f| f["path"].as_str()).collect();
+    // Kubernetes and Compose files both produce findings, RBAC objects included.
+    assert!(paths.iter().any(|p| p.contains("/k8s/")), "{paths:?}");
+    assert!(paths.iter().any(|p| p.contains("/compose/")), "{paths:?}");
+    assert!(
+        m.iter().any(|f| f["resource"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("ClusterRole/"))),
+        "no ClusterRole finding"
+    );
+    // The template is not valid YAML: a warning naming it, never a silent "clean".
+    let warned: Vec<&str> = r["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(|w| w["path"].as_str())
+        .collect();
+    assert!(
+        warned
+            .iter()
+            .any(|p| p.ends_with("templates/deployment.yaml")),
+        "{warned:?}"
+    );
+    assert!(
+        !paths
+            .iter()
+            .any(|p| p.ends_with("templates/deployment.yaml")),
+        "the template was checked as if it were YAML"
+    );
+}

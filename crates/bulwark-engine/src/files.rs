@@ -77,7 +77,10 @@ pub fn config_kind(path: &str) -> Option<ConfigKind> {
 /// Whether YAML/JSON text looks like a Kubernetes manifest: some line carries an
 /// `apiVersion` key and some line a `kind` key (JSON keys are quoted).
 pub fn looks_like_k8s(text: &[u8]) -> bool {
-    if text.trim_ascii_start().starts_with(b"{") {
+    // `{{` opens a Go template (a Helm chart's templates/), not a JSON object: sniff it as
+    // YAML so that a templated manifest is reported as unreadable instead of skipped.
+    let start = text.trim_ascii_start();
+    if start.starts_with(b"{") && !start.starts_with(b"{{") {
         let has = |k: &[u8]| text.windows(k.len()).any(|w| w == k);
         return has(b"\"apiVersion\"") && has(b"\"kind\"");
     }
@@ -94,6 +97,41 @@ pub fn looks_like_k8s(text: &[u8]) -> bool {
         })
     };
     has_key(b"apiVersion") && has_key(b"kind")
+}
+
+/// Whether YAML text not named like a Compose file still is one: a top-level `services:`
+/// mapping whose first entry is a service name (`  web:`). Compose files are often kept
+/// under other names (`docker-compose.prod.yml` copies, `-f` arguments, vendored files);
+/// a GitLab CI `services:` list (`  - docker:dind`) does not match.
+pub fn looks_like_compose(text: &[u8]) -> bool {
+    let mut lines = text
+        .split(|b| *b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(|l| {
+            let t = l.trim_ascii();
+            !t.is_empty() && !t.starts_with(b"#")
+        });
+    while let Some(line) = lines.next() {
+        let head = line
+            .split(|b| *b == b'#')
+            .next()
+            .unwrap_or(line)
+            .trim_ascii_end();
+        if head != b"services:" {
+            continue;
+        }
+        return lines.next().is_some_and(|next| {
+            let t = next.trim_ascii_start();
+            let key = t.split(|b| *b == b'#').next().unwrap_or(t).trim_ascii_end();
+            next.len() > t.len()
+                && key.len() > 1
+                && key.ends_with(b":")
+                && key[..key.len() - 1]
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(b))
+        });
+    }
+    false
 }
 
 /// The misconfiguration settings of a scan, resolved once from the request.
@@ -156,6 +194,9 @@ impl ConfigChecks {
                     warnings: Vec::new(),
                 })
             }),
+            ConfigKind::MaybeK8s if !looks_like_k8s(bytes) && looks_like_compose(bytes) => {
+                return self.check_file(ConfigKind::Compose, path, bytes);
+            }
             ConfigKind::MaybeK8s => {
                 if !looks_like_k8s(bytes) {
                     return Ok(None);
@@ -794,6 +835,28 @@ mod tests {
         );
         assert_eq!(config_kind("deploy/web.yaml"), Some(ConfigKind::MaybeK8s));
         assert_eq!(config_kind("main.go"), None);
+    }
+
+    #[test]
+    fn compose_content_sniffing() {
+        // The k8s-corpus keeps compose files as OWNER__REPO__docker-compose.yml.
+        let compose = b"# stack\nversion: '3'\nservices:  # the app\n  web:\n    image: nginx\n";
+        assert!(looks_like_compose(compose));
+        assert!(looks_like_compose(b"services:\n\n  db-1:\n    image: pg\n"));
+        // GitLab CI's services list, a nested key and a Kubernetes manifest are not.
+        assert!(!looks_like_compose(b"services:\n  - docker:dind\n"));
+        assert!(!looks_like_compose(b"spec:\n  services:\n    web:\n"));
+        assert!(!looks_like_compose(b"services: {}\n"));
+        assert!(!looks_like_compose(b"services:\nweb:\n"));
+    }
+
+    #[test]
+    fn helm_templates_are_sniffed_as_yaml_not_json() {
+        let tpl = b"{{- if .Values.enabled }}\napiVersion: apps/v1\nkind: Deployment\n{{- end }}\n";
+        assert!(looks_like_k8s(tpl));
+        assert!(looks_like_k8s(
+            b"{\"apiVersion\": \"v1\", \"kind\": \"Pod\"}"
+        ));
     }
 
     #[test]

@@ -76,6 +76,8 @@ pub fn checks() -> &'static [CheckMeta] {
         let mut v = Vec::new();
         v.extend_from_slice(crate::k8s::pss::CHECKS);
         v.extend_from_slice(crate::k8s::workload::CHECKS);
+        v.extend_from_slice(crate::k8s::rbac::CHECKS);
+        v.extend_from_slice(crate::k8s::cluster::CHECKS);
         v.extend_from_slice(crate::compose::CHECKS);
         v.extend_from_slice(crate::dockerfile::rules::CHECKS);
         v.extend_from_slice(crate::image_config::CHECKS);

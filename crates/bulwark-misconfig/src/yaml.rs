@@ -649,7 +649,141 @@ pub fn parse_str(path: &str, text: &str) -> Result<Vec<Document>, MisconfigError
 
 /// Parses every document of YAML text (already decoded) as `dialect`'s reader does,
 /// with the warnings about how repeated and merged keys were resolved.
+///
+/// go-yaml (kubectl, compose-go) accepts the lines of a multi-line flow collection or
+/// quoted scalar at or left of the indentation of the block that holds it (a closing
+/// `]` under its key, as upstream manifests of Istio and Tekton write it); yaml-rust2
+/// refuses them ("invalid indentation"), as the YAML spec does. When that is the only
+/// problem, the file is read again with those lines moved one column right of the line
+/// that opened the collection or scalar, which changes no value (indentation means
+/// nothing inside flow context, and folding drops it in quoted scalars), and a warning
+/// names the lines.
 pub fn parse_with(path: &str, text: &str, dialect: Dialect) -> Result<Parsed, MisconfigError> {
+    match parse_strict(path, text, dialect) {
+        Err(MisconfigError::Yaml { line, message, .. }) if message.contains("indentation") => {
+            let original = MisconfigError::Yaml {
+                path: path.to_string(),
+                line,
+                message,
+            };
+            let Some((fixed, moved)) = reindent_flow_continuations(text) else {
+                return Err(original);
+            };
+            match parse_strict(path, &fixed, dialect) {
+                Ok(mut parsed) => {
+                    let shown: Vec<String> = moved.iter().take(5).map(u32::to_string).collect();
+                    let more = if moved.len() > 5 { ", ..." } else { "" };
+                    parsed.warnings.push(ParseWarning {
+                        line: moved.first().copied().unwrap_or(0),
+                        message: format!(
+                            "flow collection or quoted scalar continued at or left of its \
+                             block's indentation (line(s) {}{more}); YAML forbids it, \
+                             go-yaml (kubectl) accepts it, read as go-yaml does",
+                            shown.join(", ")
+                        ),
+                    });
+                    Ok(parsed)
+                }
+                Err(_) => Err(original),
+            }
+        }
+        r => r,
+    }
+}
+
+/// Whether a quote or bracket at byte `i` of `line` starts a token (a flow collection or
+/// quoted scalar) rather than sitting inside a plain scalar (`don't`, `echo [a]`).
+fn token_start(line: &str, i: usize) -> bool {
+    match line[..i].trim_end().chars().last() {
+        None => true,
+        Some(c) => matches!(c, ':' | ',' | '[' | '{' | '-' | '?'),
+    }
+}
+
+/// The lines (1-based) of multi-line flow collections and quoted scalars that sit at or
+/// left of the indentation of the line that opened them, and the text with each of them
+/// indented one column past it; `None` when there is none. Block scalar bodies and
+/// comments are skipped.
+fn reindent_flow_continuations(text: &str) -> Option<(String, Vec<u32>)> {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut moved = Vec::new();
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut open_indent = 0usize;
+    let mut block_scalar: Option<usize> = None;
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let indent = body.len() - body.trim_start_matches(' ').len();
+        let blank = body.trim().is_empty();
+        if let Some(h) = block_scalar {
+            if blank || indent > h {
+                out.push_str(line);
+                continue;
+            }
+            block_scalar = None;
+        }
+        if (depth > 0 || quote.is_some()) && !blank && indent <= open_indent {
+            out.extend(std::iter::repeat_n(' ', open_indent + 1 - indent));
+            moved.push(u32::try_from(n + 1).unwrap_or(u32::MAX));
+        }
+        out.push_str(line);
+        let mut chars = body.char_indices().peekable();
+        let mut prev_space = true;
+        while let Some((i, c)) = chars.next() {
+            match quote {
+                Some('\'') => {
+                    if c == '\'' {
+                        if chars.peek().map(|&(_, c2)| c2) == Some('\'') {
+                            chars.next();
+                        } else {
+                            quote = None;
+                        }
+                    }
+                }
+                Some(_) => {
+                    if c == '\\' {
+                        chars.next();
+                    } else if c == '"' {
+                        quote = None;
+                    }
+                }
+                None => match c {
+                    '#' if prev_space => break,
+                    '"' | '\'' | '[' | '{' if depth > 0 || token_start(body, i) => {
+                        if depth == 0 {
+                            open_indent = indent;
+                        }
+                        if c == '[' || c == '{' {
+                            depth += 1;
+                        } else {
+                            quote = Some(c);
+                        }
+                    }
+                    ']' | '}' if depth > 0 => depth -= 1,
+                    _ => {}
+                },
+            }
+            prev_space = c == ' ' || c == '\t';
+        }
+        if depth == 0 && quote.is_none() {
+            let code = body.split(" #").next().unwrap_or(body).trim_end();
+            let header = code
+                .trim_end_matches(|c: char| c.is_ascii_digit() || c == '+' || c == '-')
+                .trim_end();
+            if (header.ends_with('|') || header.ends_with('>'))
+                && matches!(
+                    header[..header.len() - 1].trim_end().chars().last(),
+                    Some(':') | Some('-') | None
+                )
+            {
+                block_scalar = Some(indent);
+            }
+        }
+    }
+    (!moved.is_empty()).then_some((out, moved))
+}
+
+fn parse_strict(path: &str, text: &str, dialect: Dialect) -> Result<Parsed, MisconfigError> {
     let mut parser = Parser::new_from_str(text);
     let mut b = Builder {
         path,
@@ -694,6 +828,41 @@ pub fn parse_with(path: &str, text: &str, dialect: Dialect) -> Result<Parsed, Mi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dedented_flow_and_quoted_continuations_read_as_go_yaml() {
+        // Istio's spire-quickstart.yaml: the closing `]` under its key.
+        let text = "spec:\n  args: [\n      \"-a\", \"b\",\n  ]\n  env: x\n";
+        let p = parse_with("t.yaml", text, Dialect::Kubernetes).expect("parses");
+        let root = p.docs[0].root.as_ref().expect("root");
+        let args: Vec<&str> = root
+            .path(&["spec", "args"])
+            .map(Node::items)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(Node::as_str)
+            .collect();
+        assert_eq!(args, ["-a", "b"]);
+        assert_eq!(
+            root.path(&["spec", "env"]).and_then(Node::as_str),
+            Some("x")
+        );
+        assert_eq!(root.path(&["spec", "env"]).map(|n| n.line), Some(5));
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+        assert_eq!(p.warnings[0].line, 4);
+        // A quoted scalar whose last line is left of its key (microservices-demo).
+        let text = "a:\n  b: '[\n    {\"x\": 1}\n  ]'\n";
+        let p = parse_with("t.yaml", text, Dialect::Kubernetes).expect("parses");
+        let root = p.docs[0].root.as_ref().expect("root");
+        assert_eq!(
+            root.path(&["a", "b"]).and_then(Node::as_str),
+            Some("[ {\"x\": 1} ]")
+        );
+        // Brackets inside a block scalar are text, and a real error stays an error.
+        let text = "a: |\n  [\nb: [\n c\n";
+        assert!(parse_with("t.yaml", text, Dialect::Kubernetes).is_err());
+        assert!(reindent_flow_continuations("a: |\n  x: [\nb: 1\n").is_none());
+    }
 
     #[test]
     fn repeated_key_warnings_are_capped() {

@@ -39,7 +39,7 @@ spec:
         seccompProfile: {type: RuntimeDefault}
       containers:
       - name: web
-        image: registry.example/web:1.2.3@sha256:0123456789abcdef
+        image: acme.azurecr.io/web:1.2.3@sha256:0123456789abcdef
         env:
         - name: LOG_LEVEL
           value: info
@@ -226,19 +226,19 @@ fn workload_checks_fire() {
         None,
     );
     expect(
-        "registry.example/web:1.2.3@sha256:0123456789abcdef",
+        "acme.azurecr.io/web:1.2.3@sha256:0123456789abcdef",
         "nginx:latest",
         "BW-K8S-0007",
         Some(18),
     );
     expect(
-        "registry.example/web:1.2.3@sha256:0123456789abcdef",
+        "acme.azurecr.io/web:1.2.3@sha256:0123456789abcdef",
         "nginx",
         "BW-K8S-0007",
         None,
     );
     expect(
-        "registry.example/web:1.2.3@sha256:0123456789abcdef",
+        "acme.azurecr.io/web:1.2.3@sha256:0123456789abcdef",
         "nginx:1.27",
         "BW-K8S-0008",
         Some(18),

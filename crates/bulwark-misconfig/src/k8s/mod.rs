@@ -1,9 +1,31 @@
 //! Kubernetes manifests: finds the resources in a YAML stream (multi-document files,
 //! `kind: *List` items, Helm-rendered output), locates the pod spec of every pod-bearing
-//! kind, and runs the Pod Security Standards ([`pss`]) and workload hardening
-//! ([`workload`]) checks on it, honouring inline suppressions.
+//! kind, and runs the Pod Security Standards ([`pss`]), workload hardening
+//! ([`workload`]), RBAC ([`rbac`]) and other cluster-object ([`cluster`]) checks on it,
+//! honouring inline suppressions. Together they cover every Kubernetes KSV check of
+//! Trivy under its alias (see docs/side-by-side.md for the mapping).
 
+/// Declares a `CheckMeta` constant of a Kubernetes check family.
+macro_rules! k8s_check {
+    ($name:ident, $id:literal, $title:literal, $sev:ident, $desc:literal, $fix:literal,
+     [$($r:expr),*], [$($a:literal),*], [$($s:literal),*]) => {
+        #[doc = $title]
+        pub const $name: CheckMeta = CheckMeta {
+            id: $id,
+            title: $title,
+            severity: Severity::$sev,
+            description: $desc,
+            remediation: $fix,
+            references: &[$($r),*],
+            aliases: &[$($a),*],
+            sets: &[$($s),*],
+        };
+    };
+}
+
+pub mod cluster;
 pub mod pss;
+pub mod rbac;
 pub mod workload;
 
 use bulwark_core::Misconfiguration;
@@ -153,9 +175,18 @@ impl Resource<'_> {
 fn builtin_group(api_version: &str, kind: &str) -> bool {
     let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
     match kind {
-        "Pod" | "ReplicationController" | "PodTemplate" | "Service" | "Namespace" => {
-            group.is_empty()
+        "Pod"
+        | "ReplicationController"
+        | "PodTemplate"
+        | "Service"
+        | "Namespace"
+        | "ConfigMap"
+        | "LimitRange"
+        | "ResourceQuota" => group.is_empty(),
+        "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" => {
+            group == "rbac.authorization.k8s.io"
         }
+        "NetworkPolicy" => matches!(group, "networking.k8s.io" | "extensions"),
         "Deployment" | "ReplicaSet" | "DaemonSet" => {
             matches!(group, "apps" | "extensions")
         }
@@ -206,11 +237,13 @@ fn collect<'a>(node: &'a Node, out: &mut Vec<Resource<'a>>, in_list: bool) {
         }
         return;
     }
-    if !builtin_group(api_version, kind) {
+    if !builtin_group(api_version, kind) && !cluster::wants(api_version, kind) {
         return;
     }
+    // `generateName` objects (Jobs created with `kubectl create`) have no name yet.
     let name = node
         .path(&["metadata", "name"])
+        .or_else(|| node.path(&["metadata", "generateName"]))
         .and_then(Node::as_str)
         .unwrap_or("<unnamed>");
     let namespace = node.path(&["metadata", "namespace"]).and_then(Node::as_str);
@@ -324,6 +357,8 @@ pub fn check_k8s(path: &str, bytes: &[u8], opts: &K8sOptions) -> Result<Checked,
             pss::evaluate(&pod, opts.pss_version.minor(), &mut sink);
         }
         workload::evaluate(res, &mut sink);
+        rbac::evaluate(res, &mut sink);
+        cluster::evaluate(res, &mut sink);
         let ignored = suppressions(res, &lines);
         findings.extend(sink.out.into_iter().map(|f| {
             mark_inline(

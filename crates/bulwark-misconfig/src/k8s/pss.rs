@@ -211,7 +211,7 @@ pss_check!(
         "NSA/CISA Kubernetes Hardening: Pod security (non-root containers)",
         "NIST SP 800-190 4.4.3"
     ],
-    ["KSV-0105", "CKV_K8S_6"],
+    ["KSV-0105"],
     &["pss-restricted", "cis-k8s", "nsa"]
 );
 pss_check!(
@@ -228,7 +228,7 @@ pss_check!(
         "NSA/CISA Kubernetes Hardening: Pod security (seccomp)",
         "NIST SP 800-190 4.4.3"
     ],
-    ["KSV-0030", "KSV030", "CKV_K8S_31", "CKV_K8S_32"],
+    ["KSV-0030", "KSV030", "CKV_K8S_31"],
     &["pss-restricted", "cis-k8s", "nsa"]
 );
 pss_check!(CAPABILITIES_RESTRICTED, "BW-PSS-capabilities-restricted",

@@ -10,23 +10,6 @@ use super::{container_name, PodView, Resource, Sink};
 use crate::check::CheckMeta;
 use crate::yaml::Node;
 
-macro_rules! k8s_check {
-    ($name:ident, $id:literal, $title:literal, $sev:ident, $desc:literal, $fix:literal,
-     [$($r:literal),*], [$($a:literal),*], [$($s:literal),*]) => {
-        #[doc = $title]
-        pub const $name: CheckMeta = CheckMeta {
-            id: $id,
-            title: $title,
-            severity: Severity::$sev,
-            description: $desc,
-            remediation: $fix,
-            references: &[$($r),*],
-            aliases: &[$($a),*],
-            sets: &[$($s),*],
-        };
-    };
-}
-
 k8s_check!(
     CPU_LIMIT,
     "BW-K8S-0001",
@@ -249,6 +232,50 @@ k8s_check!(SECRET_ENV_REF, "BW-K8S-0023", "Secret exposed as environment variabl
     "Mount the secret as a volume instead of env valueFrom.secretKeyRef / envFrom.secretRef.",
     ["CIS Kubernetes 5.4.1"], ["CKV_K8S_35"], ["cis-k8s"]);
 
+k8s_check!(NO_CAPS_DROP, "BW-K8S-0048", "Container drops no capabilities", Low,
+    "A container that sets no capabilities.drop keeps every capability the runtime grants by default.",
+    "Set securityContext.capabilities.drop: [ALL] and add back only what is needed.",
+    ["CIS Kubernetes 5.2.9", "NSA/CISA Kubernetes Hardening: Pod security", "NIST SP 800-190 4.4.3"],
+    ["KSV-0004", "KSV004"], []);
+k8s_check!(HOST_ALIASES, "BW-K8S-0049", "Pod manages /etc/hosts", Low,
+    "hostAliases write entries into the pod's /etc/hosts, which can redirect names the application trusts and stops the kubelet from managing the file.",
+    "Use DNS (a Service or an ExternalName) instead of spec.hostAliases.",
+    ["NIST SP 800-190 4.4.3"], ["KSV-0007", "KSV007"], []);
+k8s_check!(
+    LOW_GID,
+    "BW-K8S-0050",
+    "Runs with GID at most 10000",
+    Low,
+    "GIDs of 10000 or less may collide with host groups.",
+    "Set runAsGroup above 10000.",
+    ["NIST SP 800-190 4.4.3"],
+    ["KSV-0021", "KSV021"],
+    []
+);
+k8s_check!(ROOT_GROUP, "BW-K8S-0051", "Runs with the root group", Low,
+    "A root primary, supplementary or filesystem group (GID 0) gives access to files owned by group root.",
+    "Set runAsGroup, fsGroup and supplementalGroups to non-zero GIDs.",
+    ["NIST SP 800-190 4.4.3"], ["KSV-0116"], []);
+k8s_check!(
+    PRIVILEGED_PORT,
+    "BW-K8S-0052",
+    "Container port below 1024",
+    Medium,
+    "Binding a port below 1024 needs root or NET_BIND_SERVICE inside the container.",
+    "Listen on a port of 1024 or more and map it in the Service.",
+    ["CIS Docker 5.8", "NIST SP 800-190 4.4.3"],
+    ["KSV-0117"],
+    []
+);
+k8s_check!(TILLER, "BW-K8S-0053", "Helm Tiller deployed", Critical,
+    "Helm 2's Tiller runs with cluster-admin and an unauthenticated gRPC port: anyone in the cluster network can install anything.",
+    "Remove Tiller and move to Helm 3.",
+    ["CIS Kubernetes 5.1.1", "NIST SP 800-190 4.3.1"], ["KSV-0102", "CKV_K8S_34"], ["cis-k8s"]);
+k8s_check!(UNTRUSTED_REGISTRY, "BW-K8S-0054", "Image from an untrusted registry", Medium,
+    "Images should come from registries the organisation controls; by default those are the cloud registries (Azure ACR, AWS ECR, Google GCR).",
+    "Mirror the image into a trusted registry and reference it there.",
+    ["CIS Docker 4.2", "NIST SP 800-190 4.1.5"], ["KSV-0125", "KSV0125"], []);
+
 /// Every workload hardening check.
 pub const CHECKS: &[CheckMeta] = &[
     CPU_LIMIT,
@@ -274,6 +301,13 @@ pub const CHECKS: &[CheckMeta] = &[
     NO_SECURITY_CONTEXT,
     MOUNT_PROPAGATION,
     SECRET_ENV_REF,
+    NO_CAPS_DROP,
+    HOST_ALIASES,
+    LOW_GID,
+    ROOT_GROUP,
+    PRIVILEGED_PORT,
+    TILLER,
+    UNTRUSTED_REGISTRY,
 ];
 
 /// Host paths whose mount exposes the node (exact or as a parent of the mount).
@@ -284,6 +318,8 @@ const SENSITIVE_PATHS: &[&str] = &[
     "/sys",
     "/boot",
     "/dev",
+    "/lib",
+    "/usr",
     "/root",
     "/var/run",
     "/run",
@@ -400,6 +436,10 @@ pub(crate) fn evaluate(res: &Resource<'_>, sink: &mut Sink<'_>) {
     let pod_uid = pod_sc
         .and_then(|s| s.get("runAsUser"))
         .and_then(Node::as_i64);
+    let pod_gid = pod_sc
+        .and_then(|s| s.get("runAsGroup"))
+        .and_then(Node::as_i64);
+    pod_level(res, &pod, sink);
     for (field, c) in pod.containers() {
         let who = format!("{} {:?}", field.trim_end_matches('s'), container_name(c));
         let regular = field == "containers";
@@ -426,10 +466,92 @@ pub(crate) fn evaluate(res: &Resource<'_>, sink: &mut Sink<'_>) {
             .and_then(|s| s.get("runAsUser"))
             .and_then(Node::as_i64)
             .or(pod_uid);
+        // Like the UID rule, only what the manifest states: an unset GID is the image's.
         if let Some(u) = uid.filter(|u| *u <= 10000) {
             sink.report(&LOW_UID, c.line, format!("{who} runs as UID {u}"));
         }
+        let cgid = csc.and_then(|s| s.get("runAsGroup")).and_then(Node::as_i64);
+        if let Some(g) = cgid.or(pod_gid).filter(|g| *g <= 10000) {
+            sink.report(&LOW_GID, c.line, format!("{who} runs as GID {g}"));
+        }
+        if cgid == Some(0) {
+            let line = csc.and_then(|s| s.key_line("runAsGroup")).unwrap_or(c.line);
+            sink.report(&ROOT_GROUP, line, format!("{who} sets runAsGroup 0"));
+        }
     }
+}
+
+/// Pod-level checks of the KSV family: root groups, hostAliases, Tiller.
+fn pod_level(res: &Resource<'_>, pod: &PodView<'_>, sink: &mut Sink<'_>) {
+    if let Some(sc) = pod.security_context() {
+        for key in ["runAsGroup", "fsGroup"] {
+            if sc.get(key).and_then(Node::as_i64) == Some(0) {
+                let line = sc.key_line(key).unwrap_or(sc.line);
+                sink.report(&ROOT_GROUP, line, format!("pod sets {key} 0"));
+            }
+        }
+        let groups = sc.get("supplementalGroups").map(Node::items).unwrap_or(&[]);
+        if let Some(g) = groups.iter().find(|g| g.as_i64() == Some(0)) {
+            sink.report(
+                &ROOT_GROUP,
+                g.line,
+                "pod lists group 0 in supplementalGroups".into(),
+            );
+        }
+    }
+    if let Some((k, v)) = pod.spec.entry("hostAliases") {
+        if !v.is_null() {
+            sink.report(&HOST_ALIASES, k.line, "pod sets spec.hostAliases".into());
+        }
+    }
+    let tiller_meta = |m: Option<&Node>| {
+        m.is_some_and(|m| {
+            m.get("name")
+                .and_then(Node::as_str)
+                .is_some_and(|n| n.contains("tiller"))
+                || m.path(&["labels", "app"]).and_then(Node::as_str) == Some("helm")
+                || m.path(&["labels", "name"]).and_then(Node::as_str) == Some("tiller")
+        })
+    };
+    let tiller_image = pod.containers().any(|(_, c)| {
+        c.get("image")
+            .and_then(Node::as_str)
+            .is_some_and(|i| i.contains("tiller"))
+    });
+    if tiller_meta(res.node.get("metadata")) || tiller_meta(pod.meta) || tiller_image {
+        sink.report(
+            &TILLER,
+            res.node.line,
+            format!(
+                "{} looks like Helm's Tiller (name, labels or image)",
+                res.display()
+            ),
+        );
+    }
+}
+
+/// The registry an image is pulled from: the first path component when it names a host
+/// (has a `.` or `:`, or is `localhost`), else Docker Hub.
+pub(crate) fn image_registry(image: &str) -> &str {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
+        _ => "docker.io",
+    }
+}
+
+/// Trivy's default trusted registries: Azure Container Registry, Amazon ECR and Google
+/// Container Registry hosts.
+pub(crate) fn trusted_registry(registry: &str) -> bool {
+    let host = registry
+        .split(':')
+        .next()
+        .unwrap_or(registry)
+        .to_ascii_lowercase();
+    host.ends_with(".azurecr.io")
+        || host == "gcr.io"
+        || host.ends_with(".gcr.io")
+        || (host.contains(".ecr.")
+            && (host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn")))
 }
 
 fn container(c: &Node, who: &str, regular: bool, sink: &mut Sink<'_>) {
@@ -442,6 +564,14 @@ fn container(c: &Node, who: &str, regular: bool, sink: &mut Sink<'_>) {
                 &IMAGE_TAG,
                 image_line,
                 format!("{who} uses image {image:?} without a fixed tag"),
+            );
+        }
+        let registry = image_registry(image);
+        if !trusted_registry(registry) {
+            sink.report(
+                &UNTRUSTED_REGISTRY,
+                image_line,
+                format!("{who} uses image {image:?} from registry {registry}"),
             );
         }
         if !digest {
@@ -494,6 +624,24 @@ fn container(c: &Node, who: &str, regular: bool, sink: &mut Sink<'_>) {
             .map(|s| s.trim_start_matches("CAP_").to_ascii_uppercase())
             .collect()
     };
+    if caps.and_then(|cp| cp.get("drop")).is_none() {
+        sink.report(
+            &NO_CAPS_DROP,
+            caps.map_or(c.line, |cp| cp.line),
+            format!("{who} does not set securityContext.capabilities.drop"),
+        );
+    }
+    for p in c.get("ports").map(Node::items).unwrap_or(&[]) {
+        if let Some(port) = p.get("containerPort").and_then(Node::as_i64) {
+            if port < 1024 {
+                sink.report(
+                    &PRIVILEGED_PORT,
+                    p.key_line("containerPort").unwrap_or(p.line),
+                    format!("{who} listens on port {port}"),
+                );
+            }
+        }
+    }
     let dropped = names("drop");
     let added = names("add");
     if added.iter().any(|a| a == "NET_RAW" || a == "ALL") {
