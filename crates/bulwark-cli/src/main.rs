@@ -43,6 +43,8 @@ enum Command {
     VerifyBlob(cmd::sign::VerifyBlobArgs),
     /// Copy a local image (docker-archive, OCI layout or archive) to a registry.
     Push(cmd::push::PushArgs),
+    /// Show or prune the caches (registry blobs, daemon exports, layer results).
+    Cache(cmd::cache::CacheArgs),
 }
 
 /// Options shared by every command that reads a target.
@@ -75,6 +77,9 @@ pub struct TargetArgs {
     /// Accept a single file that no cataloger recognises (a warning instead of exit 2).
     #[arg(long)]
     pub allow_unknown: bool,
+    /// Neither read nor write the layer-result cache (every layer is analysed again).
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +187,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Key(args) => cmd::sign::run_key(args),
         Command::VerifyBlob(args) => cmd::sign::run_verify_blob(args),
         Command::Push(args) => cmd::push::run(args),
+        Command::Cache(args) => cmd::cache::run(args),
     }
 }
 
