@@ -4,7 +4,6 @@
 use anyhow::{Context, Result};
 use bulwark_engine::cache::{self, PrunePolicy};
 use clap::{Args, Subcommand};
-use std::io::Write;
 use std::path::PathBuf;
 
 /// Arguments of `bulwark cache`.
