@@ -162,13 +162,19 @@ fn run_scan(t: &str, cache: &Path, extra: &[&str]) -> (String, String) {
     let args = scan_args(t);
     let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
     a.extend(extra);
-    ok(bulwark(&a, cache).output().expect("run"), &format!("scan {t}"))
+    ok(
+        bulwark(&a, cache).output().expect("run"),
+        &format!("scan {t}"),
+    )
 }
 
 fn run_sbom(t: &str, cache: &Path, extra: &[&str]) -> (String, String) {
     let mut a = vec!["sbom", t, "--format", "json"];
     a.extend(extra);
-    ok(bulwark(&a, cache).output().expect("run"), &format!("sbom {t}"))
+    ok(
+        bulwark(&a, cache).output().expect("run"),
+        &format!("sbom {t}"),
+    )
 }
 
 /// The report text with the `created_at` value blanked: the one field allowed to differ.
@@ -180,7 +186,12 @@ fn without_timestamp(report: &str) -> String {
     let rest = &report[at + key.len()..];
     let open = rest.find('"').expect("value start");
     let close = rest[open + 1..].find('"').expect("value end") + open + 1;
-    format!("{}{key}{}\"\"{}", &report[..at], &rest[..open], &rest[close + 1..])
+    format!(
+        "{}{key}{}\"\"{}",
+        &report[..at],
+        &rest[..open],
+        &rest[close + 1..]
+    )
 }
 
 /// The `-v` counter line of a layer.
@@ -223,7 +234,9 @@ fn warm_cache_reports_equal_cold_ones() {
 
     let (cold, err) = run_sbom(&app, cache.path(), &[]);
     assert!(
-        counter_lines(&err).iter().all(|l| l.ends_with("layer cache: miss")),
+        counter_lines(&err)
+            .iter()
+            .all(|l| l.ends_with("layer cache: miss")),
         "{err}"
     );
     let (warm, err) = run_sbom(&app, cache.path(), &[]);
@@ -237,12 +250,16 @@ fn warm_cache_reports_equal_cold_ones() {
 
     let (scan_cold, err) = run_scan(&app, cache.path(), &[]);
     assert!(
-        counter_lines(&err).iter().all(|l| l.ends_with("layer cache: miss")),
+        counter_lines(&err)
+            .iter()
+            .all(|l| l.ends_with("layer cache: miss")),
         "another analyzer set is another key:\n{err}"
     );
     let (scan_warm, err) = run_scan(&app, cache.path(), &[]);
     assert!(
-        counter_lines(&err).iter().all(|l| l.ends_with("layer cache: hit")),
+        counter_lines(&err)
+            .iter()
+            .all(|l| l.ends_with("layer cache: hit")),
         "{err}"
     );
     assert_eq!(without_timestamp(&scan_cold), without_timestamp(&scan_warm));
@@ -254,7 +271,9 @@ fn warm_cache_reports_equal_cold_ones() {
     let fresh = tempfile::tempdir().expect("tempdir");
     let (uncached, err) = run_scan(&app, fresh.path(), &["--no-cache"]);
     assert!(
-        counter_lines(&err).iter().all(|l| l.ends_with("layer cache: off")),
+        counter_lines(&err)
+            .iter()
+            .all(|l| l.ends_with("layer cache: off")),
         "{err}"
     );
     assert!(entries(fresh.path()).is_empty());
@@ -279,7 +298,10 @@ fn second_image_sharing_layers_skips_their_analysis() {
         let l = layer_line(&err, d);
         assert!(l.ends_with("layer cache: hit"), "{l}");
         assert!(l.contains("read 0 B, inflated 0 B, hashed 0 B"), "{l}");
-        assert!(l.contains("link-target pass: read 0 B, inflated 0 B"), "{l}");
+        assert!(
+            l.contains("link-target pass: read 0 B, inflated 0 B"),
+            "{l}"
+        );
     }
     let l = layer_line(&err, &new_layer);
     assert!(l.ends_with("layer cache: miss"), "{l}");
@@ -295,7 +317,9 @@ fn second_image_sharing_layers_skips_their_analysis() {
         .filter_map(|p| p["purl"].as_str())
         .collect::<Vec<_>>();
     assert!(
-        purls.iter().any(|p| p.starts_with("pkg:pypi/requests@2.19.0")),
+        purls
+            .iter()
+            .any(|p| p.starts_with("pkg:pypi/requests@2.19.0")),
         "the new layer is analysed: {purls:?}"
     );
 }
@@ -328,11 +352,16 @@ fn corrupt_entries_are_ignored_and_rebuilt() {
     let (again, err) = run_scan(&app, cache.path(), &[]);
     assert_eq!(without_timestamp(&cold), without_timestamp(&again));
     let lines = counter_lines(&err);
-    let misses = lines.iter().filter(|l| l.ends_with("layer cache: miss")).count();
+    let misses = lines
+        .iter()
+        .filter(|l| l.ends_with("layer cache: miss"))
+        .count();
     assert_eq!(misses, 3, "{err}");
     let (third, err) = run_scan(&app, cache.path(), &[]);
     assert!(
-        counter_lines(&err).iter().all(|l| l.ends_with("layer cache: hit")),
+        counter_lines(&err)
+            .iter()
+            .all(|l| l.ends_with("layer cache: hit")),
         "rebuilt entries hit:\n{err}"
     );
     assert_eq!(without_timestamp(&cold), without_timestamp(&third));
@@ -385,7 +414,9 @@ fn concurrent_scans_never_corrupt_entries() {
         assert!(leftovers.is_empty(), "{leftovers:?}");
         let (third, err) = run_scan(&b, cache.path(), &[]);
         assert!(
-            counter_lines(&err).iter().all(|l| l.ends_with("layer cache: hit")),
+            counter_lines(&err)
+                .iter()
+                .all(|l| l.ends_with("layer cache: hit")),
             "every entry reads back whole:\n{err}"
         );
         assert_eq!(without_timestamp(&third), ref_b);
@@ -434,11 +465,16 @@ fn cache_info_and_prune() {
         .collect();
     assert_eq!(kinds, ["blobs", "daemon exports", "layer results"]);
     let (table, _) = ok(
-        bulwark(&["cache", "info"], cache.path()).output().expect("run"),
+        bulwark(&["cache", "info"], cache.path())
+            .output()
+            .expect("run"),
         "cache info",
     );
     assert!(table.contains("layer results"), "{table}");
-    assert!(table.contains(&cache.path().display().to_string()), "{table}");
+    assert!(
+        table.contains(&cache.path().display().to_string()),
+        "{table}"
+    );
 
     let (_, err) = ok(
         bulwark(&["cache", "prune", "--max-age", "1d"], cache.path())
@@ -456,7 +492,10 @@ fn cache_info_and_prune() {
         "prune by size",
     );
     let (n2, bytes2) = layer_kind(&info(cache.path()));
-    assert!(n2 < n && bytes2 <= 1024 + 4096, "{n2} entries, {bytes2} bytes");
+    assert!(
+        n2 < n && bytes2 <= 1024 + 4096,
+        "{n2} entries, {bytes2} bytes"
+    );
 
     ok(
         bulwark(&["cache", "prune", "--all"], cache.path())
@@ -468,7 +507,9 @@ fn cache_info_and_prune() {
     // The next scan rebuilds what it needs.
     let (_, err) = run_sbom(&app, cache.path(), &[]);
     assert!(
-        counter_lines(&err).iter().all(|l| l.ends_with("layer cache: miss")),
+        counter_lines(&err)
+            .iter()
+            .all(|l| l.ends_with("layer cache: miss")),
         "{err}"
     );
 

@@ -123,7 +123,8 @@ impl LayerResultCache {
                 len,
             } => format!("member\0{}\0{offset}\0{len}", absolute(archive).display()),
         };
-        let key = bulwark_image::digest::sha256_of(format!("{}\0{location}", blob.digest).as_bytes());
+        let key =
+            bulwark_image::digest::sha256_of(format!("{}\0{location}", blob.digest).as_bytes());
         self.stamps
             .join(key.strip_prefix("sha256:").unwrap_or(&key))
     }
@@ -194,7 +195,9 @@ fn read_entry(path: &Path, kind: &str) -> Option<Vec<u8>> {
         return ignore(format!("bad length in header {header:?}"));
     };
     if len > MAX_ENTRY_BYTES {
-        return ignore(format!("body of {len} bytes is over the {MAX_ENTRY_BYTES}-byte limit"));
+        return ignore(format!(
+            "body of {len} bytes is over the {MAX_ENTRY_BYTES}-byte limit"
+        ));
     }
     let mut body = Vec::with_capacity(usize::try_from(len.min(1 << 20)).unwrap_or(0));
     if let Err(e) = r.take(len.saturating_add(1)).read_to_end(&mut body) {
@@ -612,9 +615,18 @@ mod tests {
         put(&root.join("layers/k/.tmp-old"), 7, 2 * 3600);
         let i = info(root);
         let get = |k: CacheKind| i.iter().find(|x| x.kind == k).cloned();
-        assert_eq!(get(CacheKind::Blobs).map(|x| (x.entries, x.bytes)), Some((2, 220)));
-        assert_eq!(get(CacheKind::DaemonExports).map(|x| (x.entries, x.bytes)), Some((1, 1000)));
-        assert_eq!(get(CacheKind::LayerResults).map(|x| (x.entries, x.bytes)), Some((2, 119)));
+        assert_eq!(
+            get(CacheKind::Blobs).map(|x| (x.entries, x.bytes)),
+            Some((2, 220))
+        );
+        assert_eq!(
+            get(CacheKind::DaemonExports).map(|x| (x.entries, x.bytes)),
+            Some((1, 1000))
+        );
+        assert_eq!(
+            get(CacheKind::LayerResults).map(|x| (x.entries, x.bytes)),
+            Some((2, 119))
+        );
 
         // Age: the 10-day blob (and its stamp) and the stale temp file go.
         let out = prune(
@@ -654,7 +666,10 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert!(out.removed_files >= 2, "{out:?}");
-        assert!(root.join("layers/k/.tmp-young").exists(), "a running write is left alone");
+        assert!(
+            root.join("layers/k/.tmp-young").exists(),
+            "a running write is left alone"
+        );
         let i = info(root);
         assert!(i.iter().all(|x| x.entries == 0), "{i:?}");
     }

@@ -1268,7 +1268,11 @@ fn first_pass<V: Visitor>(
             files: std::mem::take(&mut lw.files),
             whiteouts: lw.whiteouts.clone(),
             opaque_dirs: lw.opaque_dirs.clone(),
-            symlinks: lw.symlinks.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            symlinks: lw
+                .symlinks
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             hardlinks: lw
                 .hardlinks
                 .iter()
@@ -1276,7 +1280,10 @@ fn first_pass<V: Visitor>(
                 .collect(),
             nondir: nondir_paths,
             dirs: dir_paths,
-            links: links.iter().map(|l: &WantedLink| (l.path.clone(), l.hard)).collect(),
+            links: links
+                .iter()
+                .map(|l: &WantedLink| (l.path.clone(), l.hard))
+                .collect(),
             skipped: skipped.clone(),
         };
         cache.store_layer(&blob.digest, &record);

@@ -119,7 +119,13 @@ pub fn run(args: CacheArgs) -> Result<u8> {
                         )?;
                     }
                     let total: u64 = info.iter().map(|k| k.bytes).sum();
-                    writeln!(w, "  {:<15} {:>8}         {:>12}", "total", "", human(total))?;
+                    writeln!(
+                        w,
+                        "  {:<15} {:>8}         {:>12}",
+                        "total",
+                        "",
+                        human(total)
+                    )?;
                     Ok(())
                 }
                 other => anyhow::bail!("--format {other}: expected table or json"),
