@@ -305,10 +305,42 @@ fn second_image_sharing_layers_skips_their_analysis() {
     }
     let l = layer_line(&err, &new_layer);
     assert!(l.ends_with("layer cache: miss"), "{l}");
-    assert!(!l.contains(": read 0 B"), "the new layer is read: {l}");
+    let size = std::fs::metadata(
+        layout
+            .join("blobs/sha256")
+            .join(&new_layer["sha256:".len()..]),
+    )
+    .expect("blob")
+    .len();
+    assert!(
+        l.contains(&format!("{new_layer}: read {size} B")),
+        "the new layer is read: {l}"
+    );
     let fresh = tempfile::tempdir().expect("tempdir");
     let (cold, _) = run_scan(&second, fresh.path(), &["--no-cache"]);
     assert_eq!(without_timestamp(&cold), without_timestamp(&warm));
+
+    // The same image from a copy of the layout: no recorded stamp for those files, so
+    // each blob is hashed (not inflated, not parsed) before its record is used.
+    let copy = tmp.path().join("copy");
+    copy_dir(&layout, &copy);
+    let (hashed, err) = run_scan(&target(&copy, SECOND_REF), cache.path(), &[]);
+    for d in shared.iter().chain([&new_layer]) {
+        let l = layer_line(&err, d);
+        assert!(l.ends_with("layer cache: hit (blob hashed only)"), "{l}");
+        let size = std::fs::metadata(copy.join("blobs/sha256").join(&d["sha256:".len()..]))
+            .expect("blob")
+            .len();
+        assert!(
+            l.contains(&format!("read {size} B, inflated 0 B, hashed {size} B")),
+            "{l}"
+        );
+    }
+    // The report names the copy's path as its target; the rest is the same.
+    assert_eq!(
+        without_timestamp(&hashed).replace(&copy.display().to_string(), "LAYOUT"),
+        without_timestamp(&cold).replace(&layout.display().to_string(), "LAYOUT")
+    );
     let report: Value = serde_json::from_str(&warm).expect("json");
     let purls = report["packages"]
         .as_array()
