@@ -40,8 +40,9 @@ pub struct CatalogInput<'a> {
     pub spool_dir: Option<&'a std::path::Path>,
 }
 
-/// What a cataloger found in one file.
-#[derive(Debug, Default)]
+/// What a cataloger found in one file. Serialisable so the engine's layer-result cache
+/// can keep it.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct CatalogOutput {
     /// Packages, with `locations` left empty: assembly fills in the path and layer.
     /// A cataloger may set `locations` itself when one file holds packages at several
@@ -87,6 +88,10 @@ pub enum CatalogError {
         /// What is wrong.
         message: String,
     },
+    /// A `TooLarge` or `Parse` error recorded by an earlier run of the same catalogers
+    /// over the same layer (the engine's layer-result cache), as it was displayed.
+    #[error("{0}")]
+    Recorded(String),
 }
 
 impl CatalogError {

@@ -16,6 +16,7 @@ pub fn build(args: &TargetArgs, db_dir: Option<PathBuf>) -> Result<Engine> {
     cfg.registry = crate::env::registry_config(args)?;
     cfg.daemon_socket = crate::env::daemon_socket()?;
     cfg.max_layer_size = args.max_layer_size;
+    cfg.layer_cache = !args.no_cache;
     Engine::new(cfg).context("starting the scan engine")
 }
 

@@ -52,6 +52,8 @@ enum Command {
     Attest(cmd::cosign::AttestArgs),
     /// Verify an image's attestations, optionally against a Rego policy.
     VerifyAttestation(cmd::cosign::VerifyAttestationArgs),
+    /// Show or prune the caches (registry blobs, daemon exports, layer results).
+    Cache(cmd::cache::CacheArgs),
 }
 
 /// Options shared by every command that reads a target.
@@ -84,6 +86,9 @@ pub struct TargetArgs {
     /// Accept a single file that no cataloger recognises (a warning instead of exit 2).
     #[arg(long)]
     pub allow_unknown: bool,
+    /// Neither read nor write the layer-result cache (every layer is analysed again).
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Args)]
@@ -227,6 +232,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Verify(args) => cmd::cosign::run_verify(args),
         Command::Attest(args) => cmd::cosign::run_attest(args),
         Command::VerifyAttestation(args) => cmd::cosign::run_verify_attestation(args),
+        Command::Cache(args) => cmd::cache::run(args),
     }
 }
 

@@ -249,15 +249,24 @@ impl ConfigChecks {
 
 /// Builds the secret scanner from its config file (the built-in rules when none).
 pub fn secret_scanner(config: Option<&Path>) -> Result<Scanner, EngineError> {
+    secret_scanner_and_fingerprint(config).map(|(s, _)| s)
+}
+
+/// [`secret_scanner`], and a text that changes whenever the scanner's configuration
+/// does (part of the layer-result cache's analyzer key).
+pub fn secret_scanner_and_fingerprint(
+    config: Option<&Path>,
+) -> Result<(Scanner, String), EngineError> {
     let config = match config {
         Some(p) => SecretConfig::load(p).map_err(|e| EngineError::Config(e.to_string()))?,
         None => SecretConfig::default(),
     };
-    Scanner::new(&config).map_err(|e| EngineError::Config(e.to_string()))
+    let scanner = Scanner::new(&config).map_err(|e| EngineError::Config(e.to_string()))?;
+    Ok((scanner, format!("{config:?}")))
 }
 
 /// What the visitor produced for one file.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct FileOut {
     secrets: Vec<SecretFinding>,
     /// Misconfigurations of this copy; used only when it is the visible one.
@@ -270,6 +279,12 @@ pub struct FileOut {
 }
 
 impl FileOut {
+    /// Whether this output may be kept in the layer-result cache: a read error is a
+    /// failure of this run (a full spool disk, say), not a property of the layer.
+    pub fn cacheable(&self) -> bool {
+        self.read_warning.is_none()
+    }
+
     /// The output for a file that could not be read.
     pub fn read_failed(e: &std::io::Error) -> FileOut {
         FileOut {

@@ -31,6 +31,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod cache;
 pub mod files;
 pub mod pipeline;
 pub mod verdict;
@@ -38,7 +39,7 @@ pub mod visitor;
 pub mod vuln;
 
 pub use bulwark_image::registry::{CredentialConfig, Credentials, RegistryConfig, Secret};
-pub use bulwark_image::{Cancel, ImageError, LayerStats};
+pub use bulwark_image::{CacheUse, Cancel, ImageError, LayerStats};
 pub use verdict::{Gate, Suppression, Verdict};
 
 /// Which scanners run.
@@ -80,6 +81,9 @@ pub struct EngineConfig {
     pub max_layer_size: u64,
     /// Time budget of each scan whose [`Cancel`] token carries no deadline of its own.
     pub deadline: Option<Duration>,
+    /// Keep and reuse per-layer analysis results under `<cache_dir>/layers` (see
+    /// [`cache`]); on by default.
+    pub layer_cache: bool,
 }
 
 impl EngineConfig {
@@ -93,6 +97,7 @@ impl EngineConfig {
             threads: 0,
             max_layer_size: 64 << 30,
             deadline: None,
+            layer_cache: true,
         }
     }
 }

@@ -22,6 +22,9 @@ pub struct Analyzers {
     pub secrets: Option<Scanner>,
     /// The misconfiguration checks, when they run.
     pub checks: Option<ConfigChecks>,
+    /// The secret scanner's configuration as text, when it runs (for the layer-result
+    /// cache's analyzer key).
+    pub secret_fingerprint: Option<String>,
 }
 
 impl Analyzers {
@@ -32,10 +35,11 @@ impl Analyzers {
 
     /// What a scan request asks for.
     pub fn for_scan(req: &ScanRequest) -> Result<Analyzers, EngineError> {
-        let secrets = if req.scanners.secret {
-            Some(files::secret_scanner(req.secret_config.as_deref())?)
+        let (secrets, secret_fingerprint) = if req.scanners.secret {
+            let (s, f) = files::secret_scanner_and_fingerprint(req.secret_config.as_deref())?;
+            (Some(s), Some(f))
         } else {
-            None
+            (None, None)
         };
         let checks = if req.scanners.misconfig {
             Some(ConfigChecks::from_parts(
@@ -46,7 +50,11 @@ impl Analyzers {
         } else {
             None
         };
-        Ok(Analyzers { secrets, checks })
+        Ok(Analyzers {
+            secrets,
+            checks,
+            secret_fingerprint,
+        })
     }
 }
 
@@ -114,7 +122,21 @@ pub fn run(
             files::FilesVisitor::new(analyzers.secrets.as_ref(), analyzers.checks.as_ref(), image)
         }),
     };
-    let walk = bulwark_image::walk(&resolved, &visitor, &engine.walk_options(cancel))?;
+    let walk_opts = engine.walk_options(cancel);
+    let cache = (image && cfg.layer_cache).then(|| {
+        crate::cache::LayerResultCache::new(
+            &cfg.cache_dir,
+            &crate::cache::analyzer_key(analyzers, &walk_opts),
+        )
+    });
+    let walk = bulwark_image::walk_cached(
+        &resolved,
+        &visitor,
+        &walk_opts,
+        cache
+            .as_ref()
+            .map(|c| c as &dyn bulwark_image::LayerCache<FileOutput>),
+    )?;
     cancel.check()?;
     // The merged view and the deleted files, computed once for both consumers.
     let (merged, deleted) = walk.merged_and_deleted();
@@ -158,14 +180,15 @@ pub fn run(
     for l in &stats.layers {
         let s = &l.stats;
         tracing::info!(
-            "layer {}: read {} B, inflated {} B, hashed {} B in {} pass(es); link-target pass: read {} B, inflated {} B, not hashed",
+            "layer {}: read {} B, inflated {} B, hashed {} B in {} pass(es); link-target pass: read {} B, inflated {} B, not hashed; layer cache: {}",
             l.digest,
             s.read,
             s.inflated,
             s.hashed,
             s.passes,
             s.revisit_read,
-            s.revisit_inflated
+            s.revisit_inflated,
+            s.cache.as_str()
         );
     }
     let (kind, image_meta) = match &resolved {

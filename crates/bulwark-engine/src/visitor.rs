@@ -70,3 +70,62 @@ impl Visitor for EngineVisitor<'_> {
         out
     }
 }
+
+impl FileOutput {
+    /// Whether this output may be kept in the layer-result cache: a cataloger that could
+    /// not read the file (I/O, spool) or a file scanner read error is this run's failure,
+    /// not a property of the layer, and must be retried next time.
+    pub fn cacheable(&self) -> bool {
+        let catalog_ok = self.catalog.iter().all(|(_, r)| {
+            !matches!(
+                r,
+                Err(bulwark_catalog::CatalogError::Io(_) | bulwark_catalog::CatalogError::Spool(_))
+            )
+        });
+        catalog_ok && self.files.as_ref().is_none_or(FileOut::cacheable)
+    }
+}
+
+/// How a [`FileOutput`] is written to the layer-result cache: a cataloger's error is kept
+/// as the text it displays (only deterministic errors are cached, see
+/// [`FileOutput::cacheable`]).
+#[derive(serde::Serialize)]
+struct FileOutputRef<'a> {
+    catalog: Vec<(usize, Result<&'a bulwark_catalog::CatalogOutput, String>)>,
+    files: Option<&'a FileOut>,
+}
+
+/// A [`FileOutput`] read back from the layer-result cache.
+#[derive(serde::Deserialize)]
+struct FileOutputOwned {
+    catalog: Vec<(usize, Result<bulwark_catalog::CatalogOutput, String>)>,
+    files: Option<FileOut>,
+}
+
+impl serde::Serialize for FileOutput {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        FileOutputRef {
+            catalog: self
+                .catalog
+                .iter()
+                .map(|(i, r)| (*i, r.as_ref().map_err(ToString::to_string)))
+                .collect(),
+            files: self.files.as_ref(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FileOutput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let o = FileOutputOwned::deserialize(d)?;
+        Ok(FileOutput {
+            catalog: o
+                .catalog
+                .into_iter()
+                .map(|(i, r)| (i, r.map_err(bulwark_catalog::CatalogError::Recorded)))
+                .collect(),
+            files: o.files,
+        })
+    }
+}

@@ -63,4 +63,7 @@ pub mod target;
 pub mod walk;
 
 pub use target::{docker_archive, docker_archive_ref, oci_archive, oci_layout, open, OpenOptions};
-pub use walk::{walk, Deleted, LayerStats, LayerWalk, MergedFile, Walk, WalkOptions};
+pub use walk::{
+    walk, walk_cached, CacheUse, Deleted, LayerCache, LayerRecord, LayerStats, LayerWalk,
+    LinkRecord, MergedFile, Walk, WalkOptions,
+};

@@ -102,6 +102,106 @@ pub struct LayerStats {
     pub revisit_inflated: u64,
     /// Link-target passes over the layer (0 or 1).
     pub revisits: u32,
+    /// What the layer-result cache did for this layer (see [`LayerCache`]).
+    pub cache: CacheUse,
+}
+
+/// What the layer-result cache did for one layer of a walk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CacheUse {
+    /// No cache was given to the walk (or the target is not an image).
+    #[default]
+    Off,
+    /// The layer was analysed, and its results stored when they could be.
+    Miss,
+    /// The layer's results came from the cache; its blob was not read (its verified
+    /// stamp still matched).
+    Hit,
+    /// The layer's results came from the cache; its blob was only hashed (it carried no
+    /// verified stamp yet), never parsed.
+    HitHashed,
+}
+
+impl CacheUse {
+    /// Whether the layer's analysis came from the cache.
+    pub fn is_hit(self) -> bool {
+        matches!(self, CacheUse::Hit | CacheUse::HitHashed)
+    }
+
+    /// A word for logs: `off`, `miss`, `hit`, `hit (hashed)`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheUse::Off => "off",
+            CacheUse::Miss => "miss",
+            CacheUse::Hit => "hit",
+            CacheUse::HitHashed => "hit (blob hashed only)",
+        }
+    }
+}
+
+/// What one layer's first pass found, depending on that layer's bytes alone (and on the
+/// visitor): the visitor's outputs for the layer's regular files, its whiteouts and
+/// opaque directories, its link tables, the paths of its entries, the links the visitor
+/// wanted and the files it skipped. Everything that depends on other layers — the
+/// merged view, link resolution, the link-target visits — is computed after the first
+/// passes, from these records, on every walk. A [`LayerCache`] stores it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct LayerRecord<O> {
+    /// Visited regular files and the visitor's output, in tar order.
+    pub files: Vec<(String, O)>,
+    /// Whiteout targets.
+    pub whiteouts: BTreeSet<String>,
+    /// Opaque directories.
+    pub opaque_dirs: BTreeSet<String>,
+    /// Symlink path → target.
+    pub symlinks: std::collections::BTreeMap<String, String>,
+    /// Hard-link path → target.
+    pub hardlinks: std::collections::BTreeMap<String, String>,
+    /// Non-directory entry paths (sorted, deduplicated).
+    pub nondir: Vec<String>,
+    /// Directory entry paths (sorted, deduplicated).
+    pub dirs: Vec<String>,
+    /// Links the visitor wanted: (path, is a hard link), in tar order.
+    pub links: Vec<(String, bool)>,
+    /// Wanted files that were not visited (too big).
+    pub skipped: Vec<Warning>,
+}
+
+/// The link-target visits made in one layer for one set of requests: outputs aligned
+/// with the request list (`None` where the target was not visited), and the warnings.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct LinkRecord<O> {
+    /// One entry per request, in request order.
+    pub visits: Vec<Option<O>>,
+    /// Targets that were not regular files.
+    pub warnings: Vec<Warning>,
+    /// Targets over `max_file_bytes`.
+    pub skipped: Vec<Warning>,
+}
+
+/// A store of per-layer analysis results, keyed by the layer's *verified* blob digest
+/// (the implementation adds whatever identifies the visitor's configuration). The walker
+/// consults it only for image layers, and uses a loaded record only once the blob is
+/// known to hold its digest: its stamp matches one recorded after an earlier walk hashed
+/// it ([`LayerCache::is_verified`]) or the registry cache's, or else the walker hashes
+/// the blob (without parsing it) first.
+///
+/// Every method is best effort: a failure to read or write is a miss, never an error.
+pub trait LayerCache<O>: Sync {
+    /// Whether an earlier walk verified `blob` (its digest) while its file had `stamp`.
+    fn is_verified(&self, blob: &LayerBlob, stamp: &VerifiedStamp) -> bool;
+    /// Records that this walk hashed `blob`, whose file had `stamp` before the read, and
+    /// found its digest right.
+    fn record_verified(&self, blob: &LayerBlob, stamp: &VerifiedStamp);
+    /// The first-pass record of the layer with this verified digest.
+    fn load_layer(&self, digest: &str) -> Option<LayerRecord<O>>;
+    /// Stores a first-pass record (the implementation may decline, e.g. when an output
+    /// records a transient failure).
+    fn store_layer(&self, digest: &str, record: &LayerRecord<O>);
+    /// The link-target visits of this layer for the request list hashed as `request`.
+    fn load_links(&self, digest: &str, request: &str) -> Option<LinkRecord<O>>;
+    /// Stores link-target visits.
+    fn store_links(&self, digest: &str, request: &str, record: &LinkRecord<O>);
 }
 
 /// What one layer contributed.
@@ -681,7 +781,7 @@ impl<R: BufRead> Seek for Skipping<R> {
 /// hashing again. Returns the bytes read, inflated and hashed.
 fn stream_layer(
     blob: &LayerBlob,
-    pre_verified: bool,
+    pre_verified: Option<&VerifiedStamp>,
     opts: &WalkOptions,
     on_entry: &mut OnEntry<'_>,
 ) -> Result<LayerStats, ImageError> {
@@ -694,7 +794,7 @@ fn stream_layer(
     let hash_decompressed = blob.digest == blob.diff_id;
     // `pre_verified`: the blob cache's stamp still matches the file, so it was hashed
     // when it was downloaded.
-    let hash = !pre_verified;
+    let hash = pre_verified.is_none();
     let tripped = Rc::new(Cell::new(false));
     let counts = StreamCounts::default();
     let (limited, kind) = open_layer_stream(
@@ -753,7 +853,7 @@ fn stream_layer(
             }
         }
         None => {
-            if blob.verified.as_ref() != Some(&blob_stamp(blob)?) {
+            if pre_verified != Some(&blob_stamp(blob)?) {
                 return Err(ImageError::Layer {
                     digest: blob.digest.clone(),
                     path: "-".into(),
@@ -1031,21 +1131,49 @@ fn first_pass<V: Visitor>(
     blob: &LayerBlob,
     v: &V,
     opts: &WalkOptions,
+    cache: Option<&dyn LayerCache<V::Output>>,
 ) -> Result<FirstPass<V::Output>, ImageError> {
     let mut lw = LayerWalk::new(index, blob.digest.clone(), blob.diff_id.clone());
     // Taken before the first byte is read: a later revisit must find the blob unchanged,
-    // and a verified stamp from the blob cache is trusted only while it equals this one.
+    // and a verified stamp (the blob cache's, or one a cached walk recorded) is trusted
+    // only while it equals this one.
     let stamp = blob_stamp(blob)?;
-    let pre_verified = blob.verified.as_ref() == Some(&stamp);
-    lw.stamp = Some(stamp);
+    let pre_verified = blob.verified.as_ref() == Some(&stamp)
+        || cache.is_some_and(|c| c.is_verified(blob, &stamp));
+    if let Some(cache) = cache {
+        if let Some(record) = cache.load_layer(&blob.digest) {
+            // The record is keyed by the digest: use it only for bytes known to match it.
+            let stats = if pre_verified {
+                LayerStats {
+                    cache: CacheUse::Hit,
+                    ..LayerStats::default()
+                }
+            } else {
+                let stats = verify_blob(blob, opts)?;
+                cache.record_verified(blob, &stamp);
+                LayerStats {
+                    cache: CacheUse::HitHashed,
+                    ..stats
+                }
+            };
+            return Ok(from_record(index, blob, record, stamp, stats));
+        }
+    }
+    let keep_paths = cache.is_some();
+    let mut nondir_paths: Vec<String> = Vec::new();
+    let mut dir_paths: Vec<String> = Vec::new();
     let mut links = Vec::new();
     let mut skipped = Vec::new();
-    let stats = stream_layer(blob, pre_verified, opts, &mut |e, data| {
+    let checked = pre_verified.then_some(&stamp);
+    let stats = stream_layer(blob, checked, opts, &mut |e, data| {
         if e.path.is_empty() {
             return Ok(Flow::Next);
         }
         if e.kind.is_dir() {
             lw.dirs.push(path_hash(e.path));
+            if keep_paths {
+                dir_paths.push(e.path.to_string());
+            }
             return Ok(Flow::Next);
         }
         let (parent, name) = match e.path.rsplit_once('/') {
@@ -1063,6 +1191,9 @@ fn first_pass<V: Visitor>(
         match e.kind {
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
                 lw.nondir.push(path_hash(e.path));
+                if keep_paths {
+                    nondir_paths.push(e.path.to_string());
+                }
                 let mode = e.mode | S_IFREG;
                 if v.wants(e.path, e.size, mode) {
                     if e.size > opts.max_file_bytes {
@@ -1083,6 +1214,9 @@ fn first_pass<V: Visitor>(
             }
             tar::EntryType::Symlink => {
                 lw.nondir.push(path_hash(e.path));
+                if keep_paths {
+                    nondir_paths.push(e.path.to_string());
+                }
                 let target = e.link.unwrap_or("").to_string();
                 lw.symlinks.insert(e.path.to_string(), target);
                 if v.wants(e.path, 0, e.mode | S_IFLNK) {
@@ -1095,6 +1229,9 @@ fn first_pass<V: Visitor>(
             }
             tar::EntryType::Link => {
                 lw.nondir.push(path_hash(e.path));
+                if keep_paths {
+                    nondir_paths.push(e.path.to_string());
+                }
                 lw.hardlinks
                     .insert(e.path.to_string(), clamp_path(e.link.unwrap_or("")));
                 if v.wants(e.path, 0, e.mode | S_IFREG) {
@@ -1107,6 +1244,9 @@ fn first_pass<V: Visitor>(
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
                 lw.nondir.push(path_hash(e.path));
+                if keep_paths {
+                    nondir_paths.push(e.path.to_string());
+                }
             }
             // Extension headers and unknown types carry no file of their own.
             _ => {}
@@ -1114,6 +1254,42 @@ fn first_pass<V: Visitor>(
         Ok(Flow::Next)
     })?;
     lw.stats = stats;
+    lw.stamp = Some(stamp.clone());
+    if let Some(cache) = cache {
+        if !pre_verified {
+            // stream_layer hashed the blob and found it right.
+            cache.record_verified(blob, &stamp);
+        }
+        nondir_paths.sort_unstable();
+        nondir_paths.dedup();
+        dir_paths.sort_unstable();
+        dir_paths.dedup();
+        let record = LayerRecord {
+            files: std::mem::take(&mut lw.files),
+            whiteouts: lw.whiteouts.clone(),
+            opaque_dirs: lw.opaque_dirs.clone(),
+            symlinks: lw
+                .symlinks
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            hardlinks: lw
+                .hardlinks
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            nondir: nondir_paths,
+            dirs: dir_paths,
+            links: links
+                .iter()
+                .map(|l: &WantedLink| (l.path.clone(), l.hard))
+                .collect(),
+            skipped: skipped.clone(),
+        };
+        cache.store_layer(&blob.digest, &record);
+        lw.files = record.files;
+        lw.stats.cache = CacheUse::Miss;
+    }
     lw.nondir.sort_unstable();
     lw.nondir.dedup();
     lw.dirs.sort_unstable();
@@ -1121,6 +1297,88 @@ fn first_pass<V: Visitor>(
     lw.nondir.shrink_to_fit();
     lw.dirs.shrink_to_fit();
     Ok((lw, links, skipped))
+}
+
+/// A layer's first-pass result rebuilt from a cached record: the path tables are hashed
+/// with this process's keys, the links are re-indexed to this image's layer position.
+fn from_record<O>(
+    index: usize,
+    blob: &LayerBlob,
+    record: LayerRecord<O>,
+    stamp: VerifiedStamp,
+    stats: LayerStats,
+) -> FirstPass<O> {
+    let mut lw = LayerWalk::new(index, blob.digest.clone(), blob.diff_id.clone());
+    lw.files = record.files;
+    lw.whiteouts = record.whiteouts;
+    lw.opaque_dirs = record.opaque_dirs;
+    lw.symlinks = record.symlinks.into_iter().collect();
+    lw.hardlinks = record.hardlinks.into_iter().collect();
+    lw.nondir = record.nondir.iter().map(|p| path_hash(p)).collect();
+    lw.nondir.sort_unstable();
+    lw.nondir.dedup();
+    lw.dirs = record.dirs.iter().map(|p| path_hash(p)).collect();
+    lw.dirs.sort_unstable();
+    lw.dirs.dedup();
+    lw.stamp = Some(stamp);
+    lw.stats = stats;
+    let links = record
+        .links
+        .into_iter()
+        .map(|(path, hard)| WantedLink {
+            layer: index,
+            path,
+            hard,
+        })
+        .collect();
+    (lw, links, record.skipped)
+}
+
+/// Checks a layer blob against its digest without parsing it (a cache hit on a blob that
+/// carries no verified stamp yet): the stored bytes are hashed, or — when the digest
+/// covers the uncompressed tar, as in docker archives — the decompressed stream.
+fn verify_blob(blob: &LayerBlob, opts: &WalkOptions) -> Result<LayerStats, ImageError> {
+    if blob.digest == blob.diff_id {
+        return stream_layer(blob, None, opts, &mut |_, _| Ok(Flow::Next));
+    }
+    let expected = ParsedDigest::parse(&blob.digest).map_err(|message| ImageError::Layer {
+        digest: blob.digest.clone(),
+        path: "-".into(),
+        message,
+    })?;
+    let count = Rc::new(Cell::new(0u64));
+    let mut r = HashingReader {
+        inner: open_location(&blob.location)?,
+        hasher: Some(HashSink::new(Hasher::new(expected.algorithm))),
+        count: count.clone(),
+    };
+    let mut buf = vec![0u8; BLOB_BUFFER];
+    loop {
+        opts.cancel.check()?;
+        let n = r
+            .read(&mut buf)
+            .map_err(|e| layer_io_error(blob, "-", &e, false, opts))?;
+        if n == 0 {
+            break;
+        }
+    }
+    let (actual, hashed) = match r.hasher.take() {
+        Some(h) => h.finish(),
+        None => (String::new(), 0),
+    };
+    if actual != expected.to_string() {
+        return Err(ImageError::DigestMismatch {
+            what: format!("layer blob {}", blob.digest),
+            expected: blob.digest.clone(),
+            actual,
+        });
+    }
+    Ok(LayerStats {
+        read: count.get(),
+        hashed,
+        passes: 1,
+        ..LayerStats::default()
+    })
 }
 
 /// A resolved link to visit: the link's own path and the layer holding the link.
@@ -1185,6 +1443,80 @@ fn second_pass<V: Visitor>(
         }
     }
     Ok((files, warnings, skipped, stats))
+}
+
+/// [`second_pass`] through the cache: the requests (target path, link path, digest of
+/// the layer holding the link) are put in one canonical order and hashed; a record for
+/// that hash in this layer is reused, else the layer is revisited and its visits stored.
+/// Either way the visits come out in the canonical order, so a warm and a cold walk give
+/// the same result.
+fn second_pass_cached<V: Visitor>(
+    blob: &LayerBlob,
+    stamp: &VerifiedStamp,
+    v: &V,
+    opts: &WalkOptions,
+    targets: HashMap<String, Vec<LinkVisit>>,
+    digests: &[String],
+    cache: &dyn LayerCache<V::Output>,
+) -> Result<SecondPass<V::Output>, ImageError> {
+    let layer_digest = |i: usize| digests.get(i).map(String::as_str).unwrap_or("");
+    let mut requests: Vec<(String, String, usize)> = targets
+        .iter()
+        .flat_map(|(t, visits)| {
+            visits
+                .iter()
+                .map(move |l| (t.clone(), l.link_path.clone(), l.link_layer))
+        })
+        .collect();
+    requests.sort_by(|a, b| {
+        (a.0.as_str(), a.1.as_str(), layer_digest(a.2), a.2).cmp(&(
+            b.0.as_str(),
+            b.1.as_str(),
+            layer_digest(b.2),
+            b.2,
+        ))
+    });
+    let mut key = Hasher::new(crate::digest::Algorithm::Sha256);
+    for (t, l, layer) in &requests {
+        for part in [t.as_str(), l.as_str(), layer_digest(*layer)] {
+            key.update(part.as_bytes());
+            key.update(b"\0");
+        }
+        key.update(b"\n");
+    }
+    let key = key.finish();
+    let key = key.strip_prefix("sha256:").unwrap_or(&key).to_string();
+    if let Some(rec) = cache
+        .load_links(&blob.digest, &key)
+        .filter(|r| r.visits.len() == requests.len())
+    {
+        let files = requests
+            .into_iter()
+            .zip(rec.visits)
+            .filter_map(|((_, link_path, layer), out)| out.map(|o| (layer, link_path, o)))
+            .collect();
+        return Ok((files, rec.warnings, rec.skipped, LayerStats::default()));
+    }
+    let (files, warnings, skipped, stats) = second_pass(blob, stamp, v, opts, targets)?;
+    let mut by_link: HashMap<(usize, String), V::Output> = files
+        .into_iter()
+        .map(|(layer, path, o)| ((layer, path), o))
+        .collect();
+    let record = LinkRecord {
+        visits: requests
+            .iter()
+            .map(|(_, l, layer)| by_link.remove(&(*layer, l.clone())))
+            .collect(),
+        warnings,
+        skipped,
+    };
+    cache.store_links(&blob.digest, &key, &record);
+    let files = requests
+        .into_iter()
+        .zip(record.visits)
+        .filter_map(|((_, link_path, layer), out)| out.map(|o| (layer, link_path, o)))
+        .collect();
+    Ok((files, record.warnings, record.skipped, stats))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1352,9 +1684,22 @@ pub fn walk<V: Visitor>(
     v: &V,
     opts: &WalkOptions,
 ) -> Result<Walk<V::Output>, ImageError> {
+    walk_cached(target, v, opts, None)
+}
+
+/// [`walk`] with a layer-result cache: an image layer whose verified digest has a record
+/// in `cache` is not parsed (nor read, when its stamp is verified), and link-target
+/// visits already made for the same requests are reused. The caller's cache must key
+/// its records by everything that changes the visitor's output (see [`LayerCache`]).
+pub fn walk_cached<V: Visitor>(
+    target: &Target,
+    v: &V,
+    opts: &WalkOptions,
+    cache: Option<&dyn LayerCache<V::Output>>,
+) -> Result<Walk<V::Output>, ImageError> {
     opts.cancel.check()?;
     let run = || match target {
-        Target::Image(image) => walk_layers(&image.layers, v, opts),
+        Target::Image(image) => walk_layers(&image.layers, v, opts, cache),
         Target::Dir(root) => walk_dir(root, v, opts),
         Target::File(path) => walk_file(path, v, opts),
     };
@@ -1375,8 +1720,9 @@ fn walk_layers<V: Visitor>(
     blobs: &[LayerBlob],
     v: &V,
     opts: &WalkOptions,
+    cache: Option<&dyn LayerCache<V::Output>>,
 ) -> Result<Walk<V::Output>, ImageError> {
-    let firsts = first_passes(blobs, v, opts)?;
+    let firsts = first_passes(blobs, v, opts, cache)?;
     let mut layers = Vec::with_capacity(firsts.len());
     let mut links = Vec::new();
     let mut warnings = Vec::new();
@@ -1424,11 +1770,16 @@ fn walk_layers<V: Visitor>(
         })
         .collect();
     jobs.sort_by_key(|(i, ..)| *i);
+    let digests: Vec<String> = layers.iter().map(|l| l.digest.clone()).collect();
     let seconds: Vec<_> = jobs
         .into_par_iter()
         .map(|(i, b, stamp, targets)| {
             opts.cancel.check()?;
-            second_pass(b, &stamp, v, opts, targets).map(|r| (i, r))
+            match cache {
+                Some(c) => second_pass_cached(b, &stamp, v, opts, targets, &digests, c),
+                None => second_pass(b, &stamp, v, opts, targets),
+            }
+            .map(|r| (i, r))
         })
         .collect::<Result<_, _>>()?;
     for (i, (files, w, s, stats)) in seconds {
@@ -1464,6 +1815,7 @@ fn first_passes<V: Visitor>(
     blobs: &[LayerBlob],
     v: &V,
     opts: &WalkOptions,
+    cache: Option<&dyn LayerCache<V::Output>>,
 ) -> Result<Vec<FirstPass<V::Output>>, ImageError> {
     let mut order: Vec<usize> = (0..blobs.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(blobs.get(i).map_or(0, |b| b.size)));
@@ -1481,7 +1833,7 @@ fn first_passes<V: Visitor>(
         let r = opts
             .cancel
             .check()
-            .and_then(|()| first_pass(i, blob, v, opts));
+            .and_then(|()| first_pass(i, blob, v, opts, cache));
         if r.is_err() {
             failed.store(true, std::sync::atomic::Ordering::Relaxed);
         }

@@ -616,3 +616,120 @@ fn blob_changed_between_verify_and_revisit_is_an_error() {
     let err = walk(&t, &Toucher(archive.clone()), &opts).unwrap_err();
     assert!(err.to_string().contains("changed on disk"), "{err}");
 }
+
+/// An in-memory layer cache (JSON records, as the engine's on-disk one).
+#[derive(Default)]
+struct MemCache {
+    entries: std::sync::Mutex<BTreeMap<String, Vec<u8>>>,
+    stamps: std::sync::Mutex<BTreeMap<String, String>>,
+    trust_stamps: bool,
+}
+
+impl bulwark_image::LayerCache<String> for MemCache {
+    fn is_verified(
+        &self,
+        blob: &bulwark_image::LayerBlob,
+        stamp: &bulwark_image::VerifiedStamp,
+    ) -> bool {
+        self.trust_stamps
+            && self.stamps.lock().unwrap().get(&blob.digest) == Some(&stamp.encode(&blob.digest))
+    }
+    fn record_verified(
+        &self,
+        blob: &bulwark_image::LayerBlob,
+        stamp: &bulwark_image::VerifiedStamp,
+    ) {
+        self.stamps
+            .lock()
+            .unwrap()
+            .insert(blob.digest.clone(), stamp.encode(&blob.digest));
+    }
+    fn load_layer(&self, digest: &str) -> Option<bulwark_image::LayerRecord<String>> {
+        let e = self.entries.lock().unwrap();
+        e.get(digest).map(|b| serde_json::from_slice(b).unwrap())
+    }
+    fn store_layer(&self, digest: &str, record: &bulwark_image::LayerRecord<String>) {
+        self.entries
+            .lock()
+            .unwrap()
+            .insert(digest.to_string(), serde_json::to_vec(record).unwrap());
+    }
+    fn load_links(&self, digest: &str, request: &str) -> Option<bulwark_image::LinkRecord<String>> {
+        let e = self.entries.lock().unwrap();
+        e.get(&format!("{digest} {request}"))
+            .map(|b| serde_json::from_slice(b).unwrap())
+    }
+    fn store_links(&self, digest: &str, request: &str, record: &bulwark_image::LinkRecord<String>) {
+        self.entries.lock().unwrap().insert(
+            format!("{digest} {request}"),
+            serde_json::to_vec(record).unwrap(),
+        );
+    }
+}
+
+/// The merged view (whiteouts, opaque directories, overwrites, links, loops) is the same
+/// from a cold cache, a warm one (nothing read) and a warm one whose stamps are not
+/// trusted (blobs hashed, not parsed); link-target visits come from the cache too.
+#[test]
+fn layer_cache_gives_the_same_walk() {
+    use bulwark_image::{walk_cached, CacheUse, LayerCache};
+    let tmp = tempfile::tempdir().unwrap();
+    let ls = layers();
+    let dir = tmp.path().join("layout");
+    oci_layout(&dir, &ls, "v1");
+    let t = open(dir.to_str().unwrap(), &OpenOptions::default()).unwrap();
+    let opts = WalkOptions::default();
+    let mut cache = MemCache {
+        trust_stamps: true,
+        ..MemCache::default()
+    };
+    let cold = walk_cached(
+        &t,
+        &Collect::all(),
+        &opts,
+        Some(&cache as &dyn LayerCache<String>),
+    )
+    .unwrap();
+    check_merged(&cold);
+    assert!(cold.layers.iter().all(|l| l.stats.cache == CacheUse::Miss));
+    assert!(
+        cold.layers.iter().any(|l| l.stats.revisits == 1),
+        "links read a layer again"
+    );
+
+    let warm = walk_cached(
+        &t,
+        &Collect::all(),
+        &opts,
+        Some(&cache as &dyn LayerCache<String>),
+    )
+    .unwrap();
+    check_merged(&warm);
+    for l in &warm.layers {
+        assert_eq!(l.stats.cache, CacheUse::Hit);
+        assert_eq!((l.stats.read, l.stats.inflated, l.stats.hashed), (0, 0, 0));
+        assert_eq!((l.stats.revisits, l.stats.revisit_read), (0, 0));
+    }
+    assert_eq!(
+        format!("{:?}", cold.warnings),
+        format!("{:?}", warm.warnings)
+    );
+
+    cache.trust_stamps = false;
+    let hashed = walk_cached(
+        &t,
+        &Collect::all(),
+        &opts,
+        Some(&cache as &dyn LayerCache<String>),
+    )
+    .unwrap();
+    check_merged(&hashed);
+    for (l, layer) in hashed.layers.iter().zip(&ls) {
+        assert_eq!(l.stats.cache, CacheUse::HitHashed);
+        let size = layer.blob.len() as u64;
+        assert_eq!(
+            (l.stats.read, l.stats.inflated, l.stats.hashed),
+            (size, 0, size)
+        );
+    }
+}

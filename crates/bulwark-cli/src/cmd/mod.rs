@@ -1,5 +1,6 @@
 //! One module per subcommand beyond `sbom`.
 
+pub mod cache;
 pub mod config;
 pub mod cosign;
 pub mod db;
