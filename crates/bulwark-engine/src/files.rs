@@ -285,6 +285,15 @@ impl FileOut {
         self.read_warning.is_none()
     }
 
+    /// Whether nothing was found in the file: no secret, no misconfiguration, no
+    /// warning. The walk does not keep such outputs ([`Visitor::keep`]).
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+            && self.misconfig.as_ref().is_none_or(Vec::is_empty)
+            && self.config_warnings.is_empty()
+            && self.read_warning.is_none()
+    }
+
     /// The output for a file that could not be read.
     pub fn read_failed(e: &std::io::Error) -> FileOut {
         FileOut {
@@ -335,6 +344,10 @@ impl<'a> FilesVisitor<'a> {
 
 impl Visitor for FilesVisitor<'_> {
     type Output = FileOut;
+
+    fn keep(&self, out: &FileOut) -> bool {
+        !out.is_empty()
+    }
 
     fn wants(&self, path: &str, size: u64, mode: u32) -> bool {
         // Links are not followed: their target is scanned as itself wherever it is, and

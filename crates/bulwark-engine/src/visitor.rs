@@ -31,6 +31,13 @@ pub struct EngineVisitor<'a> {
 impl Visitor for EngineVisitor<'_> {
     type Output = FileOutput;
 
+    /// A file that no cataloger wanted and in which the file scanners found nothing
+    /// leaves no output: a secret scan of a million text files keeps what it found, not
+    /// a record per file.
+    fn keep(&self, out: &FileOutput) -> bool {
+        !out.catalog.is_empty() || out.files.as_ref().is_some_and(|f| !f.is_empty())
+    }
+
     fn wants(&self, path: &str, size: u64, mode: u32) -> bool {
         self.catalog.wants(path, size, mode)
             || self

@@ -44,6 +44,15 @@ pub trait Visitor: Sync {
     fn wants(&self, path: &str, size: u64, mode: u32) -> bool;
     /// Processes one wanted file.
     fn visit(&self, file: FileEntry<'_>) -> Self::Output;
+    /// Whether the walk keeps this output in [`walk::LayerWalk::files`] (default: every
+    /// one). A visitor that wants many files but finds something in few (a secret
+    /// scanner over a million text files) returns false for an empty output, so the
+    /// walk's memory grows with what was found, not with what was read. Dropping an
+    /// output changes nothing else: which paths each layer holds, and so which copies
+    /// are visible, is recorded apart from the outputs.
+    fn keep(&self, _output: &Self::Output) -> bool {
+        true
+    }
 }
 
 pub mod cancel;

@@ -284,7 +284,10 @@ pub struct MergedFile<'a, O> {
     pub layer: usize,
     /// The visitor's output for the visible copy.
     pub output: &'a O,
-    /// Copies of the same path in lower layers that it overwrote, bottom first.
+    /// Copies of the same path in lower layers that it overwrote, bottom first: the
+    /// unbroken run of kept copies right below it. A layer in between that changed the
+    /// path in any other way (a copy the visitor did not keep, see [`Visitor::keep`], a
+    /// whiteout) ends the run; copies below it are in [`Walk::deleted`].
     pub lower: Vec<(usize, &'a O)>,
 }
 
@@ -341,14 +344,22 @@ impl<O> Walk<O> {
                 continue;
             };
             let visible = !self.hidden_between(path, top_layer, n, true);
+            // The unbroken run of kept copies below the visible one, top down: a layer
+            // between two kept copies that put anything at the path (a copy whose output
+            // the visitor did not keep, a file it did not want, a whiteout) ends the run.
             let mut lower = Vec::new();
-            for (l, o) in copies {
-                if visible && !self.hidden_between(path, l, top_layer, false) {
+            let mut above = top_layer;
+            let mut unbroken = visible;
+            for (l, o) in copies.into_iter().rev() {
+                unbroken = unbroken && !self.hidden_between(path, l, above, true);
+                if unbroken {
                     lower.push((l, o));
+                    above = l;
                 } else {
                     deleted.push((path, l, o));
                 }
             }
+            lower.reverse();
             if visible {
                 merged.push(MergedFile {
                     path,
@@ -1209,7 +1220,9 @@ fn first_pass<V: Visitor>(
                         reader: content.reader()?,
                         spool_dir: opts.spool_dir.as_deref(),
                     });
-                    lw.files.push((e.path.to_string(), out));
+                    if v.keep(&out) {
+                        lw.files.push((e.path.to_string(), out));
+                    }
                 }
             }
             tar::EntryType::Symlink => {
@@ -1425,7 +1438,9 @@ fn second_pass<V: Visitor>(
                 reader: content.reader()?,
                 spool_dir: opts.spool_dir.as_deref(),
             });
-            files.push((l.link_layer, l.link_path, out));
+            if v.keep(&out) {
+                files.push((l.link_layer, l.link_path, out));
+            }
         }
         Ok(if targets.is_empty() {
             Flow::Done
@@ -2027,8 +2042,10 @@ fn dir_job<'s, V: Visitor>(
                 if let Some(out) =
                     visit_fs_file(ctx.v, &entry.path(), &child, false, ctx.opts, &ctx.skipped)
                 {
-                    if let Ok(mut f) = ctx.files.lock() {
-                        f.push((child, out));
+                    if ctx.v.keep(&out) {
+                        if let Ok(mut f) = ctx.files.lock() {
+                            f.push((child, out));
+                        }
                     }
                 }
             }
@@ -2094,7 +2111,7 @@ fn walk_dir<V: Visitor>(
         match r {
             Ok((link, out, w)) => {
                 skipped.extend(w);
-                if let Some(out) = out {
+                if let Some(out) = out.filter(|o| v.keep(o)) {
                     files.push((link, out));
                 }
             }

@@ -733,3 +733,50 @@ fn layer_cache_gives_the_same_walk() {
         );
     }
 }
+
+/// Keeps every output but the ones named: what a visitor that drops empty outputs does.
+struct KeepAllBut(&'static [&'static str]);
+
+impl bulwark_image::Visitor for KeepAllBut {
+    type Output = String;
+    fn wants(&self, path: &str, size: u64, mode: u32) -> bool {
+        Collect::all().wants(path, size, mode)
+    }
+    fn visit(&self, file: bulwark_image::FileEntry<'_>) -> String {
+        Collect::all().visit(file)
+    }
+    fn keep(&self, out: &String) -> bool {
+        !self.0.contains(&out.as_str())
+    }
+}
+
+#[test]
+fn outputs_the_visitor_does_not_keep_change_no_visibility() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("layout");
+    oci_layout(&dir, &layers(), "v1");
+    let t = open(dir.to_str().unwrap(), &OpenOptions::default()).unwrap();
+    let w = walk(&t, &KeepAllBut(&["a1", "n1"]), &WalkOptions::default()).unwrap();
+    assert!(w
+        .layers
+        .iter()
+        .all(|l| l.files.iter().all(|(_, o)| o != "a1" && o != "n1")));
+    // The same merged view as keeping everything, less the two dropped copies.
+    let mut expect = merged_map(&walk(&t, &Collect::all(), &WalkOptions::default()).unwrap());
+    expect.remove("data/new");
+    assert_eq!(merged_map(&w), expect);
+    // etc/a: a2 (layer 2) over a1 (layer 1, not kept) over a0. The unkept copy in between
+    // ends the run of overwritten copies, so a0 is no longer a copy a2 overwrote but a
+    // deleted one (it was not what layer 2 replaced).
+    let a = w.merged().into_iter().find(|m| m.path == "etc/a").unwrap();
+    assert!(a.lower.is_empty(), "{:?}", a.lower);
+    let deleted: Vec<(String, usize, String)> = w
+        .deleted()
+        .into_iter()
+        .map(|(p, l, o)| (p.to_string(), l, o.clone()))
+        .collect();
+    assert!(
+        deleted.contains(&("etc/a".to_string(), 0, "a0".to_string())),
+        "{deleted:?}"
+    );
+}
