@@ -30,6 +30,17 @@ if [ ${#need[@]} -gt 0 ]; then
   echo "[setup] pip install ${need[*]}" >&2
   "$VENV/bin/python" -m pip install -q "${need[@]}"
 fi
+# @sigstore/verify (npm): the independent verifier the Sigstore conformance cases are
+# cross-checked against (crates/bulwark-cli/tests/sign_conformance.rs, through
+# ../shared/tools/verify-offline.js). 4.1.3 is the release that verifies Rekor v2 entries.
+SIGJS=${BULWARK_SIGSTORE_JS:-/opt/sigstore-js}
+if [ ! -d "$SIGJS/node_modules/@sigstore/verify" ]; then
+  echo "[setup] npm install @sigstore/verify into $SIGJS" >&2
+  mkdir -p "$SIGJS"
+  (cd "$SIGJS" && { [ -f package.json ] || npm init -y >/dev/null; } &&
+     npm install --no-audit --no-fund --loglevel=error \
+       @sigstore/verify@4.1.3 @sigstore/bundle@5 @sigstore/protobuf-specs@0.5 >/dev/null)
+fi
 # Checkov (side-by-side misconfiguration harness, `bench/misconfig-vs-hadolint-trivy.py`)
 # gets a venv of its own: it pins cyclonedx-python-lib 7.x and packaging 23.x, which would
 # downgrade the validators above. The harness finds it as $BULWARK_CHECKOV, on PATH or here.

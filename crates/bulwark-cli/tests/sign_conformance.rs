@@ -286,3 +286,129 @@ fn conformance_bundle_verify_cases() {
         disagree.join("\n")
     );
 }
+
+/// Cases where @sigstore/verify (the independent verifier) and the conformance suite
+/// disagree, with why bulwark sides with the suite.
+const SIGSTORE_JS_DIFFERS: &[(&str, &str)] = &[(
+    "trust-root-tlog-missing-validity-start_fail",
+    "@sigstore/verify reads a log key whose validFor has no start as valid from the \
+     beginning of time; the suite (and bulwark) refuse such a trusted root",
+)];
+
+/// The same cases through an independent implementation, @sigstore/verify (npm, driven
+/// offline by shared/tools/verify-offline.js, installed by scripts/setup-test-env.sh
+/// into /opt/sigstore-js or $BULWARK_SIGSTORE_JS): for every case both verifiers give
+/// the same verdict on the artifact file, except the cases listed above.
+#[test]
+fn sigstore_js_gives_the_same_verdicts_as_bulwark() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
+    let script = bulwark_fixtures::tool_or_skip!(
+        bulwark_fixtures::fixtures_location()
+            .parent()
+            .unwrap()
+            .join("tools/verify-offline.js"),
+        "the shared tools (../shared/tools)"
+    );
+    let sigjs = std::env::var_os("BULWARK_SIGSTORE_JS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/opt/sigstore-js".into());
+    let modules = bulwark_fixtures::tool_or_skip!(
+        sigjs.join("node_modules/@sigstore/verify"),
+        "run scripts/setup-test-env.sh (npm install @sigstore/verify into /opt/sigstore-js)"
+    );
+    let node_path = modules.parent().unwrap().parent().unwrap().to_path_buf();
+    let mut cases: Vec<_> = std::fs::read_dir(conf())
+        .expect("conformance fixtures")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join("bundle.sigstore.json").exists())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 70, "found {} cases", cases.len());
+    let (mut agree, mut differ, mut wrong) = (0, 0, Vec::new());
+    for case in &cases {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let artifact = if case.join("artifact").exists() {
+            case.join("artifact")
+        } else {
+            Path::new(&conf()).join("a.txt")
+        };
+        let root = if case.join("trusted_root.json").exists() {
+            case.join("trusted_root.json")
+        } else {
+            prod_root().into()
+        };
+        let bundle = case.join("bundle.sigstore.json");
+        let (mut js, mut ours) = (
+            vec![
+                script.display().to_string(),
+                "--bundle".into(),
+                bundle.display().to_string(),
+                "--trusted-root".into(),
+                root.display().to_string(),
+            ],
+            vec![
+                "verify-blob".to_string(),
+                "--bundle".into(),
+                bundle.display().to_string(),
+                "--trusted-root".into(),
+                root.display().to_string(),
+            ],
+        );
+        if case.join("key.pub").exists() {
+            let key = case.join("key.pub").display().to_string();
+            js.extend(["--key".into(), key.clone()]);
+            ours.extend(["--key".into(), key]);
+        } else {
+            let id = read_trim(&case.join("identity")).unwrap_or(DEFAULT_IDENTITY.into());
+            let iss = read_trim(&case.join("issuer")).unwrap_or(DEFAULT_ISSUER.into());
+            js.extend([
+                "--identity".into(),
+                id.clone(),
+                "--issuer".into(),
+                iss.clone(),
+            ]);
+            ours.extend([
+                "--certificate-identity".into(),
+                id,
+                "--certificate-oidc-issuer".into(),
+                iss,
+            ]);
+        }
+        js.extend(["--artifact".into(), artifact.display().to_string()]);
+        ours.push(artifact.display().to_string());
+        let out = std::process::Command::new("node")
+            .args(&js)
+            .env("NODE_PATH", &node_path)
+            .output()
+            .expect("running node (scripts/setup-test-env.sh installs it)");
+        let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(
+            said == "OK" || said.starts_with("FAIL"),
+            "{name}: verify-offline.js printed {said:?}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let js_ok = said == "OK" && out.status.success();
+        let argv: Vec<&str> = ours.iter().map(String::as_str).collect();
+        let ours_ok = common::run(&argv).status.code() == Some(0);
+        match SIGSTORE_JS_DIFFERS.iter().find(|(n, _)| *n == name) {
+            Some((_, why)) => {
+                assert!(
+                    js_ok != ours_ok,
+                    "{name} is listed as a difference ({why}) but both now agree"
+                );
+                differ += 1;
+            }
+            None if js_ok == ours_ok => agree += 1,
+            None => wrong.push(format!(
+                "{name}: @sigstore/verify {said:?}, bulwark {}",
+                if ours_ok { "verified" } else { "rejected" }
+            )),
+        }
+    }
+    eprintln!(
+        "@sigstore/verify vs bulwark: {} cases, agree={agree} listed-differences={differ}",
+        cases.len()
+    );
+    assert!(wrong.is_empty(), "verdicts differ:\n{}", wrong.join("\n"));
+}
