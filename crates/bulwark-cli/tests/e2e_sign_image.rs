@@ -649,6 +649,36 @@ fn registry_errors_exit_2_never_verified() {
     assert!(!out.contains("verified "), "{out}");
 }
 
+#[test]
+fn a_registry_that_never_answers_is_exit_2_within_the_timeout() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    keys(tmp.path());
+    let l = bulwark_testkit::hanging_listener();
+    let started = std::time::Instant::now();
+    let o = bulwark(
+        tmp.path(),
+        &[
+            "verify",
+            "--key",
+            "k.pub",
+            "--insecure",
+            "--timeout",
+            "2s",
+            &format!("{}/x/y:1", l.host()),
+        ],
+        None,
+    );
+    let out = expect(&o, 2, "hanging registry");
+    assert!(out.contains("timed out"), "{out}");
+    assert!(!out.contains("verified "), "{out}");
+    // One bounded wait (retries cover 429/5xx answers, not silence).
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
 fn python() -> Option<std::ffi::OsString> {
     let p = std::env::var_os("BULWARK_TEST_PYTHON");
     if p.is_none() {

@@ -24,10 +24,23 @@ pub struct Transport {
     /// PEM file of CA certificates to trust for the registry's TLS.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Bound every registry connection, response and read by this long (`5s`, `2m`;
+    /// default 10 s to connect, 60 s for a response or a read). A registry that does not
+    /// answer in time is an error (exit 2), never a verdict.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
 }
 
 fn open(image: &str, t: &Transport) -> Result<Image> {
-    let config = crate::env::registry_config_for(t.insecure, t.ca_file.clone())?;
+    let mut config = crate::env::registry_config_for(t.insecure, t.ca_file.clone())?;
+    if let Some(d) = &t.timeout {
+        let d = bulwark_engine::vuln::parse_duration(d).map_err(|e| anyhow!("--timeout: {e}"))?;
+        config.timeouts = bulwark_image::registry::Timeouts {
+            connect: d,
+            response: d,
+            io: d,
+        };
+    }
     Image::open(image, &config).with_context(|| format!("resolving {image}"))
 }
 
