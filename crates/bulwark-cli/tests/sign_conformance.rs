@@ -177,58 +177,90 @@ fn read_trim(p: &Path) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
-#[test]
-fn conformance_bundle_verify_cases() {
-    let _fx = bulwark_fixtures::fixtures_or_skip!();
-    let mut cases: Vec<_> = std::fs::read_dir(conf())
+/// What one conformance case gives a verifier.
+struct Case {
+    name: String,
+    bundle: std::path::PathBuf,
+    artifact: std::path::PathBuf,
+    root: std::path::PathBuf,
+    /// The managed key, or else the expected (identity, issuer).
+    key: Option<std::path::PathBuf>,
+    identity: (String, String),
+}
+
+/// Every case of the suite, sorted by name.
+fn cases() -> Vec<Case> {
+    let mut dirs: Vec<_> = std::fs::read_dir(conf())
         .expect("conformance fixtures")
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| p.join("bundle.sigstore.json").exists())
         .collect();
-    cases.sort();
+    dirs.sort();
     assert!(
-        cases.len() >= 70,
+        dirs.len() >= 70,
         "expected the 70 conformance cases, found {}",
-        cases.len()
+        dirs.len()
     );
+    dirs.into_iter()
+        .map(|case| Case {
+            name: case.file_name().unwrap().to_string_lossy().into_owned(),
+            bundle: case.join("bundle.sigstore.json"),
+            artifact: if case.join("artifact").exists() {
+                case.join("artifact")
+            } else {
+                Path::new(&conf()).join("a.txt")
+            },
+            root: if case.join("trusted_root.json").exists() {
+                case.join("trusted_root.json")
+            } else {
+                prod_root().into()
+            },
+            key: Some(case.join("key.pub")).filter(|k| k.exists()),
+            identity: (
+                read_trim(&case.join("identity")).unwrap_or(DEFAULT_IDENTITY.into()),
+                read_trim(&case.join("issuer")).unwrap_or(DEFAULT_ISSUER.into()),
+            ),
+        })
+        .collect()
+}
+
+/// `bulwark verify-blob` arguments for a case, less the artifact.
+fn verify_blob_args(c: &Case) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "verify-blob".into(),
+        "--bundle".into(),
+        c.bundle.display().to_string(),
+        "--trusted-root".into(),
+        c.root.display().to_string(),
+    ];
+    match &c.key {
+        Some(k) => args.extend(["--key".into(), k.display().to_string()]),
+        None => args.extend([
+            "--certificate-identity".into(),
+            c.identity.0.clone(),
+            "--certificate-oidc-issuer".into(),
+            c.identity.1.clone(),
+        ]),
+    }
+    args
+}
+
+#[test]
+fn conformance_bundle_verify_cases() {
+    let _fx = bulwark_fixtures::fixtures_or_skip!();
+    let cases = cases();
     let (mut agree, mut disagree, mut gaps) = (0, Vec::new(), 0);
     for case in &cases {
-        let name = case.file_name().unwrap().to_string_lossy().into_owned();
-        let artifact = if case.join("artifact").exists() {
-            case.join("artifact")
-        } else {
-            Path::new(&conf()).join("a.txt")
-        };
+        let name = case.name.clone();
         let digest = format!(
             "sha256:{}",
-            hex::encode(sha2::Sha256::digest(std::fs::read(&artifact).unwrap()))
+            hex::encode(sha2::Sha256::digest(std::fs::read(&case.artifact).unwrap()))
         );
-        let root = if case.join("trusted_root.json").exists() {
-            case.join("trusted_root.json")
-        } else {
-            prod_root().into()
-        };
-        let bundle = case.join("bundle.sigstore.json");
-        let mut base: Vec<String> = vec![
-            "verify-blob".into(),
-            "--bundle".into(),
-            bundle.display().to_string(),
-            "--trusted-root".into(),
-            root.display().to_string(),
-        ];
-        if case.join("key.pub").exists() {
-            base.push("--key".into());
-            base.push(case.join("key.pub").display().to_string());
-        } else {
-            base.push("--certificate-identity".into());
-            base.push(read_trim(&case.join("identity")).unwrap_or(DEFAULT_IDENTITY.into()));
-            base.push("--certificate-oidc-issuer".into());
-            base.push(read_trim(&case.join("issuer")).unwrap_or(DEFAULT_ISSUER.into()));
-        }
+        let base = verify_blob_args(case);
         let expect_ok = !name.ends_with("_fail");
         let gap = KNOWN_GAPS.iter().find(|(n, _)| *n == name);
-        for input in [artifact.display().to_string(), digest.clone()] {
+        for input in [case.artifact.display().to_string(), digest.clone()] {
             let mut args = base.clone();
             args.push(input.clone());
             let argv: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -317,66 +349,29 @@ fn sigstore_js_gives_the_same_verdicts_as_bulwark() {
         "run scripts/setup-test-env.sh (npm install @sigstore/verify into /opt/sigstore-js)"
     );
     let node_path = modules.parent().unwrap().parent().unwrap().to_path_buf();
-    let mut cases: Vec<_> = std::fs::read_dir(conf())
-        .expect("conformance fixtures")
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.join("bundle.sigstore.json").exists())
-        .collect();
-    cases.sort();
-    assert!(cases.len() >= 70, "found {} cases", cases.len());
+    let cases = cases();
     let (mut agree, mut differ, mut wrong) = (0, 0, Vec::new());
     for case in &cases {
-        let name = case.file_name().unwrap().to_string_lossy().into_owned();
-        let artifact = if case.join("artifact").exists() {
-            case.join("artifact")
-        } else {
-            Path::new(&conf()).join("a.txt")
-        };
-        let root = if case.join("trusted_root.json").exists() {
-            case.join("trusted_root.json")
-        } else {
-            prod_root().into()
-        };
-        let bundle = case.join("bundle.sigstore.json");
-        let (mut js, mut ours) = (
-            vec![
-                script.display().to_string(),
-                "--bundle".into(),
-                bundle.display().to_string(),
-                "--trusted-root".into(),
-                root.display().to_string(),
-            ],
-            vec![
-                "verify-blob".to_string(),
-                "--bundle".into(),
-                bundle.display().to_string(),
-                "--trusted-root".into(),
-                root.display().to_string(),
-            ],
-        );
-        if case.join("key.pub").exists() {
-            let key = case.join("key.pub").display().to_string();
-            js.extend(["--key".into(), key.clone()]);
-            ours.extend(["--key".into(), key]);
-        } else {
-            let id = read_trim(&case.join("identity")).unwrap_or(DEFAULT_IDENTITY.into());
-            let iss = read_trim(&case.join("issuer")).unwrap_or(DEFAULT_ISSUER.into());
-            js.extend([
+        let name = &case.name;
+        let mut js = vec![
+            script.display().to_string(),
+            "--bundle".into(),
+            case.bundle.display().to_string(),
+            "--trusted-root".into(),
+            case.root.display().to_string(),
+        ];
+        match &case.key {
+            Some(k) => js.extend(["--key".into(), k.display().to_string()]),
+            None => js.extend([
                 "--identity".into(),
-                id.clone(),
+                case.identity.0.clone(),
                 "--issuer".into(),
-                iss.clone(),
-            ]);
-            ours.extend([
-                "--certificate-identity".into(),
-                id,
-                "--certificate-oidc-issuer".into(),
-                iss,
-            ]);
+                case.identity.1.clone(),
+            ]),
         }
-        js.extend(["--artifact".into(), artifact.display().to_string()]);
-        ours.push(artifact.display().to_string());
+        js.extend(["--artifact".into(), case.artifact.display().to_string()]);
+        let mut ours = verify_blob_args(case);
+        ours.push(case.artifact.display().to_string());
         let out = std::process::Command::new("node")
             .args(&js)
             .env("NODE_PATH", &node_path)
@@ -391,7 +386,7 @@ fn sigstore_js_gives_the_same_verdicts_as_bulwark() {
         let js_ok = said == "OK" && out.status.success();
         let argv: Vec<&str> = ours.iter().map(String::as_str).collect();
         let ours_ok = common::run(&argv).status.code() == Some(0);
-        match SIGSTORE_JS_DIFFERS.iter().find(|(n, _)| *n == name) {
+        match SIGSTORE_JS_DIFFERS.iter().find(|(n, _)| n == name) {
             Some((_, why)) => {
                 assert!(
                     js_ok != ours_ok,
