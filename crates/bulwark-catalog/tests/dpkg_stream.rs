@@ -1,6 +1,7 @@
 //! A dpkg status far bigger than any whole-file limit is parsed by streaming, with
 //! bounded memory (issue 12, item 5). One test in this binary, so the process's peak RSS
 //! (`VmHWM`) is this test's.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use bulwark_catalog::os::dpkg::DpkgCataloger;
 use bulwark_catalog::{CatalogInput, Cataloger};

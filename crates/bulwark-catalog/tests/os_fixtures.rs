@@ -1,5 +1,6 @@
 //! OS detection and OS package catalogers against the shared real-world fixtures and
 //! the anchors' (Trivy, Syft, go-rpmdb) own expected results.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use bulwark_catalog::os::{self, release};
 use bulwark_catalog::{CatalogInput, CatalogOutput, Cataloger, ScanMode};

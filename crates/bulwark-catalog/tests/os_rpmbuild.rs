@@ -2,6 +2,7 @@
 //! `rpm --justdb`, and checks that the native SQLite reader gets name, epoch and source
 //! rpm back. Needs the `rpm` tools (Debian package `rpm`); fails with a clear message
 //! when they are missing.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use bulwark_catalog::os::rpm::{parse_rpmdb, RpmDbFormat};
 use std::path::Path;

@@ -5,6 +5,7 @@
 //!
 //! The allocation counts come from an instrumented global allocator, so the tests in
 //! this binary run one at a time (a lock) to keep the counts their own.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use std::alloc::System;
 use std::sync::Mutex;

@@ -2,6 +2,7 @@
 //! that is not a readable image, and every single file nothing recognises, is exit 2 with
 //! a message naming the file and what is wrong — never a "clean" scan of a "file".
 //! Symlinked lock files in a directory are read through the link, inside the root only.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod common;
 #[path = "../../bulwark-image/tests/common/mod.rs"]

@@ -1,6 +1,7 @@
 //! CLI behaviour on bundled and fixture inputs: formats, SBOM round trips, root
 //! filesystems against Trivy's reference output, and bad input (exit code 2 with a
 //! message saying what and where).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod common;
 use common::purls;

@@ -1,6 +1,7 @@
 //! `bulwark config` through the binary: Pod Security Standards conformance on the
 //! upstream fixtures, directories with good, bad and malformed files, formats, ignore
 //! files and exit codes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use serde_json::Value;
 use std::collections::BTreeSet;

@@ -6,6 +6,7 @@
 //! Needs `BULWARK_TEST_IMAGES` (set by scripts/test.sh) and Trivy (`BULWARK_TRIVY`). A
 //! missing prerequisite fails the test with the command to run: these tests must not
 //! pass by skipping.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use serde_json::Value;
 use std::collections::BTreeSet;

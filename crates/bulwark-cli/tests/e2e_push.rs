@@ -5,6 +5,7 @@
 //! password and a missing repository fail with exit 2 and the 401 / 404 error.
 //!
 //! Needs the images of `scripts/build-test-images.sh` in `BULWARK_TEST_IMAGES`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod common;
 use common::purls;

@@ -4,6 +4,7 @@
 //!
 //! Needs the images of `scripts/build-test-images.sh` in podman's store and in
 //! `BULWARK_TEST_IMAGES`, plus Debian's `docker-registry` and `podman`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod common;
 use common::purls;

@@ -8,6 +8,7 @@
 //! Needs the images of `scripts/build-test-images.sh` in `BULWARK_TEST_IMAGES`, the
 //! registry binary, and for interop `BULWARK_TEST_PYTHON` (a python with
 //! `cryptography` and `pynacl`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use bulwark_image::registry::{
     CredentialConfig, Credentials, Reference, RegistryConfig, Repository, Secret,

@@ -2,6 +2,7 @@
 //! entries are warnings naming the file; packages without an advisory source are listed
 //! as not checked; a huge dpkg status is read whole by streaming; every format says
 //! "incomplete"; `--exit-code` fails on an incomplete scan unless `--allow-incomplete`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod common;
 

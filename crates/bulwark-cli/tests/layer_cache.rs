@@ -7,6 +7,7 @@
 //! The second image is built by each test in its own temporary directory: a copy of the
 //! app image's OCI layout with one more manifest (the app's layers minus its top one,
 //! plus a new generated top layer), so both images share seven layer blobs.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use serde_json::Value;
 use sha2::Digest as _;

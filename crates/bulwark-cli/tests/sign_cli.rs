@@ -1,6 +1,7 @@
 //! `bulwark key generate` and `bulwark verify-blob` beyond the conformance suite:
 //! key files and their interop with the independent Python decrypter, refusing to
 //! overwrite, password handling, exit codes, JSON output.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! case in shared/fixtures/sigstore/conformance/bundle-verify, once with the
 //! artifact file and once with only `sha256:<hex>`. Cases named `*_fail` must be
 //! rejected (exit 1 or 2, never a crash), every other case must verify (exit 0).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! What a person sees (issue 11, item 7): no terminal injection from names and paths
 //! that come from the target, and each cause of an error named once.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod common;
 

@@ -5,6 +5,7 @@
 //! root), a keyless Fulcio + Rekor signature checked by identity, and the negative
 //! cases (a signature by an unknown key among valid ones, a manifest that is not the
 //! signed one, another identity).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use bulwark_cosign::verify::{self, Requirements, Signer};
 use bulwark_cosign::Image;

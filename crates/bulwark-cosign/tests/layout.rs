@@ -2,6 +2,7 @@
 //! and the bad inputs that must fail closed with their reason: another key, a payload
 //! for another digest, missing annotations, tampered blobs, a re-pointed tag, and
 //! malformed or oversized signature manifests and bundles.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use bulwark_cosign::store::{self, Format};
 use bulwark_cosign::verify::{self, Requirements, Signer};

@@ -2,6 +2,7 @@
 //! hashes each layer exactly once and finds what each scanner should; the verdict
 //! follows the gate; a deadline gives an error and no report; concurrent scans share
 //! the engine's pool.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use bulwark_engine::{Cancel, Engine, EngineConfig, Gate, ScanRequest, Scanners, TargetRequest};
 use flate2::write::GzEncoder;

@@ -2,6 +2,7 @@
 //! `Engine::scan` (what `bulwark scan --scanners secret,misconfig` calls): a secret
 //! in a deleted layer compared with Trivy, image-config checks, and config files found
 //! in a directory target.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};

@@ -7,6 +7,7 @@
 //!   lodash.template `<=4.5.0` (last_affected), RubyGems lodash-rails `<4.17.21`.
 //! - GHSA-29mw-wpgm-hmr9 (CVE-2020-28500): npm lodash and lodash-es `>=4.0.0 <4.17.21`,
 //!   lodash.trim `>=4.0.0 <=4.5.1`, RubyGems lodash-rails `>=4.0.0 <4.17.21`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -1,6 +1,7 @@
 //! The skip/fail policy, checked by re-running this test binary with a chosen
 //! environment: absent fixtures skip with a message in a plain run, and fail under
 //! `BULWARK_REQUIRE_ALL=1` or `CI=true`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use std::process::Command;
 

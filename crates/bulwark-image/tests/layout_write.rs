@@ -2,6 +2,7 @@
 //! `scripts/build-test-images.sh`, copied): a referrer artifact and a cosign-style
 //! `sha256-<hex>.sig` tag are written next to the image, found again through the
 //! referrers tag schema, and the layout still reads as the same image.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use bulwark_image::layout::OciLayout;
 use bulwark_image::oci::{self, MT_EMPTY, MT_OCI_MANIFEST};

@@ -1,5 +1,6 @@
 //! Real archives from `podman save` (docker-archive, oci-archive, oci-dir). Needs podman;
 //! run with `BULWARK_PODMAN_TESTS=1`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod common;
 

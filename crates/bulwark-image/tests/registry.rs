@@ -1,4 +1,5 @@
 //! Pulls from a real `docker-registry` (Debian's distribution 2.x) on a loopback port.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod registry_common;
 

@@ -1,5 +1,6 @@
 //! Explicit credentials (what the CLI builds from `BULWARK_USERNAME`/`BULWARK_PASSWORD`)
 //! override the Docker config; the library itself reads no environment variables.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod registry_common;
 

@@ -4,6 +4,7 @@
 //! `Bearer <token>` (answering 401 with a `WWW-Authenticate: Bearer realm=...` challenge
 //! otherwise) and a token endpoint that hands that token out only for the right basic
 //! credentials — the same dance Docker Hub does.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod registry_common;
 

@@ -3,6 +3,7 @@
 //! pushes, mounts, tags, deletes, referrers through the tag-schema fallback, and the
 //! typed errors (401, 404); plus retries, Retry-After and timeouts against scripted
 //! loopback servers.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use bulwark_image::oci::{self, Descriptor, MT_EMPTY, MT_OCI_MANIFEST};
 use bulwark_image::registry::{

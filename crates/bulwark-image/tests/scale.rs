@@ -2,6 +2,7 @@
 //! walked with peak RSS under 128 MiB. It needs a release build, so it is ignored in the
 //! dev run; `scripts/test.sh` (and so CI) runs it as
 //! `cargo nextest run --cargo-profile release -p bulwark-image --test scale --run-ignored ignored-only`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Scans Dockerfiles given on the command line and prints one JSON object per file
 //! (`{"path": ..., "findings": [...]}` or `{"path": ..., "error": ...}`), for the
 //! comparison benchmark in `bench/misconfig-vs-hadolint-trivy.py`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use bulwark_misconfig::{scan_dockerfile, CheckSelection};
 

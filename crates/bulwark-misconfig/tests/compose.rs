@@ -1,4 +1,5 @@
 //! docker-compose checks: one hardened service with no findings, then one edit per check.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use bulwark_misconfig::{scan_compose, CheckSelection, ComposeOptions, MisconfigError};
 

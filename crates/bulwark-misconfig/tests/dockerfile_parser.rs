@@ -1,4 +1,5 @@
 //! Parser tests: every syntax feature and the malformed inputs.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use bulwark_misconfig::dockerfile::parse;
 use bulwark_misconfig::MisconfigError;

@@ -1,5 +1,6 @@
 //! One failing and one passing Dockerfile per rule, asserting the id and line; plus
 //! suppression and selection.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use bulwark_misconfig::dockerfile::{scan_dockerfile_with, DockerfileOptions, LabelType};
 use bulwark_misconfig::{scan_dockerfile, CheckSelection};

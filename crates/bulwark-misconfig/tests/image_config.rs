@@ -1,5 +1,6 @@
 //! Image-config checks on the real test images (config JSON read from the docker-archive
 //! tar) and on a synthetic config exercising every check.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use std::io::Read;
 use std::path::PathBuf;

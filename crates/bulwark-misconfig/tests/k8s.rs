@@ -1,5 +1,6 @@
 //! Kubernetes scanning: per-check pass/fail manifests, resource discovery (multi-doc,
 //! `*List`, every pod-bearing kind), suppression, and hostile or broken input.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use std::time::{Duration, Instant};
 

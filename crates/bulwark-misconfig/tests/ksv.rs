@@ -1,5 +1,6 @@
 //! Parity with Trivy's Kubernetes KSV checks: for every check added under a KSV alias, a
 //! manifest that fires it and a close variant that does not.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use bulwark_misconfig::{scan_k8s, K8sOptions};
 

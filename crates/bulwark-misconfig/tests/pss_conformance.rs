@@ -3,6 +3,7 @@
 //! a fail fixture must fail for the right reason: the control its file name names (see
 //! `shared/fixtures/pss/README.md`) must be among the findings, and any other control
 //! only where the upstream fixture necessarily violates it too ([`co_violations`]).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,6 @@
 //! Rego custom checks: metadata in both forms, Dockerfile and Kubernetes inputs, line
 //! numbers from results, and the bad-policy errors.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use bulwark_core::Severity;
 use bulwark_misconfig::dockerfile::parse;

@@ -1,6 +1,7 @@
 //! Findings end to end: filtering (severity, unfixed, package class), `.bulwarkignore`,
 //! OpenVEX and CycloneDX VEX, and how findings render in the table, SARIF, HTML and
 //! CycloneDX outputs. Reports are hand-built (`common::findings_report`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod common;
 

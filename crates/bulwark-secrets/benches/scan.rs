@@ -2,6 +2,7 @@
 //! config files, logs and minified JavaScript, with keyword hits (`token`, `password`,
 //! `secret`, `AKIA`-like words) that mostly do not turn into findings, and a handful of
 //! real-shaped fake secrets. Run with `cargo bench -p bulwark-secrets`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use std::hint::black_box;
 

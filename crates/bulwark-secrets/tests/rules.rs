@@ -2,6 +2,7 @@
 //! reported by exactly that rule, on the right line, with the secret redacted; negative
 //! samples (wrong length, wrong prefix, placeholder, failed validation) must not be
 //! reported by that rule.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Scanner behaviour beyond single rules: allow-lists, redaction, multi-line keys,
 //! large files, binary skipping, configuration.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! cosign-made signature layers (containers/image fixtures), sigstore-rs simple-signing
 //! vectors, DSSE vectors (spec, in-toto-golang, sigstore-go), cosign attestation and
 //! cosign v3 image-signature bundles.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use bulwark_sign::bundle::Envelope;
 use bulwark_sign::cosign::{self, Options, SignatureLayer, Verifier};

@@ -1,5 +1,6 @@
 //! The signing API round-trips through the verifiers, and tampering in each part is
 //! caught with the reason named.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use bulwark_sign::cosign::{self, Options, SignatureLayer, Verifier};
 use bulwark_sign::dsse::Statement;

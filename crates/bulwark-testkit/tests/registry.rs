@@ -1,5 +1,6 @@
 //! The harness itself: a TLS + htpasswd registry comes up, trusts only its own CA and
 //! enforces the password.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use base64::Engine as _;
 use bulwark_testkit::{Registry, RegistryOptions};

@@ -3,6 +3,7 @@
 //! process per scheme. Oracles are installed by
 //! `scripts/setup-version-oracles.sh`; a missing oracle fails the test.
 //! Run with `--nocapture` to see the per-scheme figures.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod common;
 

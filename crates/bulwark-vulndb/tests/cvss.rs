@@ -1,5 +1,6 @@
 //! CVSS calculators against published scores, an independent implementation, and
 //! exhaustive property checks.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use bulwark_core::Severity;
 use bulwark_vulndb::cvss::{rating, score, CvssError, CvssVersion};

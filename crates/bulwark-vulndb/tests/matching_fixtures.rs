@@ -3,6 +3,7 @@
 //! For each record, packages are placed just below, at and just above its boundaries,
 //! and the expectations are derived by hand from the record's events (quoted in each
 //! test's comments), never from this crate's output.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use bulwark_core::{Ecosystem, FixStatus, OsInfo, Package, Severity, SourcePackage, VulnFinding};
 use bulwark_vulndb::matching::{match_package, osv_ecosystem_for, MatchOutcome};

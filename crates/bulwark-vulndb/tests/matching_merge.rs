@@ -1,4 +1,5 @@
 //! Alias merging, enrichment and severity precedence over real GHSA/CVE/distro records.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use bulwark_core::{Ecosystem, FixStatus, OsInfo, Package, Severity, VulnFinding};
 use bulwark_vulndb::matching::{attach_enrichment, identity_ids, match_package, merge_findings};

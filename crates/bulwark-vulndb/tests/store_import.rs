@@ -1,5 +1,6 @@
 //! Import, lookup, export and enrichment tests of the vulnerability store against the
 //! real OSV fixtures and hand-made bad inputs.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Update tests against a local HTTP server on 127.0.0.1 that serves the osv.dev bulk
 //! layout, and the concurrency test (readers looping while generations are swapped).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 mod common;
 
