@@ -157,6 +157,7 @@ fn push_then_sbom_over_tls_with_docker_config_credentials() {
 #[test]
 fn credentials_from_a_docker_credential_helper() {
     use std::os::unix::fs::PermissionsExt as _;
+    let _images = bulwark_fixtures::images_or_skip!();
     let Some(reg) = bulwark_testkit::Registry::start(
         bulwark_testkit::RegistryOptions::tls_with_auth("helper-user", "helper-pw"),
     ) else {
@@ -233,6 +234,7 @@ fn credentials_from_a_docker_credential_helper() {
 
 #[test]
 fn push_to_a_digest_the_image_does_not_have_pushes_nothing() {
+    let _images = bulwark_fixtures::images_or_skip!();
     let tmp = tempfile::tempdir().expect("tempdir");
     let archive = images().join("app.docker.tar");
     let dest = format!("127.0.0.1:1/x/y@sha256:{}", "0".repeat(64));
