@@ -10,8 +10,8 @@
 //!   protocol a production registry speaks, not a mock.
 //! - [`Registry::start`] returns `None` (after printing one line saying why) when the
 //!   `docker-registry` binary is absent, so a developer without it sees the test skip
-//!   rather than fail; with `CI=true` in the environment it panics instead, so CI can
-//!   never turn green by skipping.
+//!   rather than fail; under `CI=true` or `BULWARK_REQUIRE_ALL=1` it panics instead
+//!   (`bulwark_fixtures::absent`), so the full suite can never turn green by skipping.
 //! - [`hanging_listener`] and [`ScriptedServer`]: loopback servers for failure tests (a
 //!   registry that never answers; canned statuses such as 429 and 503).
 //!
@@ -26,7 +26,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Where Debian's package puts the registry binary.
@@ -79,27 +79,16 @@ pub struct Registry {
     token_service: Option<TokenService>,
 }
 
-/// Prints the skip notice once per test binary.
-fn skip_notice() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        eprintln!(
-            "SKIPPED: {REGISTRY_BIN} is missing; install Debian's `docker-registry` package \
-             (scripts/setup-test-env.sh) to run the registry tests"
-        );
-    });
-}
-
 impl Registry {
     /// Starts a registry, or returns `None` when the binary is not installed (see the
     /// crate docs). Panics when the binary is there but the registry does not come up
     /// within 20 s (its log is in the message).
     pub fn start(opts: RegistryOptions) -> Option<Registry> {
         if !Path::new(REGISTRY_BIN).exists() {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{REGISTRY_BIN} is missing in CI: scripts/setup-test-env.sh installs it");
-            }
-            skip_notice();
+            bulwark_fixtures::absent(
+                REGISTRY_BIN,
+                "install Debian's `docker-registry` package (scripts/setup-test-env.sh) to run the registry tests",
+            );
             return None;
         }
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
