@@ -167,20 +167,75 @@ fn every_format_says_incomplete() {
     assert!(html.contains("id=\"incomplete\""), "banner");
     assert!(html.contains("Incomplete scan"));
 
-    // A complete scan says nothing of the kind (control): Debian is mapped.
+    // A complete scan says nothing of the kind (control): Debian is mapped, and the DB
+    // holds Debian advisories (one record, for another package).
     let ok = tempfile::tempdir().unwrap();
     let deb = rootfs(
         ok.path(),
         "ID=debian\nVERSION_ID=\"12\"\n",
         &stanza("bash", "5.2-1"),
     );
-    let o = scan(&deb, &["-f", "json"]);
+    let osv_deb = osv_with_debian(ok.path());
+    let o = scan_with(&deb, &osv_deb, &["-f", "json"]);
     let r = json_ok(&o);
     assert!(r.get("incomplete").is_none(), "{r}");
     assert!(r.get("not_checked").is_none());
-    let o = scan(&deb, &["--exit-code", "3"]);
+    let o = scan_with(&deb, &osv_deb, &["--exit-code", "3"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(!String::from_utf8_lossy(&o.stdout).contains("INCOMPLETE"));
+}
+
+/// examples/osv (Alpine, PyPI, npm) plus one Debian record for a package no test has.
+fn osv_with_debian(dir: &Path) -> String {
+    let d = dir.join("osv-deb");
+    std::fs::create_dir_all(&d).unwrap();
+    for e in std::fs::read_dir(osv()).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, d.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        d.join("DSA-0000-1.json"),
+        r#"{"id":"DSA-0000-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Debian:12","name":"no-such-package"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.0-1"}]}]}]}"#,
+    )
+    .unwrap();
+    d.display().to_string()
+}
+
+fn scan_with(target: &Path, osv_dir: &str, extra: &[&str]) -> Output {
+    let t = target.display().to_string();
+    let mut args = vec!["scan", t.as_str(), "--osv-dir", osv_dir];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+/// A mapped ecosystem the DB holds no advisories for is not checked either: a DB
+/// imported from Alpine, PyPI and npm records says nothing about Debian packages, so
+/// their zero findings must not read as "clean".
+#[test]
+fn packages_of_an_ecosystem_missing_from_the_db_are_not_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let deb = rootfs(
+        dir.path(),
+        "ID=debian\nVERSION_ID=\"12\"\n",
+        &stanza("bash", "5.2-1"),
+    );
+    let r = json_ok(&scan(&deb, &["-f", "json"]));
+    let nc = r["not_checked"].as_array().expect("not_checked");
+    assert_eq!(nc.len(), 1, "{r}");
+    assert_eq!(nc[0]["name"], "bash");
+    assert!(
+        nc[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("holds no Debian advisories"),
+        "{r}"
+    );
+    assert!(r["incomplete"].as_array().is_some_and(|a| !a.is_empty()));
+    // The gate fails an incomplete scan unless told otherwise.
+    let o = scan(&deb, &["--exit-code", "3"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let o = scan(&deb, &["--exit-code", "3", "--allow-incomplete"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
 #[test]

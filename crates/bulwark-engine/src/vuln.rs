@@ -106,8 +106,18 @@ pub fn match_report(report: &mut Report, db: &VulnDb) -> Result<MatchStats, Engi
         });
     }
     report.vulnerabilities = merged;
+    // Ecosystems the DB has advisories for: a mapped ecosystem it lacks is "not checked",
+    // never a silent zero.
+    let in_db: std::collections::BTreeSet<String> = db
+        .info()
+        .map_err(db_err)?
+        .sources
+        .into_iter()
+        .filter(|s| s.records > 0)
+        .map(|s| s.name)
+        .collect();
     let (not_checked, gaps) =
-        bulwark_vulndb::matching::coverage_gaps(&report.packages, os.as_ref());
+        bulwark_vulndb::matching::coverage_gaps(&report.packages, os.as_ref(), Some(&in_db));
     report.not_checked = not_checked;
     for g in gaps {
         report.mark_incomplete(g);

@@ -123,10 +123,14 @@ pub fn not_checked_reason(pkg: &Package, os: Option<&OsInfo>) -> Option<String> 
 
 /// The packages of a report that no advisory source covers, and one
 /// [`IncompleteReason`](bulwark_core::IncompleteReason) per distinct reason (with a count),
-/// for the report's `not_checked` and `incomplete` lists.
+/// for the report's `not_checked` and `incomplete` lists. `in_db`, when given, names
+/// the ecosystems (OSV base names) the DB holds advisories for: a package whose
+/// ecosystem is mapped but absent from the DB (a DB imported from npm records only,
+/// scanning a Debian image) was not checked either.
 pub fn coverage_gaps(
     packages: &[Package],
     os: Option<&OsInfo>,
+    in_db: Option<&std::collections::BTreeSet<String>>,
 ) -> (
     Vec<bulwark_core::NotChecked>,
     Vec<bulwark_core::IncompleteReason>,
@@ -134,7 +138,13 @@ pub fn coverage_gaps(
     let mut listed = Vec::new();
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for p in packages {
-        if let Some(reason) = not_checked_reason(p, os) {
+        let missing_in_db = || {
+            let (base, _, _) = osv_ecosystem_for(p, os)?;
+            in_db.filter(|have| !have.contains(&base)).map(|_| {
+                format!("the vulnerability DB holds no {base} advisories (import or update that source)")
+            })
+        };
+        if let Some(reason) = not_checked_reason(p, os).or_else(missing_in_db) {
             *counts.entry(reason.clone()).or_default() += 1;
             listed.push(bulwark_core::NotChecked {
                 name: p.name.clone(),

@@ -96,7 +96,7 @@ fn gaps_are_grouped_by_reason_with_counts() {
         pkg(Ecosystem::Npm, "lodash"),
         pkg(Ecosystem::Conan, "zlib"),
     ];
-    let (listed, reasons) = coverage_gaps(&pkgs, Some(&o));
+    let (listed, reasons) = coverage_gaps(&pkgs, Some(&o), None);
     let names: Vec<&str> = listed.iter().map(|n| n.name.as_str()).collect();
     assert_eq!(names, ["a", "b", "zlib"]);
     assert_eq!(reasons.len(), 2);
@@ -105,6 +105,6 @@ fn gaps_are_grouped_by_reason_with_counts() {
         == "2 package(s) not checked for vulnerabilities: Amazon Linux (amazon 2) is detected but bulwark has no advisory source for it"));
     assert!(reasons.iter().any(|r| r.message
         == "1 package(s) not checked for vulnerabilities: no advisory source for conan packages"));
-    let (listed, reasons) = coverage_gaps(&[pkg(Ecosystem::Npm, "x")], None);
+    let (listed, reasons) = coverage_gaps(&[pkg(Ecosystem::Npm, "x")], None, None);
     assert!(listed.is_empty() && reasons.is_empty());
 }
