@@ -798,3 +798,88 @@ fn interop_with_the_independent_python_signer() {
     let o = pyrun(&["verify", &reg.host(), "interop/img", &digest, "other.pub"]);
     expect(&o, 1, "python rejects another key");
 }
+
+/// Keyless through the CLI: a real cosign keyless signature (Fulcio certificate, Rekor
+/// SET; shared/fixtures/sigstore/containers-image) stored under the `.sig` tag of an OCI
+/// layout verifies with `--certificate-identity`/`--certificate-oidc-issuer` and the
+/// production trusted root, and not for another identity or without a trusted root.
+#[test]
+fn keyless_cosign_signature_verifies_by_identity_from_the_cli() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let fx = bulwark_fixtures::fixtures_or_skip!();
+    let case = fx.join("sigstore/containers-image/dir-img-cosign-fulcio-rekor-valid");
+    let root = fx.join("sigstore/trusted-root/production/trusted_root.json");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("layout");
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).expect("blobs");
+    let put = |data: &[u8]| {
+        let d = hex::encode(sha2::Sha256::digest(data));
+        std::fs::write(blobs.join(&d), data).expect("blob");
+        (format!("sha256:{d}"), data.len())
+    };
+    let manifest = std::fs::read(case.join("manifest.json")).expect("manifest");
+    let (image_digest, image_size) = put(&manifest);
+    // signature-1: a line naming the format, then the layer as JSON.
+    let raw = std::fs::read(case.join("signature-1")).expect("signature");
+    let body = &raw[raw.iter().position(|b| *b == b'\n').expect("header line") + 1..];
+    let sig: Value = serde_json::from_slice(body).expect("signature json");
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(sig["payload"].as_str().expect("payload"))
+        .expect("base64");
+    let (payload_digest, payload_size) = put(&payload);
+    let (config_digest, config_size) = put(b"{}");
+    let sig_manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": config_digest, "size": config_size},
+        "layers": [{"mediaType": sig["mimeType"], "digest": payload_digest,
+                    "size": payload_size, "annotations": sig["annotations"]}],
+    }))
+    .expect("json");
+    let (sig_digest, sig_size) = put(&sig_manifest);
+    let sig_tag = format!("{}.sig", image_digest.replace(':', "-"));
+    let entry = |digest: &str, size: usize, tag: &str| {
+        serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest, "size": size,
+            "annotations": {"org.opencontainers.image.ref.name": tag}})
+    };
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [
+            entry(&image_digest, image_size, "img"), entry(&sig_digest, sig_size, &sig_tag)]}))
+        .expect("json"),
+    )
+    .expect("index");
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)
+        .expect("oci-layout");
+
+    let image = format!("oci:{}:img", dir.display());
+    let root = root.display().to_string();
+    let verify = |identity: &str, with_root: bool| {
+        let mut args = vec![
+            "verify",
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            "https://github.com/login/oauth",
+            "--format",
+            "json",
+        ];
+        if with_root {
+            args.extend(["--trusted-root", root.as_str()]);
+        }
+        args.push(image.as_str());
+        bulwark(tmp.path(), &args, None)
+    };
+    let o = verify("mitr@redhat.com", true);
+    expect(&o, 0, "keyless by identity");
+    assert_eq!(json_of(&o)["verified"], true, "{}", text(&o));
+    let o = verify("someone@example.com", true);
+    let out = expect(&o, 1, "another identity");
+    assert!(out.contains("does not match"), "{out}");
+    let o = verify("mitr@redhat.com", false);
+    assert_ne!(o.status.code(), Some(0), "no trusted root: {}", text(&o));
+}
