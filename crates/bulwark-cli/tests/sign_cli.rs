@@ -124,20 +124,7 @@ fn key_generate_password_rules() {
     assert!(common::stderr(&out).contains("ecdsa-p256 or ed25519"));
 }
 
-fn conf() -> String {
-    fixture("sigstore/conformance/bundle-verify")
-}
-fn prod_root() -> String {
-    fixture("sigstore/trusted-root/production/trusted_root.json")
-}
-fn fixture(rel: &str) -> String {
-    bulwark_fixtures::fixtures_location()
-        .join(rel)
-        .to_string_lossy()
-        .into_owned()
-}
-const ID: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
-const ISS: &str = "https://token.actions.githubusercontent.com";
+use common::{conf, fixture, prod_root};
 
 #[test]
 fn verify_blob_exit_codes_and_json() {
@@ -154,9 +141,9 @@ fn verify_blob_exit_codes_and_json() {
             "--trusted-root",
             &prod_root(),
             "--certificate-identity",
-            ID,
+            common::CONFORMANCE_IDENTITY,
             "--certificate-oidc-issuer",
-            ISS,
+            common::CONFORMANCE_ISSUER,
             "--format",
             "json",
             &a,
@@ -166,7 +153,7 @@ fn verify_blob_exit_codes_and_json() {
     assert_eq!(ok.status.code(), Some(0), "{}", common::stderr(&ok));
     let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(v["verified"], true);
-    assert_eq!(v["san"][0], ID);
+    assert_eq!(v["san"][0], common::CONFORMANCE_IDENTITY);
     assert_eq!(v["tlog_entries"][0]["inclusion_proof"], true);
     assert_eq!(v["tlog_entries"][0]["signed_entry_timestamp"], true);
 
@@ -182,7 +169,7 @@ fn verify_blob_exit_codes_and_json() {
             "--certificate-identity",
             "someone@example.com",
             "--certificate-oidc-issuer",
-            ISS,
+            common::CONFORMANCE_ISSUER,
             &a,
         ],
         None,
@@ -205,7 +192,7 @@ fn verify_blob_exit_codes_and_json() {
             "--certificate-identity-regexp",
             "https://github.com/sigstore-conformance/.*",
             "--certificate-oidc-issuer",
-            ISS,
+            common::CONFORMANCE_ISSUER,
             &a,
         ],
         None,
@@ -220,9 +207,9 @@ fn verify_blob_exit_codes_and_json() {
             "--bundle",
             &bundle,
             "--certificate-identity",
-            ID,
+            common::CONFORMANCE_IDENTITY,
             "--certificate-oidc-issuer",
-            ISS,
+            common::CONFORMANCE_ISSUER,
             &a,
         ],
         None,
@@ -243,9 +230,9 @@ fn verify_blob_exit_codes_and_json() {
                 "--trusted-root",
                 &prod_root(),
                 "--certificate-identity",
-                ID,
+                common::CONFORMANCE_IDENTITY,
                 "--certificate-oidc-issuer",
-                ISS,
+                common::CONFORMANCE_ISSUER,
                 art,
             ],
             None,
@@ -270,9 +257,9 @@ fn verify_blob_exit_codes_and_json() {
             "--trusted-root",
             &prod_root(),
             "--certificate-identity",
-            ID,
+            common::CONFORMANCE_IDENTITY,
             "--certificate-oidc-issuer",
-            ISS,
+            common::CONFORMANCE_ISSUER,
             &a,
         ],
         None,

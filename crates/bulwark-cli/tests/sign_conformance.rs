@@ -9,20 +9,7 @@ mod common;
 use sha2::Digest;
 use std::path::Path;
 
-fn conf() -> String {
-    fixture("sigstore/conformance/bundle-verify")
-}
-fn prod_root() -> String {
-    fixture("sigstore/trusted-root/production/trusted_root.json")
-}
-fn fixture(rel: &str) -> String {
-    bulwark_fixtures::fixtures_location()
-        .join(rel)
-        .to_string_lossy()
-        .into_owned()
-}
-const DEFAULT_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
-const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
+use common::{conf, prod_root};
 
 /// Cases bulwark does not handle yet, each with the reason. They must still fail
 /// closed (non-zero exit) — a gap may never turn into a false "verified".
@@ -219,8 +206,8 @@ fn cases() -> Vec<Case> {
             },
             key: Some(case.join("key.pub")).filter(|k| k.exists()),
             identity: (
-                read_trim(&case.join("identity")).unwrap_or(DEFAULT_IDENTITY.into()),
-                read_trim(&case.join("issuer")).unwrap_or(DEFAULT_ISSUER.into()),
+                read_trim(&case.join("identity")).unwrap_or(common::CONFORMANCE_IDENTITY.into()),
+                read_trim(&case.join("issuer")).unwrap_or(common::CONFORMANCE_ISSUER.into()),
             ),
         })
         .collect()

@@ -40,3 +40,25 @@ pub fn purls(report: &serde_json::Value) -> std::collections::BTreeSet<String> {
         .map(|p| p["purl"].as_str().unwrap_or_default().to_string())
         .collect()
 }
+
+/// A file or folder of the shared fixtures, as a string argument.
+pub fn fixture(rel: &str) -> String {
+    bulwark_fixtures::fixtures_location()
+        .join(rel)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The Sigstore conformance suite's `bundle-verify` cases.
+pub fn conf() -> String {
+    fixture("sigstore/conformance/bundle-verify")
+}
+
+/// Sigstore's production trusted root.
+pub fn prod_root() -> String {
+    fixture("sigstore/trusted-root/production/trusted_root.json")
+}
+
+/// The identity and issuer the conformance suite's keyless cases were signed with.
+pub const CONFORMANCE_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+pub const CONFORMANCE_ISSUER: &str = "https://token.actions.githubusercontent.com";
