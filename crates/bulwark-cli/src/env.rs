@@ -117,6 +117,11 @@ pub fn registry_config_for(insecure: bool, ca_file: Option<PathBuf>) -> Result<R
     })
 }
 
+/// The trusted root file named by `BULWARK_TRUSTED_ROOT`, if set.
+pub fn trusted_root() -> Option<PathBuf> {
+    var(crate::cmd::sign::TRUSTED_ROOT_ENV).map(PathBuf::from)
+}
+
 /// The daemon socket named by `DOCKER_HOST`, if set.
 pub fn daemon_socket() -> Result<Option<PathBuf>> {
     match var_string("DOCKER_HOST") {

@@ -10,7 +10,7 @@ use bulwark_cosign::store::Format as StoreFormat;
 use bulwark_cosign::verify::{Report, Requirements, Signer};
 use bulwark_cosign::Image;
 use bulwark_sign::simple_signing::ReferenceMatch;
-use bulwark_sign::{KeyRef, Matcher, TrustedRoot};
+use bulwark_sign::KeyRef;
 use clap::Args;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -110,27 +110,11 @@ fn print_stored(image: &Image, s: &bulwark_cosign::store::Stored) {
     }
 }
 
-/// Who may have signed, as flags.
+/// Who may have signed, as flags, and whether a transparency-log proof is required.
 #[derive(Debug, Args)]
 pub struct SignerArgs {
-    /// Public key (PEM path, `file://PATH`, `env://NAME`; a certificate is accepted).
-    #[arg(long, conflicts_with_all = ["certificate_identity", "certificate_identity_regexp"])]
-    key: Option<String>,
-    /// Expected certificate identity (SAN), exact.
-    #[arg(long)]
-    certificate_identity: Option<String>,
-    /// Expected certificate identity as a regular expression (whole-value match).
-    #[arg(long, conflicts_with = "certificate_identity")]
-    certificate_identity_regexp: Option<String>,
-    /// Expected OIDC issuer, exact.
-    #[arg(long)]
-    certificate_oidc_issuer: Option<String>,
-    /// Expected OIDC issuer as a regular expression.
-    #[arg(long, conflicts_with = "certificate_oidc_issuer")]
-    certificate_oidc_issuer_regexp: Option<String>,
-    /// trusted_root.json for keyless verification (default: $BULWARK_TRUSTED_ROOT).
-    #[arg(long)]
-    trusted_root: Option<PathBuf>,
+    #[command(flatten)]
+    who: crate::cmd::sign::SignerFlags,
     /// With --key: require a transparency-log proof (bulwark's own signatures have none).
     #[arg(long)]
     require_tlog: bool,
@@ -141,41 +125,18 @@ fn requirements(
     reference: ReferenceMatch,
     ann: BTreeMap<String, String>,
 ) -> Result<Requirements> {
-    let root_path = s
-        .trusted_root
-        .clone()
-        .or_else(|| std::env::var_os(crate::cmd::sign::TRUSTED_ROOT_ENV).map(PathBuf::from));
-    let root = root_path
-        .as_deref()
-        .map(TrustedRoot::from_file)
-        .transpose()?
-        .map(Box::new);
-    let signer = if let Some(k) = &s.key {
-        let r: KeyRef = k.parse()?;
-        Signer::Key(r.public_key()?)
-    } else {
-        let san = match (&s.certificate_identity, &s.certificate_identity_regexp) {
-            (Some(x), _) => Matcher::Exact(x.clone()),
-            (None, Some(r)) => Matcher::regex(r)?,
-            (None, None) => bail!(
-                "give --key, or --certificate-identity/--certificate-identity-regexp with --certificate-oidc-issuer"
-            ),
-        };
-        let issuer = match (
-            &s.certificate_oidc_issuer,
-            &s.certificate_oidc_issuer_regexp,
-        ) {
-            (Some(x), _) => Matcher::Exact(x.clone()),
-            (None, Some(r)) => Matcher::regex(r)?,
-            (None, None) => bail!("keyless verification needs --certificate-oidc-issuer"),
-        };
-        let Some(root) = root.clone() else {
-            bail!(
-                "keyless verification needs a trusted root: give --trusted-root FILE or set {} (bulwark never fetches one)",
-                crate::cmd::sign::TRUSTED_ROOT_ENV
-            );
-        };
-        Signer::Identity { san, issuer, root }
+    let root = s.who.trusted_root()?.map(Box::new);
+    let signer = match s.who.signer()? {
+        crate::cmd::sign::Signer::Key(key) => Signer::Key(key),
+        crate::cmd::sign::Signer::Identity { san, issuer } => {
+            let Some(root) = root.clone() else {
+                bail!(
+                    "keyless verification needs a trusted root: give --trusted-root FILE or set {} (bulwark never fetches one)",
+                    crate::cmd::sign::TRUSTED_ROOT_ENV
+                );
+            };
+            Signer::Identity { san, issuer, root }
+        }
     };
     if s.require_tlog && root.is_none() {
         bail!("--require-tlog needs --trusted-root (the Rekor keys)");

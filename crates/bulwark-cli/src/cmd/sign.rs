@@ -116,12 +116,13 @@ fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
+/// Who may have signed: a managed key, or a Fulcio identity and issuer (with the
+/// trusted root they chain to). Shared by `verify-blob`, `verify` and
+/// `verify-attestation`.
 #[derive(Debug, Args)]
-pub struct VerifyBlobArgs {
-    /// The Sigstore bundle (JSON, v0.1–v0.3).
-    #[arg(long)]
-    bundle: PathBuf,
-    /// Managed public key (PEM path, `file://PATH` or `env://NAME`).
+pub struct SignerFlags {
+    /// Managed public key (PEM path, `file://PATH` or `env://NAME`; a certificate is
+    /// accepted).
     #[arg(long, conflicts_with_all = ["certificate_identity", "certificate_identity_regexp"])]
     key: Option<String>,
     /// Expected certificate identity (SAN: e-mail or URI), exact.
@@ -139,6 +140,59 @@ pub struct VerifyBlobArgs {
     /// trusted_root.json (Sigstore TrustedRoot). Default: $BULWARK_TRUSTED_ROOT.
     #[arg(long)]
     trusted_root: Option<PathBuf>,
+}
+
+/// The signer the flags name.
+pub enum Signer {
+    /// A managed key.
+    Key(bulwark_sign::PublicKey),
+    /// A certificate identity and OIDC issuer.
+    Identity { san: Matcher, issuer: Matcher },
+}
+
+impl SignerFlags {
+    /// The key, or the identity and issuer; an error when neither is given fully.
+    pub fn signer(&self) -> Result<Signer> {
+        if let Some(k) = &self.key {
+            let r: KeyRef = k.parse()?;
+            return Ok(Signer::Key(r.public_key()?));
+        }
+        let san = match (&self.certificate_identity, &self.certificate_identity_regexp) {
+            (Some(s), _) => Matcher::Exact(s.clone()),
+            (None, Some(r)) => Matcher::regex(r)?,
+            (None, None) => bail!(
+                "give --key, or --certificate-identity/--certificate-identity-regexp with --certificate-oidc-issuer"
+            ),
+        };
+        let issuer = match (
+            &self.certificate_oidc_issuer,
+            &self.certificate_oidc_issuer_regexp,
+        ) {
+            (Some(s), _) => Matcher::Exact(s.clone()),
+            (None, Some(r)) => Matcher::regex(r)?,
+            (None, None) => bail!("keyless verification needs --certificate-oidc-issuer"),
+        };
+        Ok(Signer::Identity { san, issuer })
+    }
+
+    /// The trusted root from `--trusted-root`, else `$BULWARK_TRUSTED_ROOT`, if either.
+    pub fn trusted_root(&self) -> Result<Option<TrustedRoot>> {
+        self.trusted_root
+            .clone()
+            .or_else(crate::env::trusted_root)
+            .map(|p| TrustedRoot::from_file(&p))
+            .transpose()
+            .map_err(Into::into)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyBlobArgs {
+    /// The Sigstore bundle (JSON, v0.1–v0.3).
+    #[arg(long)]
+    bundle: PathBuf,
+    #[command(flatten)]
+    signer: SignerFlags,
     /// With --key: accept a bundle that has no transparency log entry (entries that
     /// are present are still verified).
     #[arg(long)]
@@ -157,36 +211,15 @@ pub fn run_verify_blob(a: VerifyBlobArgs) -> Result<u8> {
     if a.format != "text" && a.format != "json" {
         bail!("--format {}: use text or json", a.format);
     }
-    let policy = if let Some(k) = &a.key {
-        let r: KeyRef = k.parse()?;
-        Policy::Key {
-            key: r.public_key()?,
+    let policy = match a.signer.signer()? {
+        Signer::Key(key) => Policy::Key {
+            key,
             require_tlog: !a.insecure_ignore_tlog,
-        }
-    } else {
-        let san = match (&a.certificate_identity, &a.certificate_identity_regexp) {
-            (Some(s), _) => Matcher::Exact(s.clone()),
-            (None, Some(r)) => Matcher::regex(r)?,
-            (None, None) => bail!(
-                "give --key, or --certificate-identity/--certificate-identity-regexp with --certificate-oidc-issuer"
-            ),
-        };
-        let issuer = match (
-            &a.certificate_oidc_issuer,
-            &a.certificate_oidc_issuer_regexp,
-        ) {
-            (Some(s), _) => Matcher::Exact(s.clone()),
-            (None, Some(r)) => Matcher::regex(r)?,
-            (None, None) => bail!("keyless verification needs --certificate-oidc-issuer"),
-        };
-        Policy::Identity { san, issuer }
+        },
+        Signer::Identity { san, issuer } => Policy::Identity { san, issuer },
     };
-    let root_path = a
-        .trusted_root
-        .clone()
-        .or_else(|| std::env::var_os(TRUSTED_ROOT_ENV).map(PathBuf::from));
-    let root = match (&root_path, &policy) {
-        (Some(p), _) => TrustedRoot::from_file(p)?,
+    let root = match (a.signer.trusted_root()?, &policy) {
+        (Some(r), _) => r,
         (None, Policy::Key { require_tlog: false, .. }) => TrustedRoot::default(),
         (None, Policy::Key { .. }) => bail!(
             "--key checks the bundle's transparency log entry, which needs a trusted root: give --trusted-root FILE or set {TRUSTED_ROOT_ENV}, or pass --insecure-ignore-tlog"
