@@ -159,6 +159,24 @@ pub struct Report {
 const LEGACY: &str = "legacy-tag";
 const REFERRER: &str = "referrer";
 
+/// Checks a layer descriptor before anything is fetched: the media type expected of a
+/// `what` layer, and at most `max` bytes.
+fn check_layer(d: &Descriptor, media_type: &str, max: u64, what: &str) -> Result<()> {
+    if d.media_type != media_type {
+        return Err(crate::error::malformed(format!(
+            "not a {what} layer (media type {})",
+            d.media_type
+        )));
+    }
+    if d.size > max {
+        return Err(crate::error::malformed(format!(
+            "the {what} is {} bytes (at most {max})",
+            d.size
+        )));
+    }
+    Ok(())
+}
+
 /// Keeps going on a per-signature problem; stops on unreadable storage.
 fn soft<T>(
     r: Result<T>,
@@ -296,7 +314,6 @@ fn layers_of(v: &serde_json::Value) -> Result<Vec<Descriptor>> {
         .map_err(|e| crate::error::malformed(format!("the referrer has no valid layers: {e}")))
 }
 
-/// Reads the bundle (first layer) of a referrer.
 /// The referrer's bundle, its layers, and its simple-signing payload when it has one.
 fn read_bundle(
     image: &Image,
@@ -306,18 +323,7 @@ fn read_bundle(
     let first = layers
         .first()
         .ok_or_else(|| crate::error::malformed("the referrer has no layers"))?;
-    if first.media_type != BUNDLE_MEDIA_TYPE {
-        return Err(crate::error::malformed(format!(
-            "the referrer's first layer is a {}, not a bundle",
-            first.media_type
-        )));
-    }
-    if first.size > MAX_BUNDLE_BLOB {
-        return Err(crate::error::malformed(format!(
-            "the bundle is {} bytes (at most {MAX_BUNDLE_BLOB})",
-            first.size
-        )));
-    }
+    check_layer(first, BUNDLE_MEDIA_TYPE, MAX_BUNDLE_BLOB, "bundle")?;
     // A message-signature referrer also carries its payload: fetch both at once.
     let payload_desc = layers
         .iter()
@@ -417,20 +423,8 @@ fn legacy_signatures(
         now,
     };
     for (at, d) in legacy_layers(image, "sig", &mut out)? {
-        if d.media_type != SIMPLE_SIGNING_MEDIA_TYPE {
-            out.push(Checked::failed(
-                LEGACY,
-                at,
-                format!("not a signature layer (media type {})", d.media_type),
-            ));
-            continue;
-        }
-        if d.size > MAX_PAYLOAD as u64 {
-            out.push(Checked::failed(
-                LEGACY,
-                at,
-                format!("the payload is {} bytes (at most {MAX_PAYLOAD})", d.size),
-            ));
+        if let Err(e) = check_layer(&d, SIMPLE_SIGNING_MEDIA_TYPE, MAX_PAYLOAD as u64, "payload") {
+            out.push(Checked::failed(LEGACY, at, e.to_string()));
             continue;
         }
         let Some(payload) = soft(
@@ -481,12 +475,7 @@ fn referrer_signatures(
                     .ok_or_else(|| {
                         crate::error::malformed("the referrer carries no simple-signing payload")
                     })?;
-                if pl.size > MAX_PAYLOAD as u64 {
-                    return Err(crate::error::malformed(format!(
-                        "the payload is {} bytes (at most {MAX_PAYLOAD})",
-                        pl.size
-                    )));
-                }
+                check_layer(pl, SIMPLE_SIGNING_MEDIA_TYPE, MAX_PAYLOAD as u64, "payload")?;
                 let payload = match prefetched {
                     Some(p) => p,
                     None => image.location.blob(&pl.digest, MAX_PAYLOAD as u64)?,
@@ -586,18 +575,7 @@ pub fn verify_attestations(
 
     for (at, d) in legacy_layers(image, "att", &mut out)? {
         let r: Result<Checked> = (|| {
-            if d.media_type != DSSE_MEDIA_TYPE {
-                return Err(crate::error::malformed(format!(
-                    "not an attestation layer (media type {})",
-                    d.media_type
-                )));
-            }
-            if d.size > MAX_ENVELOPE_BLOB {
-                return Err(crate::error::malformed(format!(
-                    "the envelope is {} bytes (at most {MAX_ENVELOPE_BLOB})",
-                    d.size
-                )));
-            }
+            check_layer(&d, DSSE_MEDIA_TYPE, MAX_ENVELOPE_BLOB, "DSSE envelope")?;
             let key = match &req.signer {
                 Signer::Key(k) => k,
                 Signer::Identity { .. } => {
