@@ -151,15 +151,28 @@ fn check_manifest(
         || v.get("manifests").is_some();
     if is_index {
         if depth > 2 {
-            return Err(malformed("indexes nested too deep"));
+            return Err(malformed(format!(
+                "index {}: indexes nested more than 3 deep",
+                d.digest
+            )));
         }
         let children = list("manifests")?;
-        for c in children.iter().take(MAX_CHILDREN) {
-            if !is_image_media_type(&c.media_type) {
-                continue;
-            }
+        // Every child is checked or the check fails: none is skipped in silence.
+        if children.len() > MAX_CHILDREN {
+            return Err(malformed(format!(
+                "index {} lists {} manifests; at most {MAX_CHILDREN} are checked",
+                d.digest,
+                children.len()
+            )));
+        }
+        for c in &children {
             let short = c.digest.get(7..19).unwrap_or(&c.digest);
-            check_manifest(loc, &format!("{prefix}{short}/"), c, depth + 1, out)?;
+            if is_image_media_type(&c.media_type) {
+                check_manifest(loc, &format!("{prefix}{short}/"), c, depth + 1, out)?;
+            } else {
+                // Not an image (an artifact, say): its own bytes are still checked.
+                check(loc, format!("{prefix}{short} ({})", c.media_type), c, out)?;
+            }
         }
         return Ok(());
     }
