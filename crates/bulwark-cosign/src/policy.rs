@@ -84,11 +84,18 @@ pub fn evaluate(path: &str, source: &str, input: &serde_json::Value) -> Result<V
     let v = engine
         .eval_rule(DENY_RULE.to_string())
         .map_err(|e| err(e.to_string()))?;
+    // An undefined deny rule denies nothing; a result that cannot be read is an error,
+    // never a pass.
+    if v == regorus::Value::Undefined {
+        return Ok(Vec::new());
+    }
     let json: serde_json::Value = v
         .to_json_str()
-        .ok()
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or(serde_json::Value::Null);
+        .map_err(|e| err(format!("reading the {DENY_RULE} result: {e}")))
+        .and_then(|s| {
+            serde_json::from_str(&s)
+                .map_err(|e| err(format!("reading the {DENY_RULE} result: {e}")))
+        })?;
     let items = match json {
         serde_json::Value::Array(a) => a,
         serde_json::Value::Null => Vec::new(),
