@@ -81,7 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         require_tlog: false,
         root: None,
     };
-    let policy = req.describe();
+    let policy = req.describe()?;
     let digest = image.digest().to_string();
 
     // Cold: a fresh client per verification, as after a cache miss.

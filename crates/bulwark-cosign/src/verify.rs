@@ -69,15 +69,17 @@ pub struct Requirements {
 
 impl Requirements {
     /// A stable description of the policy, for verification-cache keys.
-    pub fn describe(&self) -> String {
+    pub fn describe(&self) -> Result<String> {
+        // A key that cannot be encoded has no fingerprint: an error, never an empty one
+        // that two different keys would share as a cache key.
         let signer = match &self.signer {
-            Signer::Key(k) => format!("key:{}", k.fingerprint().unwrap_or_default()),
+            Signer::Key(k) => format!("key:{}", k.fingerprint()?),
             Signer::Identity { san, issuer, .. } => format!("id:{san}|{issuer}"),
         };
-        format!(
+        Ok(format!(
             "{signer}|ref:{:?}|ann:{:?}|tlog:{}",
             self.reference, self.annotations, self.require_tlog
-        )
+        ))
     }
 
     fn policy(&self) -> Policy {
@@ -253,25 +255,32 @@ fn referrer_bundles(
     else {
         return Ok(Vec::new());
     };
-    if list.len() > MAX_SIGNATURES {
+    // Signatures and attestations share the artifact type; the annotations tell them
+    // apart without fetching (cosign v3 signatures are DSSE sign/v1). Filter first, so
+    // referrers of the other kind cannot crowd out the ones asked for.
+    let wanted: Vec<_> = list
+        .into_iter()
+        .filter(|d| {
+            let content = d.annotations.get(ANN_BUNDLE_CONTENT).map(String::as_str);
+            let predicate = d.annotations.get(ANN_BUNDLE_PREDICATE).map(String::as_str);
+            let is_attestation =
+                content == Some(DSSE_CONTENT) && predicate != Some(COSIGN_SIGN_PREDICATE);
+            content.is_none() || is_attestation == want_dsse
+        })
+        .collect();
+    if wanted.len() > MAX_SIGNATURES {
         out.push(Checked::failed(
             REFERRER,
             "referrers".into(),
-            format!("{} bundle referrers (at most {MAX_SIGNATURES})", list.len()),
+            format!(
+                "{} bundle referrers of this kind (at most {MAX_SIGNATURES})",
+                wanted.len()
+            ),
         ));
         return Ok(Vec::new());
     }
     let mut found = Vec::new();
-    for d in list {
-        // Signatures and attestations share the artifact type; the annotations tell
-        // them apart without fetching (cosign v3 signatures are DSSE sign/v1).
-        let content = d.annotations.get(ANN_BUNDLE_CONTENT).map(String::as_str);
-        let predicate = d.annotations.get(ANN_BUNDLE_PREDICATE).map(String::as_str);
-        let is_attestation =
-            content == Some(DSSE_CONTENT) && predicate != Some(COSIGN_SIGN_PREDICATE);
-        if content.is_some() && is_attestation != want_dsse {
-            continue;
-        }
+    for d in wanted {
         let at = d.digest.clone();
         let m = image.location.manifest(&d.digest).and_then(|m| {
             m.ok_or_else(|| crate::error::malformed("the referrer manifest is missing"))
@@ -510,6 +519,11 @@ fn referrer_signatures(
                         "a cosign v3 signature bundle carries no annotations to check".into(),
                     )));
                 }
+                if !matches!(req.reference, ReferenceMatch::Ignore) {
+                    return Err(Error::Sign(bulwark_sign::Error::Unverified(
+                        "a cosign v3 signature bundle carries no docker-reference to check (verify with --ignore-reference to accept it)".into(),
+                    )));
+                }
                 Ok(Checked {
                     source: REFERRER,
                     location: at.clone(),
@@ -640,7 +654,7 @@ pub fn verify_cached(
     image: &Image,
     req: &Requirements,
 ) -> Result<std::result::Result<Report, String>> {
-    let key = bulwark_sign::cache::Key::new(image.digest(), req.describe().as_bytes());
+    let key = bulwark_sign::cache::Key::new(image.digest(), req.describe()?.as_bytes());
     if let Some(v) = cache.get(&key) {
         return Ok(v);
     }

@@ -393,6 +393,15 @@ fn cosign_v3_dsse_signature_referrer_and_the_cache() {
         "{}",
         reasons(&r)
     );
+    // Nor a docker-reference: requiring one fails it too.
+    let mut q2 = key_req(&key);
+    q2.reference = ReferenceMatch::Repository("example.com/app1".into());
+    let r = must(verify::verify_signatures(&img, &q2));
+    assert!(
+        !r.verified && reasons(&r).contains("carries no docker-reference"),
+        "{}",
+        reasons(&r)
+    );
 
     // The cache: a miss verifies, a hit answers without reading storage (the layout
     // is removed in between), failures are remembered too.
