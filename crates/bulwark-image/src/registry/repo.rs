@@ -239,13 +239,7 @@ impl Repository {
     /// GETs a small blob (a signature, an attestation, a config) into memory, refusing more
     /// than `max` bytes and checking the digest.
     pub fn fetch_blob(&self, digest: &str, max: u64) -> Result<Vec<u8>, RegistryError> {
-        let op = self.op(&format!("pull blob {digest} from"));
-        validate_digest(digest).map_err(|m| self.protocol(&op, m))?;
-        let url = self.client.url(&self.repository, "blobs", digest);
-        let resp = self.client.send(&op, "GET", &url, &[], Payload::Empty)?;
-        let resp = self
-            .client
-            .check(&op, resp, &[200], &format!("blob {digest} not found"))?;
+        let (op, resp) = self.get_blob(digest)?;
         let bytes = read_limited(resp, max).map_err(|m| self.protocol(&op, m))?;
         let actual = oci::sha256_digest(&bytes);
         if actual != digest {
@@ -265,18 +259,11 @@ impl Repository {
     /// More than `max` bytes is an error. The caller compares the digest; a mismatch
     /// here is an answer, not an error.
     pub fn hash_blob(&self, digest: &str, max: u64) -> Result<(String, u64), RegistryError> {
-        use sha2::{Digest as _, Sha256};
         use std::io::Read as _;
-        let op = self.op(&format!("pull blob {digest} from"));
-        validate_digest(digest).map_err(|m| self.protocol(&op, m))?;
-        let url = self.client.url(&self.repository, "blobs", digest);
-        let resp = self.client.send(&op, "GET", &url, &[], Payload::Empty)?;
-        let resp = self
-            .client
-            .check(&op, resp, &[200], &format!("blob {digest} not found"))?;
-        let mut reader = resp.into_body().into_reader().take(max + 1);
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 64 << 10];
+        let (op, resp) = self.get_blob(digest)?;
+        let mut reader = resp.into_body().into_reader().take(max.saturating_add(1));
+        let mut hasher = crate::digest::Hasher::new(crate::digest::Algorithm::Sha256);
+        let mut buf = vec![0u8; 256 << 10];
         let mut total = 0u64;
         loop {
             let n = reader
@@ -291,7 +278,23 @@ impl Repository {
         if total > max {
             return Err(self.protocol(&op, format!("blob larger than {max} bytes")));
         }
-        Ok((format!("sha256:{}", hex::encode(hasher.finalize())), total))
+        Ok((hasher.finish(), total))
+    }
+
+    /// The GET of blob `digest`, checked for a 200 answer; with its operation name for
+    /// the caller's errors.
+    fn get_blob(
+        &self,
+        digest: &str,
+    ) -> Result<(Op<'_>, ureq::http::Response<ureq::Body>), RegistryError> {
+        let op = self.op(&format!("pull blob {digest} from"));
+        validate_digest(digest).map_err(|m| self.protocol(&op, m))?;
+        let url = self.client.url(&self.repository, "blobs", digest);
+        let resp = self.client.send(&op, "GET", &url, &[], Payload::Empty)?;
+        let resp = self
+            .client
+            .check(&op, resp, &[200], &format!("blob {digest} not found"))?;
+        Ok((op, resp))
     }
 
     /// The size of a blob when the repository has it.
