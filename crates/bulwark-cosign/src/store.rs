@@ -41,7 +41,7 @@ pub const SIGNATURE_CONTENT: &str = "message-signature";
 /// Content annotation of a DSSE bundle.
 pub const DSSE_CONTENT: &str = "dsse-envelope";
 /// Most layers kept in one legacy signature manifest.
-pub const MAX_LEGACY_LAYERS: usize = 256;
+pub const MAX_LEGACY_LAYERS: usize = crate::verify::MAX_SIGNATURES;
 const MT_OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 
 /// Which layouts to write.
@@ -152,14 +152,26 @@ pub fn attest(
         predicate,
         key,
     )?;
+    // Nothing is stored that verification would refuse to read: the envelope (legacy
+    // layer) and the bundle holding it are both bounded on the way back in.
+    let env = serde_json::to_vec(&att.envelope)
+        .map_err(|e| malformed(format!("encoding the envelope: {e}")))?;
+    let bundle = att.bundle.to_json()?;
+    if env.len() as u64 > crate::verify::MAX_ENVELOPE_BLOB
+        || bundle.len() as u64 > crate::verify::MAX_BUNDLE_BLOB
+    {
+        return Err(malformed(format!(
+            "the {predicate_type} attestation would be {} bytes signed; verification reads at most {} (shrink the predicate)",
+            env.len().max(bundle.len()),
+            crate::verify::MAX_ENVELOPE_BLOB.min(crate::verify::MAX_BUNDLE_BLOB)
+        )));
+    }
     let mut out = Stored {
         digest: image.digest().to_string(),
         ..Default::default()
     };
     if format.legacy() {
         let tag = legacy_tag(image.digest(), "att");
-        let env = serde_json::to_vec(&att.envelope)
-            .map_err(|e| malformed(format!("encoding the envelope: {e}")))?;
         let layer = with_annotation(
             image.location.put_blob(DSSE_MEDIA_TYPE, &env)?,
             ANN_PREDICATE_TYPE,
@@ -169,7 +181,6 @@ pub fn attest(
         out.legacy_tag = Some(tag);
     }
     if format.bundle() {
-        let bundle = att.bundle.to_json()?;
         out.referrer = Some(put_referrer(
             image,
             bundle.as_bytes(),

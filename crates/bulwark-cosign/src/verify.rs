@@ -29,10 +29,10 @@ use std::collections::BTreeMap;
 
 /// Most signature layers or referrers looked at for one image.
 pub const MAX_SIGNATURES: usize = 256;
-/// Largest bundle blob read from storage.
-pub const MAX_BUNDLE_BLOB: u64 = 16 << 20;
-/// Largest attestation envelope read from storage.
-pub const MAX_ENVELOPE_BLOB: u64 = 32 << 20;
+/// Largest bundle blob read from storage (what `bulwark-sign` parses).
+pub const MAX_BUNDLE_BLOB: u64 = bulwark_sign::bundle::MAX_BUNDLE;
+/// Largest attestation envelope read from storage (what `bulwark-sign` parses).
+pub const MAX_ENVELOPE_BLOB: u64 = bulwark_sign::dsse::MAX_ENVELOPE as u64;
 
 /// Who may have signed.
 #[derive(Debug, Clone)]

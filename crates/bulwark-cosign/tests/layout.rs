@@ -426,3 +426,25 @@ fn cosign_v3_dsse_signature_referrer_and_the_cache() {
         "{miss:?}"
     );
 }
+
+#[test]
+fn an_attestation_verification_could_not_read_is_not_stored() {
+    let tmp = must(tempfile::tempdir());
+    let dir = tmp.path();
+    image(dir, "big", b"big");
+    let key = PrivateKey::generate(Algorithm::EcdsaP256);
+    let img = open(dir, "big");
+    // 25 MiB of predicate: over 32 MiB once base64-encoded in the envelope.
+    let predicate = serde_json::Value::String("x".repeat(25 << 20));
+    let e = store::attest(&img, &key, "https://example.com/p", predicate, Format::Both)
+        .expect_err("an attestation over the read limit must be refused");
+    assert!(e.to_string().contains("verification reads at most"), "{e}");
+    assert!(store::attest(
+        &img,
+        &key,
+        "https://example.com/p",
+        serde_json::json!({"ok": true}),
+        Format::Both
+    )
+    .is_ok());
+}

@@ -310,8 +310,9 @@ pub struct AttestArgs {
     image: String,
 }
 
-/// Largest predicate file read.
-const MAX_PREDICATE: u64 = 64 << 20;
+/// Largest predicate file read: what still fits, base64-encoded, in the largest
+/// envelope verification reads (`attest` refuses a signed result over it anyway).
+const MAX_PREDICATE: u64 = bulwark_cosign::verify::MAX_ENVELOPE_BLOB / 4 * 3;
 
 /// Runs `bulwark attest`.
 pub fn run_attest(a: AttestArgs) -> Result<u8> {
