@@ -88,6 +88,11 @@ pub enum CatalogError {
         /// What is wrong.
         message: String,
     },
+    /// A limit of this run (a read time limit) or a failure of the machine (out of
+    /// memory, disk full, I/O) stopped the reading: not a property of the file, so the
+    /// next scan tries again (never kept in the layer-result cache).
+    #[error("{0}")]
+    Interrupted(String),
     /// A `TooLarge` or `Parse` error recorded by an earlier run of the same catalogers
     /// over the same layer (the engine's layer-result cache), as it was displayed.
     #[error("{0}")]

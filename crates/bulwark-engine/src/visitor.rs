@@ -86,7 +86,9 @@ impl FileOutput {
         let catalog_ok = self.catalog.iter().all(|(_, r)| {
             !matches!(
                 r,
-                Err(bulwark_catalog::CatalogError::Io(_) | bulwark_catalog::CatalogError::Spool(_))
+                Err(bulwark_catalog::CatalogError::Io(_)
+                    | bulwark_catalog::CatalogError::Spool(_)
+                    | bulwark_catalog::CatalogError::Interrupted(_))
             )
         });
         catalog_ok && self.files.as_ref().is_none_or(FileOut::cacheable)

@@ -37,6 +37,9 @@ pub enum RpmDbError {
     /// Writing the temporary copy into the spool directory failed.
     #[error("writing under {0}: {1}")]
     Spool(String, std::io::Error),
+    /// Reading stopped at a limit of this run (SQLite steps or wall-clock time).
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl From<RpmDbError> for CatalogError {
@@ -45,6 +48,23 @@ impl From<RpmDbError> for CatalogError {
             RpmDbError::Io(io) => CatalogError::Io(io),
             other @ (RpmDbError::NoSpoolDir | RpmDbError::Spool(..)) => {
                 CatalogError::Spool(other.to_string())
+            }
+            RpmDbError::Interrupted(m) => CatalogError::Interrupted(format!("rpmdb: {m}")),
+            // The machine failed, not the file: out of memory, disk, I/O.
+            RpmDbError::Sqlite(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(
+                        rusqlite::ErrorCode::OutOfMemory
+                            | rusqlite::ErrorCode::DiskFull
+                            | rusqlite::ErrorCode::SystemIoFailure
+                            | rusqlite::ErrorCode::CannotOpen
+                            | rusqlite::ErrorCode::DatabaseBusy
+                            | rusqlite::ErrorCode::DatabaseLocked
+                    )
+                ) =>
+            {
+                CatalogError::Interrupted(format!("rpmdb: sqlite: {e}"))
             }
             other => CatalogError::parse("rpmdb", other.to_string()),
         }

@@ -130,8 +130,7 @@ pub fn read_packages(path: &Path, size: u64) -> Result<Vec<Vec<u8>>, RpmDbError>
     );
     let interrupted = |e: rusqlite::Error| {
         match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::OperationInterrupted) => RpmDbError::Format(
-            "sqlite",
+        Some(rusqlite::ErrorCode::OperationInterrupted) => RpmDbError::Interrupted(
             format!(
                 "reading Packages took more than {MAX_VM_STEPS} SQLite steps or {} s (a crafted schema?); aborted",
                 MAX_READ_TIME.as_secs()
