@@ -29,6 +29,9 @@ pub enum Error {
     /// Stored signature data is malformed or too large.
     #[error("{0}")]
     Malformed(String),
+    /// A Rego policy could not be loaded or read (the message names the file).
+    #[error(transparent)]
+    Rego(#[from] bulwark_misconfig::MisconfigError),
     /// A Rego policy failed to load or evaluate.
     #[error("policy {path}: {message}")]
     Policy {

@@ -14,8 +14,6 @@
 
 use crate::error::{Error, Result};
 use crate::verify::Report;
-use regorus::utils::limits::ExecutionTimerConfig;
-use std::num::NonZeroU32;
 use std::time::Duration;
 
 /// The rule queried.
@@ -58,50 +56,14 @@ pub fn evaluate(path: &str, source: &str, input: &serde_json::Value) -> Result<V
     if text.len() > MAX_INPUT {
         return Err(err(format!("input larger than {MAX_INPUT} bytes")));
     }
-    let make = |v0: bool| {
-        let mut engine = regorus::Engine::new();
-        engine.set_rego_v0(v0);
-        engine.set_execution_timer_config(ExecutionTimerConfig {
-            limit: EVAL_LIMIT,
-            check_interval: NonZeroU32::MIN,
-        });
-        engine
-            .add_policy(path.to_string(), source.to_string())
-            .map(|pkg| (engine, pkg))
-    };
-    let (mut engine, package) = match make(false) {
-        Ok(r) => r,
-        Err(e1) => make(true).map_err(|_| err(e1.to_string().trim().to_string()))?,
-    };
+    let (mut engine, package) = bulwark_misconfig::rego::load_policy(path, source, EVAL_LIMIT)?;
     if package != "data.bulwark.attestation" {
         return Err(err(format!(
             "declares {package}; attestation policies must be `package bulwark.attestation`"
         )));
     }
-    engine
-        .set_input_json(&text)
-        .map_err(|e| err(e.to_string()))?;
-    let v = engine
-        .eval_rule(DENY_RULE.to_string())
-        .map_err(|e| err(e.to_string()))?;
-    // An undefined deny rule denies nothing; a result that cannot be read is an error,
-    // never a pass.
-    if v == regorus::Value::Undefined {
-        return Ok(Vec::new());
-    }
-    let json: serde_json::Value = v
-        .to_json_str()
-        .map_err(|e| err(format!("reading the {DENY_RULE} result: {e}")))
-        .and_then(|s| {
-            serde_json::from_str(&s)
-                .map_err(|e| err(format!("reading the {DENY_RULE} result: {e}")))
-        })?;
-    let items = match json {
-        serde_json::Value::Array(a) => a,
-        serde_json::Value::Null => Vec::new(),
-        serde_json::Value::Object(o) if o.is_empty() => Vec::new(),
-        other => vec![other],
-    };
+    let items =
+        bulwark_misconfig::rego::deny_results(&mut engine, path, DENY_RULE.to_string(), &text)?;
     Ok(items
         .into_iter()
         .map(|i| match i {

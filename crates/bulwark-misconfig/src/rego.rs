@@ -82,12 +82,18 @@ fn rego_err(path: &str, line: u32, message: String) -> MisconfigError {
 /// An engine holding `source`. Rego v1 syntax is tried first; on a parse error the
 /// policy is retried as Rego v0 (`deny[msg] { ... }`, as Trivy's checks are written),
 /// and the v1 error is reported if both fail.
-fn engine_with(path: &str, source: &str) -> Result<(Engine, String), MisconfigError> {
+/// Evaluation stops after `limit`. Shared with the attestation policies of
+/// `bulwark-cosign`.
+pub fn load_policy(
+    path: &str,
+    source: &str,
+    limit: std::time::Duration,
+) -> Result<(Engine, String), MisconfigError> {
     let make = |v0: bool| {
         let mut engine = Engine::new();
         engine.set_rego_v0(v0);
         engine.set_execution_timer_config(ExecutionTimerConfig {
-            limit: EVAL_TIME_LIMIT,
+            limit,
             check_interval: NonZeroU32::MIN,
         });
         let package = engine.add_policy(path.to_string(), source.to_string());
@@ -100,6 +106,38 @@ fn engine_with(path: &str, source: &str) -> Result<(Engine, String), MisconfigEr
             rego_err(path, error_line(&m), m.trim().to_string())
         }),
     }
+}
+
+/// Evaluates `rule` (a set or array of deny messages, `data.<package>.deny`) of a
+/// policy loaded by [`load_policy`] on `input` (JSON text): its items, none when the
+/// rule is undefined. A result that cannot be read is an error naming the policy,
+/// never an empty (passing) answer.
+pub fn deny_results(
+    engine: &mut Engine,
+    path: &str,
+    rule: String,
+    input: &str,
+) -> Result<Vec<Value>, MisconfigError> {
+    engine
+        .set_input_json(input)
+        .map_err(|e| rego_err(path, 0, format!("input: {e}")))?;
+    let v = engine
+        .eval_rule(rule.clone())
+        .map_err(|e| rego_err(path, error_line(&e.to_string()), e.to_string()))?;
+    if v == regorus::Value::Undefined {
+        return Ok(Vec::new());
+    }
+    let json: Value = v
+        .to_json_str()
+        .map_err(|e| e.to_string())
+        .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
+        .map_err(|e| rego_err(path, 0, format!("reading the {rule} result: {e}")))?;
+    Ok(match json {
+        Value::Array(a) => a,
+        Value::Null => Vec::new(),
+        Value::Object(o) if o.is_empty() => Vec::new(),
+        other => vec![other],
+    })
 }
 
 /// Pulls `:LINE:` out of a regorus error message (`file:12:5: error: ...`).
@@ -159,7 +197,7 @@ impl CustomChecks {
                 limit: MAX_POLICY_SIZE,
             });
         }
-        let (mut engine, package) = engine_with(path, source)?;
+        let (mut engine, package) = load_policy(path, source, EVAL_TIME_LIMIT)?;
         let from_rule = engine
             .eval_rule(format!("{package}.__bulwark_metadata"))
             .ok()
@@ -207,23 +245,8 @@ impl CustomChecks {
         }
         let mut out = Vec::new();
         for p in &self.policies {
-            let (mut engine, _) = engine_with(&p.path, &p.source)?;
-            engine
-                .set_input_json(&text)
-                .map_err(|e| rego_err(file_path, 0, e.to_string()))?;
-            let v = engine
-                .eval_rule(format!("{}.deny", p.package))
-                .map_err(|e| rego_err(&p.path, error_line(&e.to_string()), e.to_string()))?;
-            let json: Value = v
-                .to_json_str()
-                .ok()
-                .and_then(|s| serde_json::from_str(&s).ok())
-                .unwrap_or(Value::Null);
-            let results = match json {
-                Value::Array(a) => a,
-                Value::Null => Vec::new(),
-                other => vec![other],
-            };
+            let (mut engine, _) = load_policy(&p.path, &p.source, EVAL_TIME_LIMIT)?;
+            let results = deny_results(&mut engine, &p.path, format!("{}.deny", p.package), &text)?;
             for r in results {
                 out.push(finding(&p.meta, file_path, &r));
             }
