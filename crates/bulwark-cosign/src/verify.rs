@@ -408,26 +408,14 @@ fn legacy_signatures(
     // Legacy `.sig` layers.
     let verifier = match &req.signer {
         Signer::Key(k) => cosign::Verifier::Key(k.clone()),
-        Signer::Identity { san, issuer, root } => {
-            let mut roots = Vec::new();
-            let mut intermediates = Vec::new();
-            for a in &root.certificate_authorities {
-                let mut chain = a.chain.clone();
-                if let Some(last) = chain.pop() {
-                    roots.push(last);
-                }
-                intermediates.extend(chain);
-            }
-            cosign::Verifier::Certificate {
-                roots,
-                intermediates,
-                san: Some(san.clone()),
-                issuer: Some(issuer.clone()),
-            }
-        }
+        Signer::Identity { san, issuer, root } => cosign::Verifier::TrustedRoot {
+            root: Box::new((**root).clone()),
+            san: san.clone(),
+            issuer: issuer.clone(),
+        },
     };
     let opts = cosign::Options {
-        rekor_keys: root.tlogs.iter().map(|t| t.key.clone()).collect(),
+        rekor_keys: root.tlogs.clone(),
         require_tlog: req.require_tlog || matches!(req.signer, Signer::Identity { .. }),
         now,
     };

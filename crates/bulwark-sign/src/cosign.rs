@@ -2,9 +2,15 @@
 //! `application/vnd.dev.cosign.simplesigning.v1+json` whose blob is the payload and
 //! whose annotations carry the signature, optionally a certificate and chain, and a
 //! Rekor "bundle" (signed entry timestamp). Verifies the signature over the exact
-//! payload bytes, the Rekor SET and that its entry matches, the certificate path to
-//! the given roots at the signing time and its identity, then the payload against the
-//! image (digest, reference, annotations).
+//! payload bytes, the Rekor SET (by a log key valid at the entry's integrated time) and
+//! that its entry matches, the certificate path at the signing time and its identity,
+//! then the payload against the image (digest, reference, annotations).
+//!
+//! Keyless signatures are checked against a Sigstore trusted root
+//! ([`Verifier::TrustedRoot`]) exactly as bundles are in [`crate::verify`]: the chain
+//! through a Fulcio authority whose `validFor` window holds the signing time, the
+//! code-signing leaf profile, and at least one SCT from a CT log of the root.
+//! [`Verifier::Certificate`] is for private PKIs (plain roots and intermediates, no CT).
 
 use crate::b64;
 use crate::error::{malformed, unverified, Result};
@@ -12,6 +18,7 @@ use crate::keys::PublicKey;
 use crate::simple_signing::{self, Expectation, Payload, SIMPLE_SIGNING_MEDIA_TYPE};
 use crate::time::{self, Nanos};
 use crate::tlog::{Content, Signer};
+use crate::trust::{LogKey, TrustedRoot};
 use crate::verify::Matcher;
 use crate::x509::Cert;
 use serde::Deserialize;
@@ -46,8 +53,22 @@ pub struct SignatureLayer {
 pub enum Verifier {
     /// A public key.
     Key(PublicKey),
+    /// A Fulcio certificate under a Sigstore trusted root, for an identity: the chain
+    /// through one of the root's certificate authorities (its `validFor` window must
+    /// hold the signing time; the layer's chain annotation is not trusted), the
+    /// code-signing profile, and an SCT from one of the root's CT logs. The Rekor SET
+    /// is checked against the root's transparency logs, each within its window.
+    TrustedRoot {
+        /// The trusted root.
+        root: Box<TrustedRoot>,
+        /// Required SAN.
+        san: Matcher,
+        /// Required OIDC issuer (Fulcio extension).
+        issuer: Matcher,
+    },
     /// A certificate issued under `roots` (intermediates may come from the layer's
-    /// chain annotation or `intermediates`), optionally for an identity.
+    /// chain annotation or `intermediates`), optionally for an identity: a private
+    /// PKI, with no certificate-transparency check.
     Certificate {
         /// Trust anchors.
         roots: Vec<Cert>,
@@ -63,8 +84,10 @@ pub enum Verifier {
 /// Options for layer verification.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Rekor public keys the SET may be signed with.
-    pub rekor_keys: Vec<PublicKey>,
+    /// Rekor log keys the SET may be signed with (each valid within its window at the
+    /// entry's integrated time; [`LogKey::unbounded`] for a bare key). Ignored by
+    /// [`Verifier::TrustedRoot`], which uses its root's logs.
+    pub rekor_keys: Vec<LogKey>,
     /// Require a verified Rekor SET.
     pub require_tlog: bool,
     /// The current time (certificates without a Rekor time are checked at it).
@@ -101,14 +124,15 @@ struct LegacyPayload {
 }
 
 /// Verifies a legacy Rekor bundle (SET) for a message signature: the SET signature by
-/// one of `rekor_keys` (chosen by log ID), and the entry body matching the payload
-/// digest, signature and signer. Returns the integrated time.
+/// one of `rekor_keys` (chosen by log ID) whose window holds the integrated time, and
+/// the entry body matching the payload digest, signature and signer. Returns the
+/// integrated time.
 pub fn verify_legacy_rekor_bundle(
     json: &str,
     payload: &[u8],
     signature: &[u8],
     signer: Signer<'_>,
-    rekor_keys: &[PublicKey],
+    rekor_keys: &[LogKey],
 ) -> Result<i64> {
     let b: LegacyBundle = serde_json::from_str(json)
         .map_err(|e| malformed(format!("Rekor bundle annotation: {e}")))?;
@@ -118,20 +142,23 @@ pub fn verify_legacy_rekor_bundle(
         b.payload.body, b.payload.integrated_time, b.payload.log_id, b.payload.log_index
     );
     let set = b64::decode(&b.set, "SignedEntryTimestamp")?;
-    let mut ok = false;
-    for k in rekor_keys {
-        if k.fingerprint()? != b.payload.log_id.to_ascii_lowercase() {
-            continue;
-        }
-        if k.verify(canonical.as_bytes(), &set).is_ok() {
-            ok = true;
-            break;
-        }
-    }
-    if !ok {
+    let signed_by = rekor_keys.iter().find(|k| {
+        k.key
+            .fingerprint()
+            .is_ok_and(|f| f == b.payload.log_id.to_ascii_lowercase())
+            && k.key.verify(canonical.as_bytes(), &set).is_ok()
+    });
+    let Some(log) = signed_by else {
         return Err(unverified(
             "the Rekor signed entry timestamp does not verify with a trusted Rekor key",
         ));
+    };
+    let t = time::from_secs(b.payload.integrated_time);
+    if !log.valid_at(t) {
+        return Err(unverified(format!(
+            "the Rekor key that signed the entry timestamp was not valid at its integrated time {}",
+            time::format(t)
+        )));
     }
     let v: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| unverified(format!("Rekor entry body is not JSON: {e}")))?;
@@ -217,7 +244,7 @@ pub fn verify_layer(
     let sig = b64::decode_wrapped(sig_b64, "signature annotation")?;
     let cert = match verifier {
         Verifier::Key(_) => None,
-        Verifier::Certificate { .. } => {
+        Verifier::Certificate { .. } | Verifier::TrustedRoot { .. } => {
             let pem = layer
                 .annotations
                 .get(ANN_CERTIFICATE)
@@ -237,15 +264,20 @@ pub fn verify_layer(
         Some(c) => Signer::Cert(c),
         None => Signer::Key(&key),
     };
+    let rekor_keys = match verifier {
+        Verifier::TrustedRoot { root, .. } => &root.tlogs,
+        _ => &opts.rekor_keys,
+    };
+    let require_tlog = opts.require_tlog || matches!(verifier, Verifier::TrustedRoot { .. });
     let integrated_time = match layer.annotations.get(ANN_BUNDLE) {
         Some(b) => Some(verify_legacy_rekor_bundle(
             b,
             &layer.payload,
             &sig,
             signer,
-            &opts.rekor_keys,
+            rekor_keys,
         )?),
-        None if opts.require_tlog => {
+        None if require_tlog => {
             return Err(unverified(
                 "the signature has no Rekor bundle (transparency log proof)",
             ))
@@ -253,6 +285,44 @@ pub fn verify_layer(
         None => None,
     };
     let mut san = Vec::new();
+    if let (
+        Some(c),
+        Verifier::TrustedRoot {
+            root,
+            san: want_san,
+            issuer,
+        },
+    ) = (&cert, verifier)
+    {
+        // Keyless: the SET's integrated time is the only signing time a legacy layer
+        // carries, and require_tlog above made sure there is one.
+        let t = integrated_time
+            .map(time::from_secs)
+            .ok_or_else(|| unverified("no verified signing time to check the certificate at"))?;
+        if t > opts.now {
+            return Err(unverified(format!(
+                "the Rekor integrated time {} is in the future",
+                time::format(t)
+            )));
+        }
+        let issuing = crate::x509::verify_chain(c, &root.certificate_authorities, &[t])?;
+        c.check_code_signing_leaf()?;
+        crate::x509::verify_scts(c, issuing, &root.ctlogs)?;
+        san = c.san_identities()?;
+        if !san.iter().any(|s| want_san.is_match(s)) {
+            return Err(unverified(format!(
+                "certificate identity {san:?} does not match the expected {want_san}"
+            )));
+        }
+        match c.fulcio_issuer()? {
+            Some(i) if issuer.is_match(&i) => {}
+            other => {
+                return Err(unverified(format!(
+                    "certificate OIDC issuer {other:?} does not match the expected {issuer}"
+                )))
+            }
+        }
+    }
     if let (
         Some(c),
         Verifier::Certificate {

@@ -100,6 +100,17 @@ pub struct LogKey {
 }
 
 impl LogKey {
+    /// A bare key with no validity window and no log metadata (a key given on the
+    /// command line rather than read from a trusted root).
+    pub fn unbounded(key: PublicKey) -> Self {
+        LogKey {
+            base_url: String::new(),
+            log_id: Vec::new(),
+            key,
+            valid: (None, None),
+        }
+    }
+
     /// Whether the key's window contains `t`.
     pub fn valid_at(&self, t: Nanos) -> bool {
         !(self.valid.0.is_some_and(|s| t < s) || self.valid.1.is_some_and(|e| t > e))

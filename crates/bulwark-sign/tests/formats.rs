@@ -7,6 +7,7 @@
 use bulwark_sign::bundle::Envelope;
 use bulwark_sign::cosign::{self, Options, SignatureLayer, Verifier};
 use bulwark_sign::simple_signing::{Expectation, ReferenceMatch};
+use bulwark_sign::trust::LogKey;
 use bulwark_sign::x509::Cert;
 use bulwark_sign::{
     verify_bundle, Artifact, Bundle, Error, Matcher, Policy, PublicKey, TrustedRoot,
@@ -72,7 +73,7 @@ fn expect(digest: &str) -> Expectation {
 fn opts(rekor: bool) -> Options {
     Options {
         rekor_keys: if rekor {
-            vec![key("containers-image/rekor.pub")]
+            vec![LogKey::unbounded(key("containers-image/rekor.pub"))]
         } else {
             vec![]
         },
@@ -237,7 +238,7 @@ fn containers_image_rekor_and_certificates() {
     assert!(v.integrated_time.is_some());
     // A SET that does not match: another Rekor key.
     let mut o = opts(true);
-    o.rekor_keys = vec![key("containers-image/cosign.pub")];
+    o.rekor_keys = vec![LogKey::unbounded(key("containers-image/cosign.pub"))];
     assert!(unverified_reason(cosign::verify_layer(
         &l,
         &Verifier::Key(key("containers-image/cosign2.pub")),
@@ -257,6 +258,64 @@ fn containers_image_rekor_and_certificates() {
     };
     let v = cosign::verify_layer(&l, &fulcio, &expect(&d), &opts(true)).unwrap();
     assert_eq!(v.san, vec!["mitr@redhat.com".to_string()]);
+    // The same signature against the production trusted root: Fulcio CA window at the
+    // SET's time, code-signing leaf, the embedded SCT by a CT log of the root.
+    let keyless = |san: &str| Verifier::TrustedRoot {
+        root: Box::new(prod_root()),
+        san: Matcher::Exact(san.into()),
+        issuer: Matcher::Exact("https://github.com/login/oauth".into()),
+    };
+    let v =
+        cosign::verify_layer(&l, &keyless("mitr@redhat.com"), &expect(&d), &opts(false)).unwrap();
+    assert_eq!(v.san, vec!["mitr@redhat.com".to_string()]);
+    assert!(unverified_reason(cosign::verify_layer(
+        &l,
+        &keyless("someone@else.example"),
+        &expect(&d),
+        &opts(false)
+    ))
+    .contains("does not match"));
+    let with_root = |edit: &dyn Fn(&mut TrustedRoot)| {
+        let mut root = prod_root();
+        edit(&mut root);
+        let v = Verifier::TrustedRoot {
+            root: Box::new(root),
+            san: Matcher::Exact("mitr@redhat.com".into()),
+            issuer: Matcher::Exact("https://github.com/login/oauth".into()),
+        };
+        unverified_reason(cosign::verify_layer(&l, &v, &expect(&d), &opts(false)))
+    };
+    let t = v
+        .integrated_time
+        .map(bulwark_sign::time::from_secs)
+        .unwrap();
+    // Every Fulcio CA's window closed before the signing time.
+    let r = with_root(&|root| {
+        for a in &mut root.certificate_authorities {
+            a.valid.1 = Some(t - 1);
+        }
+    });
+    assert!(r.contains("not valid in the trusted root"), "{r}");
+    // No CT log in the root: the embedded SCT vouches for nothing.
+    let r = with_root(&|root| root.ctlogs.clear());
+    assert!(r.contains("SCT from unknown log"), "{r}");
+    // The Rekor key's window closed before the entry's integrated time.
+    let r = with_root(&|root| {
+        for l in &mut root.tlogs {
+            l.valid.1 = Some(t - 1);
+        }
+    });
+    assert!(r.contains("not valid at its integrated time"), "{r}");
+    // No Rekor bundle: keyless needs the SET's time, whatever the options say.
+    let mut no_set = l.clone();
+    no_set.annotations.remove(cosign::ANN_BUNDLE);
+    let r = unverified_reason(cosign::verify_layer(
+        &no_set,
+        &keyless("mitr@redhat.com"),
+        &expect(&d),
+        &opts(false),
+    ));
+    assert!(r.contains("no Rekor bundle"), "{r}");
     let wrong_id = Verifier::Certificate {
         roots: Cert::from_pem_chain(&text("containers-image/fulcio_v1.crt.pem")).unwrap(),
         intermediates: vec![],
@@ -348,7 +407,7 @@ fn sigstore_rs_simple_signing_vectors() {
     let payload = std::fs::read(fix(&format!("{dir}/payload.json"))).unwrap();
     let sig_b64 = text(&format!("{dir}/payload.sig")).trim().to_string();
     let root = prod_root();
-    let rekor: Vec<PublicKey> = root.tlogs.iter().map(|l| l.key.clone()).collect();
+    let rekor = root.tlogs.clone();
     let roots: Vec<Cert> = root
         .certificate_authorities
         .iter()
@@ -391,6 +450,23 @@ fn sigstore_rs_simple_signing_vectors() {
         .san_identities()
         .unwrap()
         .contains(&"flavio@castelli.me".to_string()));
+    // Against the trusted root itself (what `bulwark verify --certificate-identity` uses),
+    // the CA window and certificate transparency are checked too.
+    let keyless = |san: &str| Verifier::TrustedRoot {
+        root: Box::new(root.clone()),
+        san: Matcher::Exact(san.into()),
+        issuer: Matcher::Regex(regex::Regex::new(".*").unwrap()),
+    };
+    let r = cosign::verify_layer(
+        &l,
+        &keyless("flavio@castelli.me"),
+        &expect(&p.critical.image.docker_manifest_digest),
+        &opts(false),
+    );
+    // This 2021 certificate predates Fulcio's embedded SCTs: with no certificate
+    // transparency proof it does not verify (cosign refuses it too without
+    // --insecure-ignore-sct), even though its chain and SET are good.
+    assert!(unverified_reason(r).contains("no signed certificate timestamp"));
 }
 
 #[test]
