@@ -460,7 +460,7 @@ pub struct PrunePolicy {
 }
 
 /// What `prune` did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct PruneOutcome {
     /// Files removed.
     pub removed_files: u64,
@@ -468,6 +468,10 @@ pub struct PruneOutcome {
     pub removed_bytes: u64,
     /// Bytes left.
     pub kept_bytes: u64,
+    /// Files that could not be removed. Pruning goes on past each one (a size target
+    /// is then met by removing more of the others), so one unremovable file does not
+    /// leave the rest of the cache unpruned; the caller reports them.
+    pub failures: Vec<CacheError>,
 }
 
 /// Errors of `prune`.
@@ -488,7 +492,7 @@ pub enum CacheError {
 /// [`TMP_GRACE`] are never removed (a scan may be about to rename one into place); older
 /// ones are leftovers of a crashed run and go. Removing a finished entry is safe while
 /// another scan runs: an open file stays readable, and a missing one is a miss.
-pub fn prune(root: &Path, policy: &PrunePolicy) -> Result<PruneOutcome, CacheError> {
+pub fn prune(root: &Path, policy: &PrunePolicy) -> PruneOutcome {
     let now = SystemTime::now();
     let mut files: Vec<CacheFile> = CacheKind::ALL
         .iter()
@@ -498,26 +502,28 @@ pub fn prune(root: &Path, policy: &PrunePolicy) -> Result<PruneOutcome, CacheErr
     // Young temporary files are another process's write in progress: never touched.
     files.retain(|f| !(f.tmp && age(f) < TMP_GRACE));
     let mut out = PruneOutcome::default();
-    let remove = |f: &CacheFile, out: &mut PruneOutcome| -> Result<(), CacheError> {
+    // True when the file is gone (removed now, or already by someone else).
+    let remove = |f: &CacheFile, out: &mut PruneOutcome| -> bool {
         match std::fs::remove_file(&f.path) {
             Ok(()) => {
                 out.removed_files += 1;
                 out.removed_bytes += f.len;
-                Ok(())
+                true
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(CacheError::Remove {
-                path: f.path.display().to_string(),
-                source,
-            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(source) => {
+                out.failures.push(CacheError::Remove {
+                    path: f.path.display().to_string(),
+                    source,
+                });
+                false
+            }
         }
     };
     let mut keep = Vec::new();
     for f in files {
         let stale = f.tmp || policy.all || policy.max_age.is_some_and(|m| age(&f) > m);
-        if stale {
-            remove(&f, &mut out)?;
-        } else {
+        if !(stale && remove(&f, &mut out)) {
             keep.push(f);
         }
     }
@@ -528,12 +534,11 @@ pub fn prune(root: &Path, policy: &PrunePolicy) -> Result<PruneOutcome, CacheErr
         let mut left = Vec::new();
         let mut removed_blobs = std::collections::HashSet::new();
         for f in keep {
-            if total > max && f.entry {
+            if total > max && f.entry && remove(&f, &mut out) {
                 total = total.saturating_sub(f.len);
                 if f.kind == CacheKind::Blobs {
                     removed_blobs.insert(f.path.clone());
                 }
-                remove(&f, &mut out)?;
             } else {
                 left.push(f);
             }
@@ -545,15 +550,13 @@ pub fn prune(root: &Path, policy: &PrunePolicy) -> Result<PruneOutcome, CacheErr
                 .to_str()
                 .and_then(|p| p.strip_suffix(".verified"))
                 .is_some_and(|b| removed_blobs.contains(Path::new(b)));
-            if orphan_stamp {
-                remove(&f, &mut out)?;
-            } else {
+            if !(orphan_stamp && remove(&f, &mut out)) {
                 keep.push(f);
             }
         }
     }
     out.kept_bytes = keep.iter().map(|f| f.len).sum();
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
@@ -635,8 +638,8 @@ mod tests {
                 max_age: Some(Duration::from_secs(7 * 86400)),
                 ..PrunePolicy::default()
             },
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        );
+        assert!(out.failures.is_empty(), "{out:?}");
         assert_eq!(out.removed_files, 3, "{out:?}");
         assert!(!root.join("blobs/sha256/aa").exists());
         assert!(!root.join("layers/k/.tmp-old").exists());
@@ -649,8 +652,7 @@ mod tests {
                 max_size: Some(150),
                 ..PrunePolicy::default()
             },
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        );
         assert!(!root.join("daemon/cc.tar").exists(), "{out:?}");
         assert!(!root.join("blobs/sha256/bb").exists(), "{out:?}");
         assert!(!root.join("blobs/sha256/bb.verified").exists(), "{out:?}");
@@ -663,8 +665,8 @@ mod tests {
                 all: true,
                 ..PrunePolicy::default()
             },
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        );
+        assert!(out.failures.is_empty(), "{out:?}");
         assert!(out.removed_files >= 2, "{out:?}");
         assert!(
             root.join("layers/k/.tmp-young").exists(),
@@ -672,5 +674,47 @@ mod tests {
         );
         let i = info(root);
         assert!(i.iter().all(|x| x.entries == 0), "{i:?}");
+    }
+
+    /// A file that cannot be removed (immutable) is reported, and pruning goes on:
+    /// the size target is met by removing the others instead.
+    #[test]
+    fn prune_goes_on_past_a_file_it_cannot_remove() {
+        let d = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let root = d.path();
+        put(&root.join("daemon/old.tar"), 100, 30 * 86400);
+        put(&root.join("daemon/mid.tar"), 100, 20 * 86400);
+        put(&root.join("daemon/new.tar"), 100, 86400);
+        let stuck = root.join("daemon/old.tar");
+        let chattr = |flag: &str| {
+            std::process::Command::new("chattr")
+                .arg(flag)
+                .arg(&stuck)
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !chattr("+i") {
+            bulwark_fixtures::absent(
+                "chattr +i (root on ext4)",
+                "cannot make a file immutable here",
+            );
+            return;
+        }
+        let out = prune(
+            root,
+            &PrunePolicy {
+                max_size: Some(250),
+                ..PrunePolicy::default()
+            },
+        );
+        chattr("-i");
+        assert_eq!(out.failures.len(), 1, "{out:?}");
+        assert!(out.failures[0].to_string().contains("old.tar"), "{out:?}");
+        // old.tar stayed (immutable), so mid.tar went too; new.tar stays.
+        assert!(stuck.exists());
+        assert!(!root.join("daemon/mid.tar").exists(), "{out:?}");
+        assert!(root.join("daemon/new.tar").exists(), "{out:?}");
+        assert_eq!(out.removed_files, 1, "{out:?}");
+        assert_eq!(out.kept_bytes, 200, "{out:?}");
     }
 }

@@ -1,7 +1,7 @@
 //! `bulwark cache`: what the cache directory holds (registry blobs, daemon exports, layer
 //! results), and pruning it by age and size.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use bulwark_engine::cache::{self, PrunePolicy};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -153,8 +153,13 @@ pub fn run(args: CacheArgs) -> Result<u8> {
                     .map_err(|e| anyhow::anyhow!("--max-age: {e}"))?,
                 all,
             };
-            let out = cache::prune(&root, &policy)
-                .with_context(|| format!("pruning {}", root.display()))?;
+            let out = cache::prune(&root, &policy);
+            for e in &out.failures {
+                tracing::warn!(
+                    "cache prune: {}",
+                    bulwark_core::text::terminal_safe(&e.to_string())
+                );
+            }
             eprintln!(
                 "removed {} file(s), {} freed; {} left in {}",
                 out.removed_files,
@@ -162,7 +167,15 @@ pub fn run(args: CacheArgs) -> Result<u8> {
                 human(out.kept_bytes),
                 root.display()
             );
-            Ok(0)
+            if out.failures.is_empty() {
+                Ok(0)
+            } else {
+                eprintln!(
+                    "error: {} file(s) could not be removed (listed above)",
+                    out.failures.len()
+                );
+                Ok(2)
+            }
         }
     }
 }
