@@ -874,14 +874,12 @@ impl Model {
         c
     }
 
-    /// What `pod`'s side allows in `dir` (ingress: from `peer`; egress: to `peer`).
-    fn side(&self, pod: &Pod, ingress: bool, peer: PeerRef<'_>) -> Conns {
+    /// What `pod`'s side allows (ingress: from `peer`; egress: to `peer`), given the
+    /// indices of the policies selecting it.
+    fn side(&self, pod: &Pod, selecting: &[usize], ingress: bool, peer: PeerRef<'_>) -> Conns {
         let mut isolated = false;
         let mut c = Conns::none();
-        for pol in &self.policies {
-            if !self.selects(pol, pod) {
-                continue;
-            }
+        for pol in selecting.iter().filter_map(|&i| self.policies.get(i)) {
             let rules = if ingress { &pol.ingress } else { &pol.egress };
             let Some(rules) = rules else { continue };
             isolated = true;
@@ -970,26 +968,36 @@ impl Model {
     pub fn connectivity(&self, extra: &[Cidr]) -> Connectivity {
         let external = partition(self.cidrs().iter().chain(extra.iter()));
         let mut allowed = BTreeMap::new();
+        // The policies selecting each pod, found once.
+        let sel: Vec<Vec<usize>> = self
+            .pods
+            .iter()
+            .map(|p| {
+                (0..self.policies.len())
+                    .filter(|&i| self.selects(&self.policies[i], p))
+                    .collect()
+            })
+            .collect();
         for (si, s) in self.pods.iter().enumerate() {
             for (di, d) in self.pods.iter().enumerate() {
                 if si == di {
                     continue;
                 }
-                let c = self.side(s, false, PeerRef::Pod(d)).intersect(&self.side(
-                    d,
-                    true,
-                    PeerRef::Pod(s),
-                ));
+                let out = self.side(s, &sel[si], false, PeerRef::Pod(d));
+                if out.is_empty() {
+                    continue;
+                }
+                let c = out.intersect(&self.side(d, &sel[di], true, PeerRef::Pod(s)));
                 if !c.is_empty() {
                     allowed.insert((Endpoint::Pod(si), Endpoint::Pod(di)), c);
                 }
             }
             for (ei, e) in external.iter().enumerate() {
-                let out = self.side(s, false, PeerRef::Ext(e));
+                let out = self.side(s, &sel[si], false, PeerRef::Ext(e));
                 if !out.is_empty() {
                     allowed.insert((Endpoint::Pod(si), Endpoint::External(ei)), out);
                 }
-                let inn = self.side(s, true, PeerRef::Ext(e));
+                let inn = self.side(s, &sel[si], true, PeerRef::Ext(e));
                 if !inn.is_empty() {
                     allowed.insert((Endpoint::External(ei), Endpoint::Pod(si)), inn);
                 }

@@ -1362,7 +1362,11 @@ impl Graph {
                         }
                         let Some(tb) = best[t].clone() else { continue };
                         let cand = to_path(&principals[i], h, tb.chain.clone(), Some(&tb));
-                        if best[i].as_ref().is_none_or(|b| cand.rank() > b.rank()) {
+                        let better = best[i].as_ref().is_none_or(|b| {
+                            cand.rank() > b.rank()
+                                || (cand.rank() == b.rank() && cand.chain.len() < b.chain.len())
+                        });
+                        if better {
                             best[i] = Some(cand);
                             changed = true;
                         }
@@ -1382,7 +1386,8 @@ impl Graph {
                     .filter(|&&t| t != i)
                     .filter_map(|&t| best[t].as_ref())
                     .filter(|tb| tb.rank() > base.rank())
-                    .max_by_key(|tb| tb.rank());
+                    // The strongest account; among equals, the shortest chain.
+                    .max_by_key(|tb| (tb.rank(), std::cmp::Reverse(tb.chain.len())));
                 match strongest {
                     Some(tb) => paths.push(to_path(p, h, tb.chain.clone(), Some(tb))),
                     None => paths.push(base),

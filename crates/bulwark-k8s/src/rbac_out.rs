@@ -167,10 +167,7 @@ fn mermaid_id(s: &str, ids: &mut Vec<String>) -> String {
 /// (from, to, label).
 type Edge = (String, String, String);
 
-fn graph_edges(
-    graph: &Graph,
-    report: &RbacReport,
-) -> (Vec<Edge>, Vec<Edge>) {
+fn graph_edges(graph: &Graph, report: &RbacReport) -> (Vec<Edge>, Vec<Edge>) {
     let mut edges = BTreeSet::new();
     for b in &graph.bindings {
         let role = match &b.namespace {
