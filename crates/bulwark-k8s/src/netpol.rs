@@ -1234,16 +1234,26 @@ impl Model {
         let mut reachable = Vec::new();
         let mut entries = Vec::new();
         for (pi, pod) in self.pods.iter().enumerate() {
-            let from: Vec<(String, Conns)> = c
-                .external
-                .iter()
-                .enumerate()
-                .filter_map(|(ei, e)| {
-                    c.allowed
-                        .get(&(Endpoint::External(ei), Endpoint::Pod(pi)))
-                        .map(|conns| (e.display(), conns.clone()))
-                })
-                .collect();
+            // Adjacent ranges allowed the same ports are shown as one.
+            let mut merged: Vec<(Cidr, Conns)> = Vec::new();
+            for (ei, e) in c.external.iter().enumerate() {
+                let Some(conns) = c.allowed.get(&(Endpoint::External(ei), Endpoint::Pod(pi)))
+                else {
+                    continue;
+                };
+                match merged.last_mut() {
+                    Some((last, lc))
+                        if last.family == e.family
+                            && last.end.checked_add(1) == Some(e.start)
+                            && lc == conns =>
+                    {
+                        last.end = e.end;
+                    }
+                    _ => merged.push((*e, conns.clone())),
+                }
+            }
+            let from: Vec<(String, Conns)> =
+                merged.into_iter().map(|(r, c)| (r.display(), c)).collect();
             if from.is_empty() {
                 continue;
             }
@@ -1265,12 +1275,18 @@ impl Model {
                         explicit_world = true;
                     }
                     for p in &r.peers {
-                        if let Peer::IpBlock { cidr, .. } = p {
+                        if let Peer::IpBlock { cidr, except } = p {
+                            let except: Vec<String> = except.iter().map(Cidr::display).collect();
                             reasons.push(format!(
-                                "NetworkPolicy {}/{} allows ipBlock {} ({})",
+                                "NetworkPolicy {}/{} allows ipBlock {}{} ({})",
                                 pol.namespace,
                                 pol.name,
                                 cidr.display(),
+                                if except.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(" except {}", except.join(","))
+                                },
                                 r.location
                             ));
                             explicit_world |= is_world(cidr);
