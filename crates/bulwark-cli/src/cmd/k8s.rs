@@ -170,6 +170,12 @@ fn report_unreadable(loaded: &Loaded) -> bool {
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
+    for s in &loaded.skipped {
+        eprintln!(
+            "note: {}; skipped",
+            bulwark_core::text::terminal_safe(&s.to_string())
+        );
+    }
     for u in &loaded.unreadable {
         eprintln!(
             "error: {}",
@@ -237,7 +243,7 @@ fn rbac(a: RbacArgs) -> Result<u8> {
         crate::write_output(a.output.as_deref(), |w| match a.format.as_str() {
             "json" => write_json(
                 w,
-                &serde_json::json!({"question": question, "answers": answers, "unreadable": loaded.unreadable}),
+                &serde_json::json!({"question": question, "answers": answers, "unreadable": loaded.unreadable, "skipped": loaded.skipped}),
             ),
             _ => Ok(w.write_all(rbac_out::who_can_table(&question, &answers).as_bytes())?),
         })?;
@@ -248,7 +254,7 @@ fn rbac(a: RbacArgs) -> Result<u8> {
         match a.format.as_str() {
             "json" => write_json(
                 w,
-                &serde_json::json!({"report": report, "unreadable": loaded.unreadable}),
+                &serde_json::json!({"report": report, "unreadable": loaded.unreadable, "skipped": loaded.skipped}),
             )?,
             "sarif" => write_json(w, &rbac_out::sarif(&report, &target))?,
             "dot" => w.write_all(rbac_out::dot(&graph, &report).as_bytes())?,
@@ -298,7 +304,7 @@ fn netpol(paths: &[PathBuf], o: &NetpolOpts) -> Result<u8> {
         if o.format == "json" {
             write_json(
                 w,
-                &serde_json::json!({"report": report, "unreadable": loaded.unreadable}),
+                &serde_json::json!({"report": report, "unreadable": loaded.unreadable, "skipped": loaded.skipped}),
             )
         } else {
             Ok(w.write_all(netpol::table(&report, with_matrix).as_bytes())?)
@@ -419,6 +425,7 @@ fn scan(a: ScanArgs) -> Result<u8> {
                     "images": imgs,
                     "unique_images": unique_images(&imgs),
                     "unreadable": loaded.unreadable,
+                    "skipped": loaded.skipped,
                 }),
             )?,
             _ => {
