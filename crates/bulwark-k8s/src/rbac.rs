@@ -873,6 +873,22 @@ impl Graph {
         res: &str,
         sub: &str,
     ) -> Vec<Grant> {
+        self.named_rule_in(grants, verb, group, res, sub, cluster_scoped(res))
+    }
+
+    /// [`Graph::named_rule`]; `cluster_only` keeps ClusterRoleBinding grants only.
+    /// `bind` on clusterroles is the exception to scoping: a RoleBinding granting it
+    /// lets the subject bind those cluster roles in its namespace (the RBAC
+    /// documentation's delegated role-granting example).
+    fn named_rule_in(
+        &self,
+        grants: &[Grant],
+        verb: &str,
+        group: &str,
+        res: &str,
+        sub: &str,
+        cluster_only: bool,
+    ) -> Vec<Grant> {
         grants
             .iter()
             .filter(|g| {
@@ -881,7 +897,7 @@ impl Graph {
                 probe.resource_names.clear();
                 !r.all_wildcard()
                     && probe.allows(verb, group, res, sub, "")
-                    && (!cluster_scoped(res) || g.scope.is_none())
+                    && (!cluster_only || g.scope.is_none())
             })
             .cloned()
             .collect()
@@ -1055,7 +1071,7 @@ impl Graph {
             );
         }
         // bind needs a second grant: creating (or changing) bindings in the same scope.
-        let binds = self.named_rule(grants, "bind", rbac, "clusterroles", "");
+        let binds = self.named_rule_in(grants, "bind", rbac, "clusterroles", "", false);
         let binds_roles = self.named_rule(grants, "bind", rbac, "roles", "");
         for bg in binds.iter().chain(binds_roles.iter()) {
             if self.rule(bg).all_wildcard() {
@@ -1515,7 +1531,9 @@ impl Graph {
     /// Who can do `q`, and through which binding, role and rule.
     pub fn who_can(&self, q: &Query) -> Vec<WhoCan> {
         let mut out = Vec::new();
-        let cluster_res = cluster_scoped(&q.resource);
+        // `bind` on clusterroles through a RoleBinding holds in that namespace.
+        let cluster_res = cluster_scoped(&q.resource)
+            && !(q.verb == "bind" && q.resource == "clusterroles" && q.namespace.is_some());
         for (bi, b) in self.bindings.iter().enumerate() {
             if cluster_res && b.namespace.is_some() {
                 continue;

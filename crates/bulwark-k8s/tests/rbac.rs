@@ -301,3 +301,160 @@ fn outputs_carry_the_paths() {
     let t = bulwark_k8s::rbac_out::table(&r);
     assert!(t.contains("User:alice"));
 }
+
+const MORE: &str = r#"
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: builder, namespace: ci}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: runner, namespace: ci}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: dev}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: cluster-admin}
+rules: [{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: builder-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: ServiceAccount, name: builder, namespace: ci}]
+---
+# Every account of ci, through its group, reaches the kubelet API.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: node-proxier}
+rules: [{apiGroups: [""], resources: ["nodes/proxy"], verbs: ["get"]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: ci-accounts-proxy}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: node-proxier}
+subjects: [{kind: Group, name: "system:serviceaccounts:ci"}]
+---
+# mona impersonates service accounts named builder.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: impersonate-builder}
+rules: [{apiGroups: [""], resources: ["serviceaccounts"], verbs: ["impersonate"], resourceNames: ["builder"]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: mona}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: impersonate-builder}
+subjects: [{kind: User, name: mona}]
+---
+# ned binds any clusterrole inside dev only.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: binder, namespace: dev}
+rules:
+- {apiGroups: ["rbac.authorization.k8s.io"], resources: ["rolebindings"], verbs: ["create"]}
+- {apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterroles"], verbs: ["bind"]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: ned, namespace: dev}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: binder}
+subjects: [{kind: User, name: ned}]
+---
+# olga signs CSRs; quinn approves CSRs of a custom signer without creating them.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: csr-signer}
+rules:
+- {apiGroups: ["certificates.k8s.io"], resources: ["certificatesigningrequests/status"], verbs: ["update"]}
+- {apiGroups: ["certificates.k8s.io"], resources: ["signers"], verbs: ["sign"], resourceNames: ["example.com/signer"]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: olga}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: csr-signer}
+subjects: [{kind: User, name: olga}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: csr-approver-custom}
+rules:
+- {apiGroups: ["certificates.k8s.io"], resources: ["certificatesigningrequests/approval"], verbs: ["update"]}
+- {apiGroups: ["certificates.k8s.io"], resources: ["signers"], verbs: ["approve"], resourceNames: ["example.com/signer"]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: quinn}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: csr-approver-custom}
+subjects: [{kind: User, name: quinn}]
+---
+# pat may request tokens for ci/runner only (resourceNames).
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: runner-token, namespace: ci}
+rules: [{apiGroups: [""], resources: ["serviceaccounts/token"], verbs: ["create"], resourceNames: ["runner"]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: pat, namespace: ci}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: runner-token}
+subjects: [{kind: User, name: pat}]
+"#;
+
+#[test]
+fn groups_impersonation_namespaced_bind_csr_and_named_tokens() {
+    let mut loaded = Loaded::default();
+    bulwark_k8s::load::load_bytes("more.yaml", MORE.as_bytes(), &mut loaded);
+    let r = Graph::build(&mut loaded).analyse();
+    assert!(loaded.unreadable.is_empty(), "{:?}", loaded.unreadable);
+    // ci/runner holds nodes/proxy through its namespace's group; the chain says so.
+    let runner = path(&r, "ServiceAccount:ci/runner", PathKind::NodesProxy);
+    assert!(runner.cluster_admin);
+    assert_eq!(runner.chain[1].kind, "group");
+    assert_eq!(runner.chain[1].name, "Group:system:serviceaccounts:ci");
+    assert_eq!(runner.chain[2].name, "ClusterRoleBinding/ci-accounts-proxy");
+    assert!(path(&r, "Group:system:serviceaccounts:ci", PathKind::NodesProxy).cluster_admin);
+    // mona impersonates `builder` accounts: cluster-admin through ci/builder.
+    let mona = path(&r, "User:mona", PathKind::ImpersonateServiceAccount);
+    assert!(mona.cluster_admin);
+    assert!(names(mona).contains(&"acts as ServiceAccount:ci/builder"));
+    // ned binds roles in dev only: HIGH, not cluster-admin.
+    let ned = path(&r, "User:ned", PathKind::Bind);
+    assert_eq!((ned.severity, ned.cluster_admin), (Severity::High, false));
+    assert_eq!(ned.scope, "namespace dev");
+    // olga signs, quinn approves a custom signer without creating CSRs: HIGH.
+    let olga = path(&r, "User:olga", PathKind::SignCsr);
+    assert_eq!((olga.severity, olga.cluster_admin), (Severity::High, false));
+    let quinn = path(&r, "User:quinn", PathKind::ApproveCsr);
+    assert_eq!(
+        (quinn.severity, quinn.cluster_admin),
+        (Severity::High, false)
+    );
+    // pat's token request is limited to runner: the path goes through runner (not the
+    // stronger-looking builder it may not request a token for).
+    let pat = path(&r, "User:pat", PathKind::TokenRequest);
+    assert!(pat.cluster_admin);
+    assert!(
+        names(pat).contains(&"acts as ServiceAccount:ci/runner"),
+        "{}",
+        pat.chain_text()
+    );
+    assert!(!names(pat).contains(&"acts as ServiceAccount:ci/builder"));
+}
+
+#[test]
+fn who_can_bind_cluster_roles_in_a_namespace() {
+    let mut loaded = Loaded::default();
+    bulwark_k8s::load::load_bytes("more.yaml", MORE.as_bytes(), &mut loaded);
+    let g = Graph::build(&mut loaded);
+    let mut q = Query::parse("bind", "clusterroles");
+    q.namespace = Some("dev".into());
+    let who: Vec<String> = g.who_can(&q).into_iter().map(|a| a.subject).collect();
+    assert_eq!(who, ["ServiceAccount:ci/builder", "User:ned"]);
+    let q = Query::parse("bind", "clusterroles");
+    let who: Vec<String> = g.who_can(&q).into_iter().map(|a| a.subject).collect();
+    assert_eq!(who, ["ServiceAccount:ci/builder"]);
+}
