@@ -874,9 +874,10 @@ impl Model {
         c
     }
 
-    /// What `pod`'s side allows (ingress: from `peer`; egress: to `peer`), given the
-    /// indices of the policies selecting it.
-    fn side(&self, pod: &Pod, selecting: &[usize], ingress: bool, peer: PeerRef<'_>) -> Conns {
+    /// What `pod`'s side allows with the external range `range` (ingress: from it;
+    /// egress: to it), given the indices of the policies selecting it. Named ports never
+    /// match an external address.
+    fn side_ext(&self, pod: &Pod, selecting: &[usize], ingress: bool, range: &Cidr) -> Conns {
         let mut isolated = false;
         let mut c = Conns::none();
         for pol in selecting.iter().filter_map(|&i| self.policies.get(i)) {
@@ -885,28 +886,15 @@ impl Model {
             isolated = true;
             for r in rules {
                 let peer_ok = r.peers.is_empty()
-                    || r.peers.iter().any(|p| match peer {
-                        PeerRef::Pod(other) => self.peer_matches_pod(p, pol, other),
-                        PeerRef::Ext(range) => match p {
-                            Peer::IpBlock { cidr, except } => {
-                                cidr.contains(range) && !except.iter().any(|e| e.overlaps(range))
-                            }
-                            Peer::Pods { .. } => false,
-                        },
+                    || r.peers.iter().any(|p| match p {
+                        Peer::IpBlock { cidr, except } => {
+                            cidr.contains(range) && !except.iter().any(|e| e.overlaps(range))
+                        }
+                        Peer::Pods { .. } => false,
                     });
-                if !peer_ok {
-                    continue;
+                if peer_ok {
+                    c = c.union(&self.ports_to(&r.ports, if ingress { Some(pod) } else { None }));
                 }
-                // Named ports resolve on the destination pod.
-                let dst = if ingress {
-                    Some(pod)
-                } else {
-                    match peer {
-                        PeerRef::Pod(o) => Some(o),
-                        PeerRef::Ext(_) => None,
-                    }
-                };
-                c = c.union(&self.ports_to(&r.ports, dst));
             }
         }
         if isolated {
@@ -978,26 +966,87 @@ impl Model {
                     .collect()
             })
             .collect();
+        // Per policy, direction and rule: which pods its peers match, and its ports when
+        // they hold no name (then the same for every destination). Pairs are many and
+        // rules few, so this is computed once instead of per pair.
+        let caches: Vec<[Vec<RuleCache>; 2]> = self
+            .policies
+            .iter()
+            .map(|pol| {
+                let cache = |rules: &Option<Vec<PolicyRule>>| -> Vec<RuleCache> {
+                    rules
+                        .iter()
+                        .flatten()
+                        .map(|r| RuleCache {
+                            pods: self
+                                .pods
+                                .iter()
+                                .map(|o| {
+                                    r.peers.is_empty()
+                                        || r.peers.iter().any(|p| self.peer_matches_pod(p, pol, o))
+                                })
+                                .collect(),
+                            conns: (!r.ports.iter().any(|p| matches!(p.port, PortRef::Name(_))))
+                                .then(|| self.ports_to(&r.ports, None)),
+                        })
+                        .collect()
+                };
+                [cache(&pol.ingress), cache(&pol.egress)]
+            })
+            .collect();
+        let side = |pod: usize, ingress: bool, other: usize| -> Conns {
+            let mut isolated = false;
+            let mut c = Conns::none();
+            for &pi in &sel[pod] {
+                let pol = &self.policies[pi];
+                let rules = if ingress { &pol.ingress } else { &pol.egress };
+                let Some(rules) = rules else { continue };
+                isolated = true;
+                let cache = &caches[pi][usize::from(!ingress)];
+                for (ri, r) in rules.iter().enumerate() {
+                    if !cache[ri].pods[other] {
+                        continue;
+                    }
+                    let conns = match &cache[ri].conns {
+                        Some(x) => x.clone(),
+                        // Named ports resolve on the destination.
+                        None => self.ports_to(
+                            &r.ports,
+                            Some(&self.pods[if ingress { pod } else { other }]),
+                        ),
+                    };
+                    c = c.union(&conns);
+                    if c.is_all() {
+                        return c;
+                    }
+                }
+            }
+            if isolated {
+                c
+            } else {
+                Conns::all()
+            }
+        };
         for (si, s) in self.pods.iter().enumerate() {
-            for (di, d) in self.pods.iter().enumerate() {
+            for di in 0..self.pods.len() {
                 if si == di {
                     continue;
                 }
-                let out = self.side(s, &sel[si], false, PeerRef::Pod(d));
+                let out = side(si, false, di);
                 if out.is_empty() {
                     continue;
                 }
-                let c = out.intersect(&self.side(d, &sel[di], true, PeerRef::Pod(s)));
+                let c = out.intersect(&side(di, true, si));
                 if !c.is_empty() {
                     allowed.insert((Endpoint::Pod(si), Endpoint::Pod(di)), c);
                 }
             }
             for (ei, e) in external.iter().enumerate() {
-                let out = self.side(s, &sel[si], false, PeerRef::Ext(e));
+                let out = self.side_ext(s, &sel[si], false, e);
                 if !out.is_empty() {
                     allowed.insert((Endpoint::Pod(si), Endpoint::External(ei)), out);
                 }
-                let inn = self.side(s, &sel[si], true, PeerRef::Ext(e));
+                let inn = self.side_ext(s, &sel[si], true, e);
                 if !inn.is_empty() {
                     allowed.insert((Endpoint::External(ei), Endpoint::Pod(si)), inn);
                 }
@@ -1019,10 +1068,12 @@ impl Model {
     }
 }
 
-#[derive(Clone, Copy)]
-enum PeerRef<'a> {
-    Pod(&'a Pod),
-    Ext(&'a Cidr),
+/// What one rule's peers and ports come to, computed once per analysis.
+struct RuleCache {
+    /// Which pods the rule's peers match.
+    pods: Vec<bool>,
+    /// The rule's ports, when none is named.
+    conns: Option<Conns>,
 }
 
 /// Splits each address family into the ranges that `cidrs` do not cut further.
