@@ -1360,17 +1360,21 @@ impl Model {
         }
         let mut lateral = Vec::new();
         if !sensitive.is_empty() {
+            // Pod-to-pod edges, once.
+            let mut next: Vec<Vec<usize>> = vec![Vec::new(); self.pods.len()];
+            for (s, d) in c.allowed.keys() {
+                if let (Endpoint::Pod(s), Endpoint::Pod(d)) = (s, d) {
+                    next[*s].push(*d);
+                }
+            }
             for &e in &entries {
                 // Breadth-first over pod-to-pod edges: the shortest path to each target.
                 let mut prev: BTreeMap<usize, usize> = BTreeMap::new();
                 let mut seen = BTreeSet::from([e]);
                 let mut q = VecDeque::from([e]);
                 while let Some(u) = q.pop_front() {
-                    for v in 0..self.pods.len() {
-                        if !seen.contains(&v)
-                            && c.allowed
-                                .contains_key(&(Endpoint::Pod(u), Endpoint::Pod(v)))
-                        {
+                    for &v in &next[u] {
+                        if !seen.contains(&v) {
                             seen.insert(v);
                             prev.insert(v, u);
                             q.push_back(v);
