@@ -565,3 +565,43 @@ fn malformed_policy_is_an_error_with_file_and_line() {
     assert_eq!(l.unreadable[0].file, "broken.yaml");
     assert!(l.unreadable[0].line >= 2, "{:?}", l.unreadable);
 }
+
+#[test]
+fn egress_only_policy_ignores_ingress_rules_sctp_exists_and_ipv6() {
+    // policyTypes [Egress] with ingress rules: the ingress rules are ignored (db stays
+    // open for ingress). Egress: SCTP 9999 to pods of namespaces having a `team` label
+    // (Exists), and everything to 2001:db8::/32.
+    let p = r#"
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-egress, namespace: default}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Egress]
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: nothing}}}]
+  egress:
+  - to: [{namespaceSelector: {matchExpressions: [{key: team, operator: Exists}]}}]
+    ports: [{protocol: SCTP, port: 9999}]
+  - to: [{ipBlock: {cidr: "2001:db8::/32"}}]
+"#;
+    check(
+        p,
+        &[
+            "web: web=- db=all client=all dns=all 10.0.0.5=all 172.17.0.5=all 172.17.1.5=all 8.8.8.8=all",
+            "db: web=none db=- client=SCTP/9999 dns=none 10.0.0.5=none 172.17.0.5=none 172.17.1.5=none 8.8.8.8=none",
+            "client: web=all db=all client=- dns=all 10.0.0.5=all 172.17.0.5=all 172.17.1.5=all 8.8.8.8=all",
+            "dns: web=all db=all client=all dns=- 10.0.0.5=all 172.17.0.5=all 172.17.1.5=all 8.8.8.8=all",
+            "10.0.0.5: web=all db=all client=all dns=all 10.0.0.5=-",
+            "172.17.0.5: web=all db=all client=all dns=all 172.17.0.5=-",
+            "172.17.1.5: web=all db=all client=all dns=all 172.17.1.5=-",
+            "8.8.8.8: web=all db=all client=all dns=all 8.8.8.8=-",
+        ],
+    );
+    let m = model(p);
+    let c = m.connectivity(&[]);
+    let db = "default/Deployment/db";
+    assert!(m.between(&c, db, "2001:db8::1").unwrap().is_all());
+    assert!(m.between(&c, db, "2001:db9::1").unwrap().is_empty());
+    assert!(m.between(&c, "2001:db9::1", db).unwrap().is_all());
+}
