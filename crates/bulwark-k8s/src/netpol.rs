@@ -502,7 +502,25 @@ fn parse_port(n: &Node, protocol: Proto) -> Result<PortSpec, Bad> {
     Ok(PortSpec { protocol, port })
 }
 
+/// A field that must be a list when present (anything else would read as empty, which
+/// for peers and ports means "everything").
+fn list_field<'a>(n: &'a Node, key: &str) -> Result<&'a [Node], Bad> {
+    match n.get(key) {
+        None => Ok(&[]),
+        Some(v) if v.is_null() => Ok(&[]),
+        Some(v) => match &v.value {
+            bulwark_misconfig::yaml::Value::Seq(items) => Ok(items),
+            _ => Err((v.line, format!("{key} is not a list"))),
+        },
+    }
+}
+
 fn parse_rule(n: &Node, peers_key: &str, file: &str) -> Result<PolicyRule, Bad> {
+    if !n.is_map() {
+        return Err((n.line, "rule is not a mapping".into()));
+    }
+    list_field(n, peers_key)?;
+    list_field(n, "ports")?;
     let mut peers = Vec::new();
     for p in n.get(peers_key).map(Node::items).unwrap_or(&[]) {
         if let Some(ib) = p.get("ipBlock") {
@@ -570,7 +588,8 @@ fn parse_policy(o: &Object) -> Result<Policy, Bad> {
         None => Selector::default(),
     };
     let mut types: Vec<String> = crate::load::strings(spec.get("policyTypes"));
-    let egress_rules = spec.get("egress").map(Node::items).unwrap_or(&[]);
+    let egress_rules = list_field(spec, "egress")?;
+    list_field(spec, "ingress")?;
     if types.is_empty() {
         types.push("Ingress".into());
         if !egress_rules.is_empty() {
@@ -586,9 +605,7 @@ fn parse_policy(o: &Object) -> Result<Policy, Bad> {
         }
     }
     let rules = |key: &str, peers: &str| -> Result<Vec<PolicyRule>, Bad> {
-        spec.get(key)
-            .map(Node::items)
-            .unwrap_or(&[])
+        list_field(spec, key)?
             .iter()
             .map(|r| parse_rule(r, peers, &o.file))
             .collect()

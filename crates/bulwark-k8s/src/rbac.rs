@@ -344,6 +344,17 @@ fn principal_of(node: &Node, binding_ns: Option<&str>) -> Option<Principal> {
     })
 }
 
+/// The line of a field that is present but neither a list nor null (it would read as
+/// an empty list and grant, or show, nothing).
+fn not_list(n: Option<&Node>) -> Option<u32> {
+    let n = n?;
+    match n.value {
+        bulwark_misconfig::yaml::Value::Seq(_) => None,
+        _ if n.is_null() => None,
+        _ => Some(n.line),
+    }
+}
+
 fn is_rbac(o: &Object) -> bool {
     o.group() == "rbac.authorization.k8s.io"
 }
@@ -373,11 +384,25 @@ impl Graph {
                         g.namespaces.insert(ns.clone());
                     }
                     let mut rules = Vec::new();
+                    if let Some(bad) = not_list(o.node.get("rules")) {
+                        problems.push((i, bad, "rules is not a list".into()));
+                    }
                     for r in o.node.get("rules").map(Node::items).unwrap_or(&[]) {
-                        if r.is_map() {
-                            rules.push(Rule::parse(r, &o.file));
-                        } else {
+                        let bad_field = [
+                            "apiGroups",
+                            "resources",
+                            "verbs",
+                            "resourceNames",
+                            "nonResourceURLs",
+                        ]
+                        .into_iter()
+                        .find_map(|k| not_list(r.get(k)).map(|l| (k, l)));
+                        if !r.is_map() {
                             problems.push((i, r.line, "rule is not a mapping".into()));
+                        } else if let Some((k, l)) = bad_field {
+                            problems.push((i, l, format!("{k} is not a list")));
+                        } else {
+                            rules.push(Rule::parse(r, &o.file));
                         }
                     }
                     let mut aggregation = Vec::new();
@@ -430,6 +455,9 @@ impl Graph {
                             "a ClusterRoleBinding cannot refer to a Role".into(),
                         ));
                         continue;
+                    }
+                    if let Some(bad) = not_list(o.node.get("subjects")) {
+                        problems.push((i, bad, "subjects is not a list".into()));
                     }
                     let mut subjects = Vec::new();
                     for s in o.node.get("subjects").map(Node::items).unwrap_or(&[]) {

@@ -54,6 +54,20 @@ pub struct Selector {
 impl Selector {
     /// Reads a selector node; `Err((line, message))` for one the API server refuses.
     pub fn parse(node: &Node) -> Result<Selector, (u32, String)> {
+        // Anything but a mapping would read as `{}`, which selects everything: refuse it.
+        if !node.is_map() && !node.is_null() {
+            return Err((node.line, "label selector is not a mapping".into()));
+        }
+        if let Some(ml) = node.get("matchLabels") {
+            if !ml.is_map() && !ml.is_null() {
+                return Err((ml.line, "matchLabels is not a mapping".into()));
+            }
+        }
+        if let Some(me) = node.get("matchExpressions") {
+            if !matches!(me.value, bulwark_misconfig::yaml::Value::Seq(_)) && !me.is_null() {
+                return Err((me.line, "matchExpressions is not a list".into()));
+            }
+        }
         let match_labels = string_map(node.get("matchLabels"));
         let mut match_expressions = Vec::new();
         for e in node.get("matchExpressions").map(Node::items).unwrap_or(&[]) {
@@ -168,6 +182,21 @@ mod tests {
             ("y", "1")
         ])));
         assert!(Selector::default().matches(&labels(&[])));
+    }
+
+    #[test]
+    fn a_selector_that_is_not_a_mapping_is_refused() {
+        for text in [
+            "app=web\n",
+            "matchLabels: [app]\n",
+            "matchExpressions: {key: a}\n",
+        ] {
+            let docs = bulwark_misconfig::yaml::parse_str("s", text).unwrap();
+            assert!(
+                Selector::parse(docs[0].root.as_ref().unwrap()).is_err(),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -605,3 +605,27 @@ spec:
     assert!(m.between(&c, db, "2001:db9::1").unwrap().is_empty());
     assert!(m.between(&c, "2001:db9::1", db).unwrap().is_all());
 }
+
+#[test]
+fn shapes_that_would_read_as_everything_are_refused() {
+    // A selector written as a string, or peers written as a mapping, would read as
+    // "select everything"; the API server refuses both, and so does the analysis.
+    for (text, line) in [
+        ("spec:\n  podSelector: app=web\n", 5),
+        (
+            "spec:\n  podSelector: {}\n  ingress:\n  - from: {podSelector: {}}\n",
+            7,
+        ),
+        ("spec:\n  podSelector: {}\n  egress: {to: []}\n", 6),
+    ] {
+        let mut l = Loaded::default();
+        let doc = format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: x, namespace: a}}\n{text}"
+        );
+        load_bytes("p.yaml", doc.as_bytes(), &mut l);
+        let m = Model::build(&mut l);
+        assert_eq!(m.policies.len(), 0, "{text}");
+        assert_eq!(l.unreadable.len(), 1, "{text}");
+        assert_eq!(l.unreadable[0].line, line, "{text}: {:?}", l.unreadable);
+    }
+}

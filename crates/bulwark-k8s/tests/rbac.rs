@@ -458,3 +458,19 @@ fn who_can_bind_cluster_roles_in_a_namespace() {
     let who: Vec<String> = g.who_can(&q).into_iter().map(|a| a.subject).collect();
     assert_eq!(who, ["ServiceAccount:ci/builder"]);
 }
+
+#[test]
+fn fields_that_are_not_lists_are_errors() {
+    for (text, line) in [
+        ("kind: ClusterRole\nmetadata: {name: r}\nrules: {verbs: [get]}\n", 4),
+        ("kind: ClusterRole\nmetadata: {name: r}\nrules:\n- {verbs: create, resources: [pods], apiGroups: [\"\"]}\n", 5),
+        ("kind: ClusterRoleBinding\nmetadata: {name: b}\nroleRef: {kind: ClusterRole, name: r}\nsubjects: {kind: User, name: u}\n", 5),
+    ] {
+        let mut loaded = Loaded::default();
+        let doc = format!("apiVersion: rbac.authorization.k8s.io/v1\n{text}");
+        bulwark_k8s::load::load_bytes("r.yaml", doc.as_bytes(), &mut loaded);
+        let _ = Graph::build(&mut loaded);
+        assert_eq!(loaded.unreadable.len(), 1, "{text}: {:?}", loaded.unreadable);
+        assert_eq!(loaded.unreadable[0].line, line, "{text}: {:?}", loaded.unreadable);
+    }
+}
