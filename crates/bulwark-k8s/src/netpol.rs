@@ -644,6 +644,7 @@ impl Model {
         let mut m = Model::default();
         let mut bad: Vec<(usize, Bad)> = Vec::new();
         let mut services: Vec<&Object> = Vec::new();
+        let mut host_exposed: Vec<(usize, Vec<Exposure>)> = Vec::new();
         let mut ingresses: Vec<&Object> = Vec::new();
         for (i, o) in loaded.objects.iter().enumerate() {
             let ns = o.namespace.clone().unwrap_or_else(|| "default".into());
@@ -677,9 +678,30 @@ impl Model {
                     // A Pod's labels are its own; a template's are the template's.
                     let labels = string_map(meta.and_then(|m| m.get("labels")));
                     let mut ports = Vec::new();
+                    let mut host = Vec::new();
+                    if spec.get("hostNetwork").and_then(Node::as_bool) == Some(true) {
+                        host.push(Exposure {
+                            via: "hostNetwork: the node's own addresses; NetworkPolicies do not apply to host-network pods".into(),
+                            ports: Vec::new(),
+                            location: format!("{}:{}", o.file, spec.key_line("hostNetwork").unwrap_or(o.line)),
+                        });
+                    }
                     for field in ["initContainers", "containers"] {
                         for c in spec.get(field).map(Node::items).unwrap_or(&[]) {
                             for p in c.get("ports").map(Node::items).unwrap_or(&[]) {
+                                if let Some(hp) =
+                                    p.get("hostPort").and_then(Node::as_i64).filter(|v| *v > 0)
+                                {
+                                    host.push(Exposure {
+                                        via: format!("hostPort {hp} on its node"),
+                                        ports: p
+                                            .get("containerPort")
+                                            .and_then(Node::as_str)
+                                            .map(|x| vec![x.to_string()])
+                                            .unwrap_or_default(),
+                                        location: format!("{}:{}", o.file, p.line),
+                                    });
+                                }
                                 let Some(name) = p.get("name").and_then(Node::as_string_value)
                                 else {
                                     continue;
@@ -705,6 +727,9 @@ impl Model {
                         }
                     }
                     ns_entry(&mut m.namespaces, &ns);
+                    if !host.is_empty() {
+                        host_exposed.push((m.pods.len(), host));
+                    }
                     m.pods.push(Pod {
                         id: format!("{ns}/{}/{}", o.kind, o.name),
                         namespace: ns,
@@ -716,7 +741,7 @@ impl Model {
                 _ => {}
             }
         }
-        let mut exposures: BTreeMap<usize, Vec<Exposure>> = BTreeMap::new();
+        let mut exposures: BTreeMap<usize, Vec<Exposure>> = host_exposed.into_iter().collect();
         let svc_pods = |svc: &Object, m: &Model| -> Vec<usize> {
             let sel = string_map(svc.node.path(&["spec", "selector"]));
             if sel.is_empty() {
@@ -752,7 +777,16 @@ impl Model {
                 .path(&["spec", "type"])
                 .and_then(Node::as_str)
                 .unwrap_or("ClusterIP");
-            if ty != "LoadBalancer" && ty != "NodePort" {
+            let external_ips = crate::load::strings(svc.node.path(&["spec", "externalIPs"]));
+            let ty = if external_ips.is_empty() {
+                ty.to_string()
+            } else {
+                format!("{ty} with externalIPs {}", external_ips.join(","))
+            };
+            if !ty.starts_with("LoadBalancer")
+                && !ty.starts_with("NodePort")
+                && external_ips.is_empty()
+            {
                 continue;
             }
             for pi in svc_pods(svc, &m) {

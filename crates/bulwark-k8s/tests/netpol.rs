@@ -629,3 +629,63 @@ fn shapes_that_would_read_as_everything_are_refused() {
         assert_eq!(l.unreadable[0].line, line, "{text}: {:?}", l.unreadable);
     }
 }
+
+#[test]
+fn host_ports_host_network_and_external_ips_expose_pods() {
+    let mut l = Loaded::default();
+    load_bytes(
+        "x.yaml",
+        br#"
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: mon}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      hostNetwork: true
+      containers:
+      - name: a
+        image: agent:1
+        ports: [{containerPort: 9100, hostPort: 9100}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: mon}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers: [{name: a, image: api:1}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: mon}
+spec:
+  selector: {app: api}
+  externalIPs: [192.0.2.10]
+  ports: [{port: 80}]
+"#,
+        &mut l,
+    );
+    let m = Model::build(&mut l);
+    assert!(l.unreadable.is_empty());
+    let r = m.report(&Sensitive::default());
+    let via = |pod: &str| -> Vec<String> {
+        r.reachable_from_outside
+            .iter()
+            .find(|x| x.pod == pod)
+            .map(|x| x.exposed_by.iter().map(|e| e.via.clone()).collect())
+            .unwrap_or_default()
+    };
+    let agent = via("mon/DaemonSet/agent");
+    assert_eq!(agent.len(), 2, "{agent:?}");
+    assert!(agent[0].starts_with("hostNetwork"));
+    assert_eq!(agent[1], "hostPort 9100 on its node");
+    assert_eq!(
+        via("mon/Deployment/api"),
+        ["Service/mon/api type ClusterIP with externalIPs 192.0.2.10"]
+    );
+}
