@@ -844,6 +844,28 @@ impl Model {
             }
         }
         m.exposures = exposures;
+        // The same workload defined twice (overlays, copies) is analysed twice; say so.
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut dups = Vec::new();
+        for p in &m.pods {
+            if let Some(first) = seen.insert(&p.id, &p.location) {
+                dups.push(crate::load::Unreadable {
+                    file: p
+                        .location
+                        .rsplit_once(':')
+                        .map(|(f, _)| f)
+                        .unwrap_or("")
+                        .to_string(),
+                    line: p
+                        .location
+                        .rsplit_once(':')
+                        .and_then(|(_, l)| l.parse().ok())
+                        .unwrap_or(0),
+                    message: format!("{} is also defined at {first}; both are analysed", p.id),
+                });
+            }
+        }
+        loaded.warnings.extend(dups);
         for (i, (line, msg)) in bad {
             if let Some(o) = loaded.objects.get(i).cloned() {
                 loaded.invalid(&o, line, msg);
