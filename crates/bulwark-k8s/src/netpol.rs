@@ -1059,6 +1059,19 @@ impl Model {
                                         || r.peers.iter().any(|p| self.peer_matches_pod(p, pol, o))
                                 })
                                 .collect(),
+                            ext: external
+                                .iter()
+                                .map(|e| {
+                                    r.peers.is_empty()
+                                        || r.peers.iter().any(|p| match p {
+                                            Peer::IpBlock { cidr, except } => {
+                                                cidr.contains(e)
+                                                    && !except.iter().any(|x| x.overlaps(e))
+                                            }
+                                            Peer::Pods { .. } => false,
+                                        })
+                                })
+                                .collect(),
                             conns: (!r.ports.iter().any(|p| matches!(p.port, PortRef::Name(_))))
                                 .then(|| self.ports_to(&r.ports, None)),
                         })
@@ -1100,9 +1113,34 @@ impl Model {
                 Conns::all()
             }
         };
+        // Which destinations each pod's egress can reach at all: the pairs outside it
+        // are skipped without evaluating anything.
+        let n = self.pods.len();
+        let reach_out: Vec<Vec<bool>> = (0..n)
+            .map(|si| {
+                let mut isolated = false;
+                let mut v = vec![false; n];
+                for &pi in &sel[si] {
+                    if self.policies[pi].egress.is_none() {
+                        continue;
+                    }
+                    isolated = true;
+                    for rc in &caches[pi][1] {
+                        for (d, m) in v.iter_mut().zip(&rc.pods) {
+                            *d |= *m;
+                        }
+                    }
+                }
+                if isolated {
+                    v
+                } else {
+                    vec![true; n]
+                }
+            })
+            .collect();
         for (si, s) in self.pods.iter().enumerate() {
-            for di in 0..self.pods.len() {
-                if si == di {
+            for (di, reachable) in reach_out[si].iter().enumerate() {
+                if si == di || !reachable {
                     continue;
                 }
                 let out = side(si, false, di);
@@ -1114,14 +1152,42 @@ impl Model {
                     allowed.insert((Endpoint::Pod(si), Endpoint::Pod(di)), c);
                 }
             }
-            for (ei, e) in external.iter().enumerate() {
-                let out = self.side_ext(s, &sel[si], false, e);
-                if !out.is_empty() {
-                    allowed.insert((Endpoint::Pod(si), Endpoint::External(ei)), out);
+            // The external ranges some rule of the pod can match, per direction (all of
+            // them when the direction is not isolated); only those are evaluated.
+            let candidates = |dir: usize| -> Vec<bool> {
+                let mut isolated = false;
+                let mut v = vec![false; external.len()];
+                for &pi in &sel[si] {
+                    let pol = &self.policies[pi];
+                    if (if dir == 0 { &pol.ingress } else { &pol.egress }).is_none() {
+                        continue;
+                    }
+                    isolated = true;
+                    for rc in &caches[pi][dir] {
+                        for (x, m) in v.iter_mut().zip(&rc.ext) {
+                            *x |= *m;
+                        }
+                    }
                 }
-                let inn = self.side_ext(s, &sel[si], true, e);
-                if !inn.is_empty() {
-                    allowed.insert((Endpoint::External(ei), Endpoint::Pod(si)), inn);
+                if isolated {
+                    v
+                } else {
+                    vec![true; external.len()]
+                }
+            };
+            let (cand_in, cand_out) = (candidates(0), candidates(1));
+            for (ei, e) in external.iter().enumerate() {
+                if cand_out[ei] {
+                    let out = self.side_ext(s, &sel[si], false, e);
+                    if !out.is_empty() {
+                        allowed.insert((Endpoint::Pod(si), Endpoint::External(ei)), out);
+                    }
+                }
+                if cand_in[ei] {
+                    let inn = self.side_ext(s, &sel[si], true, e);
+                    if !inn.is_empty() {
+                        allowed.insert((Endpoint::External(ei), Endpoint::Pod(si)), inn);
+                    }
                 }
             }
         }
@@ -1145,6 +1211,8 @@ impl Model {
 struct RuleCache {
     /// Which pods the rule's peers match.
     pods: Vec<bool>,
+    /// Which external ranges the rule's peers match.
+    ext: Vec<bool>,
     /// The rule's ports, when none is named.
     conns: Option<Conns>,
 }
@@ -1357,12 +1425,18 @@ impl Model {
             .collect();
         let mut reachable = Vec::new();
         let mut entries = Vec::new();
+        // What each pod accepts from outside, by external range (in range order).
+        let mut ext_in: BTreeMap<usize, Vec<(usize, &Conns)>> = BTreeMap::new();
+        for ((s, d), v) in c.allowed.range((Endpoint::External(0), Endpoint::Pod(0))..) {
+            if let (Endpoint::External(ei), Endpoint::Pod(pi)) = (s, d) {
+                ext_in.entry(*pi).or_default().push((*ei, v));
+            }
+        }
         for (pi, pod) in self.pods.iter().enumerate() {
             // Adjacent ranges allowed the same ports are shown as one.
             let mut merged: Vec<(Cidr, Conns)> = Vec::new();
-            for (ei, e) in c.external.iter().enumerate() {
-                let Some(conns) = c.allowed.get(&(Endpoint::External(ei), Endpoint::Pod(pi)))
-                else {
+            for &(ei, conns) in ext_in.get(&pi).map(Vec::as_slice).unwrap_or(&[]) {
+                let Some(e) = c.external.get(ei) else {
                     continue;
                 };
                 match merged.last_mut() {
