@@ -689,3 +689,22 @@ spec:
         ["Service/mon/api type ClusterIP with externalIPs 192.0.2.10"]
     );
 }
+
+#[test]
+fn sensitive_config_file_and_flags() {
+    let s = Sensitive::from_config(
+        "c.yaml",
+        b"sensitive:\n  namespaces: [payments]\n  labels: {app: db}\n",
+    )
+    .unwrap();
+    assert_eq!(s.namespaces, ["payments"]);
+    assert_eq!(s.labels, [("app".to_string(), "db".to_string())]);
+    let s = Sensitive::from_config("c.yaml", b"sensitive:\n  labels: [\"tier=data\"]\n").unwrap();
+    assert_eq!(s.labels, [("tier".to_string(), "data".to_string())]);
+    assert!(Sensitive::from_config("c.yaml", b"other: 1\n").is_err());
+    assert!(Sensitive::from_config("c.yaml", b"sensitive: [\n").is_err());
+    let mut f = Sensitive::default();
+    assert!(f.add("ns:kube-system").is_ok());
+    assert!(f.add("nonsense").is_err());
+    assert_eq!(f.namespaces, ["kube-system"]);
+}
