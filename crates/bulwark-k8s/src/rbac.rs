@@ -713,6 +713,10 @@ pub enum PathKind {
     ValidatingWebhooks,
     /// create persistent volumes (hostPath).
     PersistentVolumes,
+    /// update/patch running pods (their image).
+    ModifyPods,
+    /// create secrets (service-account token secrets).
+    CreateTokenSecrets,
 }
 
 impl PathKind {
@@ -735,6 +739,8 @@ impl PathKind {
             PathKind::MutatingWebhooks => "BW-RBAC-0014",
             PathKind::ValidatingWebhooks => "BW-RBAC-0015",
             PathKind::PersistentVolumes => "BW-RBAC-0016",
+            PathKind::ModifyPods => "BW-RBAC-0017",
+            PathKind::CreateTokenSecrets => "BW-RBAC-0018",
         }
     }
 
@@ -757,6 +763,8 @@ impl PathKind {
             PathKind::MutatingWebhooks => "edit mutating webhook configurations",
             PathKind::ValidatingWebhooks => "edit validating webhook configurations",
             PathKind::PersistentVolumes => "create persistent volumes (hostPath)",
+            PathKind::ModifyPods => "modify running pods",
+            PathKind::CreateTokenSecrets => "create service-account token secrets",
         }
     }
 
@@ -779,6 +787,8 @@ impl PathKind {
             PathKind::MutatingWebhooks => "a mutating webhook sees and rewrites every object it selects: secrets, and pods of privileged namespaces",
             PathKind::ValidatingWebhooks => "a validating webhook sees every object it selects (secrets included) and can deny any change",
             PathKind::PersistentVolumes => "a hostPath persistent volume mounts any node directory into a pod that claims it",
+            PathKind::ModifyPods => "changing a running pod's image runs any code with its service account",
+            PathKind::CreateTokenSecrets => "a Secret of type kubernetes.io/service-account-token naming an account is filled with that account's token",
         }
     }
 }
@@ -1035,6 +1045,31 @@ impl Graph {
                     Some(Targets::Namespace(g.scope.clone())),
                 );
             }
+        }
+        for g in self.any_rule(grants, &["update", "patch"], "", &[("pods", "")], false) {
+            push(
+                PathKind::ModifyPods,
+                Severity::High,
+                false,
+                &g,
+                self.steps(&g),
+                format!("change running pods' images ({})", scope_text(&g.scope)),
+                Some(Targets::Namespace(g.scope.clone())),
+            );
+        }
+        for g in self.any_rule(grants, &["create"], "", &[("secrets", "")], false) {
+            push(
+                PathKind::CreateTokenSecrets,
+                Severity::High,
+                false,
+                &g,
+                self.steps(&g),
+                format!(
+                    "create service-account token secrets ({})",
+                    scope_text(&g.scope)
+                ),
+                Some(Targets::Namespace(g.scope.clone())),
+            );
         }
         let mut exec = self.any_rule(
             grants,

@@ -474,3 +474,47 @@ fn fields_that_are_not_lists_are_errors() {
         assert_eq!(loaded.unreadable[0].line, line, "{text}: {:?}", loaded.unreadable);
     }
 }
+
+#[test]
+fn token_secrets_and_pod_modification_pivot_to_the_namespace_accounts() {
+    // rbac-police's issue_token_secrets and modify_pods: creating a token Secret for an
+    // account, or changing a running pod's image, acts as ci's accounts.
+    let extra = r#"
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: secret-writer, namespace: ci}
+rules: [{apiGroups: [""], resources: ["secrets"], verbs: ["create"]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: rita, namespace: ci}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: secret-writer}
+subjects: [{kind: User, name: rita}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: pod-patcher, namespace: ci}
+rules: [{apiGroups: [""], resources: ["pods"], verbs: ["get", "patch"]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: sid, namespace: ci}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-patcher}
+subjects: [{kind: User, name: sid}]
+"#;
+    let mut loaded = Loaded::default();
+    bulwark_k8s::load::load_bytes("m.yaml", format!("{MORE}{extra}").as_bytes(), &mut loaded);
+    let r = Graph::build(&mut loaded).analyse();
+    for (who, kind) in [
+        ("User:rita", PathKind::CreateTokenSecrets),
+        ("User:sid", PathKind::ModifyPods),
+    ] {
+        let p = path(&r, who, kind);
+        assert_eq!(p.severity, Severity::Critical, "{}", p.chain_text());
+        assert!(p.cluster_admin);
+        assert!(names(p)
+            .iter()
+            .any(|n| n.starts_with("acts as ServiceAccount:ci/")));
+    }
+}
