@@ -80,3 +80,39 @@ fn every_corpus_file_is_analysed_or_reported() {
         imgs.len()
     );
 }
+
+/// Every corpus file cut short at eight places (mid-line, mid-object) is read, analysed
+/// or reported, and nothing panics: truncated dumps are what an interrupted
+/// `kubectl get -o yaml > file` leaves behind.
+#[test]
+fn truncated_corpus_files_never_panic() {
+    let Some(fx) = bulwark_fixtures::fixtures() else {
+        bulwark_fixtures::absent("shared fixtures", &bulwark_fixtures::fixtures_message());
+        return;
+    };
+    let dir = fx.join("k8s-corpus/k8s");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut runs = 0;
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        for k in 1..=8 {
+            let cut = bytes.len() * k / 9;
+            let mut l = bulwark_k8s::Loaded::default();
+            bulwark_k8s::load::load_bytes("cut.yaml", &bytes[..cut], &mut l);
+            let g = Graph::build(&mut l);
+            let _ = g.analyse();
+            let m = Model::build(&mut l);
+            let _ = m.report(&Sensitive::default());
+            let _ = images(&l);
+            for u in &l.unreadable {
+                assert_eq!(u.file, "cut.yaml");
+            }
+            runs += 1;
+        }
+    }
+    assert!(runs > 900, "{runs}");
+}
