@@ -54,6 +54,8 @@ enum Command {
     VerifyAttestation(cmd::cosign::VerifyAttestationArgs),
     /// Show or prune the caches (registry blobs, daemon exports, layer results).
     Cache(cmd::cache::CacheArgs),
+    /// Cluster-wide analysis: RBAC escalation paths, NetworkPolicy connectivity, scan.
+    K8s(cmd::k8s::K8sArgs),
 }
 
 /// Options shared by every command that reads a target.
@@ -233,6 +235,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Attest(args) => cmd::cosign::run_attest(args),
         Command::VerifyAttestation(args) => cmd::cosign::run_verify_attestation(args),
         Command::Cache(args) => cmd::cache::run(args),
+        Command::K8s(args) => cmd::k8s::run(args),
     }
 }
 
