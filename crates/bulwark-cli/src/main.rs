@@ -54,6 +54,10 @@ enum Command {
     VerifyAttestation(cmd::cosign::VerifyAttestationArgs),
     /// Show or prune the caches (registry blobs, daemon exports, layer results).
     Cache(cmd::cache::CacheArgs),
+    /// Run the inventory server (HTTPS API), or manage its API tokens offline.
+    Server(cmd::server::ServerArgs),
+    /// Verify or export the server's hash-chained audit log.
+    Audit(cmd::server::AuditArgs),
 }
 
 /// Options shared by every command that reads a target.
@@ -119,7 +123,9 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_logging(cli.verbose, cli.quiet);
+    if !matches!(&cli.command, Command::Server(a) if cmd::server::own_logging(a)) {
+        init_logging(cli.verbose, cli.quiet);
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -233,6 +239,8 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Attest(args) => cmd::cosign::run_attest(args),
         Command::VerifyAttestation(args) => cmd::cosign::run_verify_attestation(args),
         Command::Cache(args) => cmd::cache::run(args),
+        Command::Server(args) => cmd::server::run(args, cli.verbose),
+        Command::Audit(args) => cmd::server::run_audit(args),
     }
 }
 

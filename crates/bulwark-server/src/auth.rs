@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 pub const VERIFIED_TTL: Duration = Duration::from_secs(300);
 /// Most remembered tokens (the memory is cleared when full).
 const CACHE_MAX: usize = 10_000;
+/// Most argon2 verifications at once.
+const MAX_HASHING: usize = 4;
 /// The token prefix.
 pub const TOKEN_PREFIX: &str = "bwk_";
 
@@ -175,6 +177,9 @@ impl Authenticator {
 pub struct TokenAuth {
     store: Store,
     verified: Mutex<HashMap<[u8; 32], Instant>>,
+    /// argon2 checks running at once (each takes ~19 MiB and tens of ms of CPU): a flood
+    /// of wrong secrets queues here instead of exhausting memory.
+    hashing: tokio::sync::Semaphore,
 }
 
 impl TokenAuth {
@@ -183,6 +188,7 @@ impl TokenAuth {
         TokenAuth {
             store,
             verified: Mutex::new(HashMap::new()),
+            hashing: tokio::sync::Semaphore::new(MAX_HASHING),
         }
     }
 
@@ -203,6 +209,11 @@ impl TokenAuth {
             .and_then(|m| m.get(&key).copied())
             .is_some_and(|t| t.elapsed() < VERIFIED_TTL);
         if !remembered {
+            let _permit = self
+                .hashing
+                .acquire()
+                .await
+                .map_err(|e| AuthError::Store(StoreError::Task(e.to_string())))?;
             let hash = row.secret_hash.clone();
             let secret = secret.to_string();
             let ok = tokio::task::spawn_blocking(move || {

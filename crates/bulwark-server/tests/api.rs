@@ -877,3 +877,23 @@ fn openapi_document_matches_the_router() {
         );
     }
 }
+
+#[test]
+fn finding_on_a_package_a_reused_layer_did_not_list_is_stored() {
+    let s = TestServer::start();
+    let admin = s.token("admin", &[]);
+    let d1 = digest(1);
+    // First document: the app layer lists no lodash.
+    let mut first: Value = serde_json::from_slice(&report(&d1, None)).unwrap();
+    first["packages"].as_array_mut().unwrap().truncate(1);
+    first["vulnerabilities"] = json!([]);
+    let r = s.post_json("/v1/reports", &admin, &serde_json::to_vec(&first).unwrap());
+    assert_eq!(r.status, 201, "{}", r.json);
+    // Second image, same layers, a finding on lodash: stored, not a constraint error.
+    let d2 = digest(2);
+    let r = s.post_json("/v1/reports", &admin, &report(&d2, None));
+    assert_eq!(r.status, 201, "{}", r.json);
+    assert_eq!(r.json["findings"], 1);
+    let f = s.get(&format!("/v1/images/{d2}/findings"), &admin);
+    assert_eq!(f.json["items"][0]["package"], "lodash");
+}

@@ -6,4 +6,5 @@ pub mod cosign;
 pub mod db;
 pub mod push;
 pub mod scan;
+pub mod server;
 pub mod sign;

@@ -386,6 +386,27 @@ pub fn store_upload(
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'affected', $12, $13, $14)
              ON CONFLICT (image_digest, advisory_id, package_id) DO NOTHING",
         )?;
+        // A finding's package row must exist even when its layer was stored earlier
+        // from another document that listed the layer's packages differently.
+        let by_id: HashMap<&str, &PackageIn> =
+            up.packages.iter().map(|p| (p.id.as_str(), p)).collect();
+        for f in findings {
+            if let Some(p) = by_id.get(f.package_id.as_str()) {
+                let (sn, sv) = match &p.source {
+                    Some((n, v)) => (Some(n.as_str()), Some(v.as_str())),
+                    None => (None, None),
+                };
+                ins_pkg.execute(params![
+                    p.id,
+                    p.ecosystem,
+                    p.name,
+                    p.version,
+                    p.purl,
+                    sn,
+                    sv
+                ])?;
+            }
+        }
         let mut n = 0;
         for f in findings {
             let fs = first_seen
