@@ -202,37 +202,42 @@ impl TokenAuth {
             .map_err(AuthError::Store)?
             .ok_or(AuthError::Unknown)?;
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let remembered = self
-            .verified
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&key).copied())
-            .is_some_and(|t| t.elapsed() < VERIFIED_TTL);
-        if !remembered {
+        let remembered = || {
+            self.verified
+                .lock()
+                .ok()
+                .and_then(|m| m.get(&key).copied())
+                .is_some_and(|t| t.elapsed() < VERIFIED_TTL)
+        };
+        if !remembered() {
             let _permit = self
                 .hashing
                 .acquire()
                 .await
                 .map_err(|e| AuthError::Store(StoreError::Task(e.to_string())))?;
-            let hash = row.secret_hash.clone();
-            let secret = secret.to_string();
-            let ok = tokio::task::spawn_blocking(move || {
-                PasswordHash::new(&hash).is_ok_and(|h| {
-                    Argon2::default()
-                        .verify_password(secret.as_bytes(), &h)
-                        .is_ok()
+            // Checked again after waiting: many requests arriving together with one new
+            // token pay for a few argon2 checks, not one each.
+            if !remembered() {
+                let hash = row.secret_hash.clone();
+                let secret = secret.to_string();
+                let ok = tokio::task::spawn_blocking(move || {
+                    PasswordHash::new(&hash).is_ok_and(|h| {
+                        Argon2::default()
+                            .verify_password(secret.as_bytes(), &h)
+                            .is_ok()
+                    })
                 })
-            })
-            .await
-            .map_err(|e| AuthError::Store(StoreError::Task(e.to_string())))?;
-            if !ok {
-                return Err(AuthError::Unknown);
-            }
-            if let Ok(mut m) = self.verified.lock() {
-                if m.len() >= CACHE_MAX {
-                    m.clear();
+                .await
+                .map_err(|e| AuthError::Store(StoreError::Task(e.to_string())))?;
+                if !ok {
+                    return Err(AuthError::Unknown);
                 }
-                m.insert(key, Instant::now());
+                if let Ok(mut m) = self.verified.lock() {
+                    if m.len() >= CACHE_MAX {
+                        m.clear();
+                    }
+                    m.insert(key, Instant::now());
+                }
             }
         }
         // Status is told only to a caller that proved it holds the secret.
