@@ -349,8 +349,8 @@ fn scan_uploads_to_the_server_and_sigterm_stops_it() {
     );
 }
 
-/// Edits an audit entry with the sqlite3 shell if present, else through a tiny SQL via
-/// the server crate's store (the CLI crate has no rusqlite dependency of its own).
+/// Edits audit entry 2 behind the log's back, through the store's own connection (the
+/// CLI crate has no rusqlite dependency of its own).
 fn rusqlite_free_edit(db: &str) -> bool {
     let url: bulwark_server::DatabaseUrl = db.parse().unwrap();
     let store = bulwark_server::Store::open(&url).unwrap();
