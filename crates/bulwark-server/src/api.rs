@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Extension, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::middleware::{from_fn, from_fn_with_state, Next};
+use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::{Json, Router};
@@ -42,6 +42,8 @@ pub struct App {
     pub auth: Authenticator,
     /// Largest upload in bytes.
     pub max_upload: usize,
+    /// Request metrics.
+    pub metrics: crate::metrics::Metrics,
 }
 
 type Shared = Arc<App>;
@@ -75,7 +77,7 @@ pub fn router(app: Shared) -> Router {
                 "this route does not take that method",
             )
         })
-        .layer(from_fn(log_request))
+        .layer(from_fn_with_state(app.clone(), log_request))
         .with_state(app)
 }
 
@@ -84,6 +86,7 @@ fn handler(ep: Endpoint, f: MethodFilter) -> MethodRouter<Shared> {
         Endpoint::Healthz => on(f, healthz),
         Endpoint::Readyz => on(f, readyz),
         Endpoint::OpenApi => on(f, openapi),
+        Endpoint::Metrics => on(f, metrics),
         Endpoint::Whoami => on(f, whoami),
         Endpoint::UploadSbom => on(f, upload_sbom),
         Endpoint::UploadReport => on(f, upload_report),
@@ -100,7 +103,7 @@ fn handler(ep: Endpoint, f: MethodFilter) -> MethodRouter<Shared> {
     }
 }
 
-async fn log_request(req: Request, next: Next) -> Response {
+async fn log_request(State(app): State<Shared>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let route = req
@@ -109,6 +112,12 @@ async fn log_request(req: Request, next: Next) -> Response {
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
     let resp = next.run(req).await;
+    app.metrics.observe(
+        &route,
+        method.as_str(),
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
     // Never the Authorization header, never the query string.
     tracing::info!(
         method = %method,
@@ -294,6 +303,14 @@ async fn readyz(State(app): State<Shared>) -> Result<Json<serde_json::Value>, Ap
         }
         Err(_) => Err(ApiError::unavailable()),
     }
+}
+
+async fn metrics(State(app): State<Shared>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
+        .into_response()
 }
 
 async fn openapi() -> Response {

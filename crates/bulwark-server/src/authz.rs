@@ -109,6 +109,8 @@ pub enum Endpoint {
     Readyz,
     /// `GET /openapi.json`.
     OpenApi,
+    /// `GET /metrics` (Prometheus).
+    Metrics,
     /// `GET /v1/whoami`.
     Whoami,
     /// `POST /v1/sboms`.
@@ -143,10 +145,11 @@ const READERS: &[Role] = &[Admin, Security, Developer];
 
 impl Endpoint {
     /// Every endpoint, in the order of the docs.
-    pub const ALL: [Endpoint; 16] = [
+    pub const ALL: [Endpoint; 17] = [
         Endpoint::Healthz,
         Endpoint::Readyz,
         Endpoint::OpenApi,
+        Endpoint::Metrics,
         Endpoint::Whoami,
         Endpoint::UploadSbom,
         Endpoint::UploadReport,
@@ -169,6 +172,7 @@ impl Endpoint {
             Endpoint::Healthz => (Get, "/healthz"),
             Endpoint::Readyz => (Get, "/readyz"),
             Endpoint::OpenApi => (Get, "/openapi.json"),
+            Endpoint::Metrics => (Get, "/metrics"),
             Endpoint::Whoami => (Get, "/v1/whoami"),
             Endpoint::UploadSbom => (Post, "/v1/sboms"),
             Endpoint::UploadReport => (Post, "/v1/reports"),
@@ -200,6 +204,8 @@ impl Endpoint {
             Endpoint::PutPlacements => Some(&[Admin, Sensor, Admission]),
             Endpoint::CreateToken | Endpoint::ListTokens | Endpoint::RevokeToken => Some(&[Admin]),
             Endpoint::ReadAudit => Some(&[Admin, Auditor]),
+            // A Prometheus scraper uses an auditor token (read-only, no inventory).
+            Endpoint::Metrics => Some(&[Admin, Auditor]),
         }
     }
 

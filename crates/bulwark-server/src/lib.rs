@@ -17,6 +17,7 @@ pub mod authz;
 pub mod client;
 pub mod error;
 pub mod ingest;
+pub mod metrics;
 pub mod serve;
 pub mod store;
 

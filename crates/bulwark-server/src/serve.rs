@@ -158,6 +158,7 @@ impl Bound {
             auth: Authenticator::ApiTokens(TokenAuth::new(store.clone())),
             store,
             max_upload: self.config.max_upload,
+            metrics: crate::metrics::Metrics::default(),
         });
         let service = router(app);
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();

@@ -95,6 +95,22 @@ fn health_readiness_and_unknown_routes() {
     assert_eq!((r.status, code(&r)), (405, "method_not_allowed"));
     let r = s.call("GET", "/v1/images", None, None);
     assert_eq!((r.status, code(&r)), (401, "unauthenticated"));
+    // Prometheus metrics, for an auditor token; counted by route template.
+    let auditor = s.token("auditor", &[]);
+    let m = s.get("/metrics", &auditor);
+    assert_eq!(m.status, 200);
+    let text = m.json.as_str().unwrap();
+    assert!(
+        text.contains(
+            r#"bulwark_http_requests_total{route="/v1/images",method="GET",status="401"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(
+        r#"bulwark_http_request_duration_seconds_bucket{route="/healthz",method="GET",le="+Inf"} 1"#
+    ));
+    let dev = s.token("developer", &["a"]);
+    assert_eq!(s.get("/metrics", &dev).status, 403);
 }
 
 #[test]
@@ -633,7 +649,9 @@ fn bad_input_gets_clear_4xx_and_stores_nothing() {
         assert!(!r.json["error"]["message"].as_str().unwrap_or("").is_empty());
     }
     // A huge body on a small endpoint.
-    let big = vec![b' '; 2 << 20];
+    // Just over the 1 MiB limit: small enough that the client finishes sending before
+    // the early 413 closes the connection (a much larger body races with it).
+    let big = vec![b' '; (1 << 20) + 1024];
     let r = s.call(
         "PUT",
         "/v1/placements",
