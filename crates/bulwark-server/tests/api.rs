@@ -915,3 +915,62 @@ fn finding_on_a_package_a_reused_layer_did_not_list_is_stored() {
     let f = s.get(&format!("/v1/images/{d2}/findings"), &admin);
     assert_eq!(f.json["items"][0]["package"], "lodash");
 }
+
+#[test]
+fn image_list_and_audit_pages() {
+    let s = TestServer::start();
+    let admin = s.token("admin", &[]);
+    let auditor = s.token("auditor", &[]);
+    for i in 1..=3 {
+        let d = digest(i);
+        let team = if i == 3 { "other" } else { "shop" };
+        let r = s.post_json(
+            &format!("/v1/reports?team={team}"),
+            &admin,
+            &report(&d, None),
+        );
+        assert_eq!(r.status, 201);
+    }
+    let mut seen = Vec::new();
+    let mut after = String::new();
+    loop {
+        let r = s.get(
+            &format!("/v1/images?limit=2&team=shop&after={after}"),
+            &admin,
+        );
+        assert_eq!(r.status, 200, "{}", r.json);
+        for i in r.json["items"].as_array().unwrap() {
+            seen.push(i["digest"].as_str().unwrap().to_string());
+        }
+        match r.json["next"].as_str() {
+            Some(n) => after = n.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec![digest(1), digest(2)]);
+    let r = s.get(
+        "/v1/images?repository=registry.example:5000/acme/shop",
+        &admin,
+    );
+    assert_eq!(
+        r.json["items"].as_array().unwrap().len(),
+        1,
+        "the tag moved to the last upload"
+    );
+
+    // The audit log, in pages, chained.
+    let a = s.get("/v1/audit?limit=2", &auditor);
+    let items = a.json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[1]["prev_hash"], items[0]["hash"]);
+    let next = a.json["next"].as_str().unwrap();
+    let b = s.get(&format!("/v1/audit?limit=2&after={next}"), &auditor);
+    assert_eq!(b.json["items"][0]["prev_hash"], items[1]["hash"]);
+    let stores = s.get("/v1/audit?limit=1000", &auditor).json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "report.store")
+        .count();
+    assert_eq!(stores, 3);
+}
