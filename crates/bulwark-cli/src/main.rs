@@ -56,6 +56,10 @@ enum Command {
     Cache(cmd::cache::CacheArgs),
     /// Cluster-wide analysis: RBAC escalation paths, NetworkPolicy connectivity, scan.
     K8s(cmd::k8s::K8sArgs),
+    /// Run the inventory server (HTTPS API), or manage its API tokens offline.
+    Server(cmd::server::ServerArgs),
+    /// Verify or export the server's hash-chained audit log.
+    Audit(cmd::server::AuditArgs),
 }
 
 /// Options shared by every command that reads a target.
@@ -121,7 +125,9 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_logging(cli.verbose, cli.quiet);
+    if !matches!(&cli.command, Command::Server(a) if cmd::server::own_logging(a)) {
+        init_logging(cli.verbose, cli.quiet);
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -236,6 +242,8 @@ fn run(cli: Cli) -> Result<u8> {
         Command::VerifyAttestation(args) => cmd::cosign::run_verify_attestation(args),
         Command::Cache(args) => cmd::cache::run(args),
         Command::K8s(args) => cmd::k8s::run(args),
+        Command::Server(args) => cmd::server::run(args, cli.verbose),
+        Command::Audit(args) => cmd::server::run_audit(args),
     }
 }
 

@@ -7,4 +7,5 @@ pub mod db;
 pub mod k8s;
 pub mod push;
 pub mod scan;
+pub mod server;
 pub mod sign;

@@ -91,6 +91,8 @@ struct ScanFlags {
     /// Private key for --attest (path, `file://PATH` or `env://NAME`).
     #[arg(long)]
     key: Option<String>,
+    #[command(flatten)]
+    upload: crate::cmd::server::UploadArgs,
 }
 
 fn parse_scanners(list: &[String]) -> Result<Scanners> {
@@ -132,6 +134,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     let max_db_age = bulwark_engine::vuln::parse_duration(&args.max_db_age)
         .map_err(|e| anyhow::anyhow!("--max-db-age: {e}"))?;
     let cancel = crate::engine::cancel(&args.target)?;
+    let server_token = crate::cmd::server::prepare_upload(&args.upload)?;
 
     // Inputs are read before the (possibly long) scan, so a typo fails fast.
     let ignore =
@@ -220,12 +223,21 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         )?;
     }
 
-    crate::output::finish(
+    let code = crate::output::finish(
         &outcome,
         format,
         args.output.as_deref(),
         args.show_suppressed,
-    )
+    )?;
+    if let Some(token) = &server_token {
+        crate::cmd::server::upload(
+            &args.upload,
+            token,
+            args.target.ca_file.as_deref(),
+            &outcome.report,
+        )?;
+    }
+    Ok(code)
 }
 
 fn now_rfc3339() -> String {

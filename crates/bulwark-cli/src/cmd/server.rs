@@ -1,0 +1,397 @@
+//! `bulwark server` (run the inventory server; `server token create|list|revoke` work
+//! offline against its store), `bulwark audit verify|export`, and the upload step of
+//! `bulwark scan --server`.
+
+use anyhow::{Context, Result};
+use bulwark_server::serve::{Bound, ServerConfig, Transport};
+use bulwark_server::store::{audit, tokens};
+use bulwark_server::{DatabaseUrl, LogFormat, Store};
+use clap::{Args, Subcommand};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Arguments of `bulwark server`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ServerArgs {
+    #[command(subcommand)]
+    command: Option<ServerCommand>,
+    #[command(flatten)]
+    run: Box<RunFlags>,
+}
+
+#[derive(Debug, Args)]
+struct RunFlags {
+    /// The store: `sqlite:PATH` (created if absent).
+    #[arg(long, env = "BULWARK_DATABASE", required = true)]
+    database: Option<String>,
+    /// TLS certificate chain (PEM).
+    #[arg(long, value_name = "FILE", required_unless_present = "insecure_http")]
+    cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "FILE", required_unless_present = "insecure_http")]
+    key: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    listen: SocketAddr,
+    /// Serve plain HTTP (loopback addresses only; for tests).
+    #[arg(long, conflicts_with_all = ["cert", "key"])]
+    insecure_http: bool,
+    /// Largest SBOM or report upload, in bytes.
+    #[arg(long, default_value_t = bulwark_server::api::DEFAULT_MAX_UPLOAD)]
+    max_upload: usize,
+    /// Log format: text or json.
+    #[arg(long, default_value = "text")]
+    log_format: String,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    #[arg(long, default_value_t = 30)]
+    shutdown_grace: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum ServerCommand {
+    /// Manage API tokens directly in the store (works while the server is down: use it
+    /// to create the first admin token).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it once on standard output.
+    Create {
+        /// The store: `sqlite:PATH`.
+        #[arg(long, env = "BULWARK_DATABASE")]
+        database: String,
+        /// admin, security, developer, ci-uploader, auditor, sensor or admission.
+        #[arg(long)]
+        role: String,
+        /// Team (repeatable); developer tokens need at least one.
+        #[arg(long = "team")]
+        teams: Vec<String>,
+        /// Lifetime (`30d`, `12h`); default: never expires.
+        #[arg(long)]
+        expires: Option<String>,
+        /// A name to recognise it by.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List tokens (ids, roles, teams, expiry; never secrets) as JSON lines.
+    List {
+        /// The store: `sqlite:PATH`.
+        #[arg(long, env = "BULWARK_DATABASE")]
+        database: String,
+    },
+    /// Revoke a token by id (the 16 hex digits after `bwk_`).
+    Revoke {
+        /// The store: `sqlite:PATH`.
+        #[arg(long, env = "BULWARK_DATABASE")]
+        database: String,
+        /// Token id.
+        id: String,
+    },
+}
+
+/// Arguments of `bulwark audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain (exit 0 intact, 1 broken, 2 unreadable).
+    Verify {
+        /// The store: `sqlite:PATH`.
+        #[arg(long, env = "BULWARK_DATABASE")]
+        database: String,
+        /// A head recorded earlier (`SEQ:HASH`, as printed by verify) that must still be
+        /// in the chain: finds entries removed from the end.
+        #[arg(long)]
+        head: Option<String>,
+    },
+    /// Write every entry as JSON lines.
+    Export {
+        /// The store: `sqlite:PATH`.
+        #[arg(long, env = "BULWARK_DATABASE")]
+        database: String,
+        /// Write here instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+fn open(database: &str) -> Result<Store> {
+    let url: DatabaseUrl = database.parse()?;
+    Store::open(&url).with_context(|| format!("opening the store {database}"))
+}
+
+/// Whether the command sets up its own logging (the server's JSON logs).
+pub fn own_logging(args: &ServerArgs) -> bool {
+    args.command.is_none()
+}
+
+/// Runs `bulwark server`.
+pub fn run(args: ServerArgs, verbose: u8) -> Result<u8> {
+    match args.command {
+        Some(ServerCommand::Token(t)) => run_token(t),
+        None => run_server(*args.run, verbose),
+    }
+}
+
+fn run_server(f: RunFlags, verbose: u8) -> Result<u8> {
+    let format = match f.log_format.as_str() {
+        "json" => LogFormat::Json,
+        "text" => LogFormat::Text,
+        other => anyhow::bail!("--log-format {other:?}: expected text or json"),
+    };
+    bulwark_server::init_logging(format, if verbose > 0 { "debug" } else { "info" });
+    let database = f.database.context("--database is required")?;
+    let transport = match (f.insecure_http, f.cert, f.key) {
+        (true, _, _) => Transport::InsecureHttp,
+        (false, Some(cert), Some(key)) => Transport::Tls { cert, key },
+        _ => anyhow::bail!("--cert and --key are required (or --insecure-http on loopback)"),
+    };
+    let config = ServerConfig {
+        listen: f.listen,
+        transport,
+        max_upload: f.max_upload,
+        grace: Duration::from_secs(f.shutdown_grace),
+    };
+    let store = open(&database)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("bulwark-server")
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let bound = Bound::bind(config).await?;
+        let addr = bound.local_addr();
+        tracing::info!(
+            listen = %addr.map(|a| a.to_string()).unwrap_or_default(),
+            database = %store.path().display(),
+            "bulwark server listening"
+        );
+        bound
+            .run(store, bulwark_server::serve::shutdown_signal())
+            .await;
+        anyhow::Ok(())
+    })?;
+    // The store (and its writer thread) was dropped with the server: everything
+    // acknowledged is committed.
+    tracing::info!("stopped");
+    Ok(0)
+}
+
+fn run_token(t: TokenCommand) -> Result<u8> {
+    match t {
+        TokenCommand::Create {
+            database,
+            role,
+            teams,
+            expires,
+            name,
+        } => {
+            let store = open(&database)?;
+            let name = name.unwrap_or_else(|| format!("{role} token"));
+            let new =
+                bulwark_server::api::make_token(&name, &role, teams, expires.as_deref(), "cli")
+                    .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let row = new.row.clone();
+            store
+                .write_blocking(move |c| {
+                    bulwark_server::api::insert_token(c, &row, ("cli", "admin"))
+                })
+                .context("storing the token")?;
+            eprintln!(
+                "created token {} (role {}{}{}); it is shown once, below:",
+                new.row.id,
+                new.row.role,
+                if new.row.teams.is_empty() {
+                    String::new()
+                } else {
+                    format!(", teams {}", new.row.teams.join(","))
+                },
+                match new.row.expires_at {
+                    Some(e) => format!(", expires {}", bulwark_server::store::rfc3339(e)),
+                    None => String::new(),
+                }
+            );
+            println!("{}", new.token);
+            Ok(0)
+        }
+        TokenCommand::List { database } => {
+            let store = open(&database)?;
+            let rows = store.read_blocking(tokens::list)?;
+            let mut out = std::io::stdout().lock();
+            for r in rows {
+                let line = serde_json::to_string(&bulwark_server::api::TokenOut::from(r))?;
+                writeln!(out, "{line}")?;
+            }
+            Ok(0)
+        }
+        TokenCommand::Revoke { database, id } => {
+            let store = open(&database)?;
+            let rid = id.clone();
+            let found = store.write_blocking(move |c| {
+                let now = bulwark_server::store::now_ms();
+                if !tokens::revoke(c, &rid, now)? {
+                    return Ok(false);
+                }
+                audit::append(
+                    c,
+                    audit::NewEntry {
+                        actor: "cli".into(),
+                        role: "admin".into(),
+                        action: "token.revoke".into(),
+                        resource: rid,
+                        decision: "done".into(),
+                        detail: "{}".into(),
+                    },
+                    now,
+                )?;
+                Ok(true)
+            })?;
+            if !found {
+                anyhow::bail!("no token with id {id:?}");
+            }
+            eprintln!("revoked token {id}");
+            Ok(0)
+        }
+    }
+}
+
+/// Runs `bulwark audit`.
+pub fn run_audit(args: AuditArgs) -> Result<u8> {
+    match args.command {
+        AuditCommand::Verify { database, head } => {
+            let expect = match &head {
+                None => None,
+                Some(h) => {
+                    let (s, hash) = h
+                        .split_once(':')
+                        .context("--head: expected SEQ:HASH (as printed by audit verify)")?;
+                    let s: i64 = s.parse().context("--head: SEQ is not a number")?;
+                    Some((s, hash.to_string()))
+                }
+            };
+            let store = open(&database)?;
+            let v = store.read_blocking(move |c| {
+                audit::verify(c, expect.as_ref().map(|(s, h)| (*s, h.as_str())))
+            })?;
+            for b in &v.breaks {
+                println!("entry {}: {}", b.seq, b.problem);
+            }
+            if v.ok() {
+                println!(
+                    "audit log intact: {} entries, head {}:{}",
+                    v.entries, v.head_seq, v.head_hash
+                );
+                Ok(0)
+            } else {
+                println!(
+                    "audit log BROKEN: {} problem(s) in {} entries",
+                    v.breaks.len(),
+                    v.entries
+                );
+                Ok(1)
+            }
+        }
+        AuditCommand::Export { database, output } => {
+            let store = open(&database)?;
+            crate::write_output(output.as_deref(), |w| {
+                store.read_blocking(|c| {
+                    audit::for_each(c, |e| {
+                        let line = serde_json::to_string(e)
+                            .map_err(|x| bulwark_server::StoreError::Corrupt(x.to_string()))?;
+                        writeln!(w, "{line}")
+                            .map_err(|x| bulwark_server::StoreError::Task(format!("writing: {x}")))
+                    })
+                })?;
+                Ok(())
+            })?;
+            Ok(0)
+        }
+    }
+}
+
+/// Where and how `bulwark scan --server` uploads.
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// Upload the JSON report to this bulwark server (`https://host:8443`) after the
+    /// scan.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Environment variable holding the server's API token (never a flag value, which
+    /// would land in shell history and process lists).
+    #[arg(long, value_name = "VAR", default_value = "BULWARK_SERVER_TOKEN")]
+    pub server_token_env: String,
+    /// Read the API token from this file instead (first line).
+    #[arg(long, value_name = "FILE")]
+    pub server_token_file: Option<PathBuf>,
+    /// CA certificates (PEM) to trust for the server's TLS (default: --ca-file, else
+    /// the built-in roots).
+    #[arg(long, value_name = "FILE")]
+    pub server_ca_file: Option<PathBuf>,
+}
+
+fn read_token(args: &UploadArgs) -> Result<String> {
+    let token = match &args.server_token_file {
+        Some(p) => {
+            let meta =
+                std::fs::metadata(p).with_context(|| format!("token file {}", p.display()))?;
+            if meta.len() > 4096 {
+                anyhow::bail!("token file {}: larger than 4096 bytes", p.display());
+            }
+            let s = std::fs::read_to_string(p)
+                .with_context(|| format!("token file {}", p.display()))?;
+            s.lines().next().unwrap_or("").trim().to_string()
+        }
+        None => std::env::var(&args.server_token_env)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
+    };
+    if token.is_empty() {
+        anyhow::bail!(
+            "--server needs an API token: set ${} or pass --server-token-file",
+            args.server_token_env
+        );
+    }
+    Ok(token)
+}
+
+/// Checks the upload settings before a scan starts (so a missing token fails fast).
+pub fn prepare_upload(args: &UploadArgs) -> Result<Option<String>> {
+    match &args.server {
+        None => Ok(None),
+        Some(_) => read_token(args).map(Some),
+    }
+}
+
+/// Uploads the report; prints what was stored on stderr.
+pub fn upload(
+    args: &UploadArgs,
+    token: &str,
+    fallback_ca: Option<&std::path::Path>,
+    report: &bulwark_core::Report,
+) -> Result<()> {
+    let Some(server) = &args.server else {
+        return Ok(());
+    };
+    let mut buf = Vec::new();
+    bulwark_report::write(report, bulwark_report::Format::Json, &mut buf)?;
+    let ca = args.server_ca_file.as_deref().or(fallback_ca);
+    let stored = bulwark_server::client::upload_report(server, token, ca, &buf)
+        .with_context(|| format!("uploading the report to {server}"))?;
+    eprintln!(
+        "uploaded to {server}: image {}, {} packages, {} findings, scan {}",
+        stored.digest,
+        stored.packages,
+        stored.findings.unwrap_or(0),
+        stored.scan_id
+    );
+    Ok(())
+}

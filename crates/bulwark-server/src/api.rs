@@ -1,0 +1,867 @@
+//! The HTTP API: the router (built from the endpoint table in `authz.rs`), the
+//! authentication + authorization layer in front of every endpoint, and the handlers.
+//!
+//! Request bodies are bounded (uploads by `--max-upload`, everything else by
+//! [`MAX_JSON`]); every rejection — a body too large, bad JSON, an unknown field or query
+//! parameter, an unknown route — is a JSON error body (see `error.rs`).
+
+use crate::auth::{parse_lifetime, Authenticator, Principal};
+use crate::authz::{Endpoint, Method, Role, Scope};
+use crate::error::ApiError;
+use crate::ingest::{self, ImageHints};
+use crate::store::inventory::{self, ImageFilter, Placement};
+use crate::store::{audit, now_ms, rfc3339, tokens, Store};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Largest JSON body of the non-upload endpoints.
+pub const MAX_JSON: usize = 1 << 20;
+/// Default largest upload (SBOM or report).
+pub const DEFAULT_MAX_UPLOAD: usize = 64 << 20;
+/// Most placements in one report.
+pub const MAX_PLACEMENTS: usize = 10_000;
+
+/// The OpenAPI document served at `/openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// Shared state of the handlers.
+pub struct App {
+    /// The store.
+    pub store: Store,
+    /// How callers are authenticated.
+    pub auth: Authenticator,
+    /// Largest upload in bytes.
+    pub max_upload: usize,
+    /// Request metrics.
+    pub metrics: crate::metrics::Metrics,
+}
+
+type Shared = Arc<App>;
+
+/// Builds the router: one route per [`Endpoint`], each behind the authorization layer.
+pub fn router(app: Shared) -> Router {
+    let mut r: Router<Shared> = Router::new();
+    for ep in Endpoint::ALL {
+        let (method, path) = ep.route();
+        let filter = match method {
+            Method::Get => MethodFilter::GET,
+            Method::Post => MethodFilter::POST,
+            Method::Put => MethodFilter::PUT,
+            Method::Delete => MethodFilter::DELETE,
+        };
+        let limit = if matches!(ep, Endpoint::UploadSbom | Endpoint::UploadReport) {
+            app.max_upload
+        } else {
+            MAX_JSON
+        };
+        let mr: MethodRouter<Shared> = handler(ep, filter)
+            .route_layer(from_fn_with_state((app.clone(), ep), authorize))
+            .layer(DefaultBodyLimit::max(limit));
+        r = r.route(path, mr);
+    }
+    r.fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
+        .layer(from_fn_with_state(app.clone(), log_request))
+        .with_state(app)
+}
+
+fn handler(ep: Endpoint, f: MethodFilter) -> MethodRouter<Shared> {
+    match ep {
+        Endpoint::Healthz => on(f, healthz),
+        Endpoint::Readyz => on(f, readyz),
+        Endpoint::OpenApi => on(f, openapi),
+        Endpoint::Metrics => on(f, metrics),
+        Endpoint::Whoami => on(f, whoami),
+        Endpoint::UploadSbom => on(f, upload_sbom),
+        Endpoint::UploadReport => on(f, upload_report),
+        Endpoint::ListImages => on(f, list_images),
+        Endpoint::GetImage => on(f, get_image),
+        Endpoint::ImagePackages => on(f, image_packages),
+        Endpoint::ImageFindings => on(f, image_findings),
+        Endpoint::ImagePlacements => on(f, image_placements),
+        Endpoint::PutPlacements => on(f, put_placements),
+        Endpoint::CreateToken => on(f, create_token),
+        Endpoint::ListTokens => on(f, list_tokens),
+        Endpoint::RevokeToken => on(f, revoke_token),
+        Endpoint::ReadAudit => on(f, read_audit),
+    }
+}
+
+async fn log_request(State(app): State<Shared>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let resp = next.run(req).await;
+    app.metrics.observe(
+        &route,
+        method.as_str(),
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
+    // Never the Authorization header, never the query string.
+    tracing::info!(
+        method = %method,
+        route = %route,
+        status = resp.status().as_u16(),
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    resp
+}
+
+/// Appends an audit entry on its own (an authorization decision).
+async fn audit_decision(store: &Store, entry: audit::NewEntry) -> Result<(), ApiError> {
+    store
+        .write(move |c| audit::append(c, entry, now_ms()).map(|_| ()))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot append to the audit log; refusing the request");
+            ApiError::unavailable()
+        })
+}
+
+async fn authorize(
+    State((app, ep)): State<(Shared, Endpoint)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let Some(roles) = ep.allowed() else {
+        return next.run(req).await;
+    };
+    let path = req.uri().path().to_string();
+    let header = match req.headers().get(header::AUTHORIZATION) {
+        None => None,
+        Some(v) => match v.to_str() {
+            Ok(s) => Some(s.to_string()),
+            Err(_) => Some(String::new()),
+        },
+    };
+    let principal = match app.auth.authenticate(header.as_deref()).await {
+        Ok(p) => p,
+        Err(e) => {
+            let code = e.code();
+            let err = ApiError::from(e);
+            if err.status == StatusCode::UNAUTHORIZED {
+                let entry = audit::NewEntry {
+                    actor: "anonymous".into(),
+                    role: "-".into(),
+                    action: ep.name(),
+                    resource: path,
+                    decision: "deny".into(),
+                    detail: format!("{{\"code\":\"{code}\"}}"),
+                };
+                if let Err(a) = audit_decision(&app.store, entry).await {
+                    return a.into_response();
+                }
+            }
+            return err.into_response();
+        }
+    };
+    let allowed = roles.contains(&principal.role);
+    let entry = audit::NewEntry {
+        actor: principal.id.clone(),
+        role: principal.role.as_str().into(),
+        action: ep.name(),
+        resource: path,
+        decision: if allowed { "allow" } else { "deny" }.into(),
+        detail: "{}".into(),
+    };
+    if let Err(a) = audit_decision(&app.store, entry).await {
+        return a.into_response();
+    }
+    if !allowed {
+        return ApiError::forbidden(format!(
+            "role {} may not call {}",
+            principal.role,
+            ep.name()
+        ))
+        .into_response();
+    }
+    req.extensions_mut().insert(principal);
+    next.run(req).await
+}
+
+// ---- extraction helpers -------------------------------------------------------------
+
+fn body_bytes(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    b.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "the request body is over this endpoint's size limit",
+            )
+        } else {
+            ApiError::bad_request("bad_body", e.body_text())
+        }
+    })
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(v)| v).map_err(|e| {
+        let text = e.body_text();
+        if text.contains("unknown field") {
+            ApiError::bad_request("unknown_field", text)
+        } else {
+            ApiError::bad_request("invalid_query", text)
+        }
+    })
+}
+
+fn path_param(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    p.map(|Path(v)| v)
+        .map_err(|e| ApiError::bad_request("invalid_path", e.body_text()))
+}
+
+fn json_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    check_json_type(headers)?;
+    let bytes = body_bytes(b)?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        use serde_json::error::Category;
+        let msg = e.to_string();
+        match e.classify() {
+            Category::Data if msg.starts_with("unknown field") => {
+                ApiError::bad_request("unknown_field", msg)
+            }
+            Category::Data => ApiError::unprocessable("invalid_request", msg),
+            _ => ApiError::bad_request("invalid_json", msg),
+        }
+    })
+}
+
+/// A body must be JSON when it says what it is (`application/json`,
+/// `application/vnd.cyclonedx+json`, `application/spdx+json`, ...).
+fn check_json_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    match headers.get(header::CONTENT_TYPE) {
+        None => Ok(()),
+        Some(v) => {
+            let ct = v.to_str().unwrap_or("").to_ascii_lowercase();
+            let essence = ct.split(';').next().unwrap_or("").trim();
+            if essence == "application/json" || essence.ends_with("+json") {
+                Ok(())
+            } else {
+                Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    format!("content type {essence:?}: send JSON"),
+                ))
+            }
+        }
+    }
+}
+
+fn check_digest_param(d: &str) -> Result<(), ApiError> {
+    if ingest::is_digest(d) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_digest",
+            "the image is named by its sha256 digest (sha256: and 64 lower-case hex digits)",
+        ))
+    }
+}
+
+fn actor(p: &Principal) -> (String, String) {
+    (p.id.clone(), p.role.as_str().to_string())
+}
+
+// ---- handlers -----------------------------------------------------------------------
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(State(app): State<Shared>) -> Result<Json<serde_json::Value>, ApiError> {
+    match tokio::time::timeout(Duration::from_secs(5), app.store.ping()).await {
+        Ok(Ok(())) => Ok(Json(serde_json::json!({"status": "ready"}))),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "not ready: store");
+            Err(ApiError::unavailable())
+        }
+        Err(_) => Err(ApiError::unavailable()),
+    }
+}
+
+async fn metrics(State(app): State<Shared>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+#[derive(Serialize)]
+struct WhoAmI {
+    id: String,
+    role: Role,
+    teams: Vec<String>,
+}
+
+async fn whoami(Extension(p): Extension<Principal>) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        id: p.id,
+        role: p.role,
+        teams: p.teams,
+    })
+}
+
+/// Query parameters of `POST /v1/sboms`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SbomQuery {
+    digest: Option<String>,
+    repository: Option<String>,
+    /// Comma-separated.
+    tags: Option<String>,
+    team: Option<String>,
+    owner: Option<String>,
+}
+
+/// Query parameters of `POST /v1/reports`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportQuery {
+    digest: Option<String>,
+    team: Option<String>,
+    owner: Option<String>,
+}
+
+async fn store_upload(
+    app: &App,
+    p: &Principal,
+    bytes: Bytes,
+    hints: ImageHints,
+    report: bool,
+) -> Result<Response, ApiError> {
+    let up = tokio::task::spawn_blocking(move || {
+        if report {
+            ingest::report_upload(&bytes, &hints)
+        } else {
+            ingest::sbom_upload(&bytes, &hints)
+        }
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "upload parser task failed");
+        ApiError::internal()
+    })??;
+    if let Scope::Teams(ts) = &p.scope {
+        if !up.team.as_ref().is_some_and(|t| ts.contains(t)) {
+            return Err(ApiError::forbidden(format!(
+                "this token uploads only for its teams ({}); name one with ?team= or the {} label",
+                ts.join(", "),
+                ingest::TEAM_LABEL
+            )));
+        }
+    }
+    let scope = p.scope.clone();
+    let who = actor(p);
+    let stored = app
+        .store
+        .write(move |c| inventory::store_upload(c, &up, &scope, (&who.0, &who.1)))
+        .await?;
+    Ok((StatusCode::CREATED, Json(stored)).into_response())
+}
+
+async fn upload_sbom(
+    State(app): State<Shared>,
+    Extension(p): Extension<Principal>,
+    q: Result<Query<SbomQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    check_json_type(&headers)?;
+    let bytes = body_bytes(body)?;
+    let hints = ImageHints {
+        digest: q.digest,
+        repository: q.repository,
+        tags: q
+            .tags
+            .map(|t| {
+                t.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        team: q.team,
+        owner: q.owner,
+    };
+    store_upload(&app, &p, bytes, hints, false).await
+}
+
+async fn upload_report(
+    State(app): State<Shared>,
+    Extension(p): Extension<Principal>,
+    q: Result<Query<ReportQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    check_json_type(&headers)?;
+    let bytes = body_bytes(body)?;
+    let hints = ImageHints {
+        digest: q.digest,
+        repository: None,
+        tags: Vec::new(),
+        team: q.team,
+        owner: q.owner,
+    };
+    store_upload(&app, &p, bytes, hints, true).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    team: Option<String>,
+    repository: Option<String>,
+    after: Option<String>,
+    limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct Page<T> {
+    items: Vec<T>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+async fn list_images(
+    State(app): State<Shared>,
+    Extension(p): Extension<Principal>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let f = ImageFilter {
+        team: q.team,
+        repository: q.repository,
+        after: q.after,
+        limit,
+    };
+    let scope = p.scope.clone();
+    let items = app
+        .store
+        .read(move |c| inventory::list_images(c, &scope, &f))
+        .await?;
+    let next = (items.len() as i64 == limit)
+        .then(|| items.last().map(|i| i.digest.clone()))
+        .flatten();
+    Ok(Json(Page { items, next }).into_response())
+}
+
+/// Reads `f(digest)` for a visible image, or 404.
+async fn with_image<T, F>(
+    app: &App,
+    p: &Principal,
+    digest: Result<Path<String>, PathRejection>,
+    f: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&rusqlite::Connection, &str) -> Result<T, crate::store::StoreError> + Send + 'static,
+{
+    let digest = path_param(digest)?;
+    check_digest_param(&digest)?;
+    let scope = p.scope.clone();
+    app.store
+        .read(move |c| {
+            if inventory::visible_image(c, &scope, &digest)?.is_none() {
+                return Ok(None);
+            }
+            f(c, &digest).map(Some)
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such image (or not visible to this token)"))
+}
+
+async fn get_image(
+    State(app): State<Shared>,
+    Extension(p): Extension<Principal>,
+    digest: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let scope = p.scope.clone();
+    let d = with_image(&app, &p, digest, move |c, d| {
+        inventory::image_detail(c, &scope, d)
+    })
+    .await?;
+    Ok(Json(d).into_response())
+}
+
+async fn image_packages(
+    State(app): State<Shared>,
+    Extension(p): Extension<Principal>,
+    digest: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let v = with_image(&app, &p, digest, inventory::image_packages).await?;
+    Ok(Json(serde_json::json!({ "items": v })).into_response())
+}
+
+async fn image_findings(
+    State(app): State<Shared>,
+    Extension(p): Extension<Principal>,
+    digest: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let v = with_image(&app, &p, digest, inventory::image_findings).await?;
+    Ok(Json(serde_json::json!({ "items": v })).into_response())
+}
+
+async fn image_placements(
+    State(app): State<Shared>,
+    Extension(p): Extension<Principal>,
+    digest: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let v = with_image(&app, &p, digest, inventory::image_placements).await?;
+    Ok(Json(serde_json::json!({ "items": v })).into_response())
+}
+
+/// Body of `PUT /v1/placements`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlacementReport {
+    cluster: String,
+    #[serde(default)]
+    reporter: Option<String>,
+    #[serde(default)]
+    node: Option<String>,
+    #[serde(default)]
+    complete: bool,
+    placements: Vec<Placement>,
+}
+
+fn check_field(what: &str, s: &str, allow_empty: bool) -> Result<(), ApiError> {
+    if (s.is_empty() && !allow_empty) || s.len() > 253 || s.chars().any(char::is_control) {
+        return Err(ApiError::unprocessable(
+            "invalid_request",
+            format!("{what}: 1-253 characters without control characters"),
+        ));
+    }
+    Ok(())
+}
+
+async fn put_placements(
+    State(app): State<Shared>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let r: PlacementReport = json_body(&headers, body)?;
+    let reporter = match (p.role, r.reporter.as_deref()) {
+        (Role::Sensor, None | Some("sensor")) => "sensor",
+        (Role::Admission, None | Some("admission")) => "admission",
+        (Role::Admin, Some("sensor")) => "sensor",
+        (Role::Admin, Some("admission")) => "admission",
+        (_, other) => {
+            return Err(ApiError::unprocessable(
+                "invalid_reporter",
+                format!(
+                    "reporter {other:?} does not fit role {} (sensor tokens report 'sensor', admission tokens 'admission'; admin must say which)",
+                    p.role
+                ),
+            ))
+        }
+    };
+    if r.placements.len() > MAX_PLACEMENTS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("at most {MAX_PLACEMENTS} placements per report"),
+        ));
+    }
+    check_field("cluster", &r.cluster, false)?;
+    if let Some(n) = &r.node {
+        check_field("node", n, false)?;
+    }
+    for (i, pl) in r.placements.iter().enumerate() {
+        for (what, v, empty) in [
+            ("namespace", &pl.namespace, false),
+            ("workload_kind", &pl.workload_kind, false),
+            ("workload", &pl.workload, false),
+            ("container", &pl.container, false),
+            ("node", &pl.node, true),
+        ] {
+            check_field(&format!("placements[{i}].{what}"), v, empty)?;
+        }
+        if !ingest::is_digest(&pl.image_digest) {
+            return Err(ApiError::unprocessable(
+                "invalid_digest",
+                format!("placements[{i}].image_digest is not a sha256 digest"),
+            ));
+        }
+        if let Some(n) = &r.node {
+            if !pl.node.is_empty() && &pl.node != n {
+                return Err(ApiError::unprocessable(
+                    "invalid_request",
+                    format!("placements[{i}].node differs from the report's node"),
+                ));
+            }
+        }
+    }
+    let mut items = r.placements;
+    if let Some(n) = &r.node {
+        for pl in &mut items {
+            pl.node = n.clone();
+        }
+    }
+    let who = actor(&p);
+    let (cluster, node, complete) = (r.cluster, r.node, r.complete);
+    let (stored, removed) = app
+        .store
+        .write(move |c| {
+            inventory::put_placements(
+                c,
+                &cluster,
+                reporter,
+                node.as_deref(),
+                complete,
+                &items,
+                (&who.0, &who.1),
+            )
+        })
+        .await?;
+    Ok(Json(serde_json::json!({"stored": stored, "removed": removed})).into_response())
+}
+
+/// Body of `POST /v1/tokens`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateToken {
+    name: String,
+    role: String,
+    #[serde(default)]
+    teams: Vec<String>,
+    /// `30d`, `12h`; absent: never expires.
+    #[serde(default)]
+    expires_in: Option<String>,
+}
+
+/// A token as listed (never the secret or its hash).
+#[derive(Debug, Serialize)]
+pub struct TokenOut {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Teams.
+    pub teams: Vec<String>,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Expires (RFC 3339).
+    pub expires_at: Option<String>,
+    /// Revoked (RFC 3339).
+    pub revoked_at: Option<String>,
+    /// Creator.
+    pub created_by: String,
+}
+
+impl From<tokens::TokenRow> for TokenOut {
+    fn from(t: tokens::TokenRow) -> Self {
+        TokenOut {
+            id: t.id,
+            name: t.name,
+            role: t.role,
+            teams: t.teams,
+            created_at: rfc3339(t.created_at),
+            expires_at: t.expires_at.map(rfc3339),
+            revoked_at: t.revoked_at.map(rfc3339),
+            created_by: t.created_by,
+        }
+    }
+}
+
+/// Validates a token request and makes the token (hashing included); shared by the
+/// API and `bulwark server token create`.
+pub fn make_token(
+    name: &str,
+    role: &str,
+    teams: Vec<String>,
+    expires_in: Option<&str>,
+    created_by: &str,
+) -> Result<crate::auth::NewToken, ApiError> {
+    let role: Role = role
+        .parse()
+        .map_err(|e: String| ApiError::unprocessable("invalid_role", e))?;
+    check_field("name", name, false)?;
+    for t in &teams {
+        ingest::check_name("team", t)?;
+    }
+    if role == Role::Developer && teams.is_empty() {
+        return Err(ApiError::unprocessable(
+            "team_required",
+            "a developer token needs at least one team (it sees only its teams' images)",
+        ));
+    }
+    let expires_at = match expires_in {
+        None => None,
+        Some(s) => {
+            let d = parse_lifetime(s).map_err(|e| ApiError::unprocessable("invalid_expiry", e))?;
+            let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+            Some(now_ms().saturating_add(ms))
+        }
+    };
+    crate::auth::new_token(name, role, teams, expires_at, created_by).map_err(|e| {
+        tracing::error!(error = %e, "token generation failed");
+        ApiError::internal()
+    })
+}
+
+/// Stores a new token and its audit entry in one transaction.
+pub fn insert_token(
+    c: &rusqlite::Connection,
+    row: &tokens::TokenRow,
+    actor: (&str, &str),
+) -> Result<(), crate::store::StoreError> {
+    tokens::insert(c, row)?;
+    let detail = serde_json::json!({"id": row.id, "role": row.role, "teams": row.teams,
+        "expires_at": row.expires_at, "name": row.name})
+    .to_string();
+    audit::append(
+        c,
+        audit::NewEntry {
+            actor: actor.0.into(),
+            role: actor.1.into(),
+            action: "token.create".into(),
+            resource: row.id.clone(),
+            decision: "done".into(),
+            detail,
+        },
+        now_ms(),
+    )?;
+    Ok(())
+}
+
+async fn create_token(
+    State(app): State<Shared>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let req: CreateToken = json_body(&headers, body)?;
+    let who = actor(&p);
+    let created_by = who.0.clone();
+    let new = tokio::task::spawn_blocking(move || {
+        make_token(
+            &req.name,
+            &req.role,
+            req.teams,
+            req.expires_in.as_deref(),
+            &created_by,
+        )
+    })
+    .await
+    .map_err(|_| ApiError::internal())??;
+    let row = new.row.clone();
+    app.store
+        .write(move |c| insert_token(c, &row, (&who.0, &who.1)))
+        .await?;
+    let out = TokenOut::from(new.row);
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "token": new.token, "details": out })),
+    )
+        .into_response())
+}
+
+async fn list_tokens(State(app): State<Shared>) -> Result<Response, ApiError> {
+    let rows = app.store.read(tokens::list).await?;
+    let items: Vec<TokenOut> = rows.into_iter().map(TokenOut::from).collect();
+    Ok(Json(serde_json::json!({ "items": items })).into_response())
+}
+
+async fn revoke_token(
+    State(app): State<Shared>,
+    Extension(p): Extension<Principal>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let id = path_param(id)?;
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad_request(
+            "invalid_token_id",
+            "a token id is 16 hex digits (the part after bwk_)",
+        ));
+    }
+    let who = actor(&p);
+    let rid = id.clone();
+    let found = app
+        .store
+        .write(move |c| {
+            let now = now_ms();
+            if !tokens::revoke(c, &rid, now)? {
+                return Ok(false);
+            }
+            audit::append(
+                c,
+                audit::NewEntry {
+                    actor: who.0,
+                    role: who.1,
+                    action: "token.revoke".into(),
+                    resource: rid,
+                    decision: "done".into(),
+                    detail: "{}".into(),
+                },
+                now,
+            )?;
+            Ok(true)
+        })
+        .await?;
+    if !found {
+        return Err(ApiError::not_found("no such token"));
+    }
+    Ok(Json(serde_json::json!({"id": id, "revoked": true})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn read_audit(
+    State(app): State<Shared>,
+    q: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let after = q.after.unwrap_or(0);
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let items = app
+        .store
+        .read(move |c| audit::list(c, after, limit))
+        .await?;
+    let next = (items.len() as i64 == limit)
+        .then(|| items.last().map(|e| e.seq.to_string()))
+        .flatten();
+    Ok(Json(Page { items, next }).into_response())
+}
