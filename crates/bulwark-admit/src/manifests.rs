@@ -91,10 +91,10 @@ webhooks:
     # to restart bulwark itself while no bulwark is running.
     failurePolicy: Fail
     # timeoutSeconds: {timeout} — the API server waits at most this long (1–30 s). bulwark
-    # answers within its own --deadline (default 8 s, below this value) and fails closed
+    # answers within its own --deadline-ms (default 8000, below this value) and fails closed
     # past it; registry and scan budgets in the policy's settings.timeouts are shorter
     # still, so a hung registry yields bulwark's documented answer rather than an API
-    # server timeout. Lower it only together with --deadline.
+    # server timeout. Lower it only together with --deadline-ms.
     timeoutSeconds: {timeout}
     matchPolicy: Equivalent
     namespaceSelector:
@@ -227,4 +227,49 @@ spec:
     matchLabels: {{app.kubernetes.io/name: {name}}}
 "#
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The output is valid YAML holding the five objects, and bulwark's own Deployment
+    /// passes the restricted Pod Security Standard.
+    #[test]
+    fn manifests_parse_and_pass_restricted() {
+        let text = render(&Options::default());
+        let items = bulwark_policy::offline::parse("manifests.yaml", text.as_bytes(), "x").unwrap();
+        let kinds: Vec<String> = items
+            .iter()
+            .map(|i| match &i.request {
+                Ok(r) => r.kind.clone(),
+                Err(e) => e.clone(),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "kind ValidatingWebhookConfiguration carries no pod",
+                "kind MutatingWebhookConfiguration carries no pod",
+                "Deployment",
+                "kind Service carries no pod",
+                "kind PodDisruptionBudget carries no pod",
+            ]
+        );
+        let policy = bulwark_policy::schema::parse(
+            "p.yaml",
+            std::path::Path::new("."),
+            "apiVersion: bulwark.dev/v1alpha1\nkind: AdmissionPolicy\nrules:\n  - name: r\n    podSecurity: {level: restricted}\n",
+        )
+        .unwrap();
+        let dep = items[2].request.as_ref().unwrap();
+        let d = bulwark_policy::evaluate(
+            &policy,
+            &bulwark_policy::Offline,
+            dep,
+            bulwark_policy::Phase::Validate,
+        );
+        assert!(d.allowed, "{:?}", d.reasons);
+        assert!(text.contains("failurePolicy: Fail") && text.contains("timeoutSeconds: 10"));
+    }
 }

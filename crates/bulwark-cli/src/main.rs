@@ -54,6 +54,10 @@ enum Command {
     VerifyAttestation(cmd::cosign::VerifyAttestationArgs),
     /// Show or prune the caches (registry blobs, daemon exports, layer results).
     Cache(cmd::cache::CacheArgs),
+    /// Test admission policies offline on manifests or AdmissionReview files.
+    Policy(cmd::policy::PolicyArgs),
+    /// The Kubernetes admission webhook (serve, manifests).
+    Admit(cmd::admit::AdmitArgs),
 }
 
 /// Options shared by every command that reads a target.
@@ -233,6 +237,8 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Attest(args) => cmd::cosign::run_attest(args),
         Command::VerifyAttestation(args) => cmd::cosign::run_verify_attestation(args),
         Command::Cache(args) => cmd::cache::run(args),
+        Command::Policy(args) => cmd::policy::run(args),
+        Command::Admit(args) => cmd::admit::run(args),
     }
 }
 

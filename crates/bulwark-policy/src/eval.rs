@@ -224,8 +224,14 @@ pub fn evaluate(policy: &Policy, deps: &dyn Dependencies, req: &Request, phase: 
 /// Mutates, applies the patch, then validates the patched object — the API server's
 /// order. The returned decision carries the patch and the warnings of both phases.
 pub fn admit(policy: &Policy, deps: &dyn Dependencies, req: &Request) -> (Decision, Value) {
-    let m = evaluate(policy, deps, req, Phase::Mutate);
+    let mut m = evaluate(policy, deps, req, Phase::Mutate);
     if !m.allowed {
+        // The API server would stop here; the report also lists what validation finds
+        // in the unpatched object, so one run shows every reason.
+        let v = evaluate(policy, deps, req, Phase::Validate);
+        m.reasons.extend(v.reasons);
+        m.warnings.extend(v.warnings);
+        m.rules.extend(v.rules);
         return (m, req.object.clone());
     }
     let mut patched = req.object.clone();
@@ -416,7 +422,14 @@ fn run_rule(
             violations(
                 found
                     .into_iter()
-                    .map(|f| format!("{} ({:?} {version}): {}", f.check_id, level, f.message))
+                    .map(|f| {
+                        format!(
+                            "{} ({} {version}): {}",
+                            f.check_id,
+                            level_name(*level),
+                            f.message
+                        )
+                    })
                     .collect(),
             )
         }
@@ -492,6 +505,14 @@ fn run_rule(
             violations(v)
         }
         RuleKind::Rego { path, source } => rego(rule, path, source, req, pod),
+    }
+}
+
+fn level_name(l: bulwark_misconfig::PssLevel) -> &'static str {
+    match l {
+        bulwark_misconfig::PssLevel::Privileged => "privileged",
+        bulwark_misconfig::PssLevel::Baseline => "baseline",
+        bulwark_misconfig::PssLevel::Restricted => "restricted",
     }
 }
 
