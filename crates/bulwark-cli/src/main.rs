@@ -174,10 +174,14 @@ fn init_logging(verbose: u8, quiet: bool) {
         }
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("BULWARK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        // The webhook's decisions and reloads are always logged (one line each).
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(format!("{level},bulwark_admit=info"))
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }

@@ -179,7 +179,7 @@ fn admit_serve_answers_over_https() {
             .current_dir(d)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(d.join("server.log")).unwrap())
             .spawn()
             .unwrap(),
     );
@@ -226,6 +226,15 @@ fn admit_serve_answers_over_https() {
         .unwrap()
         .contains("BW-PSS-host-namespaces"));
     drop(child);
+    // One structured line per decision, at the default verbosity.
+    let log = std::fs::read_to_string(d.join("server.log")).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("decision") && l.contains("uid=0f0e"))
+        .unwrap_or_else(|| panic!("no decision line in:\n{log}"));
+    for field in ["kind=\"Pod\"", "namespace=\"dev\"", "user=\"alice\"", "allowed=false", "BW-PSS-host-namespaces"] {
+        assert!(line.contains(field), "{field} in {line}");
+    }
 
     let o = bulwark(d, &["admit", "manifests", "--namespace", "sec"]);
     assert_eq!(o.status.code(), Some(0));
