@@ -306,3 +306,76 @@ rules:
     // Errors are not cached: nothing was remembered.
     assert_eq!(hook.deps().cached_verdicts(), 0);
 }
+
+/// Attestations: a signed image without the required attestation is denied; once
+/// attested it is admitted (the failure was cached for `failureTtl` only).
+#[test]
+fn attestation_required() {
+    let Some(reg) = bulwark_testkit::Registry::start(
+        bulwark_testkit::RegistryOptions::tls_with_auth("ci-bot", "s3cret"),
+    ) else {
+        return;
+    };
+    let cfg = registry_config(&reg);
+    let host = reg.host();
+    let digest = push_image(&cfg, &host, "signed/att", "1", "att");
+    let key = bulwark_sign::PrivateKey::generate(bulwark_sign::Algorithm::EcdsaP256);
+    let image =
+        bulwark_cosign::location::Image::open(&format!("{host}/signed/att:1"), &cfg).unwrap();
+    bulwark_cosign::store::sign(
+        &image,
+        &key,
+        &BTreeMap::new(),
+        None,
+        bulwark_cosign::store::Format::Both,
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "cosign.pub",
+        &key.public_key().to_pem().unwrap(),
+    );
+    write(
+        tmp.path(),
+        "policy.yaml",
+        r#"apiVersion: bulwark.dev/v1alpha1
+kind: AdmissionPolicy
+settings:
+  cache: {failureTtl: 200ms}
+rules:
+  - name: provenance
+    verifyImages:
+      - images: ["127.0.0.1:*/signed/*"]
+        keys: [cosign.pub]
+        attestations: ["https://slsa.dev/provenance/v1"]
+"#,
+    );
+    let pki = make_pki(tmp.path(), "a");
+    let mut c = config(&tmp.path().join("policy.yaml"), &pki);
+    c.registry = cfg.clone();
+    let hook = Webhook::start(c);
+    let agent = client(&pki.ca);
+    let url = format!("{}/validate", hook.url);
+    let p = pod("a", &format!("{host}/signed/att@{digest}"), json!({}));
+    let r = admit(&agent, &url, &review("CREATE", "prod", &p, None, &alice()));
+    assert_eq!(r["allowed"], false, "{r}");
+    assert!(
+        r["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("attestation https://slsa.dev/provenance/v1 missing"),
+        "{r}"
+    );
+    bulwark_cosign::store::attest(
+        &image,
+        &key,
+        "https://slsa.dev/provenance/v1",
+        json!({"buildDefinition": {"buildType": "test"}}),
+        bulwark_cosign::store::Format::Both,
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let r = admit(&agent, &url, &review("CREATE", "prod", &p, None, &alice()));
+    assert_eq!(r["allowed"], true, "{r}");
+}
