@@ -379,3 +379,54 @@ rules:
     let r = admit(&agent, &url, &review("CREATE", "prod", &p, None, &alice()));
     assert_eq!(r["allowed"], true, "{r}");
 }
+
+/// Concurrent cold requests for one new image: a single verification, every request
+/// answered (the others from the cache the first one filled).
+#[test]
+fn concurrent_cold_requests_verify_once() {
+    let Some(reg) = bulwark_testkit::Registry::start(
+        bulwark_testkit::RegistryOptions::tls_with_auth("ci-bot", "s3cret"),
+    ) else {
+        return;
+    };
+    let cfg = registry_config(&reg);
+    let host = reg.host();
+    let digest = push_image(&cfg, &host, "signed/burst", "1", "burst");
+    let key = bulwark_sign::PrivateKey::generate(bulwark_sign::Algorithm::EcdsaP256);
+    let image =
+        bulwark_cosign::location::Image::open(&format!("{host}/signed/burst:1"), &cfg).unwrap();
+    bulwark_cosign::store::sign(
+        &image,
+        &key,
+        &BTreeMap::new(),
+        None,
+        bulwark_cosign::store::Format::Both,
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "cosign.pub",
+        &key.public_key().to_pem().unwrap(),
+    );
+    write(tmp.path(), "policy.yaml", &policy_text(""));
+    let pki = make_pki(tmp.path(), "a");
+    let mut c = config(&tmp.path().join("policy.yaml"), &pki);
+    c.registry = cfg.clone();
+    let hook = Webhook::start(c);
+    let url = format!("{}/validate", hook.url);
+    let p = pod("b", &format!("{host}/signed/burst@{digest}"), json!({}));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let agent = client(&pki.ca);
+            let url = url.clone();
+            let body = review("CREATE", "prod", &p, None, &alice());
+            std::thread::spawn(move || admit(&agent, &url, &body)["allowed"].as_bool())
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), Some(true));
+    }
+    assert_eq!(hook.deps().stats().verifications.load(Ordering::Relaxed), 1);
+    assert!(hook.deps().stats().cache_hits.load(Ordering::Relaxed) >= 7);
+}

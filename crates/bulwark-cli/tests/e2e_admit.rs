@@ -232,7 +232,13 @@ fn admit_serve_answers_over_https() {
         .lines()
         .find(|l| l.contains("decision") && l.contains("uid=0f0e"))
         .unwrap_or_else(|| panic!("no decision line in:\n{log}"));
-    for field in ["kind=\"Pod\"", "namespace=\"dev\"", "user=\"alice\"", "allowed=false", "BW-PSS-host-namespaces"] {
+    for field in [
+        "kind=\"Pod\"",
+        "namespace=\"dev\"",
+        "user=\"alice\"",
+        "allowed=false",
+        "BW-PSS-host-namespaces",
+    ] {
         assert!(line.contains(field), "{field} in {line}");
     }
 

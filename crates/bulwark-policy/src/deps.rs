@@ -212,6 +212,10 @@ struct Inner {
     scans: TtlMap<Arc<Vec<VulnFinding>>>,
     engine: Option<bulwark_engine::Engine>,
     stats: Stats,
+    /// One verification at a time per image digest: concurrent cold requests for the
+    /// same new image (a Deployment scaled to 100 replicas) wait for the first and
+    /// are answered from the cache it fills.
+    inflight: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 /// Registries through `bulwark-cosign`'s verification cache, and on-demand scans.
@@ -259,6 +263,7 @@ impl Live {
                 scans: TtlMap::new(settings.scan_ttl, settings.capacity),
                 engine,
                 stats: Stats::default(),
+                inflight: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -493,15 +498,29 @@ impl Dependencies for Live {
         let digest = digest.to_string();
         let what = format!("verifying {}", image.original);
         within(&what, budget, move || {
+            let gate = inner.inflight.lock().ok().map(|mut m| {
+                m.entry(digest.clone())
+                    .or_insert_with(|| Arc::new(Mutex::new(())))
+                    .clone()
+            });
+            let _turn = gate.as_ref().map(|g| g.lock());
+            // Whoever went first may have filled the cache meanwhile.
+            if let Some(v) = inner.check(None, &repo, &digest, &entry) {
+                return v;
+            }
             let pinned = format!("{repo}@{digest}");
             let open = || {
                 Image::open(&pinned, &inner.registry)
                     .map_err(|e| unavailable("opening the image", e))
             };
             let mut opened = None;
-            inner
+            let r = inner
                 .check(Some((&open, &mut opened)), &repo, &digest, &entry)
-                .unwrap_or_else(|| Err(DepError::Unavailable("verification did not run".into())))
+                .unwrap_or_else(|| Err(DepError::Unavailable("verification did not run".into())));
+            if let Ok(mut m) = inner.inflight.lock() {
+                m.remove(&digest);
+            }
+            r
         })
     }
 
