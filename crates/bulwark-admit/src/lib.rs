@@ -347,9 +347,20 @@ async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
                 return (StatusCode::INTERNAL_SERVER_ERROR, "policy lock poisoned").into_response();
             };
             let deps = st.deps.clone();
-            let r = req.clone();
+            // What the log line needs; the request itself moves to the blocking task.
+            let summary = Request {
+                uid: String::new(),
+                operation: req.operation.clone(),
+                kind: req.kind.clone(),
+                sub_resource: req.sub_resource.clone(),
+                namespace: req.namespace.clone(),
+                name: req.name.clone(),
+                user: req.user.clone(),
+                object: Value::Null,
+                dry_run: req.dry_run,
+            };
             let task = tokio::task::spawn_blocking(move || {
-                bulwark_policy::evaluate(&policy, &deps as &dyn Dependencies, &r, phase)
+                bulwark_policy::evaluate(&policy, &deps as &dyn Dependencies, &req, phase)
             });
             let d = match tokio::time::timeout(st.deadline, task).await {
                 Ok(Ok(d)) => d,
@@ -367,7 +378,7 @@ async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
                     ..Default::default()
                 },
             };
-            (d, Some(req))
+            (d, Some(summary))
         }
     };
     let (kind, ns, name, op, user) = match &req {
