@@ -126,16 +126,40 @@ impl Dependencies for Offline {
     }
 }
 
+/// Most dependency worker threads alive at once. Past it, calls fail at once (and the
+/// rule's `onError` decides) instead of piling up threads behind a registry that hangs
+/// — errors are not cached, so every request for such an image is a cold call.
+pub const MAX_WORKERS: usize = 256;
+
+static WORKERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Decrements the worker count when a worker ends, however it ends.
+struct WorkerSlot;
+
+impl Drop for WorkerSlot {
+    fn drop(&mut self) {
+        WORKERS.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Runs `f` on its own thread and waits at most `budget` for it.
 pub fn within<T: Send + 'static>(
     what: &str,
     budget: Duration,
     f: impl FnOnce() -> Result<T, DepError> + Send + 'static,
 ) -> Result<T, DepError> {
+    if WORKERS.fetch_add(1, Ordering::AcqRel) >= MAX_WORKERS {
+        WORKERS.fetch_sub(1, Ordering::AcqRel);
+        return Err(DepError::Unavailable(format!(
+            "{what}: {MAX_WORKERS} dependency calls already in flight"
+        )));
+    }
+    let slot = WorkerSlot;
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     std::thread::Builder::new()
         .name("bulwark-policy-dep".into())
         .spawn(move || {
+            let _slot = slot;
             let _ = tx.send(f());
         })
         .map_err(|e| DepError::Unavailable(format!("{what}: cannot start a worker: {e}")))?;
@@ -572,5 +596,53 @@ impl Dependencies for Live {
         })?;
         self.inner.scans.insert(pinned, found.clone());
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_and_worker_bound() {
+        // A call past its budget returns Timeout at the budget.
+        let t = Instant::now();
+        let r: Result<(), DepError> = within("slow", Duration::from_millis(100), || {
+            std::thread::sleep(Duration::from_millis(2000));
+            Ok(())
+        });
+        assert!(matches!(r, Err(DepError::Timeout { .. })));
+        assert!(t.elapsed() < Duration::from_millis(1000));
+        // Saturate the workers with hung calls: the next call fails at once.
+        let release = Arc::new(std::sync::Barrier::new(MAX_WORKERS + 1));
+        let mut started = 0;
+        for _ in 0..MAX_WORKERS + 16 {
+            let b = release.clone();
+            if within("hang", Duration::from_millis(1), move || {
+                b.wait();
+                Ok(())
+            })
+            .is_err_and(|e| matches!(e, DepError::Timeout { .. }))
+            {
+                started += 1;
+            }
+        }
+        let refused = within("one more", Duration::from_secs(1), || Ok(()));
+        assert!(
+            matches!(&refused, Err(DepError::Unavailable(m)) if m.contains("in flight")),
+            "{refused:?}"
+        );
+        assert!(started <= MAX_WORKERS);
+        // Let the hung workers go; the slots free up again.
+        let b = release.clone();
+        let _ = std::thread::spawn(move || b.wait());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if within("after", Duration::from_secs(1), || Ok(())).is_ok() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "slots not released");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
