@@ -275,3 +275,27 @@ fn manifests_and_reviews_are_read() {
         .contains("no request"));
     assert!(bulwark_policy::offline::read(&tmp.path().join("missing.yaml"), "default").is_err());
 }
+
+/// The live dependencies without a vulnerability source: a vulnerability gate cannot
+/// clear an image, so it denies by default (and only warns with `onError: allow`).
+#[test]
+fn vulnerability_gate_without_a_source_fails_closed() {
+    let p = policy("rules:\n  - name: vulns\n    match: {namespaces: [a]}\n    vulnerabilities: {noKev: true}\n  - name: vulns-open\n    match: {namespaces: [b]}\n    onError: allow\n    vulnerabilities: {noKev: true}\n");
+    let live = bulwark_policy::Live::new(Default::default(), &p.settings, None);
+    let mut req = Request::from_object(pod(&format!("nginx@{DIGEST}"), json!({})), "a");
+    let d = evaluate(&p, &live, &req, Phase::Validate);
+    assert!(!d.allowed);
+    assert!(
+        d.reasons[0].contains("no vulnerability source configured"),
+        "{:?}",
+        d.reasons
+    );
+    req.namespace = "b".into();
+    let d = evaluate(&p, &live, &req, Phase::Validate);
+    assert!(d.allowed);
+    assert!(
+        d.warnings[0].starts_with("vulns-open: not checked"),
+        "{:?}",
+        d.warnings
+    );
+}
