@@ -135,6 +135,15 @@ fn send(a: &ureq::Agent, url: &str, body: &[u8]) -> (Duration, bool, Value) {
     }
 }
 
+/// User + system CPU seconds of a process (clock ticks of 1/100 s, as Linux reports).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = s.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     s.lines()
@@ -254,6 +263,7 @@ fn main() {
     );
 
     let (mutate, validate) = (format!("{base}/mutate"), format!("{base}/validate"));
+    let cpu0 = cpu_seconds(server.id()).unwrap_or(0.0);
     let t0 = Instant::now();
     let handles: Vec<_> = (0..clients)
         .map(|c| {
@@ -296,6 +306,14 @@ fn main() {
         let i = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
         all[i].as_secs_f64() * 1e3
     };
+    if let Some(cpu) = cpu_seconds(server.id()) {
+        println!(
+            "server CPU: {:.3} ms per review ({:.1} s for {} reviews)",
+            (cpu - cpu0) * 1e3 / all.len().max(1) as f64,
+            cpu - cpu0,
+            all.len()
+        );
+    }
     if let Some(kib) = peak_rss_kib(server.id()) {
         println!("server peak RSS: {:.1} MiB", kib as f64 / 1024.0);
     }
