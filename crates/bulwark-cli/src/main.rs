@@ -60,6 +60,10 @@ enum Command {
     Server(cmd::server::ServerArgs),
     /// Verify or export the server's hash-chained audit log.
     Audit(cmd::server::AuditArgs),
+    /// Test admission policies offline on manifests or AdmissionReview files.
+    Policy(cmd::policy::PolicyArgs),
+    /// The Kubernetes admission webhook (serve, manifests).
+    Admit(cmd::admit::AdmitArgs),
 }
 
 /// Options shared by every command that reads a target.
@@ -178,10 +182,14 @@ fn init_logging(verbose: u8, quiet: bool) {
         }
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("BULWARK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        // The webhook's decisions and reloads are always logged (one line each).
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(format!("{level},bulwark_admit=info"))
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }
@@ -244,6 +252,8 @@ fn run(cli: Cli) -> Result<u8> {
         Command::K8s(args) => cmd::k8s::run(args),
         Command::Server(args) => cmd::server::run(args, cli.verbose),
         Command::Audit(args) => cmd::server::run_audit(args),
+        Command::Policy(args) => cmd::policy::run(args),
+        Command::Admit(args) => cmd::admit::run(args),
     }
 }
 

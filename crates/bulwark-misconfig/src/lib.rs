@@ -22,7 +22,7 @@ pub use dockerfile::{
     DockerfileOptions,
 };
 pub use image_config::scan_image_config;
-pub use k8s::{check_k8s, scan_k8s, K8sOptions, PssVersion};
+pub use k8s::{check_k8s, check_pod_security, scan_k8s, K8sOptions, PssLevel, PssVersion};
 
 /// Something about a file that the checks resolved in a way the user should know about
 /// (a repeated key in a manifest, a `RUN` too large to check in full). The file was

@@ -194,6 +194,46 @@ impl Node {
         matches!(self.value, Value::Map(_))
     }
 
+    /// The node for a JSON value, as the API server reads the same object sent as JSON
+    /// (the admission webhook's input): strings become quoted scalars (never typed),
+    /// numbers, booleans and null plain scalars; every node sits on line 0. Nesting
+    /// deeper than [`MAX_DEPTH`] is cut to null, as the YAML loader refuses it.
+    pub fn from_json(v: &serde_json::Value) -> Node {
+        Self::from_json_at(v, 0)
+    }
+
+    fn from_json_at(v: &serde_json::Value, depth: usize) -> Node {
+        use serde_json::Value as J;
+        let scalar = |text: String, plain: bool| Value::Scalar { text, plain };
+        let value = if depth > MAX_DEPTH {
+            scalar("null".into(), true)
+        } else {
+            match v {
+                J::Null => scalar("null".into(), true),
+                J::Bool(b) => scalar(b.to_string(), true),
+                J::Number(n) => scalar(n.to_string(), true),
+                J::String(s) => scalar(s.clone(), false),
+                J::Array(a) => {
+                    Value::Seq(a.iter().map(|i| Self::from_json_at(i, depth + 1)).collect())
+                }
+                J::Object(o) => Value::Map(
+                    o.iter()
+                        .map(|(k, v)| {
+                            (
+                                Node {
+                                    line: 0,
+                                    value: scalar(k.clone(), false),
+                                },
+                                Self::from_json_at(v, depth + 1),
+                            )
+                        })
+                        .collect(),
+                ),
+            }
+        };
+        Node { line: 0, value }
+    }
+
     fn count(&self) -> usize {
         1 + match &self.value {
             Value::Scalar { .. } => 0,

@@ -1,10 +1,12 @@
 //! One module per subcommand beyond `sbom`.
 
+pub mod admit;
 pub mod cache;
 pub mod config;
 pub mod cosign;
 pub mod db;
 pub mod k8s;
+pub mod policy;
 pub mod push;
 pub mod scan;
 pub mod server;

@@ -374,6 +374,59 @@ pub fn check_k8s(path: &str, bytes: &[u8], opts: &K8sOptions) -> Result<Checked,
     })
 }
 
+/// A Pod Security Standards level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PssLevel {
+    /// No restriction.
+    Privileged,
+    /// The baseline controls.
+    Baseline,
+    /// Baseline plus the restricted controls.
+    Restricted,
+}
+
+impl std::str::FromStr for PssLevel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "privileged" => Ok(PssLevel::Privileged),
+            "baseline" => Ok(PssLevel::Baseline),
+            "restricted" => Ok(PssLevel::Restricted),
+            o => Err(format!(
+                "unknown Pod Security Standards level {o:?} (expected privileged, baseline or restricted)"
+            )),
+        }
+    }
+}
+
+/// Checks one pod — its (template) `metadata` and its `spec` — against the Pod
+/// Security Standards `level` at `version`, with the same controls as [`check_k8s`]
+/// (the admission webhook's entry point). Findings name `resource` and `path`; lines
+/// are those of the nodes (0 for nodes built with [`Node::from_json`]).
+pub fn check_pod_security(
+    path: &str,
+    resource: &str,
+    meta: Option<&Node>,
+    spec: &Node,
+    level: PssLevel,
+    version: PssVersion,
+) -> Vec<Misconfiguration> {
+    let set = match level {
+        PssLevel::Privileged => return Vec::new(),
+        PssLevel::Baseline => "pss-baseline",
+        PssLevel::Restricted => "pss-restricted",
+    };
+    let sel = CheckSelection::of([set]);
+    let mut sink = Sink {
+        path,
+        resource: resource.to_string(),
+        sel: &sel,
+        out: Vec::new(),
+    };
+    pss::evaluate(&PodView { meta, spec }, version.minor(), &mut sink);
+    sink.out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,454 @@
+//! `bulwark admit`: the Kubernetes admission webhook. It answers AdmissionReview v1
+//! requests over HTTPS — validating at `/validate`, mutating at `/mutate` — with the
+//! rules of one policy file, evaluated by `bulwark-policy` (the same engine as
+//! `bulwark policy test`).
+//!
+//! - TLS with rustls (ring); certificate and key re-read when they change ([`tls`]).
+//! - The policy file is re-read when it changes; a new policy that does not load is
+//!   logged and the last good one stays in service.
+//! - Bounded: request bodies over [`Config::max_body`] get 413; evaluation runs on the
+//!   blocking pool under an overall [`Config::deadline`] (past it the request is
+//!   denied: fail closed); warnings are capped in number and length.
+//! - A body that is not an AdmissionReview with a `request.uid` gets 400 (there is no uid
+//!   to answer); a readable review whose request is malformed, or whose kind carries no
+//!   pod, gets a well-formed denial echoing the uid.
+//! - Every decision is one structured log line (target `bulwark_admit::decision`).
+//!
+//! HTTP is axum on hyper (hyper-util's auto builder for HTTP/1.1 and HTTP/2) over
+//! tokio-rustls; the accept loop is written out because axum's `serve` has no TLS.
+
+pub mod manifests;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine as _;
+use bulwark_policy::{Dependencies, Live, Phase, Policy, Request};
+use serde_json::{json, Value};
+
+/// Default largest request body (the API server caps objects near 3 MiB; a review
+/// carries the object and the old object).
+pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
+/// Most warnings returned (the API server truncates long lists anyway).
+pub const MAX_WARNINGS: usize = 20;
+/// Longest warning returned, in bytes (the API server's own guidance).
+pub const MAX_WARNING_LEN: usize = 256;
+
+/// What the webhook needs.
+#[derive(Clone)]
+pub struct Config {
+    /// The policy file.
+    pub policy: PathBuf,
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+    /// Where to listen (default 127.0.0.1:8443).
+    pub listen: SocketAddr,
+    /// Registry access for signature checks and digest pinning.
+    pub registry: bulwark_image::registry::RegistryConfig,
+    /// Engine for on-demand vulnerability scans (none: vulnerability gates decide by
+    /// their `onError`).
+    pub engine: Option<bulwark_engine::Engine>,
+    /// Largest request body.
+    pub max_body: usize,
+    /// Overall budget of one decision (keep it under the webhook's `timeoutSeconds`).
+    pub deadline: Duration,
+    /// How often the certificate, key and policy files are checked for changes.
+    pub reload_interval: Duration,
+}
+
+impl Config {
+    /// Defaults around the three files.
+    pub fn new(policy: PathBuf, cert: PathBuf, key: PathBuf) -> Config {
+        Config {
+            policy,
+            cert,
+            key,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            registry: Default::default(),
+            engine: None,
+            max_body: DEFAULT_MAX_BODY,
+            deadline: Duration::from_secs(8),
+            reload_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Why the webhook could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AdmitError {
+    /// The policy file is invalid or unreadable.
+    #[error(transparent)]
+    Policy(#[from] bulwark_policy::PolicyError),
+    /// The certificate or key is unusable.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+struct AppState {
+    policy: RwLock<Arc<Policy>>,
+    deps: Live,
+    deadline: Duration,
+}
+
+impl AppState {
+    fn policy(&self) -> Option<Arc<Policy>> {
+        self.policy.read().ok().map(|p| p.clone())
+    }
+}
+
+/// A running webhook; dropping it stops the server.
+pub struct Running {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The dependencies (caches and their counters).
+    pub deps: Live,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Running {
+    /// Waits until the server stops (it runs until dropped or the process ends).
+    pub async fn wait(mut self) {
+        if let Some(t) = self.tasks.pop() {
+            let _ = t.await;
+        }
+    }
+}
+
+type FileStamp = Option<(SystemTime, u64)>;
+
+fn file_stamp(p: &Path) -> FileStamp {
+    let m = std::fs::metadata(p).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+/// Loads everything, binds, and serves in the background on the current tokio runtime.
+pub async fn start(cfg: Config) -> Result<Running, AdmitError> {
+    let policy_path = cfg.policy.clone();
+    let policy = bulwark_policy::load(&policy_path)?;
+    tracing::info!(policy = %policy_path.display(), rules = policy.rules.len(), "policy loaded");
+    let certs = tls::CertStore::open(&cfg.cert, &cfg.key)?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(certs.server_config()?));
+    let deps = Live::new(cfg.registry.clone(), &policy.settings, cfg.engine.clone());
+    let state = Arc::new(AppState {
+        policy: RwLock::new(Arc::new(policy)),
+        deps: deps.clone(),
+        deadline: cfg.deadline,
+    });
+    let app = Router::new()
+        .route("/validate", post(validate))
+        .route("/mutate", post(mutate))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(cfg.max_body))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| AdmitError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| AdmitError::Bind {
+        addr: cfg.listen,
+        source,
+    })?;
+    tracing::info!(%addr, "admission webhook listening (HTTPS)");
+
+    let watcher = tokio::spawn(watch(state, certs, policy_path, cfg.reload_interval));
+    let server = tokio::spawn(accept_loop(listener, acceptor, app));
+    Ok(Running {
+        addr,
+        deps,
+        tasks: vec![watcher, server],
+    })
+}
+
+/// Re-reads the certificate pair and the policy when they change.
+async fn watch(
+    state: Arc<AppState>,
+    certs: Arc<tls::CertStore>,
+    policy_path: PathBuf,
+    every: Duration,
+) {
+    let mut seen = file_stamp(&policy_path);
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let c = certs.clone();
+        let _ = tokio::task::spawn_blocking(move || c.reload_if_changed()).await;
+        let now = file_stamp(&policy_path);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        let p = policy_path.clone();
+        match tokio::task::spawn_blocking(move || bulwark_policy::load(&p)).await {
+            Ok(Ok(policy)) => {
+                tracing::info!(policy = %policy_path.display(), rules = policy.rules.len(), "policy reloaded");
+                if let Ok(mut cur) = state.policy.write() {
+                    *cur = Arc::new(policy);
+                }
+            }
+            Ok(Err(e)) => tracing::error!("keeping the last good policy: {e}"),
+            Err(e) => tracing::error!("keeping the last good policy: reload task failed: {e}"),
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    app: Router,
+) {
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, "TLS handshake failed: {e}");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
+            let svc = hyper_util::service::TowerToHyperService::new(app);
+            let builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            if let Err(e) = builder
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                .await
+            {
+                tracing::debug!(%peer, "connection: {e}");
+            }
+        });
+    }
+}
+
+async fn validate(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
+    review(st, Phase::Validate, body).await
+}
+
+async fn mutate(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
+    review(st, Phase::Mutate, body).await
+}
+
+fn bad_request(msg: String) -> Response {
+    tracing::warn!(target: "bulwark_admit::decision", "bad request: {msg}");
+    (StatusCode::BAD_REQUEST, msg).into_response()
+}
+
+fn clip(s: &str) -> String {
+    if s.len() <= MAX_WARNING_LEN {
+        return s.to_string();
+    }
+    let mut end = MAX_WARNING_LEN - 3;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+/// The AdmissionReview v1 response for `uid`.
+pub fn response(uid: &str, d: &bulwark_policy::Decision) -> Value {
+    let mut resp = json!({"uid": uid, "allowed": d.allowed});
+    if !d.allowed {
+        let mut msg = d.reasons.join("; ");
+        if msg.len() > 4096 {
+            msg = clip(&msg);
+        }
+        resp["status"] = json!({"code": 403, "reason": "Forbidden", "message": msg});
+    }
+    if !d.warnings.is_empty() {
+        let mut w: Vec<String> = d
+            .warnings
+            .iter()
+            .take(MAX_WARNINGS)
+            .map(|s| clip(s))
+            .collect();
+        if d.warnings.len() > MAX_WARNINGS {
+            w.push(format!(
+                "... and {} more warnings",
+                d.warnings.len() - MAX_WARNINGS
+            ));
+        }
+        resp["warnings"] = json!(w);
+    }
+    if d.allowed && !d.patch.is_empty() {
+        let patch = Value::Array(d.patch.clone()).to_string();
+        resp["patchType"] = json!("JSONPatch");
+        resp["patch"] = json!(base64::engine::general_purpose::STANDARD.encode(patch));
+    }
+    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": resp})
+}
+
+async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
+    let started = Instant::now();
+    let v: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_request(format!("not JSON: {e}")),
+    };
+    let Some(uid) = v
+        .pointer("/request/uid")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty())
+        .map(str::to_string)
+    else {
+        return bad_request("not an AdmissionReview with a request.uid".into());
+    };
+    let (decision, req) = match Request::from_review(&v) {
+        Err(e) => (
+            bulwark_policy::Decision {
+                allowed: false,
+                reasons: vec![e.to_string()],
+                ..Default::default()
+            },
+            None,
+        ),
+        Ok(req) => {
+            let Some(policy) = st.policy() else {
+                return (StatusCode::INTERNAL_SERVER_ERROR, "policy lock poisoned").into_response();
+            };
+            let deps = st.deps.clone();
+            // What the log line needs; the request itself moves to the blocking task.
+            let summary = Request {
+                uid: String::new(),
+                operation: req.operation.clone(),
+                kind: req.kind.clone(),
+                sub_resource: req.sub_resource.clone(),
+                namespace: req.namespace.clone(),
+                name: req.name.clone(),
+                user: req.user.clone(),
+                object: Value::Null,
+                dry_run: req.dry_run,
+            };
+            let task = tokio::task::spawn_blocking(move || {
+                bulwark_policy::evaluate(&policy, &deps as &dyn Dependencies, &req, phase)
+            });
+            let d = match tokio::time::timeout(st.deadline, task).await {
+                Ok(Ok(d)) => d,
+                Ok(Err(e)) => bulwark_policy::Decision {
+                    allowed: false,
+                    reasons: vec![format!("evaluation failed: {e}")],
+                    ..Default::default()
+                },
+                Err(_) => bulwark_policy::Decision {
+                    allowed: false,
+                    reasons: vec![format!(
+                        "evaluation exceeded the webhook's {} ms deadline; denied (fail closed)",
+                        st.deadline.as_millis()
+                    )],
+                    ..Default::default()
+                },
+            };
+            (d, Some(summary))
+        }
+    };
+    let (kind, ns, name, op, user) = match &req {
+        Some(r) => (
+            r.kind.as_str(),
+            r.namespace.as_str(),
+            r.name.as_str(),
+            r.operation.as_str(),
+            r.user.username.as_str(),
+        ),
+        None => ("", "", "", "", ""),
+    };
+    tracing::info!(
+        target: "bulwark_admit::decision",
+        phase = ?phase,
+        uid = %uid,
+        kind,
+        namespace = ns,
+        name,
+        operation = op,
+        user,
+        allowed = decision.allowed,
+        exempt = decision.exempt.as_deref().unwrap_or(""),
+        reasons = ?decision.reasons,
+        warnings = ?decision.warnings,
+        patch_ops = decision.patch.len(),
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "decision"
+    );
+    (
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        response(&uid, &decision).to_string(),
+    )
+        .into_response()
+}
+
+/// Why the webhook stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// It could not start.
+    #[error(transparent)]
+    Start(#[from] AdmitError),
+    /// The async runtime could not be built.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Starts the webhook on its own runtime and serves until SIGINT or SIGTERM.
+pub fn run_blocking(cfg: Config) -> Result<(), RunError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(RunError::Runtime)?;
+    rt.block_on(async move {
+        let running = start(cfg).await?;
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+        }
+        tracing::info!("shutting down");
+        drop(running);
+        Ok(())
+    })
+}
