@@ -330,29 +330,7 @@ pub fn strings(node: Option<&Node>) -> Vec<String> {
 
 /// Where a pod-bearing object keeps its pod template: (template metadata, pod spec).
 pub fn pod_template(obj: &Object) -> Option<(Option<&Node>, &Node)> {
-    let n = &obj.node;
-    let (meta, spec) = match obj.kind.as_str() {
-        "Pod" => (n.get("metadata"), n.get("spec")?),
-        "Deployment"
-        | "ReplicaSet"
-        | "StatefulSet"
-        | "DaemonSet"
-        | "Job"
-        | "ReplicationController" => {
-            let t = n.path(&["spec", "template"])?;
-            (t.get("metadata"), t.get("spec")?)
-        }
-        "CronJob" => {
-            let t = n.path(&["spec", "jobTemplate", "spec", "template"])?;
-            (t.get("metadata"), t.get("spec")?)
-        }
-        "PodTemplate" => {
-            let t = n.get("template")?;
-            (t.get("metadata"), t.get("spec")?)
-        }
-        _ => return None,
-    };
-    spec.is_map().then_some((meta, spec))
+    bulwark_misconfig::k8s::pod_template(&obj.kind, &obj.node)
 }
 
 /// Kinds that own pods through a template (the Pod itself included).

@@ -196,7 +196,11 @@ fn builtin_group(api_version: &str, kind: &str) -> bool {
     }
 }
 
-fn pod_of<'a>(kind: &str, node: &'a Node) -> Option<PodView<'a>> {
+/// Where an object of `kind` keeps its pod: (the pod template's metadata, the pod spec)
+/// for a Pod, every pod-owning workload (Deployment, ReplicaSet, StatefulSet, DaemonSet,
+/// Job, ReplicationController, CronJob) and a PodTemplate; `None` for other kinds or a
+/// spec that is not a mapping. Shared with the cluster analysis (`bulwark-k8s`).
+pub fn pod_template<'a>(kind: &str, node: &'a Node) -> Option<(Option<&'a Node>, &'a Node)> {
     let (meta, spec) = match kind {
         "Pod" => (node.get("metadata"), node.get("spec")?),
         "Deployment"
@@ -218,7 +222,11 @@ fn pod_of<'a>(kind: &str, node: &'a Node) -> Option<PodView<'a>> {
         }
         _ => return None,
     };
-    spec.is_map().then_some(PodView { meta, spec })
+    spec.is_map().then_some((meta, spec))
+}
+
+fn pod_of<'a>(kind: &str, node: &'a Node) -> Option<PodView<'a>> {
+    pod_template(kind, node).map(|(meta, spec)| PodView { meta, spec })
 }
 
 /// Collects the objects of one document, expanding `*List` kinds (one level deep, as
