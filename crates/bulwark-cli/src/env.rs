@@ -8,7 +8,7 @@
 //! - `BULWARK_REGISTRY_TOKEN`, or `BULWARK_USERNAME` + `BULWARK_PASSWORD`: registry
 //!   credentials; `DOCKER_CONFIG` or `~/.docker`: the Docker config file;
 //! - `DOCKER_HOST` (`unix://...`): the daemon socket;
-//! - `NO_COLOR`: no colour in table output.
+//! - `NO_COLOR`: no colour in table output or log lines.
 
 use anyhow::Result;
 use bulwark_image::registry::{

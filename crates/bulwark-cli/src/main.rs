@@ -189,7 +189,8 @@ fn init_logging(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // Colour only on a terminal, and never with NO_COLOR set, as for table output.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && !env::no_color())
         .with_target(false)
         .try_init();
 }
