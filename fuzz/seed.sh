@@ -82,6 +82,9 @@ seed other_lang 6 cocoapods
 seed other_lang 7 dart
 seed dockerfile - redhat-buildinfo/root/buildinfo
 seed k8s - pss/baseline/v1.30 pss/restricted/v1.30
+seed admission - pss/baseline/v1.30 pss/restricted/v1.30 k8s-corpus/k8s
+seed k8s_analysis - k8s-corpus/k8s
+inline admission review '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"705ab4f5-6393-11e8-b7cc-42010a800002","kind":{"group":"apps","version":"v1","kind":"Deployment"},"resource":{"group":"apps","version":"v1","resource":"deployments"},"namespace":"shop","operation":"CREATE","userInfo":{"username":"system:serviceaccount:ci:deployer","groups":["system:serviceaccounts"]},"object":{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"shop","labels":{"team":"a"}},"spec":{"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"web","image":"nginx:1.27","securityContext":{"privileged":true}}],"ephemeralContainers":[{"name":"dbg","image":"busybox"}]}}}}}}'
 seed osv - osv/Debian osv/PyPI osv/npm osv/Go osv/crates.io osv/Maven
 seed sbom - sbom
 
