@@ -15,7 +15,6 @@ shift || true
 cd "$root/fuzz"
 tc="${FUZZ_TOOLCHAIN:-nightly}"
 if [ "$tc" = stable ]; then export RUSTC_BOOTSTRAP=1; fi
-commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 # seed.sh's warnings (a missing tool, a fixture dir not found) go to stderr, shown.
 ./seed.sh || echo "warning: seeding failed, running with empty corpora" >&2
 targets=("$@")
@@ -26,6 +25,8 @@ failed=0
 printf '%-18s %8s %12s %s\n' target seconds execs result
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "artifacts/$t"
+  # `cargo fuzz run` rebuilds from the working tree, so the record names that state.
+  commit=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
   cargo "+$tc" fuzz run "$t" -- -max_total_time="$secs" -rss_limit_mb=1024 -timeout=5 \
     -print_final_stats=1 >"logs/$t.log" 2>&1
   rc=$?
