@@ -4,6 +4,7 @@
 //! Nothing here does I/O. Catalogers produce [`Package`]s, the image pipeline says where
 //! they came from ([`Location`]), and every output format renders a [`Report`].
 
+pub mod duration;
 pub mod findings;
 pub mod purl;
 pub mod report;

@@ -185,31 +185,10 @@ pub fn human_duration(d: Duration) -> String {
     }
 }
 
-/// Parses a duration such as `7d`, `12h`, `30m`, `90s` or a bare number of days.
+/// Parses a duration such as `7d`, `12h`, `30m`, `90s` or a bare number of days
+/// (`bulwark_core::duration`, with days for a bare number).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let (num, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => (t.get(..i).unwrap_or(""), t.get(i..).unwrap_or("")),
-        None => (t, "d"),
-    };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?} (expected e.g. 7d, 12h, 30m)"))?;
-    let mult = match unit {
-        "d" => 86_400,
-        "h" => 3600,
-        "m" => 60,
-        "s" => 1,
-        "w" => 7 * 86_400,
-        _ => {
-            return Err(format!(
-                "invalid duration unit in {s:?} (use d, h, m, s or w)"
-            ))
-        }
-    };
-    n.checked_mul(mult)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("duration {s:?} is too large"))
+    bulwark_core::duration::parse(s, Some(bulwark_core::duration::Unit::Days))
 }
 
 #[cfg(test)]

@@ -518,27 +518,10 @@ impl Ctx<'_> {
     }
 }
 
-/// Parses `500ms`, `2s`, `5m`, `1h` (one number and one unit). Written by hand: four
-/// units do not justify a dependency.
+/// Parses `500ms`, `2s`, `5m`, `1h` (one number and one unit; `bulwark_core::duration`,
+/// a bare number refused).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?} (expected e.g. 500ms, 2s, 5m, 1h)"))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.saturating_mul(60)),
-        "h" => Duration::from_secs(n.saturating_mul(3600)),
-        _ => {
-            return Err(format!(
-                "invalid duration {s:?} (expected e.g. 500ms, 2s, 5m, 1h)"
-            ))
-        }
-    };
-    Ok(d)
+    bulwark_core::duration::parse(s, None)
 }
 
 /// Reads and validates the policy file at `path`.

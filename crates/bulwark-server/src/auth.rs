@@ -256,28 +256,14 @@ impl TokenAuth {
     }
 }
 
-/// Parses a lifetime like `30d`, `12h`, `90m`, `3600s` (for `--expires`).
+/// Parses a lifetime like `30d`, `12h`, `90m`, `3600s` (for `--expires`;
+/// `bulwark_core::duration`, a bare number refused, zero refused).
 pub fn parse_lifetime(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{s:?}: add a unit (s, m, h, d)"))?;
-    let (n, unit) = s.split_at(split);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("{s:?}: expected a number and a unit (30d, 12h)"))?;
-    let secs = match unit {
-        "s" => Some(n),
-        "m" => n.checked_mul(60),
-        "h" => n.checked_mul(3600),
-        "d" => n.checked_mul(86_400),
-        _ => return Err(format!("{s:?}: unknown unit {unit:?} (s, m, h, d)")),
+    let d = bulwark_core::duration::parse(s, None)?;
+    if d.is_zero() {
+        return Err(format!("{:?}: a token must live longer than 0s", s.trim()));
     }
-    .ok_or_else(|| format!("{s:?}: too long"))?;
-    if secs == 0 {
-        return Err(format!("{s:?}: a token must live longer than 0s"));
-    }
-    Ok(Duration::from_secs(secs))
+    Ok(d)
 }
 
 #[cfg(test)]
