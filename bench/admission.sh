@@ -8,14 +8,14 @@
 # crates/bulwark-admit/examples/admission_load.rs. Also prints the resident memory of
 # 10,000 cached verdicts (examples/cache_memory.rs).
 #
-# Usage: bench/admission.sh [CLIENTS=100] [ROUNDS=20]
+# Usage: bench/admission.sh [CLIENTS=100] [ROUNDS=100]
 #   PROFILE=release (default) or dev: which build to measure.
 # Needs: Debian's docker-registry (/usr/bin/docker-registry).
 # Last line: admission: C clients, p50 X ms, p99 Y ms, max Z ms, R req/s, errors E
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIENTS=${1:-100}
-ROUNDS=${2:-20}
+ROUNDS=${2:-100}
 PROFILE=${PROFILE:-release}
 if [ ! -x /usr/bin/docker-registry ]; then
   echo "bench/admission.sh: needs /usr/bin/docker-registry (apt-get install docker-registry)" >&2

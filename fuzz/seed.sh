@@ -236,3 +236,33 @@ inline vex openvex '{"@context":"https://openvex.dev/ns/v0.2.0","@id":"x","autho
 inline vex cdx '{"bomFormat":"CycloneDX","specVersion":"1.5","components":[{"bom-ref":"r1","purl":"pkg:pypi/a@1"}],"vulnerabilities":[{"id":"CVE-2024-2","affects":[{"ref":"r1"}],"analysis":{"state":"not_affected","justification":"code_not_reachable"}}]}'
 inline sbom cdx '{"bomFormat":"CycloneDX","specVersion":"1.5","metadata":{"component":{"type":"container","name":"x"}},"components":[{"type":"library","name":"a","version":"1","purl":"pkg:npm/a@1","licenses":[{"license":{"id":"MIT"}}]}],"dependencies":[{"ref":"a","dependsOn":["b"]}]}'
 inline sbom spdx '{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"x","packages":[{"SPDXID":"SPDXRef-a","name":"a","versionInfo":"1","externalRefs":[{"referenceCategory":"PACKAGE-MANAGER","referenceType":"purl","referenceLocator":"pkg:deb/debian/a@1"}]}],"relationships":[{"spdxElementId":"SPDXRef-DOCUMENT","relationshipType":"DESCRIBES","relatedSpdxElement":"SPDXRef-a"}]}'
+# `sensor_rules`: the shipped default rules, whole and split per item, plus a hand-written
+# file with lists, macros, exceptions, an append and every condition operator.
+mkdir -p "$corpus/sensor_rules"
+cp "$here/../crates/bulwark-sensor/rules/default.yaml" "$corpus/sensor_rules/default.yaml"
+python3 - "$here/../crates/bulwark-sensor/rules/default.yaml" "$corpus/sensor_rules" <<'PY'
+import os, sys
+text = open(sys.argv[1]).read()
+parts = [p for p in text.split("\n- ") if p.strip()]
+for n, p in enumerate(parts):
+    body = p if p.startswith("- ") else "- " + p
+    open(os.path.join(sys.argv[2], "item-%03d.yaml" % n), "w").write(body + "\n")
+PY
+inline sensor_rules ops '- list: shells
+  items: [sh, bash]
+- macro: in_ctr
+  condition: container.id != host
+- rule: r1
+  desc: d
+  condition: evt.type in (execve, openat) and in_ctr and proc.name in (shells) and not fd.name startswith /tmp and fd.name glob "/etc/*" and proc.cmdline contains "x" and fd.name pmatch (/etc, /usr) and proc.pname exists
+  output: "%proc.name %fd.name"
+  priority: WARNING
+  tags: [T1059, mitre_execution]
+  exceptions:
+    - name: e
+      fields: [proc.name]
+      values: [[bash]]
+- rule: r1
+  append: true
+  condition: or proc.name = zsh
+'

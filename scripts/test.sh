@@ -35,6 +35,9 @@ export BULWARK_TRIVY=${BULWARK_TRIVY:-/opt/bench-venv/bin/trivy}
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo nextest run --workspace --no-fail-fast --cargo-profile dev
+# The server's integration suite again on PostgreSQL (each test process starts its own
+# throwaway cluster; about a minute on 2 cores). The SQLite run is the one above.
+BULWARK_TEST_BACKEND=postgres cargo nextest run --no-fail-fast --cargo-profile dev -p bulwark-server
 # The bounded-memory scale test (1,000,000 files and a 4 GiB file, peak RSS under
 # 128 MiB) means something only with optimisations on, so it is `#[ignore]`d in the
 # dev run above and runs here in release mode: about 3 minutes on 2 cores, most of it

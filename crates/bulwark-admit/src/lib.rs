@@ -17,6 +17,7 @@
 //! HTTP is axum on hyper (hyper-util's auto builder for HTTP/1.1 and HTTP/2) over
 //! tokio-rustls; the accept loop is written out because axum's `serve` has no TLS.
 
+pub mod inventory;
 pub mod manifests;
 pub mod tls;
 
@@ -65,6 +66,9 @@ pub struct Config {
     pub deadline: Duration,
     /// How often the certificate, key and policy files are checked for changes.
     pub reload_interval: Duration,
+    /// The bulwark server: vulnerability findings from its inventory, decisions to its
+    /// audit log.
+    pub server: Option<inventory::ServerLink>,
 }
 
 impl Config {
@@ -80,6 +84,7 @@ impl Config {
             max_body: DEFAULT_MAX_BODY,
             deadline: Duration::from_secs(8),
             reload_interval: Duration::from_secs(1),
+            server: None,
         }
     }
 }
@@ -105,7 +110,8 @@ pub enum AdmitError {
 
 struct AppState {
     policy: RwLock<Arc<Policy>>,
-    deps: Live,
+    deps: Arc<dyn Dependencies + Send + Sync>,
+    sink: Option<inventory::DecisionSink>,
     deadline: Duration,
 }
 
@@ -156,9 +162,23 @@ pub async fn start(cfg: Config) -> Result<Running, AdmitError> {
     let certs = tls::CertStore::open(&cfg.cert, &cfg.key)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(certs.server_config()?));
     let deps = Live::new(cfg.registry.clone(), &policy.settings, cfg.engine.clone());
+    let (used, sink): (Arc<dyn Dependencies + Send + Sync>, _) = match &cfg.server {
+        Some(link) => {
+            tracing::info!(server = %link.client.base(), cluster = %link.cluster, "vulnerability findings from the server's inventory; decisions to its audit log");
+            (
+                Arc::new(inventory::InventoryDeps::new(
+                    deps.clone(),
+                    link.client.clone(),
+                )),
+                Some(inventory::DecisionSink::start(link.clone())),
+            )
+        }
+        None => (Arc::new(deps.clone()), None),
+    };
     let state = Arc::new(AppState {
         policy: RwLock::new(Arc::new(policy)),
-        deps: deps.clone(),
+        deps: used,
+        sink,
         deadline: cfg.deadline,
     });
     let app = Router::new()
@@ -319,6 +339,31 @@ pub fn response(uid: &str, d: &bulwark_policy::Decision) -> Value {
     json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": resp})
 }
 
+/// Runs an evaluation on the blocking pool under `deadline`; past it, or if the task
+/// fails, the request is denied (fail closed).
+async fn blocking(
+    deadline: Duration,
+    f: impl FnOnce() -> bulwark_policy::Decision + Send + 'static,
+) -> bulwark_policy::Decision {
+    let task = tokio::task::spawn_blocking(f);
+    match tokio::time::timeout(deadline, task).await {
+        Ok(Ok(d)) => d,
+        Ok(Err(e)) => bulwark_policy::Decision {
+            allowed: false,
+            reasons: vec![format!("evaluation failed: {e}")],
+            ..Default::default()
+        },
+        Err(_) => bulwark_policy::Decision {
+            allowed: false,
+            reasons: vec![format!(
+                "evaluation exceeded the webhook's {} ms deadline; denied (fail closed)",
+                deadline.as_millis()
+            )],
+            ..Default::default()
+        },
+    }
+}
+
 async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
     let started = Instant::now();
     let v: Value = match serde_json::from_slice(&body) {
@@ -333,7 +378,7 @@ async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
     else {
         return bad_request("not an AdmissionReview with a request.uid".into());
     };
-    let (decision, req) = match Request::from_review(&v) {
+    let (decision, req) = match Request::from_review_owned(v) {
         Err(e) => (
             bulwark_policy::Decision {
                 allowed: false,
@@ -359,24 +404,29 @@ async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
                 object: Value::Null,
                 dry_run: req.dry_run,
             };
-            let task = tokio::task::spawn_blocking(move || {
-                bulwark_policy::evaluate(&policy, &deps as &dyn Dependencies, &req, phase)
-            });
-            let d = match tokio::time::timeout(st.deadline, task).await {
-                Ok(Ok(d)) => d,
-                Ok(Err(e)) => bulwark_policy::Decision {
-                    allowed: false,
-                    reasons: vec![format!("evaluation failed: {e}")],
-                    ..Default::default()
-                },
-                Err(_) => bulwark_policy::Decision {
-                    allowed: false,
-                    reasons: vec![format!(
-                        "evaluation exceeded the webhook's {} ms deadline; denied (fail closed)",
-                        st.deadline.as_millis()
-                    )],
-                    ..Default::default()
-                },
+            // Warm (every tag, signature and scan it needs is cached): decided right
+            // here, no worker thread and no thread hand-off. Otherwise on the blocking
+            // pool under the deadline.
+            let warm = bulwark_policy::evaluate_warm(
+                &policy,
+                deps.as_ref() as &dyn Dependencies,
+                &req,
+                phase,
+            );
+            let d = match warm {
+                Some(d) => d,
+                None => {
+                    tracing::debug!(%uid, "not decidable from the caches: evaluating on the blocking pool");
+                    blocking(st.deadline, move || {
+                        bulwark_policy::evaluate(
+                            &policy,
+                            deps.as_ref() as &dyn Dependencies,
+                            &req,
+                            phase,
+                        )
+                    })
+                    .await
+                }
             };
             (d, Some(summary))
         }
@@ -408,6 +458,23 @@ async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
         elapsed_us = started.elapsed().as_micros() as u64,
         "decision"
     );
+    if let Some(sink) = &st.sink {
+        sink.record(json!({
+            "uid": uid,
+            "time": bulwark_server::store::rfc3339(bulwark_server::store::now_ms()),
+            "phase": match phase { Phase::Validate => "validate", Phase::Mutate => "mutate" },
+            "operation": op,
+            "kind": kind,
+            "namespace": ns,
+            "name": name,
+            "user": user,
+            "allowed": decision.allowed,
+            "exempt": decision.exempt,
+            "reasons": decision.reasons,
+            "warnings": decision.warnings,
+            "patch_ops": decision.patch.len(),
+        }));
+    }
     (
         StatusCode::OK,
         [(axum::http::header::CONTENT_TYPE, "application/json")],

@@ -10,6 +10,12 @@ use std::process::ExitCode;
 
 mod cmd;
 mod engine;
+
+/// mimalloc instead of the system allocator: per-thread free lists make the many small,
+/// short-lived allocations of a JSON request (the webhook, the server) several times
+/// cheaper than glibc's malloc, which profiling showed at ~20% of the webhook's CPU.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod env;
 mod output;
 
@@ -35,6 +41,8 @@ enum Command {
     Scan(cmd::scan::ScanArgs),
     /// Check Dockerfiles, Kubernetes manifests and Compose files for misconfigurations.
     Config(cmd::config::ConfigArgs),
+    /// Check the container host: CIS Docker runtime checks, kubelet and control plane, outdated runtimes.
+    Host(Box<cmd::host::HostArgs>),
     /// Manage the vulnerability database (import, update, export, info).
     Db(cmd::db::DbArgs),
     /// Manage signing keys (generate).
@@ -64,6 +72,8 @@ enum Command {
     Policy(cmd::policy::PolicyArgs),
     /// The Kubernetes admission webhook (serve, manifests).
     Admit(cmd::admit::AdmitArgs),
+    /// The eBPF runtime sensor: alert on (or kill) container breakouts; `rules check`.
+    Sensor(cmd::sensor::SensorArgs),
 }
 
 /// Options shared by every command that reads a target.
@@ -241,6 +251,7 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Scan(args) => cmd::scan::run(args),
         Command::Config(args) => cmd::config::run(args),
+        Command::Host(args) => cmd::host::run(*args),
         Command::Db(args) => cmd::db::run(args),
         Command::Key(args) => cmd::sign::run_key(args),
         Command::VerifyBlob(args) => cmd::sign::run_verify_blob(args),
@@ -255,6 +266,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Audit(args) => cmd::server::run_audit(args),
         Command::Policy(args) => cmd::policy::run(args),
         Command::Admit(args) => cmd::admit::run(args),
+        Command::Sensor(args) => cmd::sensor::run(args),
     }
 }
 

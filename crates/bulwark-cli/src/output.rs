@@ -87,3 +87,46 @@ mod tests {
         assert_eq!(terminal_safe("tab\tok"), "tab\\tok");
     }
 }
+
+/// The report flags of the check commands (`config`, `host`): format, output file,
+/// severities, exit code, ignore file, suppressed findings.
+#[derive(Debug, clap::Args)]
+pub struct CheckReportArgs {
+    /// Output format: table, json, sarif or html.
+    #[arg(short, long, default_value = "table")]
+    pub format: String,
+    /// Write to this file instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<std::path::PathBuf>,
+    /// Severities to report, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub severity: Vec<String>,
+    /// Exit with this code when a finding remains after filtering.
+    #[arg(long, default_value_t = 0)]
+    pub exit_code: u8,
+    /// Ignore file (default: `.bulwarkignore` in the current directory, when present).
+    #[arg(long)]
+    pub ignorefile: Option<std::path::PathBuf>,
+    /// Keep suppressed findings (ignore file, inline comments) in the output, marked with
+    /// the reason; they never count towards --exit-code.
+    #[arg(long)]
+    pub show_suppressed: bool,
+}
+
+impl CheckReportArgs {
+    /// The `--format`, which must be one a check report is written in.
+    pub fn check_format(&self, command: &str) -> anyhow::Result<bulwark_report::Format> {
+        use bulwark_report::Format;
+        let format: Format = self
+            .format
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--format {}: {e}", self.format))?;
+        if !matches!(
+            format,
+            Format::Table | Format::Json | Format::Sarif | Format::Html
+        ) {
+            anyhow::bail!("--format {format}: bulwark {command} writes table, json, sarif or html");
+        }
+        Ok(format)
+    }
+}

@@ -11,9 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use bulwark_core::{Report, VulnFinding, Warning};
-use bulwark_vulndb::matching::{
-    attach_enrichment, match_package, merge_findings, osv_ecosystem_for,
-};
+use bulwark_vulndb::matching::{match_package, merge_findings, osv_ecosystem_for};
 use bulwark_vulndb::osv::OsvRecord;
 use bulwark_vulndb::{VulnDb, VulnDbError};
 
@@ -74,25 +72,7 @@ pub fn match_report(report: &mut Report, db: &VulnDb) -> Result<MatchStats, Engi
         findings.extend(out.findings);
     }
     let mut merged = merge_findings(findings);
-    // KEV/EPSS lookups are fallible; an error on one is logged, not fatal, since the
-    // findings themselves are complete without enrichment.
-    attach_enrichment(
-        &mut merged,
-        |cve| match db.kev(cve) {
-            Ok(k) => k.is_some(),
-            Err(e) => {
-                tracing::warn!("KEV lookup for {cve}: {e}");
-                false
-            }
-        },
-        |cve| match db.epss(cve) {
-            Ok(s) => s.map(|s| (s.score, s.percentile)),
-            Err(e) => {
-                tracing::warn!("EPSS lookup for {cve}: {e}");
-                None
-            }
-        },
-    );
+    bulwark_vulndb::matching::enrich_from_db(db, &mut merged);
     sort_findings(&mut merged);
     stats.findings = merged.len();
     if stats.skipped_git > 0 || stats.unparsable > 0 {

@@ -125,6 +125,20 @@ impl Rule {
             || (!name.is_empty() && self.resource_names.iter().any(|n| n == name));
         verb_ok && group_ok && res_ok && name_ok
     }
+
+    /// Whether this rule grants `verb` on the non-resource URL `url` (`/metrics`,
+    /// `/healthz/ready`): an exact entry, `*`, or an entry ending in `*` that is a prefix
+    /// of it, as the RBAC authorizer matches them.
+    pub fn allows_url(&self, verb: &str, url: &str) -> bool {
+        let verb_ok = self.verbs.iter().any(|v| v == "*" || v == verb);
+        let url_ok = self.non_resource_urls.iter().any(|u| {
+            u == url
+                || u == "*"
+                || u.strip_suffix('*')
+                    .is_some_and(|prefix| url.starts_with(prefix))
+        });
+        verb_ok && url_ok
+    }
 }
 
 /// A Role or ClusterRole.
@@ -1557,12 +1571,22 @@ pub struct Query {
     pub namespace: Option<String>,
     /// Object name.
     pub name: String,
+    /// A non-resource URL (`/metrics`) instead of a resource.
+    pub non_resource_url: Option<String>,
 }
 
 impl Query {
     /// Parses `RESOURCE[.GROUP][/SUB]` with its verb; the group of a built-in resource
     /// is filled in.
+    /// A RESOURCE starting with `/` is a non-resource URL (`get /metrics`).
     pub fn parse(verb: &str, resource: &str) -> Query {
+        if resource.starts_with('/') {
+            return Query {
+                verb: verb.to_string(),
+                non_resource_url: Some(resource.to_string()),
+                ..Query::default()
+            };
+        }
         let (res, sub) = resource.split_once('/').unwrap_or((resource, ""));
         let (res, group) = match res.split_once('.') {
             Some((r, g)) => (r, Some(g.to_string())),
@@ -1575,6 +1599,7 @@ impl Query {
             subresource: sub.to_string(),
             namespace: None,
             name: String::new(),
+            non_resource_url: None,
         }
     }
 }
@@ -1594,6 +1619,37 @@ impl Graph {
     /// Who can do `q`, and through which binding, role and rule.
     pub fn who_can(&self, q: &Query) -> Vec<WhoCan> {
         let mut out = Vec::new();
+        if let Some(url) = &q.non_resource_url {
+            // Non-resource URLs are granted only cluster-wide: a RoleBinding's rules
+            // about them are ignored by the authorizer.
+            for (bi, b) in self.bindings.iter().enumerate() {
+                if b.namespace.is_some() {
+                    continue;
+                }
+                let Some(ri) = self.role_of(b) else { continue };
+                for (rule_i, r) in self.roles[ri].rules.iter().enumerate() {
+                    if !r.allows_url(&q.verb, url) {
+                        continue;
+                    }
+                    let g = Grant {
+                        binding: bi,
+                        role: ri,
+                        rule: rule_i,
+                        scope: None,
+                        via: None,
+                    };
+                    for s in &b.subjects {
+                        out.push(WhoCan {
+                            subject: s.display(),
+                            scope: scope_text(&None),
+                            chain: self.steps(&g),
+                        });
+                    }
+                }
+            }
+            out.sort_by(|a, b| a.subject.cmp(&b.subject));
+            return out;
+        }
         // `bind` on clusterroles through a RoleBinding holds in that namespace.
         let cluster_res = cluster_scoped(&q.resource)
             && !(q.verb == "bind" && q.resource == "clusterroles" && q.namespace.is_some());

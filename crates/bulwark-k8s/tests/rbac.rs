@@ -518,3 +518,91 @@ subjects: [{kind: User, name: sid}]
             .any(|n| n.starts_with("acts as ServiceAccount:ci/")));
     }
 }
+
+/// Non-resource URLs, as the RBAC docs describe them: granted by ClusterRoles through
+/// ClusterRoleBindings only, matched exactly or by a trailing `*`.
+const URLS: &str = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: metrics-reader}
+rules:
+- nonResourceURLs: ["/metrics"]
+  verbs: ["get"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: health}
+rules:
+- nonResourceURLs: ["/healthz/*", "/livez"]
+  verbs: ["get", "head"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: prometheus-metrics}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: metrics-reader}
+subjects:
+- {kind: ServiceAccount, name: prometheus, namespace: monitoring}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: probes}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: health}
+subjects:
+- {kind: Group, name: "system:monitoring", apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: no-effect, namespace: dev}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: metrics-reader}
+subjects:
+- {kind: User, name: dora, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: everything}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: all-urls}
+subjects:
+- {kind: User, name: root-ish, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: all-urls}
+rules:
+- nonResourceURLs: ["*"]
+  verbs: ["*"]
+"#;
+
+#[test]
+fn who_can_reach_non_resource_urls() {
+    let mut loaded = Loaded::default();
+    bulwark_k8s::load::load_bytes("urls.yaml", URLS.as_bytes(), &mut loaded);
+    assert!(loaded.unreadable.is_empty(), "{:?}", loaded.unreadable);
+    let g = Graph::build(&mut loaded);
+    let who = |verb: &str, url: &str| -> Vec<String> {
+        g.who_can(&Query::parse(verb, url))
+            .into_iter()
+            .map(|a| a.subject)
+            .collect()
+    };
+    // The RoleBinding to dora grants nothing here: non-resource URLs are cluster-wide.
+    assert_eq!(
+        who("get", "/metrics"),
+        ["ServiceAccount:monitoring/prometheus", "User:root-ish"]
+    );
+    assert_eq!(who("post", "/metrics"), ["User:root-ish"]);
+    assert_eq!(
+        who("get", "/healthz/etcd"),
+        ["Group:system:monitoring", "User:root-ish"]
+    );
+    // `/healthz/*` does not cover `/healthz` itself; `/livez` is exact.
+    assert_eq!(who("get", "/healthz"), ["User:root-ish"]);
+    assert_eq!(
+        who("head", "/livez"),
+        ["Group:system:monitoring", "User:root-ish"]
+    );
+    assert_eq!(who("get", "/livez/ping"), ["User:root-ish"]);
+    // The chain names the binding and the role.
+    let a = g.who_can(&Query::parse("get", "/metrics"));
+    assert_eq!(a[0].chain[0].name, "ClusterRoleBinding/prometheus-metrics");
+    assert_eq!(a[0].scope, "cluster");
+}

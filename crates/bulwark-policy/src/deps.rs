@@ -83,13 +83,110 @@ pub trait Dependencies: Send + Sync {
         entry: &VerifyEntry,
         budget: Duration,
     ) -> Result<Result<(), String>, DepError>;
-    /// The (unsuppressed) vulnerability findings of the image at `digest`.
+    /// The (unsuppressed) vulnerability findings of the image at `digest`. `needs` says
+    /// which of their facts the asking gate decides on: a source that cannot vouch for
+    /// one of them (no KEV or EPSS data) must fail with [`DepError::Unavailable`], not
+    /// answer "not in KEV".
     fn vulnerabilities(
         &self,
         image: &ImageRef,
         digest: &str,
         budget: Duration,
+        needs: VulnNeeds,
     ) -> Result<Arc<Vec<VulnFinding>>, DepError>;
+
+    /// [`Dependencies::resolve`] from memory alone: `None` when the answer needs the
+    /// network. Lets a warm request be decided without a worker thread ([`CachedOnly`]).
+    fn resolve_cached(&self, _image: &ImageRef) -> Option<Result<String, DepError>> {
+        None
+    }
+
+    /// [`Dependencies::verify`] from memory alone: `None` when not cached.
+    fn verify_cached(
+        &self,
+        _image: &ImageRef,
+        _digest: &str,
+        _entry: &VerifyEntry,
+    ) -> Option<Result<Result<(), String>, DepError>> {
+        None
+    }
+
+    /// [`Dependencies::vulnerabilities`] from memory alone: `None` when not cached.
+    fn vulnerabilities_cached(
+        &self,
+        _image: &ImageRef,
+        _digest: &str,
+        _needs: VulnNeeds,
+    ) -> Option<Result<Arc<Vec<VulnFinding>>, DepError>> {
+        None
+    }
+}
+
+/// A view of some [`Dependencies`] that answers only from memory and remembers whether
+/// it had to refuse. The webhook evaluates a request through it on its async thread
+/// first: when nothing [`missed`](CachedOnly::missed), that decision stands (it is the
+/// decision the full dependencies would give, from the same caches); otherwise it is
+/// thrown away and the request is evaluated again where blocking is allowed.
+pub struct CachedOnly<'a> {
+    deps: &'a dyn Dependencies,
+    missed: std::sync::atomic::AtomicBool,
+}
+
+impl<'a> CachedOnly<'a> {
+    /// Wraps `deps`.
+    pub fn new(deps: &'a dyn Dependencies) -> CachedOnly<'a> {
+        CachedOnly {
+            deps,
+            missed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Whether some answer needed more than memory.
+    pub fn missed(&self) -> bool {
+        self.missed.load(Ordering::Relaxed)
+    }
+
+    fn miss<T>(&self, v: Option<Result<T, DepError>>) -> Result<T, DepError> {
+        v.unwrap_or_else(|| {
+            self.missed.store(true, Ordering::Relaxed);
+            Err(DepError::Unavailable("not cached".into()))
+        })
+    }
+}
+
+impl Dependencies for CachedOnly<'_> {
+    fn resolve(&self, image: &ImageRef, _: Duration) -> Result<String, DepError> {
+        self.miss(self.deps.resolve_cached(image))
+    }
+
+    fn verify(
+        &self,
+        image: &ImageRef,
+        digest: &str,
+        entry: &VerifyEntry,
+        _: Duration,
+    ) -> Result<Result<(), String>, DepError> {
+        self.miss(self.deps.verify_cached(image, digest, entry))
+    }
+
+    fn vulnerabilities(
+        &self,
+        image: &ImageRef,
+        digest: &str,
+        _: Duration,
+        needs: VulnNeeds,
+    ) -> Result<Arc<Vec<VulnFinding>>, DepError> {
+        self.miss(self.deps.vulnerabilities_cached(image, digest, needs))
+    }
+}
+
+/// Which facts of the findings a vulnerability gate decides on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VulnNeeds {
+    /// Whether each finding is in CISA KEV.
+    pub kev: bool,
+    /// Each finding's EPSS probability.
+    pub epss: bool,
 }
 
 /// Dependencies that are never available (`bulwark policy test --offline`): every
@@ -119,6 +216,7 @@ impl Dependencies for Offline {
         _: &ImageRef,
         _: &str,
         _: Duration,
+        _: VulnNeeds,
     ) -> Result<Arc<Vec<VulnFinding>>, DepError> {
         Err(DepError::Unavailable(
             "offline: images are not scanned".into(),
@@ -483,14 +581,39 @@ impl Inner {
 }
 
 impl Dependencies for Live {
-    fn resolve(&self, image: &ImageRef, budget: Duration) -> Result<String, DepError> {
+    fn resolve_cached(&self, image: &ImageRef) -> Option<Result<String, DepError>> {
         if let Some(d) = image.digest() {
-            return Ok(d.to_string());
+            return Some(Ok(d.to_string()));
+        }
+        self.inner.tags.get(&image.reference.to_string()).map(Ok)
+    }
+
+    fn verify_cached(
+        &self,
+        image: &ImageRef,
+        digest: &str,
+        entry: &VerifyEntry,
+    ) -> Option<Result<Result<(), String>, DepError>> {
+        self.inner.check(None, &image.name(), digest, entry)
+    }
+
+    fn vulnerabilities_cached(
+        &self,
+        image: &ImageRef,
+        digest: &str,
+        _needs: VulnNeeds,
+    ) -> Option<Result<Arc<Vec<VulnFinding>>, DepError>> {
+        self.inner
+            .scans
+            .get(&format!("{}@{digest}", image.name()))
+            .map(Ok)
+    }
+
+    fn resolve(&self, image: &ImageRef, budget: Duration) -> Result<String, DepError> {
+        if let Some(d) = self.resolve_cached(image) {
+            return d;
         }
         let key = image.reference.to_string();
-        if let Some(d) = self.inner.tags.get(&key) {
-            return Ok(d);
-        }
         let inner = self.inner.clone();
         let r = image.reference.clone();
         let what = format!("resolving {key}");
@@ -553,7 +676,9 @@ impl Dependencies for Live {
         image: &ImageRef,
         digest: &str,
         budget: Duration,
+        _needs: VulnNeeds,
     ) -> Result<Arc<Vec<VulnFinding>>, DepError> {
+        // A scan with the local DB knows KEV and EPSS as far as the DB does.
         let pinned = format!("{}@{digest}", image.name());
         if let Some(v) = self.inner.scans.get(&pinned) {
             return Ok(v);

@@ -221,6 +221,29 @@ pub fn evaluate(policy: &Policy, deps: &dyn Dependencies, req: &Request, phase: 
     d
 }
 
+/// Decides `req` from what the dependencies hold in memory, without a worker thread:
+/// `Some(decision)` — exactly what [`evaluate`] would answer — when no rule needed the
+/// network, `None` when one did (a tag, signature or scan not cached) or when the policy
+/// has a Rego rule (its cost is the policy author's, so it runs where the webhook's
+/// deadline applies). On `None`, call [`evaluate`] where blocking is allowed.
+pub fn evaluate_warm(
+    policy: &Policy,
+    deps: &dyn Dependencies,
+    req: &Request,
+    phase: Phase,
+) -> Option<Decision> {
+    if policy
+        .rules
+        .iter()
+        .any(|r| matches!(r.kind, RuleKind::Rego { .. }))
+    {
+        return None;
+    }
+    let cached = crate::deps::CachedOnly::new(deps);
+    let d = evaluate(policy, &cached, req, phase);
+    (!cached.missed()).then_some(d)
+}
+
 /// Mutates, applies the patch, then validates the patched object — the API server's
 /// order. The returned decision carries the patch and the warnings of both phases.
 pub fn admit(policy: &Policy, deps: &dyn Dependencies, req: &Request) -> (Decision, Value) {
@@ -466,7 +489,12 @@ fn run_rule(
                     Ok(d) => d,
                     Err(e) => return dep_outcome(rule, &e),
                 };
-                let found = match deps.vulnerabilities(&r, &digest, st.vulnerability_timeout) {
+                let needs = crate::deps::VulnNeeds {
+                    kev: *no_kev,
+                    epss: max_epss.is_some(),
+                };
+                let found = match deps.vulnerabilities(&r, &digest, st.vulnerability_timeout, needs)
+                {
                     Ok(f) => f,
                     Err(e) => return dep_outcome(rule, &e),
                 };

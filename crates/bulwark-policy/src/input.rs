@@ -80,6 +80,24 @@ impl Request {
     /// Reads `request` of an AdmissionReview v1 (the whole review as JSON). The uid is
     /// required (the response must echo it); so are `kind.kind` and `operation`.
     pub fn from_review(review: &Value) -> Result<Request, InputError> {
+        let object = review
+            .pointer("/request/object")
+            .cloned()
+            .unwrap_or(Value::Null);
+        Self::read_review(review, object)
+    }
+
+    /// [`Request::from_review`] taking the review by value, so that the object (most of
+    /// the review) is moved, not copied: the webhook's path.
+    pub fn from_review_owned(mut review: Value) -> Result<Request, InputError> {
+        let object = review
+            .pointer_mut("/request/object")
+            .map(Value::take)
+            .unwrap_or(Value::Null);
+        Self::read_review(&review, object)
+    }
+
+    fn read_review(review: &Value, object: Value) -> Result<Request, InputError> {
         let bad = |m: &str| InputError::Malformed(m.to_string());
         if !review.is_object() {
             return Err(bad("not a JSON object"));
@@ -109,7 +127,6 @@ impl Request {
         if operation.is_empty() {
             return Err(bad("request.operation is missing"));
         }
-        let object = req.get("object").cloned().unwrap_or(Value::Null);
         let namespace = Some(s(req, "/namespace"))
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| s(&object, "/metadata/namespace"));

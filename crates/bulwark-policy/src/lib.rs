@@ -21,7 +21,7 @@ pub mod input;
 pub mod offline;
 pub mod schema;
 
-pub use deps::{Dependencies, Live, Offline};
-pub use eval::{admit, evaluate, Decision, Phase};
+pub use deps::{CachedOnly, Dependencies, Live, Offline, VulnNeeds};
+pub use eval::{admit, evaluate, evaluate_warm, Decision, Phase};
 pub use input::Request;
 pub use schema::{load, Policy, PolicyError};

@@ -91,6 +91,7 @@ impl Dependencies for Fake {
         _: &ImageRef,
         _: &str,
         _: Duration,
+        _: bulwark_policy::deps::VulnNeeds,
     ) -> Result<Arc<Vec<bulwark_core::VulnFinding>>, DepError> {
         Ok(Arc::new(self.vulns.clone()))
     }
@@ -297,5 +298,116 @@ fn vulnerability_gate_without_a_source_fails_closed() {
         d.warnings[0].starts_with("vulns-open: not checked"),
         "{:?}",
         d.warnings
+    );
+}
+
+/// [`Fake`] with a cache in front: `cached` says whether every answer is in memory.
+struct Warm {
+    deps: Fake,
+    cached: bool,
+}
+
+impl Dependencies for Warm {
+    fn resolve(&self, i: &ImageRef, b: Duration) -> Result<String, DepError> {
+        self.deps.resolve(i, b)
+    }
+    fn verify(
+        &self,
+        i: &ImageRef,
+        d: &str,
+        e: &VerifyEntry,
+        b: Duration,
+    ) -> Result<Result<(), String>, DepError> {
+        self.deps.verify(i, d, e, b)
+    }
+    fn vulnerabilities(
+        &self,
+        i: &ImageRef,
+        d: &str,
+        b: Duration,
+        n: bulwark_policy::deps::VulnNeeds,
+    ) -> Result<Arc<Vec<bulwark_core::VulnFinding>>, DepError> {
+        self.deps.vulnerabilities(i, d, b, n)
+    }
+    fn resolve_cached(&self, i: &ImageRef) -> Option<Result<String, DepError>> {
+        (self.cached || i.digest().is_some()).then(|| self.deps.resolve(i, Duration::ZERO))
+    }
+    fn verify_cached(
+        &self,
+        i: &ImageRef,
+        d: &str,
+        e: &VerifyEntry,
+    ) -> Option<Result<Result<(), String>, DepError>> {
+        self.cached
+            .then(|| self.deps.verify(i, d, e, Duration::ZERO))
+    }
+}
+
+/// The webhook decides warm requests on its async thread with `evaluate_warm`: its
+/// answer must be exactly `evaluate`'s, and it must give up (not guess) on a miss.
+#[test]
+fn warm_evaluation_is_the_full_evaluation_or_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = bulwark_sign::PrivateKey::generate(bulwark_sign::Algorithm::EcdsaP256);
+    std::fs::write(tmp.path().join("k.pub"), key.public_key().to_pem().unwrap()).unwrap();
+    std::fs::write(
+        tmp.path().join("p.yaml"),
+        format!("{HEAD}rules:\n  - name: pin\n    pinDigests: {{}}\n  - name: signed\n    verifyImages: [{{images: ['*'], keys: [k.pub]}}]\n  - name: team\n    requireLabels: [team]\n  - name: pss\n    podSecurity: {{level: restricted}}\n"),
+    )
+    .unwrap();
+    let p = bulwark_policy::load(&tmp.path().join("p.yaml")).unwrap();
+    let tagged = Request::from_object(pod("nginx:1.27", json!({})), "default");
+    let pinned = Request::from_object(
+        pod(&format!("nginx:1.27@{DIGEST}"), json!({"team": "a"})),
+        "default",
+    );
+    let deps = |verified, cached| Warm {
+        deps: Fake {
+            digest: Ok(DIGEST.into()),
+            verified,
+            vulns: vec![],
+        },
+        cached,
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for req in [&tagged, &pinned] {
+        for phase in [Phase::Mutate, Phase::Validate] {
+            for verified in [true, false] {
+                let d = deps(verified, true);
+                let full = serde_json::to_value(evaluate(&p, &d, req, phase)).unwrap();
+                let warm = bulwark_policy::evaluate_warm(&p, &d, req, phase)
+                    .expect("every answer is cached");
+                assert_eq!(serde_json::to_value(warm).unwrap(), full);
+                seen.insert((full["allowed"].as_bool(), full["patch"].to_string()));
+                // Nothing cached: no decision, however it would have come out — except
+                // mutating a pinned pod, which needs no registry at all.
+                let cold = deps(verified, false);
+                let expect_warm = phase == Phase::Mutate && std::ptr::eq(req, &pinned);
+                assert_eq!(
+                    bulwark_policy::evaluate_warm(&p, &cold, req, phase).is_some(),
+                    expect_warm,
+                    "{phase:?} {}",
+                    req.object
+                );
+            }
+        }
+    }
+    // The cases above differ (allowed and denied, with and without a patch), so the
+    // equality is not between four identical answers.
+    assert!(seen.len() >= 3, "{seen:?}");
+    // A Rego rule always goes to the blocking pool, even when everything is cached.
+    std::fs::write(
+        tmp.path().join("r.rego"),
+        "package admission.r\nimport rego.v1\ndeny contains msg if {\n  false\n  msg := \"never\"\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("r.yaml"),
+        format!("{HEAD}rules:\n  - name: r\n    rego: r.rego\n"),
+    )
+    .unwrap();
+    let r = bulwark_policy::load(&tmp.path().join("r.yaml")).unwrap();
+    assert!(
+        bulwark_policy::evaluate_warm(&r, &deps(true, true), &pinned, Phase::Validate).is_none()
     );
 }

@@ -42,11 +42,18 @@ pub struct App {
     pub auth: Authenticator,
     /// Largest upload in bytes.
     pub max_upload: usize,
-    /// Request metrics.
-    pub metrics: crate::metrics::Metrics,
+    /// Request, re-match and webhook metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The vulnerability DB directory uploads are matched against and whose new
+    /// generations are re-matched (`None`: no matching).
+    pub vulndb: Option<std::path::PathBuf>,
+    /// One re-match at a time.
+    pub rematch_lock: tokio::sync::Mutex<()>,
+    /// Wakes the webhook sender when a re-match queued deliveries.
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
-type Shared = Arc<App>;
+pub(crate) type Shared = Arc<App>;
 
 /// Builds the router: one route per [`Endpoint`], each behind the authorization layer.
 pub fn router(app: Shared) -> Router {
@@ -59,14 +66,18 @@ pub fn router(app: Shared) -> Router {
             Method::Put => MethodFilter::PUT,
             Method::Delete => MethodFilter::DELETE,
         };
-        let limit = if matches!(ep, Endpoint::UploadSbom | Endpoint::UploadReport) {
+        let limit = if matches!(
+            ep,
+            Endpoint::UploadSbom | Endpoint::UploadReport | Endpoint::ImportOsv
+        ) {
             app.max_upload
         } else {
             MAX_JSON
         };
         let mr: MethodRouter<Shared> = handler(ep, filter)
             .route_layer(from_fn_with_state((app.clone(), ep), authorize))
-            .layer(DefaultBodyLimit::max(limit));
+            .layer(DefaultBodyLimit::max(limit))
+            .layer(from_fn_with_state(limit, refuse_announced_oversize));
         r = r.route(path, mr);
     }
     r.fallback(|| async { ApiError::not_found("no such route") })
@@ -100,6 +111,15 @@ fn handler(ep: Endpoint, f: MethodFilter) -> MethodRouter<Shared> {
         Endpoint::ListTokens => on(f, list_tokens),
         Endpoint::RevokeToken => on(f, revoke_token),
         Endpoint::ReadAudit => on(f, read_audit),
+        Endpoint::AdmissionDecisions => on(f, admission_decisions),
+        Endpoint::RuntimeAlerts => on(f, runtime_alerts),
+        Endpoint::ImportOsv => on(f, crate::api_rematch::import_osv),
+        Endpoint::ListEvents => on(f, crate::api_rematch::list_events),
+        Endpoint::RegisterBase => on(f, crate::api_rematch::register_base),
+        Endpoint::CreateWebhook => on(f, crate::api_rematch::create_webhook),
+        Endpoint::ListWebhooks => on(f, crate::api_rematch::list_webhooks),
+        Endpoint::DeleteWebhook => on(f, crate::api_rematch::delete_webhook),
+        Endpoint::DeadLetters => on(f, crate::api_rematch::dead_letters),
     }
 }
 
@@ -156,7 +176,12 @@ async fn authorize(
             Err(_) => Some(String::new()),
         },
     };
-    let principal = match app.auth.authenticate(header.as_deref()).await {
+    let client = req.extensions().get::<crate::auth::ClientCert>().cloned();
+    let principal = match app
+        .auth
+        .authenticate(header.as_deref(), client.as_ref())
+        .await
+    {
         Ok(p) => p,
         Err(e) => {
             let code = e.code();
@@ -201,9 +226,86 @@ async fn authorize(
     next.run(req).await
 }
 
+/// Most bytes of a refused oversize body read and discarded before the 413 is sent.
+const LINGER_BYTES: u64 = 16 << 20;
+/// Longest time spent discarding them.
+const LINGER_TIME: Duration = Duration::from_secs(10);
+
+/// Refuses a request whose `Content-Length` already exceeds the endpoint's limit,
+/// without storing any of its body.
+///
+/// A client that asked `Expect: 100-continue` gets the 413 at once and never sends the
+/// body. Any other client is already sending it: answering and closing at once would
+/// reset the connection under it, and it would report "connection reset" instead of the
+/// 413. So the body is read and discarded first — up to [`LINGER_BYTES`] and
+/// [`LINGER_TIME`], after which the connection is closed regardless. Bodies without a
+/// length are cut by [`DefaultBodyLimit`] as they arrive.
+async fn refuse_announced_oversize(
+    State(limit): State<usize>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use http_body_util::BodyExt as _;
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(announced) = announced.filter(|n| *n > limit as u64) else {
+        return next.run(req).await;
+    };
+    let refuse = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the request body is over this endpoint's size limit ({limit} bytes)"),
+        )
+        .into_response()
+    };
+    let expects_continue = req
+        .headers()
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    if expects_continue || announced > LINGER_BYTES {
+        let mut r = refuse();
+        r.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+        return r;
+    }
+    let mut body = req.into_body();
+    let drained = tokio::time::timeout(LINGER_TIME, async {
+        let mut seen = 0u64;
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(f) => {
+                    if let Some(d) = f.data_ref() {
+                        seen += d.len() as u64;
+                    }
+                    if seen > LINGER_BYTES {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    })
+    .await;
+    let mut r = refuse();
+    if drained.is_err() {
+        r.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    r
+}
+
 // ---- extraction helpers -------------------------------------------------------------
 
-fn body_bytes(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+pub(crate) fn body_bytes(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     b.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
@@ -217,7 +319,19 @@ fn body_bytes(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     })
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+/// Refuses a path id that is not 16 hex digits (token and webhook ids) with `code`.
+pub(crate) fn check_hex_id(
+    id: &str,
+    code: &'static str,
+    what: &'static str,
+) -> Result<(), ApiError> {
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad_request(code, what));
+    }
+    Ok(())
+}
+
+pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(v)| v).map_err(|e| {
         let text = e.body_text();
         if text.contains("unknown field") {
@@ -228,12 +342,12 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     })
 }
 
-fn path_param(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+pub(crate) fn path_param(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     p.map(|Path(v)| v)
         .map_err(|e| ApiError::bad_request("invalid_path", e.body_text()))
 }
 
-fn json_body<T: DeserializeOwned>(
+pub(crate) fn json_body<T: DeserializeOwned>(
     headers: &HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
@@ -254,7 +368,7 @@ fn json_body<T: DeserializeOwned>(
 
 /// A body must be JSON when it says what it is (`application/json`,
 /// `application/vnd.cyclonedx+json`, `application/spdx+json`, ...).
-fn check_json_type(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn check_json_type(headers: &HeaderMap) -> Result<(), ApiError> {
     match headers.get(header::CONTENT_TYPE) {
         None => Ok(()),
         Some(v) => {
@@ -273,7 +387,7 @@ fn check_json_type(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-fn check_digest_param(d: &str) -> Result<(), ApiError> {
+pub(crate) fn check_digest_param(d: &str) -> Result<(), ApiError> {
     if ingest::is_digest(d) {
         Ok(())
     } else {
@@ -284,7 +398,7 @@ fn check_digest_param(d: &str) -> Result<(), ApiError> {
     }
 }
 
-fn actor(p: &Principal) -> (String, String) {
+pub(crate) fn actor(p: &Principal) -> (String, String) {
     (p.id.clone(), p.role.as_str().to_string())
 }
 
@@ -360,12 +474,19 @@ async fn store_upload(
     hints: ImageHints,
     report: bool,
 ) -> Result<Response, ApiError> {
-    let up = tokio::task::spawn_blocking(move || {
-        if report {
+    let dir = app.vulndb.clone();
+    let (up, parsed, matched) = tokio::task::spawn_blocking(move || {
+        let parsed = if report {
             ingest::report_upload(&bytes, &hints)
         } else {
             ingest::sbom_upload(&bytes, &hints)
-        }
+        }?;
+        let mut up = parsed.clone();
+        let matched = match &dir {
+            Some(d) => crate::rematch::match_upload(d, &mut up)?,
+            None => None,
+        };
+        Ok::<_, ApiError>((up, parsed, matched))
     })
     .await
     .map_err(|e| {
@@ -383,9 +504,25 @@ async fn store_upload(
     }
     let scope = p.scope.clone();
     let who = actor(p);
+    let dir = app.vulndb.clone();
     let stored = app
         .store
-        .write(move |c| inventory::store_upload(c, &up, &scope, (&who.0, &who.1)))
+        .write(move |c| {
+            // A re-match to a newer generation committed since this upload was matched:
+            // match again, so the stored findings are those of the generation the store
+            // says it is at (the next re-match starts from there).
+            let mut up = up;
+            if let Some(d) = &dir {
+                let at = crate::rematch::stored_generation(c)?;
+                if at.is_some() && at != matched {
+                    let mut again = parsed;
+                    crate::rematch::match_upload(d, &mut again)
+                        .map_err(crate::store::StoreError::Refused)?;
+                    up = again;
+                }
+            }
+            inventory::store_upload(c, &up, &scope, (&who.0, &who.1))
+        })
         .await?;
     Ok((StatusCode::CREATED, Json(stored)).into_response())
 }
@@ -449,11 +586,11 @@ struct ListQuery {
 }
 
 #[derive(Serialize)]
-struct Page<T> {
-    items: Vec<T>,
+pub(crate) struct Page<T> {
+    pub(crate) items: Vec<T>,
     /// Pass as `after` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<String>,
+    pub(crate) next: Option<String>,
 }
 
 async fn list_images(
@@ -465,7 +602,11 @@ async fn list_images(
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let f = ImageFilter {
         team: q.team,
-        repository: q.repository,
+        // The filter names a repository the way users write it (`nginx`); stored ones
+        // are fully qualified.
+        repository: q
+            .repository
+            .map(|r| crate::ingest::canonical_repository(&r).1),
         after: q.after,
         limit,
     };
@@ -489,7 +630,9 @@ async fn with_image<T, F>(
 ) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&rusqlite::Connection, &str) -> Result<T, crate::store::StoreError> + Send + 'static,
+    F: FnOnce(&crate::store::Conn<'_>, &str) -> Result<T, crate::store::StoreError>
+        + Send
+        + 'static,
 {
     let digest = path_param(digest)?;
     check_digest_param(&digest)?;
@@ -739,7 +882,7 @@ pub fn make_token(
 
 /// Stores a new token and its audit entry in one transaction.
 pub fn insert_token(
-    c: &rusqlite::Connection,
+    c: &crate::store::Conn<'_>,
     row: &tokens::TokenRow,
     actor: (&str, &str),
 ) -> Result<(), crate::store::StoreError> {
@@ -747,18 +890,7 @@ pub fn insert_token(
     let detail = serde_json::json!({"id": row.id, "role": row.role, "teams": row.teams,
         "expires_at": row.expires_at, "name": row.name})
     .to_string();
-    audit::append(
-        c,
-        audit::NewEntry {
-            actor: actor.0.into(),
-            role: actor.1.into(),
-            action: "token.create".into(),
-            resource: row.id.clone(),
-            decision: "done".into(),
-            detail,
-        },
-        now_ms(),
-    )?;
+    audit::append_done(c, actor, "token.create", row.id.as_str(), detail, now_ms())?;
     Ok(())
 }
 
@@ -806,12 +938,11 @@ async fn revoke_token(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = path_param(id)?;
-    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::bad_request(
-            "invalid_token_id",
-            "a token id is 16 hex digits (the part after bwk_)",
-        ));
-    }
+    check_hex_id(
+        &id,
+        "invalid_token_id",
+        "a token id is 16 hex digits (the part after bwk_)",
+    )?;
     let who = actor(&p);
     let rid = id.clone();
     let found = app
@@ -821,18 +952,7 @@ async fn revoke_token(
             if !tokens::revoke(c, &rid, now)? {
                 return Ok(false);
             }
-            audit::append(
-                c,
-                audit::NewEntry {
-                    actor: who.0,
-                    role: who.1,
-                    action: "token.revoke".into(),
-                    resource: rid,
-                    decision: "done".into(),
-                    detail: "{}".into(),
-                },
-                now,
-            )?;
+            audit::append_done(c, (&who.0, &who.1), "token.revoke", rid, "{}", now)?;
             Ok(true)
         })
         .await?;
@@ -864,4 +984,183 @@ async fn read_audit(
         .then(|| items.last().map(|e| e.seq.to_string()))
         .flatten();
     Ok(Json(Page { items, next }).into_response())
+}
+
+/// Most decisions in one `POST /v1/admission/decisions`.
+pub const MAX_DECISIONS: usize = 1000;
+
+/// Body of `POST /v1/admission/decisions`: what `bulwark admit` decided, for the audit
+/// log.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionReport {
+    cluster: String,
+    decisions: Vec<AdmissionDecision>,
+}
+
+/// One admission decision.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct AdmissionDecision {
+    /// The AdmissionReview's uid.
+    uid: String,
+    /// When the webhook decided (RFC 3339).
+    time: String,
+    /// `validate` or `mutate`.
+    phase: String,
+    operation: String,
+    kind: String,
+    #[serde(default)]
+    namespace: String,
+    #[serde(default)]
+    name: String,
+    user: String,
+    allowed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    exempt: Option<String>,
+    #[serde(default)]
+    reasons: Vec<String>,
+    #[serde(default)]
+    warnings: Vec<String>,
+    #[serde(default)]
+    patch_ops: usize,
+}
+
+async fn admission_decisions(
+    State(app): State<Shared>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let r: DecisionReport = json_body(&headers, body)?;
+    check_field("cluster", &r.cluster, false)?;
+    check_batch(r.decisions.len(), MAX_DECISIONS, "decisions")?;
+    for (i, d) in r.decisions.iter().enumerate() {
+        for (what, v, empty) in [
+            ("uid", &d.uid, false),
+            ("time", &d.time, false),
+            ("phase", &d.phase, false),
+            ("operation", &d.operation, false),
+            ("kind", &d.kind, true),
+            ("namespace", &d.namespace, true),
+            ("name", &d.name, true),
+            ("user", &d.user, true),
+        ] {
+            check_field(&format!("decisions[{i}].{what}"), v, empty)?;
+        }
+        if d.reasons.len() + d.warnings.len() > 100
+            || d.reasons.iter().chain(&d.warnings).any(|t| t.len() > 4096)
+        {
+            return Err(ApiError::unprocessable(
+                "invalid_request",
+                format!("decisions[{i}]: at most 100 reasons and warnings of 4096 bytes"),
+            ));
+        }
+    }
+    let entries = r
+        .decisions
+        .iter()
+        .map(|d| {
+            let resource = format!("{}/{}/{}/{}", r.cluster, d.namespace, d.kind, d.name);
+            let decision = if d.allowed { "allow" } else { "deny" };
+            let detail = serde_json::to_string(d).map_err(|e| {
+                ApiError::unprocessable("invalid_request", format!("decision detail: {e}"))
+            })?;
+            Ok((resource, decision.to_string(), detail))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    record_entries(&app, &p, "admission.decision", entries).await
+}
+
+/// Most alerts in one `POST /v1/runtime/alerts`.
+pub const MAX_RUNTIME_ALERTS: usize = 1000;
+
+/// Body of `POST /v1/runtime/alerts`: alerts of `bulwark sensor` (each the JSON object
+/// the sensor writes as an alert line), from one node.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuntimeAlertReport {
+    node: String,
+    alerts: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Each alert becomes one audit entry `runtime.alert` (resource `NODE/CONTAINER`,
+/// decision the alert's priority, detail the alert).
+async fn runtime_alerts(
+    State(app): State<Shared>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let r: RuntimeAlertReport = json_body(&headers, body)?;
+    check_field("node", &r.node, false)?;
+    check_batch(r.alerts.len(), MAX_RUNTIME_ALERTS, "alerts")?;
+    let mut entries = Vec::with_capacity(r.alerts.len());
+    for (i, a) in r.alerts.iter().enumerate() {
+        let text = |k: &str| a.get(k).and_then(|v| v.as_str()).unwrap_or("");
+        for (what, empty) in [("time", false), ("rule", false), ("priority", false)] {
+            check_field(&format!("alerts[{i}].{what}"), text(what), empty)?;
+        }
+        let container = match text("container_id") {
+            "" => "unknown",
+            c => c,
+        };
+        check_field(&format!("alerts[{i}].container_id"), container, false)?;
+        let detail = serde_json::to_string(a)
+            .map_err(|e| ApiError::unprocessable("invalid_request", format!("alerts[{i}]: {e}")))?;
+        entries.push((
+            format!("{}/{container}", r.node),
+            text("priority").to_ascii_lowercase(),
+            detail,
+        ));
+    }
+    record_entries(&app, &p, "runtime.alert", entries).await
+}
+
+/// Refuses a batch of more than `max` items with 413.
+fn check_batch(len: usize, max: usize, what: &str) -> Result<(), ApiError> {
+    if len > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("at most {max} {what} per request"),
+        ));
+    }
+    Ok(())
+}
+
+/// Appends one audit entry `action` per (resource, decision, detail), by the caller, in
+/// one durable write; answers 201 `{"recorded": n}`.
+async fn record_entries(
+    app: &Shared,
+    p: &Principal,
+    action: &'static str,
+    entries: Vec<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let who = actor(p);
+    let n = entries.len();
+    app.store
+        .write(move |c| {
+            for (resource, decision, detail) in entries {
+                audit::append(
+                    c,
+                    audit::NewEntry {
+                        actor: who.0.clone(),
+                        role: who.1.clone(),
+                        action: action.into(),
+                        resource,
+                        decision,
+                        detail,
+                    },
+                    now_ms(),
+                )?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "recorded": n })),
+    )
+        .into_response())
 }

@@ -10,8 +10,9 @@
 //! of the whole token for [`VERIFIED_TTL`]; the token's row (revocation, expiry, role,
 //! teams) is still read on every request, so a revocation takes effect at once.
 //!
-//! [`Authenticator`] is the seam for other credentials: OIDC JWT bearer tokens and mTLS
-//! client certificates are further variants (not built yet, see docs/server.md).
+//! [`Authenticator`] also takes OIDC JWT bearer tokens when configured (see
+//! [`crate::oidc`]): a bearer value starting with `bwk_` is an API token, anything else
+//! a JWT.
 
 use crate::authz::{scope_for, Role, Scope};
 use crate::store::tokens::{self, TokenRow};
@@ -65,6 +66,15 @@ pub enum AuthError {
     /// Revoked.
     #[error("the token has been revoked")]
     Revoked,
+    /// An OIDC JWT that failed a check (what failed is said; the token is not).
+    #[error("the JWT is not accepted: {0}")]
+    JwtInvalid(String),
+    /// A valid JWT without a bulwark role: default deny.
+    #[error("{0}")]
+    JwtNoRole(String),
+    /// A verified client certificate that does not name a principal and role.
+    #[error("the client certificate does not identify a caller: {0}")]
+    ClientCert(String),
     /// The store could not be read.
     #[error("reading tokens")]
     Store(#[source] StoreError),
@@ -79,6 +89,9 @@ impl AuthError {
             AuthError::Unknown => "token_unknown",
             AuthError::Expired => "token_expired",
             AuthError::Revoked => "token_revoked",
+            AuthError::JwtInvalid(_) => "jwt_invalid",
+            AuthError::JwtNoRole(_) => "jwt_no_role",
+            AuthError::ClientCert(_) => "client_cert_invalid",
             AuthError::Store(_) => "store_unavailable",
         }
     }
@@ -151,26 +164,100 @@ pub fn parse_token(token: &str) -> Option<(&str, &str)> {
     (id_ok && secret_ok).then_some((id, secret))
 }
 
-/// Ways a caller proves who it is. Only API tokens exist today; OIDC JWTs (JWKS,
-/// issuer, audience, algorithm allow-list) and mTLS client certificates will be further
-/// variants, tried in order by [`Authenticator::authenticate`].
-pub enum Authenticator {
+/// Ways a caller proves who it is: API tokens always, OIDC JWTs when configured.
+pub struct Authenticator {
     /// `Authorization: Bearer bwk_...` checked against the store.
-    ApiTokens(TokenAuth),
+    pub tokens: TokenAuth,
+    /// `Authorization: Bearer <JWT>` from the configured identity provider.
+    pub oidc: Option<crate::oidc::OidcAuth>,
 }
 
 impl Authenticator {
-    /// Authenticates the value of an `Authorization` header (`None`: absent).
-    pub async fn authenticate(&self, header: Option<&str>) -> Result<Principal, AuthError> {
-        let header = header.ok_or(AuthError::Missing)?;
+    /// API tokens only.
+    pub fn api_tokens(store: Store) -> Self {
+        Authenticator {
+            tokens: TokenAuth::new(store),
+            oidc: None,
+        }
+    }
+
+    /// Authenticates a request: the value of its `Authorization` header (`None`:
+    /// absent) and the client certificate its TLS connection verified, if any. A bearer
+    /// token, when present, decides; otherwise the certificate does.
+    pub async fn authenticate(
+        &self,
+        header: Option<&str>,
+        client: Option<&ClientCert>,
+    ) -> Result<Principal, AuthError> {
+        let header = match (header, client) {
+            (Some(h), _) => h,
+            (None, Some(c)) => return client_cert_principal(&c.0),
+            (None, None) => return Err(AuthError::Missing),
+        };
         let (scheme, value) = header.split_once(' ').ok_or(AuthError::Malformed)?;
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(AuthError::Malformed);
         }
-        match self {
-            Authenticator::ApiTokens(t) => t.check(value.trim()).await,
+        let value = value.trim();
+        if value.starts_with(TOKEN_PREFIX) {
+            return self.tokens.check(value).await;
+        }
+        match &self.oidc {
+            Some(o) if value.split('.').count() == 3 => o.check(value).await,
+            _ => Err(AuthError::Malformed),
         }
     }
+}
+
+/// The DER of the client certificate a TLS connection verified (against the `--client-ca`
+/// chain, by rustls), attached to each of its requests.
+#[derive(Debug, Clone)]
+pub struct ClientCert(pub std::sync::Arc<[u8]>);
+
+/// The principal a verified client certificate names: its subject's common name (CN) is
+/// the caller (`mtls:<CN>`), its first organizational unit (OU) the role, and each
+/// organization (O) a team — the convention Kubernetes uses for O as groups. A
+/// certificate without a CN or a role is refused (default deny).
+pub fn client_cert_principal(der: &[u8]) -> Result<Principal, AuthError> {
+    use der::Decode;
+    let cert = x509_cert::Certificate::from_der(der)
+        .map_err(|e| AuthError::ClientCert(format!("not DER X.509: {e}")))?;
+    let (mut cn, mut ou, mut teams) = (None, None, Vec::new());
+    for rdn in cert.tbs_certificate.subject.0.iter() {
+        for atv in rdn.0.iter() {
+            let text = atv
+                .value
+                .decode_as::<der::asn1::Utf8StringRef<'_>>()
+                .map(|s| s.as_str().to_string())
+                .or_else(|_| {
+                    atv.value
+                        .decode_as::<der::asn1::PrintableStringRef<'_>>()
+                        .map(|s| s.as_str().to_string())
+                });
+            let Ok(text) = text else { continue };
+            match atv.oid {
+                const_oid::db::rfc4519::CN => cn = cn.or(Some(text)),
+                const_oid::db::rfc4519::OU => ou = ou.or(Some(text)),
+                const_oid::db::rfc4519::O => teams.push(text),
+                _ => {}
+            }
+        }
+    }
+    let cn = cn
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| AuthError::ClientCert("no subject common name (CN)".into()))?;
+    let role: Role = ou
+        .ok_or_else(|| AuthError::ClientCert("no organizational unit (OU) naming a role".into()))?
+        .parse()
+        .map_err(AuthError::ClientCert)?;
+    teams.sort();
+    teams.dedup();
+    Ok(Principal {
+        scope: scope_for(role, &teams),
+        id: format!("mtls:{cn}"),
+        role,
+        teams,
+    })
 }
 
 /// API-token authentication against the store.

@@ -137,6 +137,24 @@ pub enum Endpoint {
     RevokeToken,
     /// `GET /v1/audit`.
     ReadAudit,
+    /// `POST /v1/admission/decisions`.
+    AdmissionDecisions,
+    /// `POST /v1/vulndb/osv`: import OSV records (a feed delta, re-matched at once).
+    ImportOsv,
+    /// `GET /v1/events`.
+    ListEvents,
+    /// `POST /v1/base-images`: register a base image's layers.
+    RegisterBase,
+    /// `POST /v1/webhooks`.
+    CreateWebhook,
+    /// `GET /v1/webhooks`.
+    ListWebhooks,
+    /// `DELETE /v1/webhooks/{id}`.
+    DeleteWebhook,
+    /// `GET /v1/dead-letters`.
+    DeadLetters,
+    /// `POST /v1/runtime/alerts`: the runtime sensor's alerts, into the audit log.
+    RuntimeAlerts,
 }
 
 use Role::*;
@@ -145,7 +163,7 @@ const READERS: &[Role] = &[Admin, Security, Developer];
 
 impl Endpoint {
     /// Every endpoint, in the order of the docs.
-    pub const ALL: [Endpoint; 17] = [
+    pub const ALL: [Endpoint; 26] = [
         Endpoint::Healthz,
         Endpoint::Readyz,
         Endpoint::OpenApi,
@@ -163,6 +181,15 @@ impl Endpoint {
         Endpoint::ListTokens,
         Endpoint::RevokeToken,
         Endpoint::ReadAudit,
+        Endpoint::AdmissionDecisions,
+        Endpoint::ImportOsv,
+        Endpoint::ListEvents,
+        Endpoint::RegisterBase,
+        Endpoint::CreateWebhook,
+        Endpoint::ListWebhooks,
+        Endpoint::DeleteWebhook,
+        Endpoint::DeadLetters,
+        Endpoint::RuntimeAlerts,
     ];
 
     /// The method and the route (axum's `{param}` syntax, also OpenAPI's).
@@ -186,6 +213,15 @@ impl Endpoint {
             Endpoint::ListTokens => (Get, "/v1/tokens"),
             Endpoint::RevokeToken => (Delete, "/v1/tokens/{id}"),
             Endpoint::ReadAudit => (Get, "/v1/audit"),
+            Endpoint::AdmissionDecisions => (Post, "/v1/admission/decisions"),
+            Endpoint::ImportOsv => (Post, "/v1/vulndb/osv"),
+            Endpoint::ListEvents => (Get, "/v1/events"),
+            Endpoint::RegisterBase => (Post, "/v1/base-images"),
+            Endpoint::CreateWebhook => (Post, "/v1/webhooks"),
+            Endpoint::ListWebhooks => (Get, "/v1/webhooks"),
+            Endpoint::DeleteWebhook => (Delete, "/v1/webhooks/{id}"),
+            Endpoint::DeadLetters => (Get, "/v1/dead-letters"),
+            Endpoint::RuntimeAlerts => (Post, "/v1/runtime/alerts"),
         }
     }
 
@@ -199,11 +235,20 @@ impl Endpoint {
             Endpoint::ListImages
             | Endpoint::GetImage
             | Endpoint::ImagePackages
-            | Endpoint::ImageFindings
-            | Endpoint::ImagePlacements => Some(READERS),
+            | Endpoint::ImagePlacements
+            | Endpoint::ListEvents => Some(READERS),
+            // The admission webhook decides vulnerability gates from stored findings.
+            Endpoint::ImageFindings => Some(&[Admin, Security, Developer, Admission]),
+            Endpoint::ImportOsv | Endpoint::RegisterBase => Some(&[Admin, Security]),
+            Endpoint::CreateWebhook | Endpoint::ListWebhooks | Endpoint::DeleteWebhook => {
+                Some(&[Admin])
+            }
+            Endpoint::DeadLetters => Some(&[Admin, Security]),
             Endpoint::PutPlacements => Some(&[Admin, Sensor, Admission]),
             Endpoint::CreateToken | Endpoint::ListTokens | Endpoint::RevokeToken => Some(&[Admin]),
             Endpoint::ReadAudit => Some(&[Admin, Auditor]),
+            Endpoint::AdmissionDecisions => Some(&[Admin, Admission]),
+            Endpoint::RuntimeAlerts => Some(&[Admin, Sensor]),
             // A Prometheus scraper uses an auditor token (read-only, no inventory).
             Endpoint::Metrics => Some(&[Admin, Auditor]),
         }

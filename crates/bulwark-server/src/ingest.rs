@@ -75,8 +75,11 @@ fn enum_name<T: Serialize>(v: &T) -> String {
     }
 }
 
-/// Splits `registry/name:tag` into (registry, `registry/name`, tag); a reference without
-/// a registry part is Docker Hub's.
+/// Splits `registry/name:tag` into (registry, repository, tag), the repository in its
+/// canonical, fully qualified form, so that `nginx`, `library/nginx`,
+/// `docker.io/library/nginx` and `index.docker.io/library/nginx` are one repository
+/// (Docker's normalisation: no registry part means Docker Hub, and a one-component Hub
+/// name lives under `library/`).
 pub fn split_reference(r: &str) -> (String, String, String) {
     let (name, tag) = match r.split_once('@') {
         Some((n, _)) => (n, ""),
@@ -85,15 +88,30 @@ pub fn split_reference(r: &str) -> (String, String, String) {
             _ => (r, ""),
         },
     };
+    let (registry, repository) = canonical_repository(name);
+    (registry, repository, tag.to_string())
+}
+
+/// The registry and the fully qualified repository of `name` (no tag or digest).
+pub fn canonical_repository(name: &str) -> (String, String) {
     let first = name.split('/').next().unwrap_or("");
     let has_registry =
         name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
-    let registry = if has_registry {
-        first.to_string()
+    let (registry, path) = if has_registry {
+        (first, &name[first.len() + 1..])
     } else {
-        "docker.io".to_string()
+        ("docker.io", name)
     };
-    (registry, name.to_string(), tag.to_string())
+    let registry = match registry {
+        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => "docker.io",
+        r => r,
+    };
+    let path = if registry == "docker.io" && !path.contains('/') {
+        format!("library/{path}")
+    } else {
+        path.to_string()
+    };
+    (registry.to_string(), format!("{registry}/{path}"))
 }
 
 fn packages_in(pkgs: &[Package]) -> Vec<PackageIn> {
@@ -288,6 +306,8 @@ pub fn report_upload(bytes: &[u8], hints: &ImageHints) -> Result<Upload, ApiErro
             title: v.title.clone(),
             layer: v.layer.clone(),
             suppressed: v.suppressed.clone(),
+            kev: Some(v.kev),
+            epss: v.epss.map(|(p, _)| p),
         });
     }
     Ok(Upload {
@@ -401,8 +421,24 @@ mod tests {
         );
         assert_eq!(
             split_reference("debian:bookworm"),
-            ("docker.io".into(), "debian".into(), "bookworm".into())
+            (
+                "docker.io".into(),
+                "docker.io/library/debian".into(),
+                "bookworm".into()
+            )
         );
+        // One repository, however it is spelled.
+        for r in [
+            "nginx",
+            "library/nginx",
+            "docker.io/nginx",
+            "docker.io/library/nginx",
+            "index.docker.io/library/nginx",
+            "registry-1.docker.io/library/nginx:1.27",
+        ] {
+            assert_eq!(split_reference(r).1, "docker.io/library/nginx", "{r}");
+        }
+        assert_eq!(split_reference("acme/shop:2").1, "docker.io/acme/shop");
         assert_eq!(
             split_reference("ghcr.io/a/b@sha256:00"),
             ("ghcr.io".into(), "ghcr.io/a/b".into(), "".into())

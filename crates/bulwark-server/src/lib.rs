@@ -4,22 +4,29 @@
 //!
 //! - [`store`]: SQLite (one file, WAL, `synchronous=FULL`), portable SQL migrations, a
 //!   group-committing writer thread and pooled readers;
-//! - [`auth`] and [`authz`]: who is calling, and the one endpoint → roles table;
+//! - [`auth`], [`oidc`] and [`authz`]: who is calling (API tokens, OIDC JWTs), and the
+//!   one endpoint → roles table;
 //! - [`api`]: the axum router and handlers; [`serve`]: TLS listener and graceful shutdown;
 //! - [`ingest`]: uploaded reports and SBOMs → store rows;
+//! - [`rematch`]: matching stored packages on upload and on each feed delta, events with
+//!   rebuild advice; [`webhooks`]: subscriptions and at-least-once signed delivery;
 //! - [`client`]: the uploader `bulwark scan --server` uses.
 //!
 //! See docs/server.md.
 
 pub mod api;
+pub mod api_rematch;
 pub mod auth;
 pub mod authz;
 pub mod client;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
+pub mod oidc;
+pub mod rematch;
 pub mod serve;
 pub mod store;
+pub mod webhooks;
 
 pub use store::{DatabaseUrl, Store, StoreError};
 

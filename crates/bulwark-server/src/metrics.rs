@@ -1,9 +1,10 @@
 //! Prometheus metrics: request counts and latency histograms by route, method and
 //! status, rendered in the text exposition format at `GET /metrics`.
 //!
-//! Hand-written (about sixty lines) instead of a metrics crate: the server needs one
-//! counter family and one histogram family so far; job-queue depth, re-match duration and
-//! webhook deliveries join here when those parts land.
+//! Also the re-match (duration histogram, events by kind) and webhook deliveries (by
+//! result: delivered, retry, dead; failures are retry + dead).
+//!
+//! Hand-written instead of a metrics crate: a few counter families and two histograms.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -14,6 +15,9 @@ use std::time::Duration;
 const BUCKETS: [f64; 11] = [
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
+
+/// Re-match duration buckets, in seconds.
+const REMATCH_BUCKETS: [f64; 11] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
 #[derive(Default)]
 struct Series {
@@ -26,6 +30,9 @@ struct Series {
 #[derive(Default)]
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), Series>>,
+    rematch: Mutex<Series>,
+    events: Mutex<BTreeMap<String, u64>>,
+    deliveries: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
@@ -46,9 +53,87 @@ impl Metrics {
         }
     }
 
+    /// Records one re-match: its duration and the events it recorded by kind.
+    pub fn rematch(&self, took: Duration, events: &BTreeMap<String, usize>) {
+        let secs = took.as_secs_f64();
+        if let Ok(mut s) = self.rematch.lock() {
+            s.count += 1;
+            s.sum += secs;
+            for (i, b) in REMATCH_BUCKETS.iter().enumerate() {
+                if secs <= *b {
+                    s.buckets[i] += 1;
+                }
+            }
+        }
+        if let Ok(mut m) = self.events.lock() {
+            for (k, n) in events {
+                *m.entry(k.clone()).or_insert(0) += *n as u64;
+            }
+        }
+    }
+
+    /// Records one webhook delivery attempt's result (`delivered`, `retry`, `dead`).
+    pub fn webhook(&self, result: &'static str) {
+        if let Ok(mut m) = self.deliveries.lock() {
+            *m.entry(result).or_insert(0) += 1;
+        }
+    }
+
+    fn render_background(&self, out: &mut String) {
+        let _ = writeln!(out, "# HELP bulwark_rematch_duration_seconds Re-match runs (one per DB generation) by duration.");
+        let _ = writeln!(out, "# TYPE bulwark_rematch_duration_seconds histogram");
+        if let Ok(s) = self.rematch.lock() {
+            for (b, n) in REMATCH_BUCKETS.iter().zip(s.buckets.iter()) {
+                let _ = writeln!(
+                    out,
+                    "bulwark_rematch_duration_seconds_bucket{{le=\"{b}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "bulwark_rematch_duration_seconds_bucket{{le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(out, "bulwark_rematch_duration_seconds_sum {}", s.sum);
+            let _ = writeln!(out, "bulwark_rematch_duration_seconds_count {}", s.count);
+        }
+        let _ = writeln!(
+            out,
+            "# HELP bulwark_rematch_events_total Events recorded by re-matches, by kind."
+        );
+        let _ = writeln!(out, "# TYPE bulwark_rematch_events_total counter");
+        if let Ok(m) = self.events.lock() {
+            for (k, n) in m.iter() {
+                let _ = writeln!(out, "bulwark_rematch_events_total{{kind=\"{k}\"}} {n}");
+            }
+        }
+        let _ = writeln!(out, "# HELP bulwark_webhook_deliveries_total Webhook delivery attempts by result (delivered, retry, dead).");
+        let _ = writeln!(out, "# TYPE bulwark_webhook_deliveries_total counter");
+        let mut failures = 0;
+        if let Ok(m) = self.deliveries.lock() {
+            for r in ["delivered", "retry", "dead"] {
+                let n = m.get(r).copied().unwrap_or(0);
+                if r != "delivered" {
+                    failures += n;
+                }
+                let _ = writeln!(
+                    out,
+                    "bulwark_webhook_deliveries_total{{result=\"{r}\"}} {n}"
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP bulwark_webhook_failures_total Failed webhook delivery attempts."
+        );
+        let _ = writeln!(out, "# TYPE bulwark_webhook_failures_total counter");
+        let _ = writeln!(out, "bulwark_webhook_failures_total {failures}");
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        self.render_background(&mut out);
         let _ = writeln!(
             out,
             "# HELP bulwark_http_requests_total HTTP requests by route, method and status."

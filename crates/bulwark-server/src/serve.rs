@@ -7,7 +7,8 @@
 //! other address.
 
 use crate::api::{router, App};
-use crate::auth::{Authenticator, TokenAuth};
+use crate::auth::Authenticator;
+use crate::oidc::{OidcAuth, OidcConfig, OidcError};
 use crate::store::Store;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -38,6 +39,17 @@ pub enum Transport {
     InsecureHttp,
 }
 
+/// mTLS: client certificates signed by this CA identify callers (see
+/// [`crate::auth::client_cert_principal`] for how a certificate maps to a role).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MtlsConfig {
+    /// CA certificates (PEM) that sign client certificates.
+    pub ca: PathBuf,
+    /// Refuse the TLS handshake without a client certificate. When false, a connection
+    /// without one must authenticate with a bearer token.
+    pub required: bool,
+}
+
 /// Server settings.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -49,6 +61,33 @@ pub struct ServerConfig {
     pub max_upload: usize,
     /// How long in-flight requests get after the shutdown signal.
     pub grace: Duration,
+    /// OIDC JWT bearer tokens, when configured.
+    pub oidc: Option<OidcConfig>,
+    /// Client certificates (mTLS), when configured (TLS transport only).
+    pub mtls: Option<MtlsConfig>,
+    /// The vulnerability DB directory (`None`: no matching, no re-match).
+    pub vulndb: Option<PathBuf>,
+    /// How often the DB's `current` pointer is read for a new generation.
+    pub vulndb_poll: Duration,
+    /// Webhook delivery settings.
+    pub delivery: crate::webhooks::DeliveryConfig,
+}
+
+impl ServerConfig {
+    /// Defaults for everything but the address and transport.
+    pub fn new(listen: SocketAddr, transport: Transport) -> ServerConfig {
+        ServerConfig {
+            listen,
+            transport,
+            max_upload: crate::api::DEFAULT_MAX_UPLOAD,
+            grace: Duration::from_secs(30),
+            vulndb: None,
+            vulndb_poll: Duration::from_secs(2),
+            delivery: crate::webhooks::DeliveryConfig::default(),
+            oidc: None,
+            mtls: None,
+        }
+    }
 }
 
 /// Errors starting or running the server.
@@ -57,6 +96,9 @@ pub enum ServeError {
     /// Plain HTTP on a non-loopback address.
     #[error("--insecure-http is refused on {0}: plain HTTP is for loopback tests only")]
     InsecureNonLoopback(SocketAddr),
+    /// mTLS asked for without TLS.
+    #[error("client certificates (mTLS) need TLS; --insecure-http has none")]
+    MtlsWithoutTls,
     /// Reading the certificate or key.
     #[error("TLS {what} {path}: {message}")]
     TlsFile {
@@ -70,6 +112,9 @@ pub enum ServeError {
     /// rustls refused the configuration.
     #[error("TLS configuration")]
     Tls(#[source] rustls::Error),
+    /// The OIDC configuration or key set.
+    #[error("OIDC")]
+    Oidc(#[source] OidcError),
     /// Binding the address.
     #[error("listening on {addr}")]
     Bind {
@@ -85,6 +130,15 @@ pub enum ServeError {
 pub fn tls_config(
     cert: &std::path::Path,
     key: &std::path::Path,
+) -> Result<rustls::ServerConfig, ServeError> {
+    tls_config_with_clients(cert, key, None)
+}
+
+/// As [`tls_config`], verifying client certificates against `mtls.ca` when given.
+pub fn tls_config_with_clients(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    mtls: Option<&MtlsConfig>,
 ) -> Result<rustls::ServerConfig, ServeError> {
     let file_err = |what, path: &std::path::Path, message: String| ServeError::TlsFile {
         what,
@@ -104,10 +158,45 @@ pub fn tls_config(
     }
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| file_err("key", key, e.to_string()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(ServeError::Tls)?
-        .with_no_client_auth()
+        .map_err(ServeError::Tls)?;
+    let builder = match mtls {
+        None => builder.with_no_client_auth(),
+        Some(m) => {
+            let mut roots = rustls::RootCertStore::empty();
+            let cas: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&m.ca)
+                .map_err(|e| file_err("client CA", &m.ca, e.to_string()))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| file_err("client CA", &m.ca, e.to_string()))?;
+            for c in cas {
+                roots
+                    .add(c)
+                    .map_err(|e| file_err("client CA", &m.ca, e.to_string()))?;
+            }
+            if roots.is_empty() {
+                return Err(file_err(
+                    "client CA",
+                    &m.ca,
+                    "no PEM certificate in it".into(),
+                ));
+            }
+            let v = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            );
+            let v = if m.required {
+                v
+            } else {
+                v.allow_unauthenticated()
+            };
+            let v = v
+                .build()
+                .map_err(|e| file_err("client CA", &m.ca, e.to_string()))?;
+            builder.with_client_cert_verifier(v)
+        }
+    };
+    let mut cfg = builder
         .with_single_cert(certs, key)
         .map_err(ServeError::Tls)?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
@@ -118,6 +207,7 @@ pub fn tls_config(
 pub struct Bound {
     listener: TcpListener,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
+    oidc: Option<OidcAuth>,
     config: ServerConfig,
 }
 
@@ -128,10 +218,22 @@ impl Bound {
             Transport::InsecureHttp if !config.listen.ip().is_loopback() => {
                 return Err(ServeError::InsecureNonLoopback(config.listen))
             }
+            Transport::InsecureHttp if config.mtls.is_some() => {
+                return Err(ServeError::MtlsWithoutTls)
+            }
             Transport::InsecureHttp => None,
             Transport::Tls { cert, key } => Some(tokio_rustls::TlsAcceptor::from(Arc::new(
-                tls_config(cert, key)?,
+                tls_config_with_clients(cert, key, config.mtls.as_ref())?,
             ))),
+        };
+        let oidc = match config.oidc.clone() {
+            None => None,
+            Some(c) => Some(
+                tokio::task::spawn_blocking(move || OidcAuth::new(c))
+                    .await
+                    .map_err(|e| ServeError::Oidc(OidcError::Config(e.to_string())))?
+                    .map_err(ServeError::Oidc)?,
+            ),
         };
         let listener =
             TcpListener::bind(config.listen)
@@ -143,6 +245,7 @@ impl Bound {
         Ok(Bound {
             listener,
             acceptor,
+            oidc,
             config,
         })
     }
@@ -154,12 +257,30 @@ impl Bound {
 
     /// Serves until `shutdown` completes, then drains in-flight requests.
     pub async fn run(self, store: Store, shutdown: impl Future<Output = ()> + Send) {
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let wake = Arc::new(tokio::sync::Notify::new());
         let app = Arc::new(App {
-            auth: Authenticator::ApiTokens(TokenAuth::new(store.clone())),
-            store,
+            auth: Authenticator {
+                tokens: crate::auth::TokenAuth::new(store.clone()),
+                oidc: self.oidc,
+            },
+            store: store.clone(),
             max_upload: self.config.max_upload,
-            metrics: crate::metrics::Metrics::default(),
+            metrics: metrics.clone(),
+            vulndb: self.config.vulndb.clone(),
+            rematch_lock: tokio::sync::Mutex::new(()),
+            wake: wake.clone(),
         });
+        // Background work: the DB watcher (re-match on each new generation) and the
+        // webhook sender (the outbox). Both stop with the runtime; what they had not
+        // committed is redone at the next start.
+        let watcher = tokio::spawn(crate::rematch::watch(app.clone(), self.config.vulndb_poll));
+        let sender = tokio::spawn(crate::webhooks::deliver_loop(
+            store,
+            self.config.delivery.clone(),
+            metrics,
+            wake,
+        ));
         let service = router(app);
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -184,7 +305,7 @@ impl Bound {
                 () = &mut shutdown => break,
             };
             let _ = tcp.set_nodelay(true);
-            let svc = TowerToHyperService::new(service.clone());
+            let service = service.clone();
             let watcher = graceful.watcher();
             let builder = builder.clone();
             let acceptor = self.acceptor.clone();
@@ -203,6 +324,23 @@ impl Bound {
                                     return;
                                 }
                             };
+                        // A verified client certificate rides along with every request
+                        // of this connection.
+                        let client = tls
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|c| c.first())
+                            .map(|c| crate::auth::ClientCert(c.as_ref().to_vec().into()));
+                        let svc = TowerToHyperService::new(tower::ServiceExt::map_request(
+                            service,
+                            move |mut req: hyper::Request<hyper::body::Incoming>| {
+                                if let Some(c) = &client {
+                                    req.extensions_mut().insert(c.clone());
+                                }
+                                req
+                            },
+                        ));
                         let conn = builder
                             .serve_connection_with_upgrades(TokioIo::new(tls), svc)
                             .into_owned();
@@ -211,6 +349,7 @@ impl Bound {
                         }
                     }
                     None => {
+                        let svc = TowerToHyperService::new(service);
                         let conn = builder
                             .serve_connection_with_upgrades(TokioIo::new(tcp), svc)
                             .into_owned();
@@ -222,6 +361,8 @@ impl Bound {
             });
         }
         drop(self.listener);
+        watcher.abort();
+        sender.abort();
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
         if tokio::time::timeout(self.config.grace, graceful.shutdown())
             .await

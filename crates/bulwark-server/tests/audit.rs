@@ -4,12 +4,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bulwark_server::store::audit::{self, NewEntry};
-use bulwark_server::{DatabaseUrl, Store};
+use bulwark_server::Store;
+use common::TestDb;
 
-fn chain(n: usize) -> (tempfile::TempDir, Store, std::path::PathBuf) {
+mod common;
+
+fn chain(n: usize) -> (tempfile::TempDir, Store, TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("a.db");
-    let store = Store::open(&DatabaseUrl::Sqlite(db.clone())).unwrap();
+    let db = TestDb::for_dir(dir.path(), "a.db");
+    let store = Store::open(&db.url()).unwrap();
     for i in 0..n {
         store
             .write_blocking(move |c| {
@@ -35,9 +38,8 @@ fn verify(store: &Store) -> audit::Verification {
     store.read_blocking(|c| audit::verify(c, None)).unwrap()
 }
 
-fn raw(db: &std::path::Path, sql: &str) {
-    let c = rusqlite::Connection::open(db).unwrap();
-    c.execute_batch(sql).unwrap();
+fn raw(db: &TestDb, sql: &str) {
+    db.batch(sql);
 }
 
 #[test]
@@ -64,18 +66,17 @@ fn edited_entry_is_found() {
 fn edited_entry_with_recomputed_hash_breaks_the_next_link() {
     let (_d, store, db) = chain(5);
     // A careful forger recomputes the edited entry's own hash...
-    let c = rusqlite::Connection::open(&db).unwrap();
     let mut e = store
         .read_blocking(|c| audit::list(c, 1, 1))
         .unwrap()
         .remove(0);
     e.actor = "someone-else".into();
     e.hash = audit::entry_hash(&e);
-    c.execute(
-        "UPDATE audit_log SET actor = ?1, hash = ?2 WHERE seq = 2",
-        rusqlite::params![e.actor, e.hash],
-    )
-    .unwrap();
+    // (Both values are plain ASCII: an id and hex.)
+    db.batch(&format!(
+        "UPDATE audit_log SET actor = '{}', hash = '{}' WHERE seq = 2",
+        e.actor, e.hash
+    ));
     // ...and the next entry no longer links to it.
     let v = verify(&store);
     assert!(

@@ -14,11 +14,14 @@
 //!   (`bulwark_fixtures::absent`), so the full suite can never turn green by skipping.
 //! - [`hanging_listener`] and [`ScriptedServer`]: loopback servers for failure tests (a
 //!   registry that never answers; canned statuses such as 429 and 503).
+//! - [`https`]: TLS + HTTP/1.1 client connections for the async load generators.
 //!
 //! Everything binds 127.0.0.1 only. The loopback servers and the JWT signing are written
 //! by hand on purpose: failure tests need byte-level control (a server that never
 //! answers, raw status lines), and a token is one ES256 signature with `ring` (already in
 //! the tree through rustls), where a JWT crate would add its own crypto backend.
+
+pub mod https;
 
 use base64::Engine as _;
 use std::io::{BufRead, BufReader, Write};

@@ -3,6 +3,7 @@
 //! matching of packages against those records with each ecosystem's own version rules.
 
 pub mod cvss;
+pub mod delta;
 pub mod enrich;
 pub mod error;
 pub mod import;
@@ -12,6 +13,7 @@ pub mod severity;
 pub mod store;
 pub mod update;
 
+pub use delta::{Delta, DeltaKind, DeltaRecord};
 pub use error::{Result, VulnDbError};
 pub use import::{export, import_export, import_paths, ExportManifest, ImportOptions, ImportStats};
-pub use store::{DbInfo, EpssScore, KevEntry, SourceInfo, VulnDb};
+pub use store::{current_generation, DbInfo, EpssScore, KevEntry, SourceInfo, VulnDb};

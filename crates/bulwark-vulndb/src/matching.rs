@@ -977,3 +977,68 @@ pub fn attach_enrichment(
         }
     }
 }
+
+/// [`attach_enrichment`] from `db`'s KEV and EPSS tables. A failed lookup is logged and
+/// leaves that finding unenriched: the findings themselves are complete without it.
+pub fn enrich_from_db(db: &crate::VulnDb, findings: &mut [VulnFinding]) {
+    attach_enrichment(
+        findings,
+        |cve| match db.kev(cve) {
+            Ok(k) => k.is_some(),
+            Err(e) => {
+                tracing::warn!("KEV lookup for {cve}: {e}");
+                false
+            }
+        },
+        |cve| match db.epss(cve) {
+            Ok(s) => s.map(|s| (s.score, s.percentile)),
+            Err(e) => {
+                tracing::warn!("EPSS lookup for {cve}: {e}");
+                None
+            }
+        },
+    );
+}
+
+/// Matches packages against a DB with a per-(ecosystem, name) record cache: the lookup
+/// `bulwark scan` does ([`osv_ecosystem_for`], [`VulnDb::records_for`](crate::VulnDb::records_for),
+/// [`match_package`], [`merge_findings`]), for callers that match package by package
+/// (the server, on upload and on each feed delta).
+pub struct Matcher<'a> {
+    db: &'a crate::VulnDb,
+    cache: std::collections::HashMap<(String, String), Vec<OsvRecord>>,
+}
+
+impl<'a> Matcher<'a> {
+    /// A matcher reading `db`.
+    pub fn new(db: &'a crate::VulnDb) -> Self {
+        Matcher {
+            db,
+            cache: std::collections::HashMap::new(),
+        }
+    }
+
+    /// The merged findings of one package, with KEV and EPSS attached (empty when OSV
+    /// has no ecosystem for it).
+    pub fn match_one(
+        &mut self,
+        pkg: &Package,
+        os: Option<&OsInfo>,
+    ) -> crate::Result<Vec<VulnFinding>> {
+        let Some((base, _release, name)) = osv_ecosystem_for(pkg, os) else {
+            return Ok(Vec::new());
+        };
+        let key = (base, name);
+        if !self.cache.contains_key(&key) {
+            let recs = self.db.records_for(&key.0, &key.1)?;
+            self.cache.insert(key.clone(), recs);
+        }
+        let records = self.cache.get(&key).map(Vec::as_slice).unwrap_or(&[]);
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut merged = merge_findings(match_package(pkg, os, records).findings);
+        enrich_from_db(self.db, &mut merged);
+        Ok(merged)
+    }
+}

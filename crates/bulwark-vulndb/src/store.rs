@@ -427,10 +427,7 @@ impl VulnDb {
                 Err(e) => return Err(e),
             };
             check_schema(&conn, &path)?;
-            let generation = name
-                .trim_start_matches(GEN_PREFIX)
-                .trim_end_matches(GEN_SUFFIX)
-                .to_string();
+            let generation = generation_id(&name).to_string();
             return Ok(VulnDb {
                 conn,
                 dir: dir.to_path_buf(),
@@ -647,6 +644,25 @@ impl VulnDb {
     pub fn feed_state(&self, name: &str) -> Result<Option<FeedState>> {
         feed_state(&self.conn, name).map_err(|e| self.sql(e))
     }
+
+    /// The records changed since generation `since` (exclusive) up to this one, merged;
+    /// with `None`, this generation's own delta. `Ok(None)` when the delta history kept in
+    /// this generation does not reach back to `since` (see [`crate::delta`]).
+    pub fn delta_since(&self, since: Option<&str>) -> Result<Option<crate::delta::Delta>> {
+        crate::delta::read(&self.conn, &self.generation, since).map_err(|e| self.sql(e))
+    }
+}
+
+/// The id of the current generation in `dir` (the pointer, read without opening the
+/// generation: cheap enough to poll), or `None` when there is no DB yet.
+pub fn current_generation(dir: &Path) -> Result<Option<String>> {
+    Ok(read_pointer(dir)?.map(|n| generation_id(&n).to_string()))
+}
+
+/// `gen-<id>.db` → `<id>`.
+fn generation_id(name: &str) -> &str {
+    name.trim_start_matches(GEN_PREFIX)
+        .trim_end_matches(GEN_SUFFIX)
 }
 
 /// What an incremental update remembers about one feed.
@@ -810,6 +826,10 @@ pub struct Writer {
     conn: Option<Connection>,
     previous: Option<String>,
     touched: BTreeSet<String>,
+    /// Ids put or deleted (compared with the previous generation for the delta).
+    changed_ids: BTreeSet<String>,
+    /// Started from an empty DB (the delta then compares every record).
+    fresh: bool,
     grace: Duration,
     _lock: DirLock,
 }
@@ -841,6 +861,8 @@ impl Writer {
             conn: None,
             previous,
             touched: BTreeSet::new(),
+            changed_ids: BTreeSet::new(),
+            fresh,
             grace: opts.grace,
             _lock: lock,
         };
@@ -921,6 +943,7 @@ impl Writer {
         }
         drop(ins);
         self.touched.extend(rec.index.iter().map(|r| r.0.clone()));
+        self.changed_ids.insert(rec.id.clone());
         Ok(())
     }
 
@@ -933,6 +956,7 @@ impl Writer {
         conn.execute("DELETE FROM records WHERE id = ?1", [id])
             .map_err(|e| VulnDbError::sql(&tmp, e))?;
         self.touched.extend(bases);
+        self.changed_ids.insert(id.to_string());
         Ok(())
     }
 
@@ -989,6 +1013,8 @@ impl Writer {
             .unwrap_or(0);
         let gen_id = format!("{now}-{nanos:09}-{}", std::process::id());
         let gen_name = format!("{GEN_PREFIX}{gen_id}{GEN_SUFFIX}");
+        let touched = (!self.fresh).then_some(&self.changed_ids);
+        self.record_delta(&conn, touched, &gen_id, now)?;
         for (k, v) in [
             ("created_unix", now.to_string()),
             ("created", rfc3339(now)),
@@ -1032,6 +1058,17 @@ impl Writer {
             .unwrap_or(0);
         let gen_id = format!("{now}-{nanos:09}-{}", std::process::id());
         let gen_name = format!("{GEN_PREFIX}{gen_id}{GEN_SUFFIX}");
+        {
+            let sql = |e| VulnDbError::sql(file, e);
+            let conn = Connection::open(file).map_err(sql)?;
+            conn.execute_batch("BEGIN").map_err(sql)?;
+            self.record_delta(&conn, None, &gen_id, now)?;
+            conn.execute_batch("COMMIT").map_err(sql)?;
+            conn.close().map_err(|(_, e)| sql(e))?;
+            let f = File::open(file).map_err(|e| VulnDbError::io("opening", file, e))?;
+            f.sync_all()
+                .map_err(|e| VulnDbError::io("syncing", file, e))?;
+        }
         let gen_path = self.dir.join(&gen_name);
         fs::rename(file, &gen_path).map_err(|e| VulnDbError::io("renaming", file, e))?;
         fsync_dir(&self.dir)?;
@@ -1039,6 +1076,45 @@ impl Writer {
         self.retire_previous();
         let _ = cleanup(&self.dir, self.grace);
         Ok(gen_id)
+    }
+
+    /// Writes this generation's delta against the previous generation into `conn`.
+    fn record_delta(
+        &self,
+        conn: &Connection,
+        touched: Option<&BTreeSet<String>>,
+        gen_id: &str,
+        now: i64,
+    ) -> Result<()> {
+        let prev_path = self.previous.as_ref().map(|p| self.dir.join(p));
+        let prev_conn = match &prev_path {
+            Some(p) if p.is_file() => Some(open_immutable(p)?),
+            _ => None,
+        };
+        let prev_gen = self.previous.as_deref().map(generation_id);
+        let counts = crate::delta::record(conn, prev_conn.as_ref(), prev_gen, touched, gen_id, now)
+            .map_err(|e| VulnDbError::sql(&self.tmp, e))?;
+        tracing::info!(
+            generation = gen_id,
+            new = counts
+                .get(&crate::delta::DeltaKind::New)
+                .copied()
+                .unwrap_or(0),
+            changed = counts
+                .get(&crate::delta::DeltaKind::Changed)
+                .copied()
+                .unwrap_or(0),
+            withdrawn = counts
+                .get(&crate::delta::DeltaKind::Withdrawn)
+                .copied()
+                .unwrap_or(0),
+            removed = counts
+                .get(&crate::delta::DeltaKind::Removed)
+                .copied()
+                .unwrap_or(0),
+            "feed delta recorded"
+        );
+        Ok(())
     }
 
     /// Sets the retired generation's mtime to now: the grace period is measured from

@@ -17,7 +17,7 @@ pub struct AdmitArgs {
 #[derive(Debug, Subcommand)]
 enum AdmitCommand {
     /// Serve AdmissionReview v1 over HTTPS: /validate and /mutate.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the webhook configurations, Deployment, Service and PodDisruptionBudget.
     Manifests(ManifestArgs),
 }
@@ -55,6 +55,23 @@ struct ServeArgs {
     /// Cache directory for on-demand scans.
     #[arg(long, env = "BULWARK_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+    /// A bulwark server (`https://host:8443`): vulnerability gates read its inventory
+    /// first (the on-demand scan with --db is the fallback), and every decision goes to
+    /// its audit log. Needs a token with the admission role.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// Environment variable holding the server's API token.
+    #[arg(long, value_name = "VAR", default_value = "BULWARK_SERVER_TOKEN")]
+    server_token_env: String,
+    /// Read the server's API token from this file instead (first line; a mounted Secret).
+    #[arg(long, value_name = "FILE")]
+    server_token_file: Option<PathBuf>,
+    /// CA certificates (PEM) to trust for the server's TLS.
+    #[arg(long, value_name = "FILE")]
+    server_ca_file: Option<PathBuf>,
+    /// This cluster's name in the server's records.
+    #[arg(long, default_value = "default")]
+    cluster: String,
 }
 
 #[derive(Debug, Args)]
@@ -79,7 +96,7 @@ struct ManifestArgs {
 /// Runs `bulwark admit`.
 pub fn run(a: AdmitArgs) -> Result<u8> {
     match a.command {
-        AdmitCommand::Serve(s) => serve(s),
+        AdmitCommand::Serve(s) => serve(*s),
         AdmitCommand::Manifests(m) => {
             print!(
                 "{}",
@@ -118,6 +135,23 @@ fn serve(s: ServeArgs) -> Result<u8> {
     cfg.engine = engine;
     cfg.max_body = s.max_body;
     cfg.deadline = std::time::Duration::from_millis(s.deadline_ms.max(1));
+    if let Some(url) = &s.server {
+        let token = crate::cmd::server::read_server_token(
+            s.server_token_file.as_deref(),
+            &s.server_token_env,
+        )?;
+        let client = bulwark_server::client::ServerClient::new(
+            url,
+            &token,
+            s.server_ca_file.as_deref(),
+            std::time::Duration::from_secs(10),
+        )
+        .with_context(|| format!("--server {url}"))?;
+        cfg.server = Some(bulwark_admit::inventory::ServerLink {
+            client,
+            cluster: s.cluster.clone(),
+        });
+    }
     bulwark_admit::run_blocking(cfg)?;
     Ok(0)
 }

@@ -4,7 +4,7 @@
 //! `.bulwarkignore`) and writers; malformed files become warnings and never change the
 //! exit code, while unusable arguments (a path that does not exist) exit 2.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use bulwark_engine::{Cancel, ConfigRequest, Engine, EngineConfig, Gate, Suppression};
 use clap::Args;
 use std::path::PathBuf;
@@ -25,45 +25,16 @@ pub struct ConfigArgs {
     /// Directory of custom Rego checks (see docs/custom-checks.md).
     #[arg(long)]
     pub custom_checks: Option<PathBuf>,
-    /// Output format: table, json, sarif or html.
-    #[arg(short, long, default_value = "table")]
-    pub format: String,
-    /// Write to this file instead of standard output.
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    /// Severities to report, comma-separated (default: all).
-    #[arg(long, value_delimiter = ',')]
-    pub severity: Vec<String>,
-    /// Exit with this code when a finding remains after filtering.
-    #[arg(long, default_value_t = 0)]
-    pub exit_code: u8,
-    /// Ignore file (default: `.bulwarkignore` in the current directory, when present).
-    #[arg(long)]
-    pub ignorefile: Option<PathBuf>,
-    /// Keep suppressed findings (ignore file, inline comments) in the output, marked with
-    /// the reason; they never count towards --exit-code.
-    #[arg(long)]
-    pub show_suppressed: bool,
+    #[command(flatten)]
+    pub report: crate::output::CheckReportArgs,
 }
 
 /// Runs `bulwark config`; returns the exit code.
 pub fn run(args: ConfigArgs) -> Result<u8> {
-    let format: bulwark_report::Format = args
-        .format
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--format {}: {e}", args.format))?;
-    if !matches!(
-        format,
-        bulwark_report::Format::Table
-            | bulwark_report::Format::Json
-            | bulwark_report::Format::Sarif
-            | bulwark_report::Format::Html
-    ) {
-        bail!("--format {format}: bulwark config writes table, json, sarif or html");
-    }
-    let severities = crate::output::severities(&args.severity)?;
-    let ignore =
-        bulwark_engine::load_ignore(args.ignorefile.as_deref()).map_err(anyhow::Error::msg)?;
+    let format = args.report.check_format("config")?;
+    let severities = crate::output::severities(&args.report.severity)?;
+    let ignore = bulwark_engine::load_ignore(args.report.ignorefile.as_deref())
+        .map_err(anyhow::Error::msg)?;
     // Only local files are read: no cache, DB or registry is needed.
     let engine = Engine::new(EngineConfig::new(crate::env::default_cache_dir()))
         .context("starting the scan engine")?;
@@ -75,11 +46,11 @@ pub fn run(args: ConfigArgs) -> Result<u8> {
         suppression: Suppression {
             ignore,
             vex: Vec::new(),
-            show_suppressed: args.show_suppressed,
+            show_suppressed: args.report.show_suppressed,
         },
         gate: Gate {
             severities,
-            exit_code: args.exit_code,
+            exit_code: args.report.exit_code,
             ..Gate::default()
         },
     };
@@ -88,7 +59,7 @@ pub fn run(args: ConfigArgs) -> Result<u8> {
     crate::output::finish(
         &outcome,
         format,
-        args.output.as_deref(),
-        args.show_suppressed,
+        args.report.output.as_deref(),
+        args.report.show_suppressed,
     )
 }

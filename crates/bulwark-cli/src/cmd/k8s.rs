@@ -222,6 +222,13 @@ fn rbac(a: RbacArgs) -> Result<u8> {
             _ => bail!("--who-can takes VERB RESOURCE"),
         };
         let mut q = Query::parse(verb, resource);
+        if q.non_resource_url.is_some()
+            && (a.namespace.is_some() || a.subresource.is_some() || a.name.is_some())
+        {
+            bail!(
+                "--who-can {verb} {resource}: a non-resource URL is cluster-wide and has no namespace, subresource or name"
+            );
+        }
         if let Some(s) = &a.subresource {
             q.subresource = s.clone();
         }

@@ -24,7 +24,7 @@ pub struct ServerArgs {
 
 #[derive(Debug, Args)]
 struct RunFlags {
-    /// The store: `sqlite:PATH` (created if absent).
+    /// The store: `sqlite:PATH` (created if absent) or `postgres://USER@HOST:PORT/DB`.
     #[arg(long, env = "BULWARK_DATABASE", required = true)]
     database: Option<String>,
     /// TLS certificate chain (PEM).
@@ -48,6 +48,42 @@ struct RunFlags {
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, default_value_t = 30)]
     shutdown_grace: u64,
+    /// Accept OIDC JWT bearer tokens from this issuer (exact `iss`).
+    #[arg(long, value_name = "URL", requires_all = ["oidc_audience", "oidc_jwks"])]
+    oidc_issuer: Option<String>,
+    /// Accepted `aud` (repeatable; required with --oidc-issuer).
+    #[arg(long = "oidc-audience", value_name = "AUD")]
+    oidc_audience: Vec<String>,
+    /// The issuer's keys: a JWKS file, or an https:// URL (its jwks_uri).
+    #[arg(long, value_name = "FILE|URL")]
+    oidc_jwks: Option<String>,
+    /// Accepted signature algorithms (HMAC and `none` are always refused).
+    #[arg(long, value_name = "LIST", default_value = "RS256,ES256")]
+    oidc_algorithms: String,
+    /// The claim naming the caller's bulwark role (no claim: refused).
+    #[arg(long, value_name = "CLAIM", default_value = "bulwark_role")]
+    oidc_role_claim: String,
+    /// The claim naming the caller's team or teams.
+    #[arg(long, value_name = "CLAIM", default_value = "bulwark_teams")]
+    oidc_teams_claim: String,
+    /// CA certificates (PEM) trusted, instead of the built-in web roots, when fetching
+    /// an https:// JWKS.
+    #[arg(long, value_name = "FILE")]
+    oidc_jwks_ca: Option<PathBuf>,
+    /// Accept client certificates (mTLS) signed by this CA (PEM): CN is the caller, the
+    /// first OU its role, each O a team.
+    #[arg(long, value_name = "FILE")]
+    client_ca: Option<PathBuf>,
+    /// Refuse connections without a client certificate (needs --client-ca).
+    #[arg(long, requires = "client_ca")]
+    require_client_cert: bool,
+    /// Vulnerability DB directory uploads are matched against and whose new generations
+    /// are re-matched (default: the CLI's DB cache directory, as `bulwark scan` uses).
+    #[arg(long, env = "BULWARK_DB", value_name = "DIR")]
+    db: Option<PathBuf>,
+    /// How often (milliseconds) the DB's `current` pointer is read for a new generation.
+    #[arg(long, default_value_t = 2000)]
+    db_poll_ms: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,7 +98,7 @@ enum ServerCommand {
 enum TokenCommand {
     /// Create a token and print it once on standard output.
     Create {
-        /// The store: `sqlite:PATH`.
+        /// The store: `sqlite:PATH` or `postgres://USER@HOST:PORT/DB`.
         #[arg(long, env = "BULWARK_DATABASE")]
         database: String,
         /// admin, security, developer, ci-uploader, auditor, sensor or admission.
@@ -80,13 +116,13 @@ enum TokenCommand {
     },
     /// List tokens (ids, roles, teams, expiry; never secrets) as JSON lines.
     List {
-        /// The store: `sqlite:PATH`.
+        /// The store: `sqlite:PATH` or `postgres://USER@HOST:PORT/DB`.
         #[arg(long, env = "BULWARK_DATABASE")]
         database: String,
     },
     /// Revoke a token by id (the 16 hex digits after `bwk_`).
     Revoke {
-        /// The store: `sqlite:PATH`.
+        /// The store: `sqlite:PATH` or `postgres://USER@HOST:PORT/DB`.
         #[arg(long, env = "BULWARK_DATABASE")]
         database: String,
         /// Token id.
@@ -105,7 +141,7 @@ pub struct AuditArgs {
 enum AuditCommand {
     /// Check the hash chain (exit 0 intact, 1 broken, 2 unreadable).
     Verify {
-        /// The store: `sqlite:PATH`.
+        /// The store: `sqlite:PATH` or `postgres://USER@HOST:PORT/DB`.
         #[arg(long, env = "BULWARK_DATABASE")]
         database: String,
         /// A head recorded earlier (`SEQ:HASH`, as printed by verify) that must still be
@@ -115,7 +151,7 @@ enum AuditCommand {
     },
     /// Write every entry as JSON lines.
     Export {
-        /// The store: `sqlite:PATH`.
+        /// The store: `sqlite:PATH` or `postgres://USER@HOST:PORT/DB`.
         #[arg(long, env = "BULWARK_DATABASE")]
         database: String,
         /// Write here instead of standard output.
@@ -126,7 +162,7 @@ enum AuditCommand {
 
 fn open(database: &str) -> Result<Store> {
     let url: DatabaseUrl = database.parse()?;
-    Store::open(&url).with_context(|| format!("opening the store {database}"))
+    Store::open(&url).with_context(|| format!("opening the store {}", url.redacted()))
 }
 
 /// Whether the command sets up its own logging (the server's JSON logs).
@@ -155,11 +191,58 @@ fn run_server(f: RunFlags, verbose: u8) -> Result<u8> {
         (false, Some(cert), Some(key)) => Transport::Tls { cert, key },
         _ => anyhow::bail!("--cert and --key are required (or --insecure-http on loopback)"),
     };
+    let vulndb = match &f.db {
+        Some(d) => {
+            // An explicit --db must be a DB (or a directory one will be imported into).
+            if d.exists() && !d.is_dir() {
+                anyhow::bail!("--db {}: not a directory", d.display());
+            }
+            Some(d.clone())
+        }
+        None => crate::env::default_db_dir(),
+    };
+    match &vulndb {
+        Some(d)
+            if bulwark_vulndb::current_generation(d)
+                .ok()
+                .flatten()
+                .is_none() =>
+        {
+            tracing::warn!(db = %d.display(), "no vulnerability DB there yet: uploads are stored unmatched until one appears (bulwark db update/import, or POST /v1/vulndb/osv), then matched")
+        }
+        None => tracing::warn!(
+            "no vulnerability DB directory (set --db): matching and re-match are off"
+        ),
+        _ => {}
+    }
     let config = ServerConfig {
-        listen: f.listen,
-        transport,
         max_upload: f.max_upload,
         grace: Duration::from_secs(f.shutdown_grace),
+        mtls: f
+            .client_ca
+            .clone()
+            .map(|ca| bulwark_server::serve::MtlsConfig {
+                ca,
+                required: f.require_client_cert,
+            }),
+        oidc: match &f.oidc_issuer {
+            None => None,
+            Some(issuer) => Some(bulwark_server::oidc::OidcConfig {
+                issuer: issuer.clone(),
+                audiences: f.oidc_audience.clone(),
+                jwks: bulwark_server::oidc::JwksSource::parse(
+                    f.oidc_jwks.as_deref().unwrap_or_default(),
+                )?,
+                algorithms: bulwark_server::oidc::OidcConfig::parse_algorithms(&f.oidc_algorithms)?,
+                role_claim: f.oidc_role_claim.clone(),
+                teams_claim: f.oidc_teams_claim.clone(),
+                jwks_ca: f.oidc_jwks_ca.clone(),
+                refresh_min: bulwark_server::oidc::REFRESH_MIN,
+            }),
+        },
+        vulndb,
+        vulndb_poll: Duration::from_millis(f.db_poll_ms.max(50)),
+        ..ServerConfig::new(f.listen, transport)
     };
     let store = open(&database)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -172,7 +255,7 @@ fn run_server(f: RunFlags, verbose: u8) -> Result<u8> {
         let addr = bound.local_addr();
         tracing::info!(
             listen = %addr.map(|a| a.to_string()).unwrap_or_default(),
-            database = %store.path().display(),
+            database = %store.describe(),
             "bulwark server listening"
         );
         bound
@@ -339,7 +422,12 @@ pub struct UploadArgs {
 }
 
 fn read_token(args: &UploadArgs) -> Result<String> {
-    let token = match &args.server_token_file {
+    read_server_token(args.server_token_file.as_deref(), &args.server_token_env)
+}
+
+/// The server API token from a file (first line) or else an environment variable.
+pub fn read_server_token(file: Option<&std::path::Path>, env: &str) -> Result<String> {
+    let token = match file {
         Some(p) => {
             let meta =
                 std::fs::metadata(p).with_context(|| format!("token file {}", p.display()))?;
@@ -350,15 +438,12 @@ fn read_token(args: &UploadArgs) -> Result<String> {
                 .with_context(|| format!("token file {}", p.display()))?;
             s.lines().next().unwrap_or("").trim().to_string()
         }
-        None => std::env::var(&args.server_token_env)
+        None => std::env::var(env)
             .map(|s| s.trim().to_string())
             .unwrap_or_default(),
     };
     if token.is_empty() {
-        anyhow::bail!(
-            "--server needs an API token: set ${} or pass --server-token-file",
-            args.server_token_env
-        );
+        anyhow::bail!("--server needs an API token: set ${env} or pass --server-token-file");
     }
     Ok(token)
 }

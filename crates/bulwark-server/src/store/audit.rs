@@ -15,8 +15,9 @@
 //! Hand-written (no crate): the encoding is twenty lines and must stay byte-stable.
 //! Tokens never reach this log: callers pass token ids (the public prefix), never secrets.
 
+use super::sql::{Conn, Dialect, Row};
 use super::StoreError;
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::params;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -38,6 +39,29 @@ pub struct NewEntry {
     pub decision: String,
     /// More, as compact JSON (never a secret).
     pub detail: String,
+}
+
+/// Appends the entry of a completed mutation (decision `done`) by `actor` (id, role).
+pub fn append_done(
+    conn: &Conn<'_>,
+    actor: (&str, &str),
+    action: &str,
+    resource: impl Into<String>,
+    detail: impl Into<String>,
+    at: i64,
+) -> Result<Entry, StoreError> {
+    append(
+        conn,
+        NewEntry {
+            actor: actor.0.into(),
+            role: actor.1.into(),
+            action: action.into(),
+            resource: resource.into(),
+            decision: "done".into(),
+            detail: detail.into(),
+        },
+        at,
+    )
 }
 
 /// A stored entry.
@@ -92,11 +116,15 @@ pub fn entry_hash(e: &Entry) -> String {
 }
 
 /// Appends an entry in the caller's transaction (the writer's), returning it.
-pub fn append(conn: &Connection, new: NewEntry, at: i64) -> Result<Entry, StoreError> {
-    let (seq, prev): (i64, String) =
-        conn.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+pub fn append(conn: &Conn<'_>, new: NewEntry, at: i64) -> Result<Entry, StoreError> {
+    // On PostgreSQL the head row is locked until the transaction ends: appenders on
+    // other replicas wait here, then read the head this one wrote.
+    let head_sql = match conn.dialect() {
+        Dialect::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
+        Dialect::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+    };
+    let head = conn.query_one(head_sql, params![])?;
+    let (seq, prev): (i64, String) = (head.get(0)?, head.get(1)?);
     let mut e = Entry {
         seq: seq + 1,
         at,
@@ -110,19 +138,45 @@ pub fn append(conn: &Connection, new: NewEntry, at: i64) -> Result<Entry, StoreE
         hash: String::new(),
     };
     e.hash = entry_hash(&e);
-    conn.execute(
-        "INSERT INTO audit_log (seq, at, actor, role, action, resource, decision, detail, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        params![e.seq, e.at, e.actor, e.role, e.action, e.resource, e.decision, e.detail, e.prev_hash, e.hash],
-    )?;
-    conn.execute(
-        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
-        params![e.seq, e.hash],
-    )?;
+    let values = params![
+        e.seq,
+        e.at,
+        e.actor,
+        e.role,
+        e.action,
+        e.resource,
+        e.decision,
+        e.detail,
+        e.prev_hash,
+        e.hash
+    ];
+    match conn.dialect() {
+        Dialect::Sqlite => {
+            conn.execute(
+                "INSERT INTO audit_log (seq, at, actor, role, action, resource, decision, detail, prev_hash, hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                values,
+            )?;
+            conn.execute(
+                "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+                params![e.seq, e.hash],
+            )?;
+        }
+        // One round trip instead of two (every audited request is a write): the head
+        // update rides along in a data-modifying CTE, which SQLite does not have.
+        Dialect::Postgres => {
+            conn.execute(
+                "WITH head AS (UPDATE audit_head SET seq = $1, hash = $10 WHERE id = 1)
+                 INSERT INTO audit_log (seq, at, actor, role, action, resource, decision, detail, prev_hash, hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                values,
+            )?;
+        }
+    }
     Ok(e)
 }
 
-fn row_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+fn row_entry(r: &Row) -> Result<Entry, StoreError> {
     Ok(Entry {
         seq: r.get(0)?,
         at: r.get(1)?,
@@ -140,27 +194,24 @@ fn row_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
 const COLUMNS: &str = "seq, at, actor, role, action, resource, decision, detail, prev_hash, hash";
 
 /// Entries with `seq > after`, oldest first, at most `limit`.
-pub fn list(conn: &Connection, after: i64, limit: i64) -> Result<Vec<Entry>, StoreError> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
-    ))?;
-    let rows = stmt
-        .query_map(params![after, limit], row_entry)?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+pub fn list(conn: &Conn<'_>, after: i64, limit: i64) -> Result<Vec<Entry>, StoreError> {
+    conn.query_map(
+        &format!("SELECT {COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"),
+        params![after, limit],
+        row_entry,
+    )
 }
 
 /// Calls `f` on every entry in chain order (for export), reading in pages.
 pub fn for_each(
-    conn: &Connection,
+    conn: &Conn<'_>,
     mut f: impl FnMut(&Entry) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq"))?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        f(&row_entry(r)?)?;
-    }
-    Ok(())
+    conn.query_each(
+        &format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq"),
+        params![],
+        |r| f(&row_entry(r)?),
+    )
 }
 
 /// One problem found by [`verify`].
@@ -195,7 +246,7 @@ impl Verification {
 /// Walks the whole chain in `seq` order and reports every break. `expect_head`, when
 /// given, is a `(seq, hash)` recorded earlier that must still be in the chain.
 pub fn verify(
-    conn: &Connection,
+    conn: &Conn<'_>,
     expect_head: Option<(i64, &str)>,
 ) -> Result<Verification, StoreError> {
     let mut v = Verification {
@@ -250,11 +301,11 @@ pub fn verify(
         v.head_hash = e.hash.clone();
         Ok(())
     })?;
-    let head: Option<(i64, String)> = conn
-        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?;
+    let head: Option<(i64, String)> =
+        match conn.query_opt("SELECT seq, hash FROM audit_head WHERE id = 1", params![])? {
+            Some(r) => Some((r.get(0)?, r.get(1)?)),
+            None => None,
+        };
     match head {
         Some((s, h)) if s == v.head_seq && h == v.head_hash => {}
         Some((s, _)) => v.breaks.push(Break {

@@ -2,10 +2,11 @@
 //! per layer, SBOM records, scans, findings and placements. Every write here runs inside
 //! one writer transaction (see `store/mod.rs`): an upload is stored whole or not at all.
 
+use super::sql::{Conn, Row, Value};
 use super::{audit, now_ms, random_hex, StoreError};
 use crate::authz::Scope;
 use crate::error::ApiError;
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::params;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -46,7 +47,7 @@ pub struct LayerIn {
 }
 
 /// One vulnerability finding of a report upload.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FindingIn {
     /// Advisory id.
     pub advisory_id: String,
@@ -68,6 +69,10 @@ pub struct FindingIn {
     pub layer: Option<String>,
     /// Suppression reason, if suppressed.
     pub suppressed: Option<String>,
+    /// In CISA KEV (`None`: unknown).
+    pub kev: Option<bool>,
+    /// EPSS probability (`None`: unknown).
+    pub epss: Option<f64>,
 }
 
 /// Where an upload came from.
@@ -92,7 +97,7 @@ impl Format {
 }
 
 /// Everything one upload stores.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Upload {
     /// Image key (manifest digest, or config digest when none is known).
     pub digest: String,
@@ -167,19 +172,41 @@ pub fn unlayered(digest: &str) -> String {
     format!("unlayered:{digest}")
 }
 
-fn team_of(conn: &Connection, digest: &str) -> Result<Option<Option<String>>, StoreError> {
-    Ok(conn
-        .query_row(
-            "SELECT team FROM images WHERE digest = $1",
-            params![digest],
-            |r| r.get::<_, Option<String>>(0),
-        )
-        .optional()?)
+fn team_of(conn: &Conn<'_>, digest: &str) -> Result<Option<Option<String>>, StoreError> {
+    conn.query_row_opt(
+        "SELECT team FROM images WHERE digest = $1",
+        params![digest],
+        |r| r.get::<Option<String>>(0),
+    )
+}
+
+/// Stores one package row (once per id: ids are content hashes), with the name the
+/// re-match looks it up by.
+fn insert_package(conn: &Conn<'_>, p: &PackageIn) -> Result<(), StoreError> {
+    let (sn, sv) = match &p.source {
+        Some((n, v)) => (Some(n.as_str()), Some(v.as_str())),
+        None => (None, None),
+    };
+    conn.execute(
+        "INSERT INTO packages (id, ecosystem, name, version, purl, source_name, source_version, match_name)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+        params![
+            p.id,
+            p.ecosystem,
+            p.name,
+            p.version,
+            p.purl,
+            sn,
+            sv,
+            crate::rematch::match_name(&p.ecosystem, &p.name, sn)
+        ],
+    )?;
+    Ok(())
 }
 
 /// Stores an upload in the caller's transaction and appends its audit entry.
 pub fn store_upload(
-    conn: &Connection,
+    conn: &Conn<'_>,
     up: &Upload,
     scope: &Scope,
     actor: (&str, &str),
@@ -266,51 +293,32 @@ pub fn store_upload(
         params![pseudo],
     )?;
     let (mut layers_new, mut layers_reused) = (0, 0);
-    let mut ins_layer = conn.prepare_cached(
-        "INSERT INTO layers (digest, diff_id, size, package_count, stored_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (digest) DO NOTHING",
-    )?;
-    let mut ins_pkg = conn.prepare_cached(
-        "INSERT INTO packages (id, ecosystem, name, version, purl, source_name, source_version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-    )?;
-    let mut ins_lp = conn.prepare_cached(
-        "INSERT INTO layer_packages (layer_digest, package_id, path, found_by) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (layer_digest, package_id, path) DO NOTHING",
-    )?;
-    let mut ins_il = conn.prepare_cached(
-        "INSERT INTO image_layers (image_digest, position, layer_digest, created_by) VALUES ($1, $2, $3, $4)",
-    )?;
+    let ins_layer: &str = "INSERT INTO layers (digest, diff_id, size, package_count, stored_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (digest) DO NOTHING";
+    let ins_lp: &str = "INSERT INTO layer_packages (layer_digest, package_id, path, found_by) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (layer_digest, package_id, path) DO NOTHING";
+    let ins_il: &str = "INSERT INTO image_layers (image_digest, position, layer_digest, created_by) VALUES ($1, $2, $3, $4)";
     for (pos, layer) in order.iter().enumerate() {
         let pkgs = by_layer
             .get(&layer.digest)
             .map(Vec::as_slice)
             .unwrap_or(&[]);
         let is_pseudo = layer.digest == pseudo;
-        let inserted = ins_layer.execute(params![
-            layer.digest,
-            layer.diff_id,
-            layer.size,
-            pkgs.len() as i64,
-            now
-        ])?;
+        let inserted = conn.execute(
+            ins_layer,
+            params![
+                layer.digest,
+                layer.diff_id,
+                layer.size,
+                pkgs.len() as i64,
+                now
+            ],
+        )?;
         if inserted == 1 || is_pseudo {
             layers_new += 1;
             for p in pkgs {
-                let (sn, sv) = match &p.source {
-                    Some((n, v)) => (Some(n.as_str()), Some(v.as_str())),
-                    None => (None, None),
-                };
-                ins_pkg.execute(params![
-                    p.id,
-                    p.ecosystem,
-                    p.name,
-                    p.version,
-                    p.purl,
-                    sn,
-                    sv
-                ])?;
-                ins_lp.execute(params![layer.digest, p.id, p.path, p.found_by])?;
+                insert_package(conn, p)?;
+                conn.execute(ins_lp, params![layer.digest, p.id, p.path, p.found_by])?;
             }
             if is_pseudo {
                 conn.execute(
@@ -321,12 +329,10 @@ pub fn store_upload(
         } else {
             layers_reused += 1;
         }
-        ins_il.execute(params![
-            up.digest,
-            pos as i64,
-            layer.digest,
-            layer.created_by
-        ])?;
+        conn.execute(
+            ins_il,
+            params![up.digest, pos as i64, layer.digest, layer.created_by],
+        )?;
     }
     if !by_layer.contains_key(&pseudo) {
         conn.execute(
@@ -334,6 +340,7 @@ pub fn store_upload(
             params![pseudo],
         )?;
     }
+    crate::rematch::mark_base_layers(conn, &up.digest, &order)?;
 
     let (os_family, os_version) = match &up.os {
         Some((f, v)) => (Some(f.as_str()), Some(v.as_str())),
@@ -365,46 +372,30 @@ pub fn store_upload(
     if let Some(findings) = &up.findings {
         let mut first_seen: HashMap<(String, String), i64> = HashMap::new();
         {
-            let mut s = conn.prepare_cached(
+            conn.query_each(
                 "SELECT advisory_id, package_id, first_seen FROM findings WHERE image_digest = $1",
+                params![up.digest],
+                |r| {
+                    first_seen.insert((r.get(0)?, r.get(1)?), r.get(2)?);
+                    Ok(())
+                },
             )?;
-            let rows = s.query_map(params![up.digest], |r| {
-                Ok(((r.get(0)?, r.get(1)?), r.get(2)?))
-            })?;
-            for row in rows {
-                let (k, v) = row?;
-                first_seen.insert(k, v);
-            }
         }
         conn.execute(
             "DELETE FROM findings WHERE image_digest = $1",
             params![up.digest],
         )?;
-        let mut ins = conn.prepare_cached(
-            "INSERT INTO findings (image_digest, advisory_id, package_id, aliases, installed_version, fixed_version,
-               status, severity, title, layer_digest, suppressed, state, scan_id, first_seen, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'affected', $12, $13, $14)
-             ON CONFLICT (image_digest, advisory_id, package_id) DO NOTHING",
-        )?;
+        let ins: &str = "INSERT INTO findings (image_digest, advisory_id, package_id, aliases, installed_version, fixed_version,
+               status, severity, title, layer_digest, suppressed, state, scan_id, first_seen, updated_at, kev, epss)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'affected', $12, $13, $14, $15, $16)
+             ON CONFLICT (image_digest, advisory_id, package_id) DO NOTHING";
         // A finding's package row must exist even when its layer was stored earlier
         // from another document that listed the layer's packages differently.
         let by_id: HashMap<&str, &PackageIn> =
             up.packages.iter().map(|p| (p.id.as_str(), p)).collect();
         for f in findings {
             if let Some(p) = by_id.get(f.package_id.as_str()) {
-                let (sn, sv) = match &p.source {
-                    Some((n, v)) => (Some(n.as_str()), Some(v.as_str())),
-                    None => (None, None),
-                };
-                ins_pkg.execute(params![
-                    p.id,
-                    p.ecosystem,
-                    p.name,
-                    p.version,
-                    p.purl,
-                    sn,
-                    sv
-                ])?;
+                insert_package(conn, p)?;
             }
         }
         let mut n = 0;
@@ -415,22 +406,27 @@ pub fn store_upload(
                 .unwrap_or(now);
             let aliases = serde_json::to_string(&f.aliases)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            n += ins.execute(params![
-                up.digest,
-                f.advisory_id,
-                f.package_id,
-                aliases,
-                f.installed_version,
-                f.fixed_version,
-                f.status,
-                f.severity,
-                f.title,
-                f.layer,
-                f.suppressed,
-                scan_id,
-                fs,
-                now
-            ])?;
+            n += conn.execute(
+                ins,
+                params![
+                    up.digest,
+                    f.advisory_id,
+                    f.package_id,
+                    aliases,
+                    f.installed_version,
+                    f.fixed_version,
+                    f.status,
+                    f.severity,
+                    f.title,
+                    f.layer,
+                    f.suppressed,
+                    scan_id,
+                    fs,
+                    now,
+                    f.kev,
+                    f.epss
+                ],
+            )?;
         }
         findings_stored = Some(n);
     }
@@ -454,22 +450,12 @@ pub fn store_upload(
         "team": up.team,
     }))
     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let entry = audit::append(
-        conn,
-        audit::NewEntry {
-            actor: actor.0.to_string(),
-            role: actor.1.to_string(),
-            action: if up.format == Format::Report {
-                "report.store".into()
-            } else {
-                "sbom.store".into()
-            },
-            resource: up.digest.clone(),
-            decision: "done".into(),
-            detail,
-        },
-        now,
-    )?;
+    let action = if up.format == Format::Report {
+        "report.store"
+    } else {
+        "sbom.store"
+    };
+    let entry = audit::append_done(conn, actor, action, up.digest.as_str(), detail, now)?;
     stored.audit_seq = entry.seq;
     Ok(stored)
 }
@@ -519,22 +505,20 @@ fn scope_clause(scope: &Scope, first_param: usize) -> (String, Vec<String>) {
     }
 }
 
-fn repositories(conn: &Connection, digest: &str) -> Result<Vec<RepoTag>, StoreError> {
-    let mut s = conn.prepare_cached(
+fn repositories(conn: &Conn<'_>, digest: &str) -> Result<Vec<RepoTag>, StoreError> {
+    let v = conn.query_map(
         "SELECT repository, tag FROM image_repositories WHERE image_digest = $1 ORDER BY repository, tag",
-    )?;
-    let v = s
-        .query_map(params![digest], |r| {
+        params![digest], |r| {
             Ok(RepoTag {
                 repository: r.get(0)?,
                 tag: r.get(1)?,
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        },
+    )?;
     Ok(v)
 }
 
-fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImageSummary> {
+fn summary_row(r: &Row) -> Result<ImageSummary, StoreError> {
     Ok(ImageSummary {
         digest: r.get(0)?,
         image_id: r.get(1)?,
@@ -566,7 +550,7 @@ pub struct ImageFilter {
 
 /// Images in scope, by digest.
 pub fn list_images(
-    conn: &Connection,
+    conn: &Conn<'_>,
     scope: &Scope,
     f: &ImageFilter,
 ) -> Result<Vec<ImageSummary>, StoreError> {
@@ -590,10 +574,8 @@ pub fn list_images(
         " ORDER BY digest LIMIT {}",
         f.limit.clamp(1, 1000)
     ));
-    let mut s = conn.prepare(&sql)?;
-    let mut v = s
-        .query_map(rusqlite::params_from_iter(args.iter()), summary_row)?
-        .collect::<Result<Vec<_>, _>>()?;
+    let args: Vec<Value> = args.into_iter().map(Value::Text).collect();
+    let mut v = conn.query_map(&sql, &args, summary_row)?;
     for img in &mut v {
         img.repositories = repositories(conn, &img.digest)?;
     }
@@ -603,14 +585,15 @@ pub fn list_images(
 /// The image if it exists and is in scope. Out of scope reads as absent (404), so a
 /// developer cannot learn that another team's image exists.
 pub fn visible_image(
-    conn: &Connection,
+    conn: &Conn<'_>,
     scope: &Scope,
     digest: &str,
 ) -> Result<Option<ImageSummary>, StoreError> {
-    let mut s = conn.prepare_cached(&format!(
-        "SELECT {IMAGE_COLUMNS} FROM images WHERE digest = $1"
-    ))?;
-    let img = s.query_row(params![digest], summary_row).optional()?;
+    let img = conn.query_row_opt(
+        &format!("SELECT {IMAGE_COLUMNS} FROM images WHERE digest = $1"),
+        params![digest],
+        summary_row,
+    )?;
     match img {
         Some(mut i) if scope.sees(i.team.as_deref()) => {
             i.repositories = repositories(conn, &i.digest)?;
@@ -678,7 +661,7 @@ pub struct ImageDetail {
 
 /// [`ImageDetail`] of a visible image.
 pub fn image_detail(
-    conn: &Connection,
+    conn: &Conn<'_>,
     scope: &Scope,
     digest: &str,
 ) -> Result<Option<ImageDetail>, StoreError> {
@@ -687,20 +670,20 @@ pub fn image_detail(
     };
     let mut labels = BTreeMap::new();
     {
-        let mut s =
-            conn.prepare_cached("SELECT label, value FROM image_labels WHERE image_digest = $1")?;
-        for row in s.query_map(params![digest], |r| Ok((r.get(0)?, r.get(1)?)))? {
-            let (k, v): (String, String) = row?;
-            labels.insert(k, v);
-        }
+        conn.query_each(
+            "SELECT label, value FROM image_labels WHERE image_digest = $1",
+            params![digest],
+            |r| {
+                labels.insert(r.get::<String>(0)?, r.get::<String>(1)?);
+                Ok(())
+            },
+        )?;
     }
-    let mut s = conn.prepare_cached(
+    let layers = conn.query_map(
         "SELECT il.position, il.layer_digest, l.diff_id, l.size, il.created_by, l.package_count, il.is_base
          FROM image_layers il JOIN layers l ON l.digest = il.layer_digest
          WHERE il.image_digest = $1 ORDER BY il.position",
-    )?;
-    let layers = s
-        .query_map(params![digest], |r| {
+        params![digest], |r| {
             Ok(LayerOut {
                 position: r.get(0)?,
                 digest: r.get(1)?,
@@ -708,12 +691,12 @@ pub fn image_detail(
                 size: r.get(3)?,
                 created_by: r.get(4)?,
                 packages: r.get(5)?,
-                base: r.get::<_, i64>(6)? != 0,
+                base: r.get::<i64>(6)? != 0,
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        },
+    )?;
     let sbom = conn
-        .query_row(
+        .query_row_opt(
             "SELECT format, document_sha256, os_family, os_version, package_count, stored_at FROM sboms WHERE image_digest = $1",
             params![digest],
             |r| {
@@ -726,17 +709,18 @@ pub fn image_detail(
                     stored_at: super::rfc3339(r.get(5)?),
                 })
             },
-        )
-        .optional()?;
+        )?;
     let mut finding_counts: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
     {
-        let mut s = conn.prepare_cached(
+        conn.query_each(
             "SELECT state, severity, COUNT(*) FROM findings WHERE image_digest = $1 GROUP BY state, severity",
+            params![digest],
+            |r| {
+                let (state, sev, n): (String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                finding_counts.entry(state).or_default().insert(sev, n);
+                Ok(())
+            },
         )?;
-        for row in s.query_map(params![digest], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
-            let (state, sev, n): (String, String, i64) = row?;
-            finding_counts.entry(state).or_default().insert(sev, n);
-        }
     }
     let placements = conn.query_row(
         "SELECT COUNT(*) FROM placements WHERE image_digest = $1",
@@ -783,8 +767,8 @@ pub struct PackageOut {
 }
 
 /// The packages of an image (through its layers).
-pub fn image_packages(conn: &Connection, digest: &str) -> Result<Vec<PackageOut>, StoreError> {
-    let mut s = conn.prepare_cached(
+pub fn image_packages(conn: &Conn<'_>, digest: &str) -> Result<Vec<PackageOut>, StoreError> {
+    let v = conn.query_map(
         "SELECT p.ecosystem, p.name, p.version, p.purl, p.source_name, p.source_version,
                 lp.layer_digest, lp.path, lp.found_by
          FROM image_layers il
@@ -792,9 +776,8 @@ pub fn image_packages(conn: &Connection, digest: &str) -> Result<Vec<PackageOut>
          JOIN packages p ON p.id = lp.package_id
          WHERE il.image_digest = $1
          ORDER BY p.ecosystem, p.name, p.version, lp.path, il.position",
-    )?;
-    let v = s
-        .query_map(params![digest], |r| {
+        params![digest],
+        |r| {
             Ok(PackageOut {
                 ecosystem: r.get(0)?,
                 name: r.get(1)?,
@@ -806,13 +789,13 @@ pub fn image_packages(conn: &Connection, digest: &str) -> Result<Vec<PackageOut>
                 path: r.get(7)?,
                 found_by: r.get(8)?,
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        },
+    )?;
     Ok(v)
 }
 
 /// A finding as shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FindingOut {
     /// Advisory id.
     pub id: String,
@@ -840,6 +823,10 @@ pub struct FindingOut {
     pub suppressed: Option<String>,
     /// `affected`, `fixed` or `withdrawn`.
     pub state: String,
+    /// In CISA KEV (`null`: unknown).
+    pub kev: Option<bool>,
+    /// EPSS probability (`null`: unknown).
+    pub epss: Option<f64>,
     /// First seen (RFC 3339).
     pub first_seen: String,
     /// Last changed (RFC 3339).
@@ -847,16 +834,16 @@ pub struct FindingOut {
 }
 
 /// The findings of an image.
-pub fn image_findings(conn: &Connection, digest: &str) -> Result<Vec<FindingOut>, StoreError> {
-    let mut s = conn.prepare_cached(
+pub fn image_findings(conn: &Conn<'_>, digest: &str) -> Result<Vec<FindingOut>, StoreError> {
+    let rows = conn.query_map(
         "SELECT f.advisory_id, f.aliases, p.name, p.ecosystem, p.purl, f.installed_version, f.fixed_version,
-                f.status, f.severity, f.title, f.layer_digest, f.suppressed, f.state, f.first_seen, f.updated_at
+                f.status, f.severity, f.title, f.layer_digest, f.suppressed, f.state, f.first_seen, f.updated_at,
+                f.kev, f.epss
          FROM findings f JOIN packages p ON p.id = f.package_id
          WHERE f.image_digest = $1
          ORDER BY f.state, f.severity, f.advisory_id, p.name",
-    )?;
-    let rows = s
-        .query_map(params![digest], |r| {
+        params![digest],
+        |r| {
             let aliases: String = r.get(1)?;
             Ok((
                 aliases,
@@ -874,12 +861,14 @@ pub fn image_findings(conn: &Connection, digest: &str) -> Result<Vec<FindingOut>
                     layer: r.get(10)?,
                     suppressed: r.get(11)?,
                     state: r.get(12)?,
+                    kev: r.get(15)?,
+                    epss: r.get(16)?,
                     first_seen: super::rfc3339(r.get(13)?),
                     updated_at: super::rfc3339(r.get(14)?),
                 },
             ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        },
+    )?;
     rows.into_iter()
         .map(|(a, mut f)| {
             f.aliases = serde_json::from_str(&a)
@@ -931,7 +920,7 @@ pub struct PlacementOut {
 /// (`cluster`, `reporter`, and `node` when given): older rows of that scope that it does
 /// not list are deleted.
 pub fn put_placements(
-    conn: &Connection,
+    conn: &Conn<'_>,
     cluster: &str,
     reporter: &str,
     node: Option<&str>,
@@ -940,28 +929,29 @@ pub fn put_placements(
     actor: (&str, &str),
 ) -> Result<(usize, usize), StoreError> {
     let now = now_ms();
-    let mut up = conn.prepare_cached(
-        "INSERT INTO placements (cluster, namespace, workload_kind, workload, container, node, reporter,
+    let up: &str = "INSERT INTO placements (cluster, namespace, workload_kind, workload, container, node, reporter,
             image_digest, image_ref, reported_by, first_seen, last_seen)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
          ON CONFLICT (cluster, namespace, workload_kind, workload, container, node, reporter) DO UPDATE SET
            image_digest = excluded.image_digest, image_ref = excluded.image_ref,
-           reported_by = excluded.reported_by, last_seen = excluded.last_seen",
-    )?;
+           reported_by = excluded.reported_by, last_seen = excluded.last_seen";
     for p in items {
-        up.execute(params![
-            cluster,
-            p.namespace,
-            p.workload_kind,
-            p.workload,
-            p.container,
-            p.node,
-            reporter,
-            p.image_digest,
-            p.image_ref,
-            actor.0,
-            now
-        ])?;
+        conn.execute(
+            up,
+            params![
+                cluster,
+                p.namespace,
+                p.workload_kind,
+                p.workload,
+                p.container,
+                p.node,
+                reporter,
+                p.image_digest,
+                p.image_ref,
+                actor.0,
+                now
+            ],
+        )?;
     }
     let mut removed = 0;
     if complete {
@@ -981,31 +971,18 @@ pub fn put_placements(
         "placements": items.len(), "removed": removed,
     }))
     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    audit::append(
-        conn,
-        audit::NewEntry {
-            actor: actor.0.into(),
-            role: actor.1.into(),
-            action: "placements.put".into(),
-            resource: cluster.into(),
-            decision: "done".into(),
-            detail,
-        },
-        now,
-    )?;
+    audit::append_done(conn, actor, "placements.put", cluster, detail, now)?;
     Ok((items.len(), removed))
 }
 
 /// Where an image runs.
-pub fn image_placements(conn: &Connection, digest: &str) -> Result<Vec<PlacementOut>, StoreError> {
-    let mut s = conn.prepare_cached(
+pub fn image_placements(conn: &Conn<'_>, digest: &str) -> Result<Vec<PlacementOut>, StoreError> {
+    let v = conn.query_map(
         "SELECT cluster, namespace, workload_kind, workload, container, node, image_digest, image_ref,
                 reporter, first_seen, last_seen
          FROM placements WHERE image_digest = $1
          ORDER BY cluster, namespace, workload_kind, workload, container, node, reporter",
-    )?;
-    let v = s
-        .query_map(params![digest], |r| {
+        params![digest], |r| {
             Ok(PlacementOut {
                 cluster: r.get(0)?,
                 placement: Placement {
@@ -1021,7 +998,7 @@ pub fn image_placements(conn: &Connection, digest: &str) -> Result<Vec<Placement
                 first_seen: super::rfc3339(r.get(9)?),
                 last_seen: super::rfc3339(r.get(10)?),
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        },
+    )?;
     Ok(v)
 }

@@ -1,36 +1,62 @@
-//! The server's store: one SQLite file in WAL mode with `synchronous=FULL`, a dedicated
-//! writer thread and a small pool of read-only connections.
+//! The server's store: one SQLite file in WAL mode with `synchronous=FULL` (the
+//! default), or a PostgreSQL database (`--database postgres://…`, for several server
+//! replicas), behind one writer thread and a small pool of read-only connections.
 //!
 //! Writes are closures sent to the writer thread. The thread takes every write waiting
-//! in its queue (up to [`MAX_GROUP`]), runs them in one `BEGIN IMMEDIATE` transaction,
-//! each inside its own savepoint (a failing write is rolled back alone), commits once and
-//! only then answers each caller: a write is acknowledged only after the commit that
-//! contains it is on disk (group commit — one fsync for many concurrent writes).
+//! in its queue (up to [`MAX_GROUP`]), runs them in one transaction, each inside its own
+//! savepoint (a failing write is rolled back alone), commits once and only then answers
+//! each caller: a write is acknowledged only after the commit that contains it is
+//! durable (group commit — one fsync for many concurrent writes). On SQLite the
+//! transaction is `BEGIN IMMEDIATE`; on PostgreSQL it is `BEGIN` (read committed) and
+//! then `SELECT … FROM audit_head … FOR UPDATE`, which makes writers of every replica
+//! take turns exactly as SQLite's single writer lock does (no deadlocks between replicas,
+//! and the audit chain's head is read under the lock).
 //!
-//! The SQL is written to run unchanged on PostgreSQL (`$N` placeholders, numbered in
-//! order of first use so that SQLite numbers them the same; `ON CONFLICT` upserts;
-//! integers bound as `i64`). PostgreSQL itself is not wired yet: see docs/server.md.
+//! Reads run a closure on a pooled connection inside one transaction — a deferred
+//! `BEGIN` on SQLite, `REPEATABLE READ READ ONLY` on PostgreSQL — so every statement of
+//! a read sees one snapshot. The closures take [`sql::Conn`], the backend-neutral handle
+//! (see `store/sql.rs`); the SQL is shared (`$N` placeholders, `ON CONFLICT` upserts,
+//! integers as `i64`), and so are the migrations.
 
 pub mod audit;
 pub mod inventory;
+pub mod pg;
+pub mod sql;
 pub mod tokens;
 
+pub use sql::{Conn, Dialect};
+
+use crate::params;
 use rusqlite::{Connection, OpenFlags};
+use sql::PgConn;
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 /// Most writes committed in one transaction.
 pub const MAX_GROUP: usize = 256;
-/// Read-only connections kept open.
+/// Most SQLite read-only connections open at once (reads beyond wait for one).
 const READERS: usize = 8;
 
-/// The migrations, in order. Each runs once, in its own transaction.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "inventory",
-    include_str!("../../migrations/0001_inventory.sql"),
-)];
+/// The migrations, in order. Each runs once, in its own transaction, on either backend.
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "inventory",
+        include_str!("../../migrations/0001_inventory.sql"),
+    ),
+    (
+        2,
+        "rematch",
+        include_str!("../../migrations/0002_rematch.sql"),
+    ),
+    (
+        3,
+        "finding_kev_epss",
+        include_str!("../../migrations/0003_finding_kev_epss.sql"),
+    ),
+];
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -38,9 +64,18 @@ pub enum StoreError {
     /// SQLite said no.
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// PostgreSQL said no (or the connection to it failed).
+    #[error("database: {}", pg::describe(.0))]
+    Pg(#[from] postgres::Error),
     /// The database URL is not one this build understands.
-    #[error("unsupported database URL {0:?} (expected sqlite:PATH; postgres:// is not built yet)")]
+    #[error(
+        "unsupported database URL {0:?} (expected sqlite:PATH or postgres://USER@HOST:PORT/DB)"
+    )]
     Url(String),
+    /// The PostgreSQL URL asks for something this build refuses (plain text to a remote
+    /// host, TLS without a CA to verify against).
+    #[error("refusing the PostgreSQL URL: {0}")]
+    UrlRefused(String),
     /// Opening or creating the database file failed.
     #[error("opening database {path}")]
     Open {
@@ -54,7 +89,7 @@ pub enum StoreError {
     #[error("the store's writer has stopped")]
     WriterGone,
     /// A migration failed.
-    #[error("migration {version} ({name})")]
+    #[error("migration {version} ({name}): {source}")]
     Migration {
         /// Migration number.
         version: i64,
@@ -62,7 +97,7 @@ pub enum StoreError {
         name: &'static str,
         /// Why.
         #[source]
-        source: rusqlite::Error,
+        source: Box<StoreError>,
     },
     /// The database was written by a newer bulwark.
     #[error("database schema version {0} is newer than this bulwark understands ({1})")]
@@ -70,6 +105,19 @@ pub enum StoreError {
     /// A stored value is not what the schema says it is.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
+    /// A column was read as the wrong type (or does not exist).
+    #[error("column {column}: expected {expected}, found {found}")]
+    Type {
+        /// Column index, from 0.
+        column: usize,
+        /// The Rust side's type.
+        expected: &'static str,
+        /// What the row holds.
+        found: &'static str,
+    },
+    /// A query that must return a row returned none.
+    #[error("the query returned no row")]
+    NoRow,
     /// A write was refused by the domain rules (not found, conflict); carries the API
     /// error to return.
     #[error("{0}")]
@@ -80,19 +128,44 @@ pub enum StoreError {
 }
 
 /// Where the store lives, parsed from `--database`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     /// `sqlite:PATH` (also `sqlite://PATH`).
     Sqlite(PathBuf),
+    /// `postgres://…` or `postgresql://…` (checked by [`pg::check_url`] when parsed).
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// The URL with any password replaced by `***` (for logs and errors).
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(p) => format!("sqlite:{}", p.display()),
+            DatabaseUrl::Postgres(u) => pg::redact(u),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(p) => f.debug_tuple("Sqlite").field(p).finish(),
+            DatabaseUrl::Postgres(_) => f.debug_tuple("Postgres").field(&self.redacted()).finish(),
+        }
+    }
 }
 
 impl std::str::FromStr for DatabaseUrl {
     type Err = StoreError;
     fn from_str(s: &str) -> Result<Self, StoreError> {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            pg::check_url(s)?;
+            return Ok(DatabaseUrl::Postgres(s.to_string()));
+        }
         let path = s
             .strip_prefix("sqlite://")
             .or_else(|| s.strip_prefix("sqlite:"))
-            .ok_or_else(|| StoreError::Url(s.to_string()))?;
+            .ok_or_else(|| StoreError::Url(pg::redact(s)))?;
         if path.is_empty() {
             return Err(StoreError::Url(s.to_string()));
         }
@@ -101,7 +174,7 @@ impl std::str::FromStr for DatabaseUrl {
 }
 
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-type WriteJob = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+type WriteJob = Box<dyn FnOnce(&Conn<'_>) -> Completion + Send>;
 
 /// The store. Cheap to clone; the writer thread stops when the last clone is dropped.
 #[derive(Clone)]
@@ -109,11 +182,16 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
+enum Readers {
+    Sqlite { path: PathBuf, pool: SqliteReaders },
+    Postgres(Box<pg::ReaderPool>),
+}
+
 struct Inner {
-    path: PathBuf,
+    url: DatabaseUrl,
     tx: Mutex<Option<mpsc::Sender<WriteJob>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Readers,
 }
 
 impl Drop for Inner {
@@ -124,6 +202,15 @@ impl Drop for Inner {
         if let Ok(mut w) = self.writer.lock() {
             if let Some(h) = w.take() {
                 let _ = h.join();
+            }
+        }
+        // Closing a `postgres` client blocks on its own runtime, which panics inside an
+        // async task (the last clone of the store may be dropped in one): close the
+        // pooled readers on a plain thread.
+        if let Readers::Postgres(pool) = &self.readers {
+            let conns: Vec<PgConn> = pool.drain();
+            if !conns.is_empty() {
+                let _ = std::thread::spawn(move || drop(conns)).join();
             }
         }
     }
@@ -139,8 +226,10 @@ fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
 impl Store {
     /// Opens (creating if needed) the database named by `url` and runs the migrations.
     pub fn open(url: &DatabaseUrl) -> Result<Store, StoreError> {
-        let DatabaseUrl::Sqlite(path) = url;
-        Self::open_sqlite(path)
+        match url {
+            DatabaseUrl::Sqlite(path) => Self::open_sqlite(path),
+            DatabaseUrl::Postgres(u) => Self::open_postgres(url, u),
+        }
     }
 
     fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
@@ -164,18 +253,74 @@ impl Store {
             )));
         }
         configure(&conn).map_err(open_err)?;
-        migrate(&mut conn)?;
+        // The writer's page cache: a re-match touches many pages of a big store (the
+        // default 2 MB cache makes it read the same index pages again and again).
+        conn.pragma_update(None, "cache_size", -131_072)
+            .map_err(open_err)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(open_err)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        migrate_sqlite(&mut conn)?;
         let (tx, rx) = mpsc::channel::<WriteJob>();
         let writer = std::thread::Builder::new()
             .name("bulwark-store-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || {
+                let handle = Conn::sqlite(&conn);
+                writer_loop(&handle, "BEGIN IMMEDIATE", rx, || Ok(false));
+            })
             .map_err(|e| StoreError::Task(e.to_string()))?;
         Ok(Store {
             inner: Arc::new(Inner {
-                path: path.to_path_buf(),
+                url: DatabaseUrl::Sqlite(path.to_path_buf()),
                 tx: Mutex::new(Some(tx)),
                 writer: Mutex::new(Some(writer)),
-                readers: Mutex::new(Vec::new()),
+                readers: Readers::Sqlite {
+                    path: path.to_path_buf(),
+                    pool: SqliteReaders::default(),
+                },
+            }),
+        })
+    }
+
+    fn open_postgres(url: &DatabaseUrl, u: &str) -> Result<Store, StoreError> {
+        let target = pg::target(u)?;
+        let mut conn = pg::connect(&target)?;
+        pg::migrate(&mut conn)?;
+        let (tx, rx) = mpsc::channel::<WriteJob>();
+        let writer_target = target.clone();
+        let writer = std::thread::Builder::new()
+            .name("bulwark-store-writer".into())
+            .spawn(move || {
+                let cell = RefCell::new(conn);
+                let handle = Conn::postgres(&cell);
+                // Every replica's writer takes the audit head row first: writes from all
+                // replicas take turns (as on SQLite), and the chain head read by
+                // `audit::append` is the latest committed one.
+                let begin = "BEGIN ISOLATION LEVEL READ COMMITTED; \
+                             SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE";
+                writer_loop(&handle, begin, rx, || {
+                    // A broken connection (the server restarted) is replaced before the
+                    // next transaction; the writes of the broken one were never acked.
+                    let closed = cell.try_borrow().map(|c| c.is_closed()).unwrap_or(false);
+                    if closed {
+                        tracing::warn!(
+                            "the store's PostgreSQL writer connection closed; reconnecting"
+                        );
+                        let fresh = pg::connect(&writer_target)?;
+                        if let Ok(mut c) = cell.try_borrow_mut() {
+                            *c = fresh;
+                        }
+                    }
+                    Ok(closed)
+                });
+            })
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                url: url.clone(),
+                tx: Mutex::new(Some(tx)),
+                writer: Mutex::new(Some(writer)),
+                readers: Readers::Postgres(Box::new(pg::ReaderPool::new(target))),
             }),
         })
     }
@@ -185,7 +330,7 @@ impl Store {
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Conn<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let rx = self.submit(f)?;
         rx.await.map_err(|_| StoreError::WriterGone)?
@@ -196,7 +341,7 @@ impl Store {
     pub fn write_blocking<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Conn<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let rx = self.submit(f)?;
         rx.blocking_recv().map_err(|_| StoreError::WriterGone)?
@@ -208,10 +353,10 @@ impl Store {
     ) -> Result<tokio::sync::oneshot::Receiver<Result<T, StoreError>>, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Conn<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let (done, rx) = tokio::sync::oneshot::channel();
-        let job: WriteJob = Box::new(move |conn: &Connection| -> Completion {
+        let job: WriteJob = Box::new(move |conn: &Conn<'_>| -> Completion {
             let result = in_savepoint(conn, f);
             Box::new(move |commit: Result<(), StoreError>| {
                 let _ = done.send(match (result, commit) {
@@ -234,7 +379,7 @@ impl Store {
     pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Conn<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.read_blocking(f))
@@ -242,79 +387,177 @@ impl Store {
             .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
-    /// [`Store::read`] for synchronous callers.
+    /// [`Store::read`] for synchronous callers (never from inside an async task: the
+    /// PostgreSQL client blocks).
     pub fn read_blocking<T, F>(&self, f: F) -> Result<T, StoreError>
     where
-        F: FnOnce(&Connection) -> Result<T, StoreError>,
+        F: FnOnce(&Conn<'_>) -> Result<T, StoreError>,
     {
-        let pooled = self.inner.readers.lock().ok().and_then(|mut v| v.pop());
-        let conn = match pooled {
-            Some(c) => c,
-            None => {
-                let c = Connection::open_with_flags(
-                    &self.inner.path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .map_err(|source| StoreError::Open {
-                    path: self.inner.path.clone(),
-                    source,
-                })?;
-                c.busy_timeout(std::time::Duration::from_secs(30))?;
-                c
-            }
-        };
-        // A deferred transaction: every statement of `f` sees one snapshot.
-        conn.execute_batch("BEGIN")?;
-        let result = f(&conn);
-        let end = conn.execute_batch("COMMIT");
-        if end.is_ok() {
-            if let Ok(mut pool) = self.inner.readers.lock() {
-                if pool.len() < READERS {
-                    pool.push(conn);
-                }
-            }
+        match &self.inner.readers {
+            Readers::Sqlite { path, pool } => read_sqlite(path, pool, f),
+            Readers::Postgres(pool) => read_postgres(pool, f),
         }
-        let value = result?;
-        end?;
-        Ok(value)
     }
 
     /// Whether the store answers (for `/readyz`): a read and the writer thread alive.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| {
-            c.query_row("SELECT seq FROM audit_head WHERE id = 1", [], |r| {
-                r.get::<_, i64>(0)
-            })?;
+            c.query_one("SELECT seq FROM audit_head WHERE id = 1", params![])?
+                .get::<i64>(0)?;
             Ok(())
         })
         .await?;
         self.write(|_| Ok(())).await
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.inner.path
+    /// The database, as `--database` named it (any password replaced by `***`).
+    pub fn describe(&self) -> String {
+        self.inner.url.redacted()
+    }
+
+    /// The SQL dialect of the store.
+    pub fn dialect(&self) -> Dialect {
+        match self.inner.url {
+            DatabaseUrl::Sqlite(_) => Dialect::Sqlite,
+            DatabaseUrl::Postgres(_) => Dialect::Postgres,
+        }
     }
 }
 
-fn in_savepoint<T>(
-    conn: &Connection,
-    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+/// SQLite's read connections: at most [`READERS`] open, kept for reuse. A read that
+/// finds them all busy waits for one (it runs on the blocking pool) instead of opening
+/// another: opening a connection re-reads the schema and builds a fresh page cache,
+/// which under a hundred concurrent readers cost more than the reads themselves.
+#[derive(Default)]
+struct SqliteReaders {
+    /// Idle connections, and how many exist in all (idle or lent out).
+    state: Mutex<(Vec<Connection>, usize)>,
+    returned: std::sync::Condvar,
+}
+
+impl SqliteReaders {
+    fn get(&self, path: &Path) -> Result<Connection, StoreError> {
+        let poisoned = || StoreError::Task("the reader pool's lock is poisoned".into());
+        let mut st = self.state.lock().map_err(|_| poisoned())?;
+        loop {
+            if let Some(c) = st.0.pop() {
+                return Ok(c);
+            }
+            if st.1 < READERS {
+                st.1 += 1;
+                break;
+            }
+            st = self.returned.wait(st).map_err(|_| poisoned())?;
+        }
+        drop(st);
+        let opened = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })
+        .and_then(|c| {
+            c.busy_timeout(std::time::Duration::from_secs(30))?;
+            c.set_prepared_statement_cache_capacity(64);
+            Ok(c)
+        });
+        if opened.is_err() {
+            self.put(None);
+        }
+        opened
+    }
+
+    /// Gives a connection back (`None`: it was broken and is gone).
+    fn put(&self, conn: Option<Connection>) {
+        if let Ok(mut st) = self.state.lock() {
+            match conn {
+                Some(c) => st.0.push(c),
+                None => st.1 = st.1.saturating_sub(1),
+            }
+        }
+        self.returned.notify_one();
+    }
+}
+
+fn read_sqlite<T>(
+    path: &Path,
+    pool: &SqliteReaders,
+    f: impl FnOnce(&Conn<'_>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    conn.execute_batch("SAVEPOINT w")?;
+    let conn = pool.get(path)?;
+    // A deferred transaction: every statement of `f` sees one snapshot.
+    if let Err(e) = conn.execute_batch("BEGIN") {
+        pool.put(None);
+        return Err(e.into());
+    }
+    let result = f(&Conn::sqlite(&conn));
+    let end = conn.execute_batch("COMMIT");
+    pool.put(end.is_ok().then_some(conn));
+    let value = result?;
+    end?;
+    Ok(value)
+}
+
+fn read_postgres<T>(
+    pool: &pg::ReaderPool,
+    f: impl FnOnce(&Conn<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    // One snapshot for every statement of `f`, and no writes through a reader. An idle
+    // connection that broke meanwhile (PostgreSQL restarted) fails here, before `f`
+    // ran: it is dropped and the next one tried.
+    let mut attempts = 0;
+    let conn = loop {
+        let mut conn = pool.get()?;
+        match conn.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
+            Ok(()) => break conn,
+            Err(e) => {
+                let broken = conn.is_closed();
+                pool.put(conn, false);
+                attempts += 1;
+                if !broken || attempts > pg::MAX_READERS {
+                    return Err(e);
+                }
+            }
+        }
+    };
+    let cell = RefCell::new(conn);
+    let result = f(&Conn::postgres(&cell));
+    let mut conn = cell.into_inner();
+    let end = conn.batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
+    pool.put(conn, end.is_ok());
+    let value = result?;
+    end?;
+    Ok(value)
+}
+
+fn in_savepoint<T>(
+    conn: &Conn<'_>,
+    f: impl FnOnce(&Conn<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.batch("SAVEPOINT w")?;
     match f(conn) {
         Ok(v) => {
-            conn.execute_batch("RELEASE w")?;
+            conn.batch("RELEASE w")?;
             Ok(v)
         }
         Err(e) => {
-            conn.execute_batch("ROLLBACK TO w; RELEASE w")?;
+            conn.batch("ROLLBACK TO w; RELEASE w")?;
             Err(e)
         }
     }
 }
 
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteJob>) {
+/// The writer: groups waiting jobs into one transaction opened with `begin`.
+/// `ready` runs before each transaction and says whether it replaced a broken
+/// connection (the PostgreSQL writer reconnects there; SQLite's never does).
+fn writer_loop(
+    conn: &Conn<'_>,
+    begin: &str,
+    rx: mpsc::Receiver<WriteJob>,
+    mut ready: impl FnMut() -> Result<bool, StoreError>,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_GROUP {
@@ -323,8 +566,19 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteJob>) {
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let mut begun = ready().and_then(|_| conn.batch(begin));
+        if begun.is_err() {
+            // The connection may have broken since the last transaction without the
+            // client noticing until now: no job has run yet, so reconnect and begin
+            // once more.
+            let _ = conn.batch("ROLLBACK");
+            if let Ok(true) = ready() {
+                begun = conn.batch(begin);
+            }
+        }
+        if let Err(e) = begun {
             let msg = e.to_string();
+            tracing::error!(error = %msg, "the store could not begin a write transaction");
             for job in batch {
                 // The job never ran; tell its caller why.
                 let complete = job_refused(job);
@@ -332,11 +586,11 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteJob>) {
             }
             continue;
         }
-        let completions: Vec<Completion> = batch.into_iter().map(|job| job(&conn)).collect();
-        let commit = conn.execute_batch("COMMIT");
+        let completions: Vec<Completion> = batch.into_iter().map(|job| job(conn)).collect();
+        let commit = conn.batch("COMMIT");
         let msg = commit.as_ref().err().map(|e| e.to_string());
         if msg.is_some() {
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = conn.batch("ROLLBACK");
         }
         for c in completions {
             c(match &msg {
@@ -354,7 +608,7 @@ fn job_refused(job: WriteJob) -> Completion {
     Box::new(|_| {})
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+fn migrate_sqlite(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version BIGINT PRIMARY KEY,
@@ -375,10 +629,10 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         if version <= current {
             continue;
         }
-        let err = |source| StoreError::Migration {
+        let err = |source: rusqlite::Error| StoreError::Migration {
             version,
             name,
-            source,
+            source: Box::new(source.into()),
         };
         let tx = conn.transaction().map_err(err)?;
         tx.execute_batch(sql).map_err(err)?;
@@ -432,14 +686,14 @@ mod tests {
         let ok = store.write(|c| {
             c.execute(
                 "INSERT INTO feed_deltas (id, source, new_count, changed_count, withdrawn_count, imported_at) VALUES ('a', 't', 0, 0, 0, 0)",
-                [],
+                params![],
             )?;
             Ok(())
         });
         let bad = store.write(|c| {
             c.execute(
                 "INSERT INTO feed_deltas (id, source, new_count, changed_count, withdrawn_count, imported_at) VALUES ('b', 't', 0, 0, 0, 0)",
-                [],
+                params![],
             )?;
             Err::<(), _>(StoreError::Corrupt("on purpose".into()))
         });
@@ -448,11 +702,9 @@ mod tests {
         assert!(bad.is_err());
         let ids: Vec<String> = store
             .read(|c| {
-                let mut s = c.prepare("SELECT id FROM feed_deltas ORDER BY id")?;
-                let v = s
-                    .query_map([], |r| r.get(0))?
-                    .collect::<Result<Vec<String>, _>>()?;
-                Ok(v)
+                c.query_map("SELECT id FROM feed_deltas ORDER BY id", params![], |r| {
+                    r.get::<String>(0)
+                })
             })
             .await
             .unwrap();
@@ -467,8 +719,10 @@ mod tests {
         let store = Store::open(&url).unwrap();
         let (n, mode, sync): (i64, String, i64) = store
             .read_blocking(|c| {
-                let n = c.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))?;
-                let mode = c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+                let n = c.query_row("SELECT COUNT(*) FROM schema_migrations", params![], |r| {
+                    r.get(0)
+                })?;
+                let mode = c.query_row("PRAGMA journal_mode", params![], |r| r.get(0))?;
                 Ok((n, mode, 0))
             })
             .unwrap();
@@ -483,7 +737,14 @@ mod tests {
             "sqlite:/x/y.db".parse::<DatabaseUrl>().unwrap(),
             DatabaseUrl::Sqlite("/x/y.db".into())
         );
+        // A remote host without TLS is refused (this build has no TLS to PostgreSQL).
         assert!("postgres://h/db".parse::<DatabaseUrl>().is_err());
+        let pg = "postgresql://u:pw@127.0.0.1:5432/db"
+            .parse::<DatabaseUrl>()
+            .unwrap();
+        assert!(matches!(pg, DatabaseUrl::Postgres(_)));
+        assert_eq!(pg.redacted(), "postgresql://u:***@127.0.0.1:5432/db");
+        assert!(!format!("{pg:?}").contains("pw"));
         assert!("sqlite:".parse::<DatabaseUrl>().is_err());
     }
 }

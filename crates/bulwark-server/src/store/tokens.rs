@@ -1,9 +1,10 @@
 //! API token rows: the public id (lookup prefix), role, teams, argon2id hash of the
 //! secret, expiry and revocation. Hashing happens in [`crate::auth`], off the writer.
 
+use super::sql::{Conn, Row};
 use super::StoreError;
 use crate::authz::Role;
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::params;
 use serde::Serialize;
 
 /// A token as stored (never the secret).
@@ -31,7 +32,7 @@ pub struct TokenRow {
 }
 
 /// Inserts a token row.
-pub fn insert(conn: &Connection, t: &TokenRow) -> Result<(), StoreError> {
+pub fn insert(conn: &Conn<'_>, t: &TokenRow) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO api_tokens (id, name, role, secret_hash, created_at, expires_at, revoked_at, created_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -55,16 +56,15 @@ pub fn insert(conn: &Connection, t: &TokenRow) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn teams(conn: &Connection, id: &str) -> Result<Vec<String>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT team FROM api_token_teams WHERE token_id = $1 ORDER BY team")?;
-    let v = stmt
-        .query_map(params![id], |r| r.get(0))?
-        .collect::<Result<Vec<String>, _>>()?;
-    Ok(v)
+fn teams(conn: &Conn<'_>, id: &str) -> Result<Vec<String>, StoreError> {
+    conn.query_map(
+        "SELECT team FROM api_token_teams WHERE token_id = $1 ORDER BY team",
+        params![id],
+        |r| r.get(0),
+    )
 }
 
-fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(TokenRow, String)> {
+fn from_row(r: &Row) -> Result<(TokenRow, String), StoreError> {
     let role: String = r.get(2)?;
     Ok((
         TokenRow {
@@ -82,7 +82,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(TokenRow, String)> {
     ))
 }
 
-fn finish(conn: &Connection, (mut t, role): (TokenRow, String)) -> Result<TokenRow, StoreError> {
+fn finish(conn: &Conn<'_>, (mut t, role): (TokenRow, String)) -> Result<TokenRow, StoreError> {
     t.role = role
         .parse()
         .map_err(|_| StoreError::Corrupt(format!("token {} has unknown role {role:?}", t.id)))?;
@@ -93,29 +93,29 @@ fn finish(conn: &Connection, (mut t, role): (TokenRow, String)) -> Result<TokenR
 const COLUMNS: &str = "id, name, role, secret_hash, created_at, expires_at, revoked_at, created_by";
 
 /// The token with this id.
-pub fn get(conn: &Connection, id: &str) -> Result<Option<TokenRow>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM api_tokens WHERE id = $1"))?;
-    match stmt.query_row(params![id], from_row).optional()? {
-        Some(row) => Ok(Some(finish(conn, row)?)),
+pub fn get(conn: &Conn<'_>, id: &str) -> Result<Option<TokenRow>, StoreError> {
+    match conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM api_tokens WHERE id = $1"),
+        params![id],
+    )? {
+        Some(row) => Ok(Some(finish(conn, from_row(&row)?)?)),
         None => Ok(None),
     }
 }
 
 /// Every token, oldest first.
-pub fn list(conn: &Connection) -> Result<Vec<TokenRow>, StoreError> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM api_tokens ORDER BY created_at, id"
-    ))?;
-    let rows = stmt
-        .query_map([], from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
+pub fn list(conn: &Conn<'_>) -> Result<Vec<TokenRow>, StoreError> {
+    let rows = conn.query_map(
+        &format!("SELECT {COLUMNS} FROM api_tokens ORDER BY created_at, id"),
+        params![],
+        from_row,
+    )?;
     rows.into_iter().map(|r| finish(conn, r)).collect()
 }
 
 /// Revokes a token; returns false when no such token exists. Revoking twice keeps the
 /// first revocation time.
-pub fn revoke(conn: &Connection, id: &str, at: i64) -> Result<bool, StoreError> {
+pub fn revoke(conn: &Conn<'_>, id: &str, at: i64) -> Result<bool, StoreError> {
     let n = conn.execute(
         "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2",
         params![at, id],
