@@ -280,6 +280,21 @@ pub fn load<'obj>(
             raw = Some(p);
             continue;
         }
+        // Not attempted where the kernel has no such tracepoint (libbpf would print
+        // its own error for each).
+        let tp = match name.as_str() {
+            "handle_init_module" => Some("syscalls/sys_enter_init_module"),
+            "handle_finit_module" => Some("syscalls/sys_enter_finit_module"),
+            "handle_openat2" => Some("syscalls/sys_enter_openat2"),
+            "handle_fchmodat2" => Some("syscalls/sys_enter_fchmodat2"),
+            _ => None,
+        };
+        if tp.is_some_and(|tp| !Path::new("/sys/kernel/tracing/events").join(tp).is_dir()) {
+            if OPTIONAL.contains(&name.as_str()) {
+                tracing::warn!(program = %name, "no tracepoint for it on this kernel: not watched");
+            }
+            continue;
+        }
         match p.attach() {
             Ok(l) => {
                 module_tps += usize::from(MODULE_PROGS.contains(&name.as_str()));
