@@ -51,6 +51,8 @@ pub struct App {
     pub rematch_lock: tokio::sync::Mutex<()>,
     /// Wakes the webhook sender when a re-match queued deliveries.
     pub wake: Arc<tokio::sync::Notify>,
+    /// VEX documents and ignore rules, parsed once per change.
+    pub suppressions: crate::suppress::Cache,
 }
 
 pub(crate) type Shared = Arc<App>;
@@ -71,6 +73,8 @@ pub fn router(app: Shared) -> Router {
             Endpoint::UploadSbom | Endpoint::UploadReport | Endpoint::ImportOsv
         ) {
             app.max_upload
+        } else if ep == Endpoint::CreateVex {
+            crate::suppress::MAX_VEX_BYTES
         } else {
             MAX_JSON
         };
@@ -114,6 +118,12 @@ fn handler(ep: Endpoint, f: MethodFilter) -> MethodRouter<Shared> {
         Endpoint::AdmissionDecisions => on(f, admission_decisions),
         Endpoint::RuntimeAlerts => on(f, runtime_alerts),
         Endpoint::ImportOsv => on(f, crate::api_rematch::import_osv),
+        Endpoint::CreateVex => on(f, crate::api_suppress::create_vex),
+        Endpoint::ListVex => on(f, crate::api_suppress::list_vex),
+        Endpoint::DeleteVex => on(f, crate::api_suppress::delete_vex),
+        Endpoint::CreateIgnore => on(f, crate::api_suppress::create_ignore),
+        Endpoint::ListIgnores => on(f, crate::api_suppress::list_ignores),
+        Endpoint::DeleteIgnore => on(f, crate::api_suppress::delete_ignore),
         Endpoint::ListEvents => on(f, crate::api_rematch::list_events),
         Endpoint::RegisterBase => on(f, crate::api_rematch::register_base),
         Endpoint::CreateWebhook => on(f, crate::api_rematch::create_webhook),
@@ -675,7 +685,14 @@ async fn image_findings(
     Extension(p): Extension<Principal>,
     digest: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let v = with_image(&app, &p, digest, inventory::image_findings).await?;
+    let app2 = app.clone();
+    let v = with_image(&app, &p, digest, move |c, d| {
+        let mut v = inventory::image_findings(c, d)?;
+        let s = app2.suppressions.get(c)?;
+        s.apply(d, &mut v, time::OffsetDateTime::now_utc().date());
+        Ok(v)
+    })
+    .await?;
     Ok(Json(serde_json::json!({ "items": v })).into_response())
 }
 

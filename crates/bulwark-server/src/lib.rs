@@ -16,6 +16,7 @@
 
 pub mod api;
 pub mod api_rematch;
+pub mod api_suppress;
 pub mod auth;
 pub mod authz;
 pub mod client;
@@ -26,6 +27,7 @@ pub mod oidc;
 pub mod rematch;
 pub mod serve;
 pub mod store;
+pub mod suppress;
 pub mod webhooks;
 
 pub use store::{DatabaseUrl, Store, StoreError};

@@ -270,6 +270,7 @@ impl Bound {
             vulndb: self.config.vulndb.clone(),
             rematch_lock: tokio::sync::Mutex::new(()),
             wake: wake.clone(),
+            suppressions: Default::default(),
         });
         // Background work: the DB watcher (re-match on each new generation) and the
         // webhook sender (the outbox). Both stop with the runtime; what they had not

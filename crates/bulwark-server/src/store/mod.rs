@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "finding_kev_epss",
         include_str!("../../migrations/0003_finding_kev_epss.sql"),
     ),
+    (
+        5,
+        "suppressions",
+        include_str!("../../migrations/0005_suppressions.sql"),
+    ),
 ];
 
 /// Errors of the store.
