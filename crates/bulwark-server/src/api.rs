@@ -51,6 +51,8 @@ pub struct App {
     pub rematch_lock: tokio::sync::Mutex<()>,
     /// Wakes the webhook sender when a re-match queued deliveries.
     pub wake: Arc<tokio::sync::Notify>,
+    /// Wakes this process's job workers when a job is queued.
+    pub jobs_wake: Arc<tokio::sync::Notify>,
 }
 
 pub(crate) type Shared = Arc<App>;
@@ -120,6 +122,9 @@ fn handler(ep: Endpoint, f: MethodFilter) -> MethodRouter<Shared> {
         Endpoint::ListWebhooks => on(f, crate::api_rematch::list_webhooks),
         Endpoint::DeleteWebhook => on(f, crate::api_rematch::delete_webhook),
         Endpoint::DeadLetters => on(f, crate::api_rematch::dead_letters),
+        Endpoint::CreateJob => on(f, crate::api_jobs::create_job),
+        Endpoint::ListJobs => on(f, crate::api_jobs::list_jobs),
+        Endpoint::GetJob => on(f, crate::api_jobs::get_job),
     }
 }
 
@@ -420,11 +425,13 @@ async fn readyz(State(app): State<Shared>) -> Result<Json<serde_json::Value>, Ap
 }
 
 async fn metrics(State(app): State<Shared>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(),
-    )
-        .into_response()
+    let mut text = app.metrics.render();
+    // The queue depth is the store's (every replica and worker shares it).
+    match app.store.read(crate::store::jobs::counts).await {
+        Ok(counts) => crate::metrics::Metrics::render_job_counts(&counts, &mut text),
+        Err(e) => tracing::warn!(error = %e, "/metrics: job counts unavailable"),
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn openapi() -> Response {

@@ -155,6 +155,12 @@ pub enum Endpoint {
     DeadLetters,
     /// `POST /v1/runtime/alerts`: the runtime sensor's alerts, into the audit log.
     RuntimeAlerts,
+    /// `POST /v1/jobs`: queue a pull-and-scan job.
+    CreateJob,
+    /// `GET /v1/jobs`.
+    ListJobs,
+    /// `GET /v1/jobs/{id}`.
+    GetJob,
 }
 
 use Role::*;
@@ -163,7 +169,7 @@ const READERS: &[Role] = &[Admin, Security, Developer];
 
 impl Endpoint {
     /// Every endpoint, in the order of the docs.
-    pub const ALL: [Endpoint; 26] = [
+    pub const ALL: [Endpoint; 29] = [
         Endpoint::Healthz,
         Endpoint::Readyz,
         Endpoint::OpenApi,
@@ -190,6 +196,9 @@ impl Endpoint {
         Endpoint::DeleteWebhook,
         Endpoint::DeadLetters,
         Endpoint::RuntimeAlerts,
+        Endpoint::CreateJob,
+        Endpoint::ListJobs,
+        Endpoint::GetJob,
     ];
 
     /// The method and the route (axum's `{param}` syntax, also OpenAPI's).
@@ -222,6 +231,9 @@ impl Endpoint {
             Endpoint::DeleteWebhook => (Delete, "/v1/webhooks/{id}"),
             Endpoint::DeadLetters => (Get, "/v1/dead-letters"),
             Endpoint::RuntimeAlerts => (Post, "/v1/runtime/alerts"),
+            Endpoint::CreateJob => (Post, "/v1/jobs"),
+            Endpoint::ListJobs => (Get, "/v1/jobs"),
+            Endpoint::GetJob => (Get, "/v1/jobs/{id}"),
         }
     }
 
@@ -251,6 +263,10 @@ impl Endpoint {
             Endpoint::RuntimeAlerts => Some(&[Admin, Sensor]),
             // A Prometheus scraper uses an auditor token (read-only, no inventory).
             Endpoint::Metrics => Some(&[Admin, Auditor]),
+            // Whoever may put results in the inventory may ask the server to make them.
+            Endpoint::CreateJob | Endpoint::ListJobs | Endpoint::GetJob => {
+                Some(&[Admin, Security, CiUploader])
+            }
         }
     }
 
