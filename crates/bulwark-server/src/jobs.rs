@@ -93,6 +93,23 @@ pub fn check_image(image: &str) -> Result<String, ApiError> {
     Ok(s.to_string())
 }
 
+/// Whether `image` names a registry on a loopback address (`localhost`, `127.0.0.0/8`):
+/// the only registries workers pull from over plain HTTP.
+pub fn loopback_registry(image: &str) -> bool {
+    let Ok(r) = bulwark_image::registry::Reference::parse(image) else {
+        return false;
+    };
+    // Job references are checked by `check_image`, which has no room for IPv6 brackets.
+    let host = r
+        .registry
+        .rsplit_once(':')
+        .map_or(r.registry.as_str(), |(h, _)| h);
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// How workers run.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -470,6 +487,11 @@ async fn execute(
     let req: ScanJob = serde_json::from_str(&job.payload)
         .map_err(|e| Failure::Permanent(format!("unreadable job request: {e}")))?;
     let image = check_image(&req.image).map_err(|e| Failure::Permanent(e.message))?;
+    if cfg.engine.registry.insecure && !loopback_registry(&image) {
+        return Err(Failure::Permanent(format!(
+            "{image}: this worker pulls over plain HTTP (--registry-insecure), which is for loopback registries only"
+        )));
+    }
     // Pull and scan: packages (and the report's image metadata); the server matches
     // them itself, as it does every upload.
     let engine = engine.clone();
@@ -600,6 +622,15 @@ mod tests {
         ] {
             assert!(check_image(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback_registries() {
+        assert!(loopback_registry("127.0.0.1:5000/a/b:1"));
+        assert!(loopback_registry("localhost:5000/a/b@sha256:0000000000000000000000000000000000000000000000000000000000000000"));
+        assert!(!loopback_registry("ghcr.io/acme/shop:1.4"));
+        assert!(!loopback_registry("10.0.0.1:5000/a/b:1"));
+        assert!(!loopback_registry("alpine"));
     }
 
     #[test]

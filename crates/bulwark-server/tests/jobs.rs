@@ -209,6 +209,22 @@ fn scan_jobs_pull_scan_store_and_share_the_base_layer() {
         ));
         assert_eq!(got, n, "{action}");
     }
+    // This worker pulls over plain HTTP: a registry off loopback is refused at once
+    // (failed on its first attempt, no retry), never contacted.
+    let r = s.post_json(
+        "/v1/jobs",
+        &admin,
+        &serde_json::to_vec(&json!({"kind": "scan", "image": "registry.example.invalid/x/y:1"}))
+            .unwrap(),
+    );
+    assert_eq!(r.status, 202, "{}", r.json);
+    let j = wait_job(&s, &admin, r.json["id"].as_str().unwrap());
+    assert_eq!(j["state"], "failed", "{j}");
+    assert_eq!(j["attempts"], 1, "{j}");
+    assert!(
+        j["last_error"].as_str().unwrap().contains("loopback"),
+        "{j}"
+    );
 }
 
 fn store_of(db: &TestDb) -> Store {
