@@ -1,7 +1,9 @@
 //! `bulwark worker` as a process: a job queued through `bulwark server`'s API is claimed
 //! by a worker that is then `kill -9`ed mid-pull; after the lease runs out a second worker
 //! claims it again and completes it, and the result is stored exactly once. On SQLite
-//! (workers and server on one file) and on PostgreSQL.
+//! (workers and server on one file) and on PostgreSQL. The same with `bulwark server`
+//! running the job in its in-process worker and killed (SQLite): the restarted server
+//! takes the job over.
 //!
 //! The pull is held mid-job deterministically: the image is referenced through a TCP
 //! gate in front of the real registry (bulwark-testkit's `docker-registry`) that holds
@@ -167,7 +169,16 @@ fn worker(db: &str, dir: &Path, name: &str) -> Proc {
     )
 }
 
-fn kill_9_mid_job(dir: &Path, db: &str) {
+/// Who is killed mid-job.
+#[derive(Clone, Copy)]
+enum Victim {
+    /// A `bulwark worker` process (the server only queues).
+    Worker,
+    /// `bulwark server` running the job in its in-process worker.
+    Server,
+}
+
+fn kill_9_mid_job(dir: &Path, db: &str, victim: Victim) {
     let images = bulwark_fixtures::images_or_skip!();
     let Some(reg) = bulwark_testkit::Registry::start(bulwark_testkit::RegistryOptions::plain())
     else {
@@ -212,38 +223,54 @@ fn kill_9_mid_job(dir: &Path, db: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
     let admin = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let port = free_port();
-    let log = dir.join("log-server");
-    let _server = Proc(
-        bulwark()
-            .args(["server", "--database", db, "--workers", "0"])
+    let a = agent(&pki.0);
+    // The server: with `Victim::Server` it runs the job itself (one in-process worker)
+    // and is the one killed; else it only queues and the `bulwark worker`s run it.
+    let start_server = |name: &str| -> (Proc, String) {
+        let port = free_port();
+        let log = dir.join(format!("log-server-{name}"));
+        let mut cmd = bulwark();
+        cmd.args(["server", "--database", db])
             .arg("--db")
             .arg(dir.join("vulndb"))
             .arg("--cert")
             .arg(&pki.1)
             .arg("--key")
             .arg(&pki.2)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let a = agent(&pki.0);
-    let base = format!("https://localhost:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !a
-        .get(&format!("{base}/readyz"))
-        .call()
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(
-            Instant::now() < deadline,
-            "server not ready: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
+            .args(["--listen", &format!("127.0.0.1:{port}")]);
+        match victim {
+            Victim::Worker => {
+                cmd.args(["--workers", "0"]);
+            }
+            Victim::Server => {
+                cmd.args(["--workers", "1", "--registry-insecure", "--job-lease", "2"])
+                    .args(["--job-poll-ms", "100", "--cache-dir"])
+                    .arg(dir.join(format!("cache-server-{name}")));
+            }
+        }
+        let p = Proc(
+            cmd.stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .unwrap(),
         );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        let base = format!("https://localhost:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !a
+            .get(&format!("{base}/readyz"))
+            .call()
+            .is_ok_and(|r| r.status() == 200)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "server not ready: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (p, base)
+    };
+    let (mut server, mut base) = start_server("1");
     let body =
         serde_json::json!({"kind": "scan", "image": format!("127.0.0.1:{}/kill9/base:1", g.port)});
     let mut r = a
@@ -255,42 +282,53 @@ fn kill_9_mid_job(dir: &Path, db: &str) {
     assert_eq!(r.status(), 202);
     let job: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
     let id = job["id"].as_str().unwrap().to_string();
-    let job_url = format!("{base}/v1/jobs/{id}");
 
-    // Worker A claims the job and hangs in the pull (the gate is shut): kill -9.
-    let mut a_proc = worker(db, dir, "a");
-    let a_pid = a_proc.0.id();
+    // The first holder (worker A, or the server's own worker) claims the job and hangs
+    // in the pull (the gate is shut): kill -9.
+    let mut first = match victim {
+        Victim::Worker => Some(worker(db, dir, "a")),
+        Victim::Server => None,
+    };
+    let holder_pid = first.as_ref().map_or(server.0.id(), |p| p.0.id());
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let j = get(&a, &job_url, &admin);
+        let j = get(&a, &format!("{base}/v1/jobs/{id}"), &admin);
         if j["state"] == "running"
             && j["locked_by"]
                 .as_str()
-                .is_some_and(|w| w.contains(&format!(":{a_pid}/")))
+                .is_some_and(|w| w.contains(&format!(":{holder_pid}/")))
         {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "worker a never claimed the job: {j} {}",
-            std::fs::read_to_string(dir.join("log-a")).unwrap_or_default()
+            "the first holder never claimed the job: {j}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
     // Still running a renewal later: the lease is being renewed while it hangs.
     std::thread::sleep(Duration::from_millis(2500));
-    let j = get(&a, &job_url, &admin);
+    let j = get(&a, &format!("{base}/v1/jobs/{id}"), &admin);
     assert_eq!(
         (j["state"].as_str(), j["attempts"].as_i64()),
         (Some("running"), Some(1)),
         "{j}"
     );
-    a_proc.0.kill().unwrap(); // SIGKILL
-    a_proc.0.wait().unwrap();
+    let victim_proc = first.as_mut().unwrap_or(&mut server);
+    victim_proc.0.kill().unwrap(); // SIGKILL
+    victim_proc.0.wait().unwrap();
     g.open.store(true, Ordering::SeqCst);
 
-    // Worker B takes it over once the lease has run out, and completes it.
-    let _b = worker(db, dir, "b");
+    // The next holder takes it over once the lease has run out, and completes it.
+    let _second = match victim {
+        Victim::Worker => Some(worker(db, dir, "b")),
+        Victim::Server => {
+            let (s2, b2) = start_server("2");
+            base = b2;
+            Some(s2)
+        }
+    };
+    let job_url = format!("{base}/v1/jobs/{id}");
     let deadline = Instant::now() + Duration::from_secs(180);
     let done = loop {
         let j = get(&a, &job_url, &admin);
@@ -339,7 +377,14 @@ fn kill_9_mid_job(dir: &Path, db: &str) {
 fn kill_9_of_a_worker_mid_job_retries_it_and_stores_once() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite:{}", dir.path().join("inv.db").display());
-    kill_9_mid_job(dir.path(), &db);
+    kill_9_mid_job(dir.path(), &db, Victim::Worker);
+}
+
+#[test]
+fn kill_9_of_the_server_mid_job_retries_it_and_stores_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("inv.db").display());
+    kill_9_mid_job(dir.path(), &db, Victim::Server);
 }
 
 #[test]
@@ -349,5 +394,5 @@ fn kill_9_of_a_worker_mid_job_retries_it_and_stores_once_on_postgres() {
     };
     let dir = tempfile::tempdir().unwrap();
     let db = cluster.database("workerkill9");
-    kill_9_mid_job(dir.path(), &db);
+    kill_9_mid_job(dir.path(), &db, Victim::Worker);
 }
