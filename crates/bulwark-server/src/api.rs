@@ -53,6 +53,8 @@ pub struct App {
     pub wake: Arc<tokio::sync::Notify>,
     /// VEX documents and ignore rules, parsed once per change.
     pub suppressions: crate::suppress::Cache,
+    /// Wakes this process's job workers when a job is queued.
+    pub jobs_wake: Arc<tokio::sync::Notify>,
 }
 
 pub(crate) type Shared = Arc<App>;
@@ -130,6 +132,9 @@ fn handler(ep: Endpoint, f: MethodFilter) -> MethodRouter<Shared> {
         Endpoint::ListWebhooks => on(f, crate::api_rematch::list_webhooks),
         Endpoint::DeleteWebhook => on(f, crate::api_rematch::delete_webhook),
         Endpoint::DeadLetters => on(f, crate::api_rematch::dead_letters),
+        Endpoint::CreateJob => on(f, crate::api_jobs::create_job),
+        Endpoint::ListJobs => on(f, crate::api_jobs::list_jobs),
+        Endpoint::GetJob => on(f, crate::api_jobs::get_job),
     }
 }
 
@@ -430,11 +435,13 @@ async fn readyz(State(app): State<Shared>) -> Result<Json<serde_json::Value>, Ap
 }
 
 async fn metrics(State(app): State<Shared>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(),
-    )
-        .into_response()
+    let mut text = app.metrics.render();
+    // The queue depth is the store's (every replica and worker shares it).
+    match app.store.read(crate::store::jobs::counts).await {
+        Ok(counts) => crate::metrics::Metrics::render_job_counts(&counts, &mut text),
+        Err(e) => tracing::warn!(error = %e, "/metrics: job counts unavailable"),
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn openapi() -> Response {

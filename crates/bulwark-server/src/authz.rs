@@ -167,6 +167,12 @@ pub enum Endpoint {
     ListIgnores,
     /// `DELETE /v1/ignores/{id}`.
     DeleteIgnore,
+    /// `POST /v1/jobs`: queue a pull-and-scan job.
+    CreateJob,
+    /// `GET /v1/jobs`.
+    ListJobs,
+    /// `GET /v1/jobs/{id}`.
+    GetJob,
 }
 
 use Role::*;
@@ -175,7 +181,7 @@ const READERS: &[Role] = &[Admin, Security, Developer];
 
 impl Endpoint {
     /// Every endpoint, in the order of the docs.
-    pub const ALL: [Endpoint; 32] = [
+    pub const ALL: [Endpoint; 35] = [
         Endpoint::Healthz,
         Endpoint::Readyz,
         Endpoint::OpenApi,
@@ -208,6 +214,9 @@ impl Endpoint {
         Endpoint::CreateIgnore,
         Endpoint::ListIgnores,
         Endpoint::DeleteIgnore,
+        Endpoint::CreateJob,
+        Endpoint::ListJobs,
+        Endpoint::GetJob,
     ];
 
     /// The method and the route (axum's `{param}` syntax, also OpenAPI's).
@@ -246,6 +255,9 @@ impl Endpoint {
             Endpoint::CreateIgnore => (Post, "/v1/ignores"),
             Endpoint::ListIgnores => (Get, "/v1/ignores"),
             Endpoint::DeleteIgnore => (Delete, "/v1/ignores/{id}"),
+            Endpoint::CreateJob => (Post, "/v1/jobs"),
+            Endpoint::ListJobs => (Get, "/v1/jobs"),
+            Endpoint::GetJob => (Get, "/v1/jobs/{id}"),
         }
     }
 
@@ -282,6 +294,10 @@ impl Endpoint {
             Endpoint::ListVex | Endpoint::ListIgnores => Some(READERS),
             // A Prometheus scraper uses an auditor token (read-only, no inventory).
             Endpoint::Metrics => Some(&[Admin, Auditor]),
+            // Whoever may put results in the inventory may ask the server to make them.
+            Endpoint::CreateJob | Endpoint::ListJobs | Endpoint::GetJob => {
+                Some(&[Admin, Security, CiUploader])
+            }
         }
     }
 

@@ -319,6 +319,21 @@ fn request_for(
             let id = r.json["id"].as_str().unwrap().to_string();
             (method, path.replace("{id}", &id), None)
         }
+        Endpoint::CreateJob => (
+            method,
+            path,
+            Some(br#"{"kind":"scan","image":"127.0.0.1:9/matrix/app:1"}"#.to_vec()),
+        ),
+        Endpoint::GetJob => {
+            let r = s.post_json(
+                "/v1/jobs",
+                admin,
+                br#"{"kind":"scan","image":"127.0.0.1:9/matrix/app:1","team":"b"}"#,
+            );
+            assert_eq!(r.status, 202, "{}", r.json);
+            let id = r.json["id"].as_str().unwrap().to_string();
+            (method, path.replace("{id}", &id), None)
+        }
         Endpoint::RevokeToken => {
             let victim = s.token("auditor", &[]);
             let id = victim[4..20].to_string();

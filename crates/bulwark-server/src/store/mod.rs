@@ -20,6 +20,7 @@
 
 pub mod audit;
 pub mod inventory;
+pub mod jobs;
 pub mod pg;
 pub mod sql;
 pub mod tokens;
@@ -56,6 +57,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "finding_kev_epss",
         include_str!("../../migrations/0003_finding_kev_epss.sql"),
     ),
+    (4, "jobs", include_str!("../../migrations/0004_jobs.sql")),
     (
         5,
         "suppressions",
