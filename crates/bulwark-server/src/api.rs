@@ -120,6 +120,8 @@ fn handler(ep: Endpoint, f: MethodFilter) -> MethodRouter<Shared> {
         Endpoint::AdmissionDecisions => on(f, admission_decisions),
         Endpoint::RuntimeAlerts => on(f, runtime_alerts),
         Endpoint::ImportOsv => on(f, crate::api_rematch::import_osv),
+        Endpoint::PutSignatures => on(f, crate::signatures::put_signatures),
+        Endpoint::ImageSignatures => on(f, image_signatures),
         Endpoint::CreateVex => on(f, crate::api_suppress::create_vex),
         Endpoint::ListVex => on(f, crate::api_suppress::list_vex),
         Endpoint::DeleteVex => on(f, crate::api_suppress::delete_vex),
@@ -402,7 +404,7 @@ pub(crate) fn check_json_type(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-pub(crate) fn check_digest_param(d: &str) -> Result<(), ApiError> {
+pub fn check_digest_param(d: &str) -> Result<(), ApiError> {
     if ingest::is_digest(d) {
         Ok(())
     } else {
@@ -700,6 +702,15 @@ async fn image_findings(
         Ok(v)
     })
     .await?;
+    Ok(Json(serde_json::json!({ "items": v })).into_response())
+}
+
+async fn image_signatures(
+    State(app): State<Shared>,
+    Extension(p): Extension<Principal>,
+    digest: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let v = with_image(&app, &p, digest, crate::signatures::list).await?;
     Ok(Json(serde_json::json!({ "items": v })).into_response())
 }
 

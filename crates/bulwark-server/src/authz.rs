@@ -167,6 +167,10 @@ pub enum Endpoint {
     ListIgnores,
     /// `DELETE /v1/ignores/{id}`.
     DeleteIgnore,
+    /// `PUT /v1/images/{digest}/signatures`: signatures and attestations verified.
+    PutSignatures,
+    /// `GET /v1/images/{digest}/signatures`.
+    ImageSignatures,
     /// `POST /v1/jobs`: queue a pull-and-scan job.
     CreateJob,
     /// `GET /v1/jobs`.
@@ -181,7 +185,7 @@ const READERS: &[Role] = &[Admin, Security, Developer];
 
 impl Endpoint {
     /// Every endpoint, in the order of the docs.
-    pub const ALL: [Endpoint; 35] = [
+    pub const ALL: [Endpoint; 37] = [
         Endpoint::Healthz,
         Endpoint::Readyz,
         Endpoint::OpenApi,
@@ -217,6 +221,8 @@ impl Endpoint {
         Endpoint::CreateJob,
         Endpoint::ListJobs,
         Endpoint::GetJob,
+        Endpoint::PutSignatures,
+        Endpoint::ImageSignatures,
     ];
 
     /// The method and the route (axum's `{param}` syntax, also OpenAPI's).
@@ -255,6 +261,8 @@ impl Endpoint {
             Endpoint::CreateIgnore => (Post, "/v1/ignores"),
             Endpoint::ListIgnores => (Get, "/v1/ignores"),
             Endpoint::DeleteIgnore => (Delete, "/v1/ignores/{id}"),
+            Endpoint::PutSignatures => (Put, "/v1/images/{digest}/signatures"),
+            Endpoint::ImageSignatures => (Get, "/v1/images/{digest}/signatures"),
             Endpoint::CreateJob => (Post, "/v1/jobs"),
             Endpoint::ListJobs => (Get, "/v1/jobs"),
             Endpoint::GetJob => (Get, "/v1/jobs/{id}"),
@@ -292,6 +300,9 @@ impl Endpoint {
             | Endpoint::CreateIgnore
             | Endpoint::DeleteIgnore => Some(&[Admin, Security]),
             Endpoint::ListVex | Endpoint::ListIgnores => Some(READERS),
+            // Whoever verifies signatures reports them: CI after signing, the webhook.
+            Endpoint::PutSignatures => Some(&[Admin, CiUploader, Admission]),
+            Endpoint::ImageSignatures => Some(READERS),
             // A Prometheus scraper uses an auditor token (read-only, no inventory).
             Endpoint::Metrics => Some(&[Admin, Auditor]),
             // Whoever may put results in the inventory may ask the server to make them.

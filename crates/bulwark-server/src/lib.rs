@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod rematch;
 pub mod serve;
+pub mod signatures;
 pub mod store;
 pub mod suppress;
 pub mod webhooks;

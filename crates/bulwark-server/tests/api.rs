@@ -297,6 +297,11 @@ fn request_for(
             let id = r.json["id"].as_str().unwrap().to_string();
             (method, path.replace("{id}", &id), None)
         }
+        Endpoint::PutSignatures => (
+            method,
+            path,
+            Some(br#"{"signatures":[{"kind":"signature","verified":true,"identity":"SHA256:ab"}]}"#.to_vec()),
+        ),
         Endpoint::CreateVex => (method, path, Some(openvex("CVE-2024-0001", "pkg:npm/left-pad"))),
         Endpoint::DeleteVex => {
             let r = s.post_json("/v1/vex", admin, &openvex("CVE-2024-0002", "pkg:npm/x"));
@@ -398,6 +403,7 @@ fn authorization_matrix_every_role_every_endpoint() {
                         | Endpoint::ImagePackages
                         | Endpoint::ImageFindings
                         | Endpoint::ImagePlacements
+                        | Endpoint::ImageSignatures
                 )
             {
                 // Allowed endpoint, other team's image: reads as absent.
@@ -1434,4 +1440,88 @@ fn vex_and_ignore_rules_suppress_findings_when_read() {
     for a in ["vex.create", "vex.delete", "ignore.create", "ignore.delete"] {
         assert!(actions.contains(&a), "{a} not audited: {actions:?}");
     }
+}
+
+/// Verifiers report what they found on an image; each reporter's latest report replaces
+/// its earlier one; readers see them (team-scoped); bad entries are refused.
+#[test]
+fn signatures_reported_by_verifiers_are_kept_per_reporter() {
+    let s = TestServer::start();
+    let admin = s.token("admin", &[]);
+    let ci = s.token("ci-uploader", &[]);
+    let admission = s.token("admission", &[]);
+    let dev_a = s.token("developer", &["a"]);
+    let img = digest(9);
+    assert_eq!(
+        s.post_json(
+            &format!("/v1/reports?team=b&digest={img}"),
+            &admin,
+            &report(&img, None)
+        )
+        .status,
+        201
+    );
+    let put = |tok: &str, body: Value| {
+        s.call(
+            "PUT",
+            &format!("/v1/images/{img}/signatures"),
+            Some(tok),
+            Some(("application/json", serde_json::to_vec(&body).unwrap())),
+        )
+    };
+    let r = put(
+        &ci,
+        json!({"signatures": [
+        {"kind": "signature", "verified": true, "identity": "SHA256:0f3c", "reference": "sha256-x.sig layer 0"},
+        {"kind": "attestation", "verified": false, "predicate_type": "https://slsa.dev/provenance/v1"}]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["stored"], 2);
+    let r = put(
+        &admission,
+        json!({"signatures": [{"kind": "signature", "verified": true, "identity": "https://github.com/acme/ci", "issuer": "https://token.actions.githubusercontent.com"}]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    // The CI reporter's newer report replaces its own two entries, not the webhook's.
+    let r = put(
+        &ci,
+        json!({"signatures": [{"kind": "signature", "verified": false}]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    let got = s.get(&format!("/v1/images/{img}/signatures"), &admin);
+    assert_eq!(got.status, 200);
+    let items = got.json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{}", got.json);
+    assert_eq!(items.iter().filter(|i| i["verified"] == true).count(), 1);
+    assert!(items
+        .iter()
+        .any(|i| i["issuer"] == "https://token.actions.githubusercontent.com"));
+    // Another team's developer does not see the image; a bad entry is refused.
+    assert_eq!(
+        s.get(&format!("/v1/images/{img}/signatures"), &dev_a)
+            .status,
+        404
+    );
+    let r = put(
+        &ci,
+        json!({"signatures": [{"kind": "sbom", "verified": true}]}),
+    );
+    assert_eq!(r.status, 422, "{}", r.json);
+    assert!(r.json["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("signatures[0].kind"));
+    let r = put(
+        &ci,
+        json!({"signatures": [{"kind": "signature", "verified": true, "extra": 1}]}),
+    );
+    assert_eq!((r.status, code(&r)), (400, "unknown_field"));
+    let unknown = digest(10);
+    let r = s.call(
+        "PUT",
+        &format!("/v1/images/{unknown}/signatures"),
+        Some(&ci),
+        Some(("application/json", br#"{"signatures":[]}"#.to_vec())),
+    );
+    assert_eq!(r.status, 404);
 }
