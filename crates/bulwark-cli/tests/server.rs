@@ -735,3 +735,143 @@ fn two_replicas_on_one_postgres_database_lose_no_write_and_keep_one_audit_chain(
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("intact"));
 }
+
+/// `bulwark verify … --server` and `verify-attestation … --server` put what they
+/// checked into the image's inventory entry: verified signatures, and a failed one
+/// (another key) replacing the same reporter's earlier view.
+#[test]
+fn verify_reports_signatures_to_the_server() {
+    let Some(images) = bulwark_fixtures::images() else {
+        bulwark_fixtures::absent("test images", &bulwark_fixtures::images_message());
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pki = write_pki(d);
+    let db = format!("sqlite:{}", d.join("inv.db").display());
+    let ci = token(&db, "ci-uploader");
+    let reader = token(&db, "security");
+    let log = d.join("log");
+    let server = start(&db, &pki, free_port(), &log);
+    // An OCI layout of the app image, signed with a fresh key.
+    let layout = d.join("layout");
+    std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
+    let from = images.join("app.oci-dir");
+    for f in ["oci-layout", "index.json"] {
+        std::fs::copy(from.join(f), layout.join(f)).unwrap();
+    }
+    for e in std::fs::read_dir(from.join("blobs/sha256"))
+        .unwrap()
+        .flatten()
+    {
+        std::fs::copy(e.path(), layout.join("blobs/sha256").join(e.file_name())).unwrap();
+    }
+    let target = format!("oci:{}", layout.display());
+    let run = |args: &[&str]| {
+        let o = bulwark()
+            .current_dir(d)
+            .args(args)
+            .env("BULWARK_SERVER_TOKEN", &ci)
+            .env("COSIGN_PASSWORD", "")
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    for p in ["k", "other"] {
+        assert_eq!(run(&["key", "generate", "--output-prefix", p]).0, Some(0));
+    }
+    assert_eq!(run(&["sign", "--key", "k.key", &target]).0, Some(0));
+    let ca = pki.0.to_str().unwrap();
+    // Not in the inventory yet: the report is refused (404), and verify says so (exit 2).
+    let (code, err) = run(&[
+        "verify",
+        "--key",
+        "k.pub",
+        "--server",
+        &server.base,
+        "--server-ca-file",
+        ca,
+        &target,
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("404") || err.contains("no such image"),
+        "{err}"
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let osv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/osv");
+    let (code, err) = run(&[
+        "scan",
+        &target,
+        "--format",
+        "json",
+        "-o",
+        "r.json",
+        "--osv-dir",
+        osv.to_str().unwrap(),
+        "--cache-dir",
+        cache.path().to_str().unwrap(),
+        "--server",
+        &server.base,
+        "--server-ca-file",
+        ca,
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, err) = run(&[
+        "verify",
+        "--key",
+        "k.pub",
+        "--server",
+        &server.base,
+        "--server-ca-file",
+        ca,
+        &target,
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("reported to"), "{err}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("r.json")).unwrap()).unwrap();
+    let digest = report["target"]["image"]["manifest_digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let a = agent(&pki.0);
+    let get = || -> Vec<serde_json::Value> {
+        let mut r = a
+            .get(&format!("{}/v1/images/{digest}/signatures", server.base))
+            .header("Authorization", &format!("Bearer {reader}"))
+            .call()
+            .unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+        v["items"].as_array().unwrap().clone()
+    };
+    let items = get();
+    assert!(
+        !items.is_empty()
+            && items
+                .iter()
+                .all(|i| i["verified"] == true && i["kind"] == "signature"),
+        "{items:?}"
+    );
+    // Verified against another key: exit 1, and the inventory now says not verified.
+    let (code, err) = run(&[
+        "verify",
+        "--key",
+        "other.pub",
+        "--server",
+        &server.base,
+        "--server-ca-file",
+        ca,
+        &target,
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    let items = get();
+    assert!(
+        !items.is_empty() && items.iter().all(|i| i["verified"] == false),
+        "{items:?}"
+    );
+}

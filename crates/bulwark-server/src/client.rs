@@ -168,6 +168,15 @@ impl ServerClient {
     /// One call — a GET without a body, a JSON POST with one: (status, body) of any
     /// answer the server gave.
     fn call(&self, path: &str, body: Option<&[u8]>) -> Result<(u16, String), ClientError> {
+        self.call_with(path, body, false)
+    }
+
+    fn call_with(
+        &self,
+        path: &str,
+        body: Option<&[u8]>,
+        put: bool,
+    ) -> Result<(u16, String), ClientError> {
         let url = format!("{}{path}", self.base);
         let auth = format!("Bearer {}", self.token);
         let transport = |source| ClientError::Transport {
@@ -180,6 +189,13 @@ impl ServerClient {
                 .get(&url)
                 .header("Authorization", &auth)
                 .call()
+                .map_err(transport)?,
+            Some(b) if put => self
+                .agent
+                .put(&url)
+                .header("Authorization", &auth)
+                .header("Content-Type", "application/json")
+                .send(b)
                 .map_err(transport)?,
             Some(b) => self
                 .agent
@@ -212,6 +228,39 @@ impl ServerClient {
             });
         }
         Err(refused(status, &body))
+    }
+
+    /// Reports the signatures and attestations verified on the image at `digest`
+    /// (`PUT /v1/images/{digest}/signatures`); returns how many the server stored.
+    pub fn put_signatures(
+        &self,
+        digest: &str,
+        report: &crate::signatures::SignatureReport,
+    ) -> Result<u64, ClientError> {
+        if !crate::ingest::is_digest(digest) {
+            return Err(ClientError::Unexpected {
+                status: 0,
+                message: format!("{digest:?} is not a sha256 digest"),
+            });
+        }
+        let body = serde_json::to_vec(report).map_err(|e| ClientError::Unexpected {
+            status: 0,
+            message: e.to_string(),
+        })?;
+        let (status, text) = self.call_with(
+            &format!("/v1/images/{digest}/signatures"),
+            Some(&body),
+            true,
+        )?;
+        if status != 200 {
+            return Err(refused(status, &text));
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| ClientError::Unexpected {
+                status,
+                message: e.to_string(),
+            })?;
+        Ok(v["stored"].as_u64().unwrap_or(0))
     }
 
     /// The stored findings of the image at `digest`; `None` when the server does not

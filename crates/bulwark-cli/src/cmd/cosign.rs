@@ -172,9 +172,67 @@ pub struct VerifyArgs {
     #[arg(long, default_value = "text")]
     format: String,
     #[command(flatten)]
+    report: ReportArgs,
+    #[command(flatten)]
     transport: Transport,
     /// `[docker://]REGISTRY/REPO(:TAG|@sha256:…)`, or `oci:DIR[:REF]`.
     image: String,
+}
+
+/// Where to report what was verified.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Report every signature or attestation looked at, verified or not, to this bulwark
+    /// server's inventory (`PUT /v1/images/{digest}/signatures`; the image must be
+    /// there already, e.g. from `bulwark scan --server`).
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// Environment variable holding the server's API token.
+    #[arg(long, value_name = "VAR", default_value = "BULWARK_SERVER_TOKEN")]
+    server_token_env: String,
+    /// Read the API token from this file instead (first line).
+    #[arg(long, value_name = "FILE")]
+    server_token_file: Option<PathBuf>,
+    /// CA certificates (PEM) to trust for the server's TLS (default: the built-in roots).
+    #[arg(long, value_name = "FILE")]
+    server_ca_file: Option<PathBuf>,
+}
+
+/// Sends the checked entries of `r` to the server named by `a` (when one is).
+fn report_to_server(a: &ReportArgs, r: &Report, kind: &str) -> Result<()> {
+    let Some(server) = &a.server else {
+        return Ok(());
+    };
+    let token =
+        crate::cmd::server::read_server_token(a.server_token_file.as_deref(), &a.server_token_env)?;
+    let entries = r
+        .signatures
+        .iter()
+        .map(|c| bulwark_server::signatures::SignatureIn {
+            kind: kind.to_string(),
+            verified: c.verified,
+            predicate_type: c.predicate_type.clone(),
+            identity: None,
+            issuer: None,
+            reference: Some(format!("{} {}", c.source, c.location)),
+        })
+        .collect();
+    let client = bulwark_server::client::ServerClient::new(
+        server,
+        &token,
+        a.server_ca_file.as_deref(),
+        std::time::Duration::from_secs(60),
+    )?;
+    let n = client
+        .put_signatures(
+            &r.digest,
+            &bulwark_server::signatures::SignatureReport {
+                signatures: entries,
+            },
+        )
+        .with_context(|| format!("reporting to {server}"))?;
+    eprintln!("reported to {server}: {n} {kind} entries for {}", r.digest);
+    Ok(())
 }
 
 fn check_format(f: &str) -> Result<bool> {
@@ -259,6 +317,7 @@ pub fn run_verify(a: VerifyArgs) -> Result<u8> {
     let r = bulwark_cosign::verify::verify_signatures(&image, &req)
         .with_context(|| format!("verifying {}", a.image))?;
     print_report(&r, json, "signatures")?;
+    report_to_server(&a.report, &r, "signature")?;
     if r.verified {
         Ok(0)
     } else {
@@ -348,6 +407,8 @@ pub struct VerifyAttestationArgs {
     #[arg(long, default_value = "text")]
     format: String,
     #[command(flatten)]
+    report: ReportArgs,
+    #[command(flatten)]
     transport: Transport,
     /// `[docker://]REGISTRY/REPO(:TAG|@sha256:…)`, or `oci:DIR[:REF]`.
     image: String,
@@ -395,6 +456,7 @@ pub fn run_verify_attestation(a: VerifyAttestationArgs) -> Result<u8> {
             }
         }
     }
+    report_to_server(&a.report, &r, "attestation")?;
     if !r.verified {
         eprintln!("error: no valid attestation for {} ({})", a.image, r.digest);
         return Ok(1);
