@@ -3,6 +3,8 @@
 //! cache from the developer's machine leaks in).
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod server;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
