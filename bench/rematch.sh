@@ -117,7 +117,7 @@ for e, n in sorted(out):
 PY
 echo "rematch.sh: $(wc -l < "$names") package names from $fixtures; work dir $work" >&2
 cargo build --quiet --release -p bulwark-server --example rematch_bench
-bench=target/release/examples/rematch_bench
+bench="${CARGO_TARGET_DIR:-target}/release/examples/rematch_bench"
 if [ -n "$pg_dir" ]; then
   url() { echo "postgres://bulwark@/$1?host=$pg_dir"; }
   if [ ! -f "$pg_dir/stored-$images" ]; then
