@@ -12,7 +12,8 @@
 # `bench` for the timed re-match.
 # BENCH_WORK=DIR keeps the work files in DIR (SQLite: stored.db, the stored fleet;
 # PostgreSQL: DIR/pg, the cluster); BENCH_REUSE=1 then re-times the re-match on the fleet
-# a previous run stored there instead of storing it again (same IMAGES).
+# a previous run stored there instead of storing it again (same IMAGES). BENCH_BIN=PATH
+# runs a prebuilt example instead of building it.
 # Ends with: rematch: N SBOMs, M package rows, K-record delta -> E events in T s, peak P MiB
 set -eu
 cd "$(dirname "$0")/.."
@@ -116,8 +117,12 @@ for e, n in sorted(out):
         print(f"{e}\t{n}")
 PY
 echo "rematch.sh: $(wc -l < "$names") package names from $fixtures; work dir $work" >&2
-cargo build --quiet --release -p bulwark-server --example rematch_bench
-bench="${CARGO_TARGET_DIR:-target}/release/examples/rematch_bench"
+if [ -n "${BENCH_BIN:-}" ]; then
+  bench="$BENCH_BIN" # a prebuilt example (comparing builds on one stored fleet)
+else
+  cargo build --quiet --release -p bulwark-server --example rematch_bench
+  bench="${CARGO_TARGET_DIR:-target}/release/examples/rematch_bench"
+fi
 if [ -n "$pg_dir" ]; then
   url() { echo "postgres://bulwark@/$1?host=$pg_dir"; }
   if [ ! -f "$pg_dir/stored-$images" ]; then

@@ -116,6 +116,11 @@ fn pkg(eco: &str, name: &str, version: &str, layer: &str, path: String) -> Packa
 }
 
 fn main() {
+    // RUST_LOG=bulwark_server::rematch=debug shows the re-match's phases.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().collect();
     let names_file = args.get(1).expect("NAMES_FILE");
     let work = std::path::PathBuf::from(args.get(2).expect("WORKDIR"));
@@ -388,13 +393,24 @@ fn main() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let t = Instant::now();
     let vdir2 = vdir.clone();
+    let written = std::sync::Arc::new(std::sync::Mutex::new(None::<Instant>));
+    let written2 = written.clone();
     let out = store
         .write_blocking(move |c| {
             let db = bulwark_vulndb::VulnDb::open(&vdir2).unwrap();
-            bulwark_server::rematch::rematch(c, &db)
+            let out = bulwark_server::rematch::rematch(c, &db);
+            *written2.lock().unwrap() = Some(Instant::now());
+            out
         })
         .unwrap();
     let secs = t.elapsed().as_secs_f64();
+    if let Some(w) = *written.lock().unwrap() {
+        eprintln!(
+            "re-match: {:.2} s in the transaction, {:.2} s to commit",
+            (w - t).as_secs_f64(),
+            secs - (w - t).as_secs_f64()
+        );
+    }
     let events: usize = out.events.values().sum();
     eprintln!(
         "re-match: mode {}, {} packages, {} image-package pairs evaluated, events {:?}, {} outbox rows",

@@ -825,6 +825,10 @@ const ROWS_PER_COPY: usize = 2_000;
 
 /// The re-match's writes, buffered into multi-row statements.
 struct Writes {
+    /// Findings the store does not hold yet (the writer holds the store: what
+    /// `read_findings` saw is what is there), inserted plainly (`COPY` on PostgreSQL).
+    inserts: Rows,
+    /// Findings the store holds: upserted.
     upserts: Rows,
     states: Rows,
     events: Rows,
@@ -834,6 +838,22 @@ struct Writes {
 impl Writes {
     fn new(dialect: Dialect) -> Writes {
         Writes {
+            inserts: Rows::new(
+                "INSERT INTO findings (image_digest, advisory_id, package_id, aliases, installed_version, fixed_version,
+                   status, severity, title, layer_digest, suppressed, state, scan_id, first_seen, updated_at, kev, epss)
+                 VALUES ",
+                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                17,
+                "",
+                FINDINGS_PER_STATEMENT,
+            )
+            .copy(
+                dialect,
+                "COPY findings (image_digest, advisory_id, package_id, aliases, installed_version, fixed_version,
+                   status, severity, title, layer_digest, suppressed, state, scan_id, first_seen, updated_at, kev, epss)
+                 FROM STDIN",
+                ROWS_PER_COPY,
+            ),
             upserts: Rows::new(
                 "INSERT INTO findings (image_digest, advisory_id, package_id, aliases, installed_version, fixed_version,
                    status, severity, title, layer_digest, suppressed, state, scan_id, first_seen, updated_at, kev, epss)
@@ -883,6 +903,7 @@ impl Writes {
 
     /// Runs every buffered row (events before the outbox rows that reference them).
     fn flush(&mut self, conn: &Conn<'_>) -> Result<(), StoreError> {
+        self.inserts.flush(conn)?;
         self.upserts.flush(conn)?;
         self.states.flush(conn)?;
         self.events.flush(conn)?;
@@ -890,6 +911,9 @@ impl Writes {
     }
 
     fn flush_full(&mut self, conn: &Conn<'_>) -> Result<(), StoreError> {
+        if self.inserts.is_full() {
+            self.inserts.flush(conn)?;
+        }
         if self.upserts.is_full() {
             self.upserts.flush(conn)?;
         }
@@ -954,6 +978,7 @@ pub fn rematch(conn: &Conn<'_>, db: &VulnDb) -> Result<Outcome, StoreError> {
         },
     };
     let events_on = out.mode != "baseline";
+    let started = std::time::Instant::now();
     let c = match &pairs {
         Some(p) if p.is_empty() => Candidates::default(),
         Some(p) => read_candidates(conn, Some(p))?,
@@ -965,7 +990,9 @@ pub fn rematch(conn: &Conn<'_>, db: &VulnDb) -> Result<Outcome, StoreError> {
     }
     out.packages = used.iter().filter(|u| **u).count();
     out.image_packages = c.occ.len();
+    let read_candidates_s = started.elapsed().as_secs_f64();
     let old = read_findings(conn, &c)?;
+    let read_s = started.elapsed().as_secs_f64();
     let mut matcher = Matcher::new(db);
     let mut results: HashMap<(usize, usize), Matched> = HashMap::new();
     let mut pkg_json: Vec<Option<String>> = vec![None; c.pkgs.len()];
@@ -1010,13 +1037,7 @@ pub fn rematch(conn: &Conn<'_>, db: &VulnDb) -> Result<Outcome, StoreError> {
             if !events_on && prev.is_some() {
                 continue; // baseline: add, never change
             }
-            // One statement must not upsert a row twice (PostgreSQL refuses it): a
-            // repeated advisory runs after the rows before it, as one upsert each did.
-            if ids_here.contains(&n.id.as_str()) {
-                w.upserts.flush(conn)?;
-            }
-            ids_here.push(&n.id);
-            w.upserts.push([
+            let row = [
                 Value::Text(image.digest.clone()),
                 Value::Text(n.id.clone()),
                 Value::Text(p.id.clone()),
@@ -1027,10 +1048,30 @@ pub fn rematch(conn: &Conn<'_>, db: &VulnDb) -> Result<Outcome, StoreError> {
                 Value::Text(m.severity[i].clone()),
                 Value::Text(n.title.clone()),
                 Value::Text(l.layer.clone()),
-                Value::I64(now),
-                n.kev.to_value(),
-                n.epss.map(|(p, _)| p).to_value(),
-            ])?;
+            ];
+            let (kev, epss) = (n.kev.to_value(), n.epss.map(|(p, _)| p).to_value());
+            if prev.is_none() && !ids_here.contains(&n.id.as_str()) {
+                w.inserts.push(row.into_iter().chain([
+                    Value::Null,
+                    Value::Text("affected".into()),
+                    Value::Null,
+                    Value::I64(now),
+                    Value::I64(now),
+                    kev,
+                    epss,
+                ]))?;
+            } else {
+                // A repeated advisory (one statement must not write a row twice, and
+                // PostgreSQL refuses an upsert that does) runs after the rows before it,
+                // as one upsert each did.
+                if ids_here.contains(&n.id.as_str()) {
+                    w.inserts.flush(conn)?;
+                    w.upserts.flush(conn)?;
+                }
+                w.upserts
+                    .push(row.into_iter().chain([Value::I64(now), kev, epss]))?;
+            }
+            ids_here.push(&n.id);
             if let (Some(k), true) = (kind, events_on) {
                 emit.push((
                     k,
@@ -1131,6 +1172,16 @@ pub fn rematch(conn: &Conn<'_>, db: &VulnDb) -> Result<Outcome, StoreError> {
         w.flush_full(conn)?;
     }
     w.flush(conn)?;
+    tracing::debug!(
+        read_candidates_s,
+        read_findings_s = read_s - read_candidates_s,
+        match_and_write_s = started.elapsed().as_secs_f64() - read_s,
+        matched = results.len(),
+        findings_s = (w.inserts.spent + w.upserts.spent + w.states.spent).as_secs_f64(),
+        events_s = w.events.spent.as_secs_f64(),
+        outbox_s = w.outbox.spent.as_secs_f64(),
+        "re-match phases"
+    );
     let total: usize = out.delta.values().sum();
     conn.execute(
         "INSERT INTO feed_deltas (id, source, new_count, changed_count, withdrawn_count, imported_at, rematched_at)

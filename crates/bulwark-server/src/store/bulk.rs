@@ -63,6 +63,8 @@ pub struct Rows {
     buf: Vec<Value>,
     /// Rows the statements reported changed so far.
     pub changed: usize,
+    /// Time spent running the statements so far.
+    pub spent: std::time::Duration,
 }
 
 impl Rows {
@@ -87,6 +89,7 @@ impl Rows {
             copy: None,
             buf: Vec::with_capacity(per_statement * width),
             changed: 0,
+            spent: std::time::Duration::ZERO,
         }
     }
 
@@ -128,6 +131,7 @@ impl Rows {
             return Ok(());
         }
         let rows = self.buf.len() / self.width;
+        let started = std::time::Instant::now();
         let n = if let Some(copy) = self.copy {
             usize::try_from(conn.copy_in(copy, self.width, &self.buf)?).unwrap_or(usize::MAX)
         } else if rows == self.per_statement {
@@ -141,6 +145,7 @@ impl Rows {
             conn.execute(&sql, &self.buf)?
         };
         self.changed += n;
+        self.spent += started.elapsed();
         self.buf.clear();
         Ok(())
     }
