@@ -74,6 +74,8 @@ enum Command {
     Admit(cmd::admit::AdmitArgs),
     /// The eBPF runtime sensor: alert on (or kill) container breakouts; `rules check`.
     Sensor(cmd::sensor::SensorArgs),
+    /// Run the server's pull-and-scan jobs on its database (beside `bulwark server`).
+    Worker(cmd::worker::WorkerArgs),
 }
 
 /// Options shared by every command that reads a target.
@@ -139,7 +141,12 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    if !matches!(&cli.command, Command::Server(a) if cmd::server::own_logging(a)) {
+    let own_logging = match &cli.command {
+        Command::Server(a) => cmd::server::own_logging(a),
+        Command::Worker(_) => true,
+        _ => false,
+    };
+    if !own_logging {
         init_logging(cli.verbose, cli.quiet);
     }
     match run(cli) {
@@ -267,6 +274,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Policy(args) => cmd::policy::run(args),
         Command::Admit(args) => cmd::admit::run(args),
         Command::Sensor(args) => cmd::sensor::run(args),
+        Command::Worker(args) => cmd::worker::run(args, cli.verbose),
     }
 }
 

@@ -1,7 +1,8 @@
 //! The Kubernetes manifests shipped for `bulwark server` (deploy/kubernetes): they must
 //! pass bulwark's own `config` check with nothing at HIGH or above, pass the restricted
 //! Pod Security Standard outright, and describe the deployment docs/server.md promises
-//! (two replicas, a PDB, default-deny NetworkPolicies, the database URL from a Secret).
+//! (two replicas, a PDB, default-deny NetworkPolicies, the database URL from a Secret,
+//! and a Deployment of `bulwark worker`s that nothing can reach).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use serde_json::Value;
@@ -95,5 +96,22 @@ fn server_manifests_describe_the_documented_deployment() {
     assert_eq!(
         find("NetworkPolicy", "bulwark-server")["spec"]["ingress"][0]["ports"][0]["port"],
         8443
+    );
+    // The job workers: `bulwark worker` on the same database, listening on nothing.
+    let w = find("Deployment", "bulwark-worker");
+    let wc = &w["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(wc["args"][0], "worker");
+    assert_eq!(wc["env"][0]["name"], "BULWARK_DATABASE");
+    assert_eq!(
+        wc["env"][0]["valueFrom"]["secretKeyRef"]["name"],
+        "bulwark-database"
+    );
+    assert_eq!(wc["securityContext"]["readOnlyRootFilesystem"], true);
+    assert!(wc["ports"].is_null());
+    let wp = find("NetworkPolicy", "bulwark-worker");
+    assert!(wp["spec"]["ingress"].is_null());
+    assert_eq!(
+        wp["spec"]["policyTypes"],
+        serde_json::json!(["Ingress", "Egress"])
     );
 }

@@ -616,7 +616,11 @@ fn two_replicas_on_one_postgres_database_lose_no_write_and_keep_one_audit_chain(
             "replicas",
             "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations"
         ),
-        "1,2,3"
+        bulwark_server::store::MIGRATIONS
+            .iter()
+            .map(|m| m.0.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
     );
     let admin = token(&db, "admin");
 

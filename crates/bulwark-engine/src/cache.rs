@@ -38,6 +38,15 @@
 //! included) and the walk limits that change results; changing any of them starts a new
 //! directory, and the old one ages out through `bulwark cache prune`.
 //!
+//! # A shared tier
+//!
+//! [`EngineConfig::shared_layer_results`](crate::EngineConfig::shared_layer_results)
+//! adds a second tier behind the local one ([`SharedLayerResults`]; the server keeps it
+//! in its database for its scan jobs): same keys, same bodies. A local miss asks it; a
+//! walk that analysed a layer gives the record to both. With
+//! [`EngineConfig::layer_cache`](crate::EngineConfig::layer_cache) off and a shared tier
+//! on, records live only in the shared tier (stamps of local blobs stay on local disk).
+//!
 //! # Entries on disk
 //!
 //! An entry is one header line — `bulwark-layer-cache 1 <kind> <body length> <sha256 of
@@ -83,6 +92,25 @@ pub fn layers_dir(cache_root: &Path) -> PathBuf {
     cache_root.join("layers")
 }
 
+/// A second tier of layer-result records shared between processes: the server keeps
+/// one in its database so that a base layer shared by many images is analysed once
+/// across every job and every worker.
+///
+/// Entries are the same bodies as the local tier's (the JSON of a
+/// [`bulwark_image::LayerRecord`] or [`bulwark_image::LinkRecord`]), keyed by the analyzer
+/// key (see [`analyzer_key`]), the layer blob's digest and the entry name (`layer`, or
+/// `links-<request hash>`). The walk asks for a record only for a blob whose digest it
+/// verified (or is about to hash), exactly as for the local tier, so a record is never
+/// applied to bytes that do not match its digest. Both calls are best effort: `None`
+/// from `load` means "analyse the layer", and a failing `store` loses nothing but the
+/// reuse.
+pub trait SharedLayerResults: Send + Sync + std::fmt::Debug {
+    /// The body stored for `(analyzer_key, digest, entry)`, if any.
+    fn load(&self, analyzer_key: &str, digest: &str, entry: &str) -> Option<Vec<u8>>;
+    /// Stores a body (an existing equal key is left as it is).
+    fn store(&self, analyzer_key: &str, digest: &str, entry: &str, body: &[u8]);
+}
+
 /// The layer-result cache of one scan configuration.
 #[derive(Debug)]
 pub struct LayerResultCache {
@@ -90,6 +118,12 @@ pub struct LayerResultCache {
     dir: PathBuf,
     /// `<cache>/layers/stamps`.
     stamps: PathBuf,
+    /// The analyzer key (the last component of `dir`).
+    key: String,
+    /// Whether records are kept on local disk (stamps always are).
+    local: bool,
+    /// The shared tier, if any.
+    shared: Option<std::sync::Arc<dyn SharedLayerResults>>,
 }
 
 impl LayerResultCache {
@@ -100,6 +134,54 @@ impl LayerResultCache {
         LayerResultCache {
             dir: layers.join(fingerprint),
             stamps: layers.join("stamps"),
+            key: fingerprint.to_string(),
+            local: true,
+            shared: None,
+        }
+    }
+
+    /// Whether records are also kept on local disk (on by default; the verified stamps of
+    /// local blobs are kept either way).
+    pub fn local(mut self, on: bool) -> LayerResultCache {
+        self.local = on;
+        self
+    }
+
+    /// Adds a shared tier (see [`SharedLayerResults`]).
+    pub fn shared(mut self, shared: Option<std::sync::Arc<dyn SharedLayerResults>>) -> Self {
+        self.shared = shared;
+        self
+    }
+
+    /// An entry's body: the local tier, else the shared tier (copied to the local tier on
+    /// a hit). `entry` is `layer` or `links-<request>`.
+    fn load_body(&self, digest: &str, suffix: &str, kind: &str, entry: &str) -> Option<Vec<u8>> {
+        let path = self.entry_path(digest, suffix)?;
+        if self.local {
+            if let Some(body) = read_entry(&path, kind) {
+                return Some(body);
+            }
+        }
+        let body = self.shared.as_ref()?.load(&self.key, digest, entry)?;
+        if body.len() as u64 > MAX_ENTRY_BYTES {
+            return None;
+        }
+        if self.local {
+            write_entry(&path, kind, &body);
+        }
+        Some(body)
+    }
+
+    /// Writes an entry's body to every tier.
+    fn store_body(&self, digest: &str, suffix: &str, kind: &str, entry: &str, body: &[u8]) {
+        let Some(path) = self.entry_path(digest, suffix) else {
+            return;
+        };
+        if self.local {
+            write_entry(&path, kind, body);
+        }
+        if let Some(shared) = &self.shared {
+            shared.store(&self.key, digest, entry, body);
         }
     }
 
@@ -266,12 +348,11 @@ impl LayerCache<FileOutput> for LayerResultCache {
     }
 
     fn load_layer(&self, digest: &str) -> Option<LayerRecord<FileOutput>> {
-        let path = self.entry_path(digest, "")?;
-        let body = read_entry(&path, "layer")?;
+        let body = self.load_body(digest, "", "layer", "layer")?;
         match serde_json::from_slice(&body) {
             Ok(r) => Some(r),
             Err(e) => {
-                tracing::debug!("layer cache: ignoring {}: {e}", path.display());
+                tracing::debug!("layer cache: ignoring the record of {digest}: {e}");
                 None
             }
         }
@@ -282,11 +363,10 @@ impl LayerCache<FileOutput> for LayerResultCache {
             tracing::debug!("layer cache: not storing {digest}: a file could not be read");
             return;
         }
-        let Some(path) = self.entry_path(digest, "") else {
-            return;
-        };
         match serde_json::to_vec(record) {
-            Ok(body) if body.len() as u64 <= MAX_ENTRY_BYTES => write_entry(&path, "layer", &body),
+            Ok(body) if body.len() as u64 <= MAX_ENTRY_BYTES => {
+                self.store_body(digest, "", "layer", "layer", &body)
+            }
             Ok(body) => tracing::debug!(
                 "layer cache: not storing {digest}: {} bytes is over the limit",
                 body.len()
@@ -296,12 +376,16 @@ impl LayerCache<FileOutput> for LayerResultCache {
     }
 
     fn load_links(&self, digest: &str, request: &str) -> Option<LinkRecord<FileOutput>> {
-        let path = self.entry_path(digest, &format!(".links-{request}"))?;
-        let body = read_entry(&path, "links")?;
+        let body = self.load_body(
+            digest,
+            &format!(".links-{request}"),
+            "links",
+            &format!("links-{request}"),
+        )?;
         match serde_json::from_slice(&body) {
             Ok(r) => Some(r),
             Err(e) => {
-                tracing::debug!("layer cache: ignoring {}: {e}", path.display());
+                tracing::debug!("layer cache: ignoring the link record of {digest}: {e}");
                 None
             }
         }
@@ -311,11 +395,14 @@ impl LayerCache<FileOutput> for LayerResultCache {
         if !record.visits.iter().flatten().all(FileOutput::cacheable) {
             return;
         }
-        let Some(path) = self.entry_path(digest, &format!(".links-{request}")) else {
-            return;
-        };
         match serde_json::to_vec(record) {
-            Ok(body) if body.len() as u64 <= MAX_ENTRY_BYTES => write_entry(&path, "links", &body),
+            Ok(body) if body.len() as u64 <= MAX_ENTRY_BYTES => self.store_body(
+                digest,
+                &format!(".links-{request}"),
+                "links",
+                &format!("links-{request}"),
+                &body,
+            ),
             Ok(_) => {}
             Err(e) => tracing::debug!("layer cache: cannot encode links of {digest}: {e}"),
         }

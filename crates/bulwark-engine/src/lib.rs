@@ -84,6 +84,11 @@ pub struct EngineConfig {
     /// Keep and reuse per-layer analysis results under `<cache_dir>/layers` (see
     /// [`cache`]); on by default.
     pub layer_cache: bool,
+    /// A second tier of per-layer analysis results shared between processes (the
+    /// server's database, for its scan jobs): consulted when the local tier (if on) has
+    /// no record, and given every record the walk produces. See
+    /// [`cache::SharedLayerResults`].
+    pub shared_layer_results: Option<Arc<dyn cache::SharedLayerResults>>,
 }
 
 impl EngineConfig {
@@ -98,6 +103,7 @@ impl EngineConfig {
             max_layer_size: 64 << 30,
             deadline: None,
             layer_cache: true,
+            shared_layer_results: None,
         }
     }
 }

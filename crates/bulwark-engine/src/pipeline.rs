@@ -123,11 +123,13 @@ pub fn run(
         }),
     };
     let walk_opts = engine.walk_options(cancel);
-    let cache = (image && cfg.layer_cache).then(|| {
+    let cache = (image && (cfg.layer_cache || cfg.shared_layer_results.is_some())).then(|| {
         crate::cache::LayerResultCache::new(
             &cfg.cache_dir,
             &crate::cache::analyzer_key(analyzers, &walk_opts),
         )
+        .local(cfg.layer_cache)
+        .shared(cfg.shared_layer_results.clone())
     });
     let walk = bulwark_image::walk_cached(
         &resolved,

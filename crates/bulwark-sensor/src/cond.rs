@@ -647,6 +647,151 @@ impl Expr {
     }
 }
 
+/// What a condition needs of the path of a read-only open (`openat`/`openat2` of an
+/// absolute path without `O_WRONLY`, `O_RDWR`, `O_CREAT` or `O_TRUNC`) to hold: the path
+/// starts with one of `prefixes` or has a component (text between two `/`, or after the
+/// last one) in `components`. Empty: the condition never holds on such an open. This is
+/// what the BPF side filters read-only opens by (docs/sensor.md, "In-kernel filtering").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathNeed {
+    pub prefixes: BTreeSet<String>,
+    pub components: BTreeSet<String>,
+}
+
+impl PathNeed {
+    fn prefixes<'a>(v: impl IntoIterator<Item = &'a str>) -> PathNeed {
+        PathNeed {
+            prefixes: v.into_iter().map(str::to_string).collect(),
+            components: BTreeSet::new(),
+        }
+    }
+    fn size(&self) -> usize {
+        self.prefixes.len() + self.components.len()
+    }
+    /// Both needs in one (either may hold).
+    pub fn union(&mut self, o: PathNeed) {
+        self.prefixes.extend(o.prefixes);
+        self.components.extend(o.components);
+    }
+}
+
+/// The literal text a glob pattern's matches start with (up to its first metacharacter).
+fn glob_literal_prefix(p: &str) -> &str {
+    let end = p.find(['*', '?', '[', '\\']).unwrap_or(p.len());
+    &p[..end]
+}
+
+/// A component every match of a glob pattern has: a segment without metacharacters
+/// between two literal `/` (or after the last one, at the end of the pattern). The
+/// pattern's `*` may match `/`, but literal slashes match only slashes, so such a
+/// segment is a whole path component. The last one is taken (usually the most specific).
+fn glob_component(p: &str) -> Option<&str> {
+    let segs: Vec<&str> = p.split('/').collect();
+    segs.iter()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, s)| !s.is_empty() && !s.contains(['*', '?', '[', '\\', ']']))
+        .map(|(_, s)| *s)
+        .next_back()
+}
+
+impl Expr {
+    /// What the condition needs of a read-only open's path ([`PathNeed`]); `None` when
+    /// no such bound is known (the condition may hold on any read-only open). Sound,
+    /// not tight: a conjunction takes the smallest need of its parts, a disjunction the
+    /// union of theirs, and anything not understood (negations, `contains`, `endswith`,
+    /// case-insensitive matches, other fields alone) gives `None`.
+    pub fn read_open_need(&self) -> Option<PathNeed> {
+        fn texts(vals: &[Lit]) -> Vec<&str> {
+            vals.iter().map(|v| v.text.as_str()).collect()
+        }
+        match self {
+            Expr::Cmp { field, op, vals } => match (field.as_str(), op) {
+                ("evt.type", Op::Eq | Op::In) => {
+                    let open = vals.iter().any(|v| {
+                        matches!(Kind::from_name(&v.text), Some(Kind::Openat | Kind::Openat2))
+                    });
+                    if open {
+                        None
+                    } else {
+                        Some(PathNeed::default())
+                    }
+                }
+                // Never true on a read-only open.
+                ("evt.is_open_write", Op::Eq) if vals.first().is_some_and(|v| v.text == "true") => {
+                    Some(PathNeed::default())
+                }
+                ("evt.is_open_read", Op::Eq) if vals.first().is_some_and(|v| v.text == "false") => {
+                    Some(PathNeed::default())
+                }
+                ("fd.name", Op::Eq | Op::In | Op::StartsWith | Op::PMatch) => {
+                    let t = texts(vals);
+                    if t.iter().any(|v| v.is_empty()) {
+                        return None;
+                    }
+                    Some(PathNeed::prefixes(t))
+                }
+                ("fd.name", Op::Glob) => {
+                    let mut need = PathNeed::default();
+                    for v in vals {
+                        let lit = glob_literal_prefix(&v.text);
+                        if lit.len() > 1 {
+                            need.prefixes.insert(lit.to_string());
+                        } else {
+                            need.components.insert(glob_component(&v.text)?.to_string());
+                        }
+                    }
+                    Some(need)
+                }
+                ("fd.directory", Op::Eq | Op::In) => Some(PathNeed::prefixes(
+                    texts(vals)
+                        .into_iter()
+                        .map(|d| {
+                            if d == "/" {
+                                "/".to_string()
+                            } else {
+                                format!("{d}/")
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .iter()
+                        .map(String::as_str),
+                )),
+                ("fd.directory", Op::StartsWith | Op::PMatch) => {
+                    let t = texts(vals);
+                    if t.iter().any(|v| v.is_empty()) {
+                        return None;
+                    }
+                    Some(PathNeed::prefixes(t))
+                }
+                ("fd.filename", Op::Eq | Op::In) => {
+                    let t = texts(vals);
+                    if t.iter().any(|v| v.is_empty() || v.contains('/')) {
+                        return None;
+                    }
+                    Some(PathNeed {
+                        prefixes: BTreeSet::new(),
+                        components: t.into_iter().map(str::to_string).collect(),
+                    })
+                }
+                _ => None,
+            },
+            Expr::And(v) => v
+                .iter()
+                .filter_map(Expr::read_open_need)
+                .min_by_key(PathNeed::size),
+            Expr::Or(v) => {
+                let mut acc = PathNeed::default();
+                for e in v {
+                    acc.union(e.read_open_need()?);
+                }
+                Some(acc)
+            }
+            Expr::Not(_) | Expr::Exists(_) => None,
+        }
+    }
+}
+
 /// Parses an exception value list's comparison (`=`, `in`, `startswith`, ...).
 pub fn op_from_str(s: &str) -> Option<Op> {
     Op::from_word(s)
@@ -758,6 +903,74 @@ mod tests {
         assert!(parse("proc.name = 'x", &s).is_err());
         assert!(parse("fd.sport contains 3", &s).is_err());
         assert!(parse("", &s).is_err());
+    }
+
+    #[test]
+    fn read_open_need_is_sound_and_useful() {
+        let s = Scope::default();
+        let need = |c: &str| parse(c, &s).unwrap().read_open_need();
+        let pfx = |v: &[&str]| {
+            Some(PathNeed {
+                prefixes: v.iter().map(|x| x.to_string()).collect(),
+                components: BTreeSet::new(),
+            })
+        };
+        let comp = |v: &[&str]| {
+            Some(PathNeed {
+                prefixes: BTreeSet::new(),
+                components: v.iter().map(|x| x.to_string()).collect(),
+            })
+        };
+        // Other kinds, or write opens only: nothing needed of read-only opens.
+        assert_eq!(
+            need("evt.type = execve and proc.name = sh"),
+            Some(PathNeed::default())
+        );
+        assert_eq!(
+            need("evt.type in (openat, openat2) and evt.is_open_write = true"),
+            Some(PathNeed::default())
+        );
+        // Path tests: prefixes, and the smallest bound of a conjunction.
+        assert_eq!(
+            need("evt.type = openat and fd.name in (/etc/shadow, /etc/gshadow) and proc.name = x"),
+            pfx(&["/etc/gshadow", "/etc/shadow"])
+        );
+        assert_eq!(need("fd.name pmatch (/root/.aws)"), pfx(&["/root/.aws"]));
+        assert_eq!(need("fd.directory = /etc"), pfx(&["/etc/"]));
+        assert_eq!(need("fd.directory = /"), pfx(&["/"]));
+        assert_eq!(need("fd.filename in (docker.sock)"), comp(&["docker.sock"]));
+        // Globs: a literal prefix, else a literal component between slashes.
+        assert_eq!(need("fd.name glob '/etc/*.conf'"), pfx(&["/etc/"]));
+        assert_eq!(
+            need("fd.name glob '*/.aws/credentials'"),
+            comp(&["credentials"])
+        );
+        assert_eq!(
+            need("fd.name glob '*/.config/gcloud/*credentials*'"),
+            comp(&["gcloud"])
+        );
+        assert_eq!(need("fd.name glob '*credentials*'"), None);
+        // A disjunction is bounded only when each side is.
+        assert_eq!(
+            need("fd.name = /a or fd.filename = b"),
+            Some(PathNeed {
+                prefixes: ["/a".to_string()].into(),
+                components: ["b".to_string()].into(),
+            })
+        );
+        assert_eq!(need("fd.name = /a or proc.name = x"), None);
+        // Not understood: no bound.
+        for c in [
+            "evt.type = openat",
+            "evt.type = openat and not fd.name = /etc/passwd",
+            "evt.type = openat and fd.name contains shadow",
+            "evt.type = openat and fd.name endswith .pem",
+            "evt.type = openat and fd.name startswith ''",
+            "evt.type = openat and fd.name iglob '/ETC/*'",
+            "evt.is_open_write = false and fd.name contains x",
+        ] {
+            assert_eq!(need(c), None, "{c}");
+        }
     }
 
     #[test]

@@ -342,6 +342,26 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
+    /// What the rules need of read-only opens' paths, for the in-kernel filter: rules
+    /// whose event kinds exclude `openat`/`openat2` need nothing; `None` when some rule
+    /// may match any read-only open, so that none may be filtered.
+    pub fn read_open_need(&self) -> Option<cond::PathNeed> {
+        let open = [
+            crate::event::Kind::Openat.code(),
+            crate::event::Kind::Openat2.code(),
+        ];
+        let mut acc = cond::PathNeed::default();
+        for r in &self.rules {
+            if let Some(k) = &r.kinds {
+                if !open.iter().any(|o| k.contains(o)) {
+                    continue;
+                }
+            }
+            acc.union(r.condition.read_open_need()?);
+        }
+        Some(acc)
+    }
+
     /// Loads rules from `(name, text)` sources, in order.
     pub fn from_sources(sources: &[(String, String)]) -> Result<RuleSet, LoadError> {
         let mut errors = Vec::new();
@@ -832,6 +852,32 @@ fn exception(x: &RawException) -> Result<Option<Expr>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_rules_let_the_kernel_filter_read_only_opens() {
+        let need = RuleSet::defaults().unwrap().read_open_need().unwrap();
+        for p in [
+            "/etc/shadow",
+            "/etc/sudoers.d",
+            "/run/secrets/kubernetes.io",
+            "/root/.aws",
+        ] {
+            assert!(need.prefixes.contains(p), "{p}: {need:?}");
+        }
+        for c in ["docker.sock", "podman.sock", "credentials", "gcloud"] {
+            assert!(need.components.contains(c), "{c}: {need:?}");
+        }
+        // Writes are never filtered, so the write rules' directories are not needed.
+        assert!(!need.prefixes.contains("/usr"), "{need:?}");
+        // A rule that may match any read-only open turns the filter off.
+        let mut v = RuleSet::defaults().unwrap();
+        let extra = load(
+            "- rule: any open by cat\n  desc: d\n  condition: evt.type = openat and proc.name = cat\n  output: o\n  priority: NOTICE\n",
+        )
+        .unwrap();
+        v.rules.extend(extra.rules);
+        assert_eq!(v.read_open_need(), None);
+    }
 
     fn load(t: &str) -> Result<RuleSet, Vec<RuleError>> {
         RuleSet::from_sources(&[("r.yaml".into(), t.into())]).map_err(|e| match e {

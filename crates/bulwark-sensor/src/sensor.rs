@@ -40,6 +40,9 @@ pub struct Config {
     pub profiles: Option<Profiles>,
     /// Flow export (`--flows FILE`).
     pub flows: Option<FlowRecorder>,
+    /// On a kernel without module support, still watch module-load attempts (on
+    /// raw_syscalls:sys_enter, a program run on every syscall).
+    pub module_attempts: bool,
 }
 
 /// What the run did.
@@ -49,6 +52,9 @@ pub struct Stats {
     pub events: u64,
     /// Events lost because the ring buffer was full.
     pub drops: u64,
+    /// Read-only opens the kernel filtered out because no rule can match their path
+    /// (docs/sensor.md, "In-kernel filtering"); never sent, so neither events nor drops.
+    pub filtered: u64,
     /// Events user space processed.
     pub processed: u64,
     pub alerts: u64,
@@ -172,10 +178,23 @@ impl Processor {
         self.procs.insert(pid, p);
     }
 
+    /// `fd.name` of a path event: relative paths joined to the process's cwd (or the
+    /// directory descriptor), then made canonical lexically (`//`, `.` and `..`
+    /// components removed), so that `/etc//shadow` or `/tmp/../etc/shadow` is the
+    /// `/etc/shadow` the rules name. Symbolic links are not followed (the event is taken
+    /// before the kernel resolves the path).
     fn resolve_path(raw: &RawEvent) -> String {
         let p = &raw.str1;
         let relative_kind = matches!(raw.kind, Kind::Openat | Kind::Openat2 | Kind::Fchmodat);
-        if p.starts_with('/') || p.is_empty() || !relative_kind {
+        let path_kind =
+            relative_kind || matches!(raw.kind, Kind::Chmod | Kind::Mount | Kind::Umount);
+        if p.is_empty() || !path_kind {
+            return p.clone();
+        }
+        if p.starts_with('/') {
+            return normalize(p);
+        }
+        if !relative_kind {
             return p.clone();
         }
         let dfd = raw.args[0] as i64 as i32;
@@ -185,15 +204,7 @@ impl Processor {
             std::fs::read_link(format!("/proc/{}/fd/{dfd}", raw.pid))
         };
         match base {
-            Ok(b) => {
-                let mut out = b.to_string_lossy().into_owned();
-                let rel = p.trim_start_matches("./");
-                if !out.ends_with('/') {
-                    out.push('/');
-                }
-                out.push_str(rel);
-                out
-            }
+            Ok(b) => normalize(&format!("{}/{p}", b.to_string_lossy())),
             Err(_) => p.clone(),
         }
     }
@@ -433,6 +444,30 @@ impl Processor {
     }
 }
 
+/// An absolute path without empty, `.` and `..` components (`..` at the root stays at
+/// the root, as the kernel resolves it); a trailing `/` is kept.
+fn normalize(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let mut out = String::with_capacity(p.len());
+    for c in &parts {
+        out.push('/');
+        out.push_str(c);
+    }
+    if out.is_empty() || (p.ends_with('/') && !parts.is_empty()) {
+        out.push('/');
+    }
+    out
+}
+
 /// Runs the sensor until stopped.
 pub fn run(cfg: Config) -> Result<Stats, RunError> {
     probe::preflight()?;
@@ -482,6 +517,14 @@ pub fn run(cfg: Config) -> Result<Stats, RunError> {
         kernel_kill_comm,
         hold_urgent: !cfg.dry_run && !wake_now.is_empty(),
         wake_now,
+        // With module support but no tracepoints for its syscalls (unusual), or when asked.
+        raw_module_hook: cfg.module_attempts || std::path::Path::new("/proc/modules").exists(),
+        // Learned profiles record every directory files are read in: no filtering then.
+        read_need: if cfg.profiles.is_some() {
+            None
+        } else {
+            cfg.rules.read_open_need()
+        },
     };
     let stop = cfg.stop.clone();
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -545,7 +588,7 @@ pub fn run(cfg: Config) -> Result<Stats, RunError> {
             if last_check.elapsed() >= Duration::from_secs(1) {
                 last_check = Instant::now();
                 proc_cell.borrow_mut().tick();
-                let (_, drops) = probe::counters(&skel);
+                let (_, drops, _) = probe::counters(&skel);
                 if drops > last_drops {
                     tracing::warn!(
                         dropped = drops - last_drops,
@@ -562,11 +605,35 @@ pub fn run(cfg: Config) -> Result<Stats, RunError> {
         let _ = rb.consume();
     }
     proc.finish();
-    let (events, drops) = probe::counters(&skel);
+    let (events, drops, filtered) = probe::counters(&skel);
     let mut stats = proc.stats.clone();
     stats.events = events;
     stats.drops = drops;
+    stats.filtered = filtered;
     stats.api_errors = proc.attrib.api_errors;
     stats.seconds = start.elapsed().as_secs_f64();
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn paths_are_made_canonical_lexically() {
+        for (raw, want) in [
+            ("/etc/shadow", "/etc/shadow"),
+            ("/etc//shadow", "/etc/shadow"),
+            ("/etc/./shadow", "/etc/shadow"),
+            ("/tmp/../etc/shadow", "/etc/shadow"),
+            ("/../../etc/shadow", "/etc/shadow"),
+            ("//etc/shadow", "/etc/shadow"),
+            ("/etc/", "/etc/"),
+            ("/", "/"),
+            ("/..", "/"),
+            ("/a/b/..", "/a"),
+        ] {
+            assert_eq!(normalize(raw), want, "{raw}");
+        }
+    }
 }

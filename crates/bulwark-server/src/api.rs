@@ -51,6 +51,10 @@ pub struct App {
     pub rematch_lock: tokio::sync::Mutex<()>,
     /// Wakes the webhook sender when a re-match queued deliveries.
     pub wake: Arc<tokio::sync::Notify>,
+    /// VEX documents and ignore rules, parsed once per change.
+    pub suppressions: crate::suppress::Cache,
+    /// Wakes this process's job workers when a job is queued.
+    pub jobs_wake: Arc<tokio::sync::Notify>,
 }
 
 pub(crate) type Shared = Arc<App>;
@@ -71,6 +75,8 @@ pub fn router(app: Shared) -> Router {
             Endpoint::UploadSbom | Endpoint::UploadReport | Endpoint::ImportOsv
         ) {
             app.max_upload
+        } else if ep == Endpoint::CreateVex {
+            crate::suppress::MAX_VEX_BYTES
         } else {
             MAX_JSON
         };
@@ -114,12 +120,21 @@ fn handler(ep: Endpoint, f: MethodFilter) -> MethodRouter<Shared> {
         Endpoint::AdmissionDecisions => on(f, admission_decisions),
         Endpoint::RuntimeAlerts => on(f, runtime_alerts),
         Endpoint::ImportOsv => on(f, crate::api_rematch::import_osv),
+        Endpoint::CreateVex => on(f, crate::api_suppress::create_vex),
+        Endpoint::ListVex => on(f, crate::api_suppress::list_vex),
+        Endpoint::DeleteVex => on(f, crate::api_suppress::delete_vex),
+        Endpoint::CreateIgnore => on(f, crate::api_suppress::create_ignore),
+        Endpoint::ListIgnores => on(f, crate::api_suppress::list_ignores),
+        Endpoint::DeleteIgnore => on(f, crate::api_suppress::delete_ignore),
         Endpoint::ListEvents => on(f, crate::api_rematch::list_events),
         Endpoint::RegisterBase => on(f, crate::api_rematch::register_base),
         Endpoint::CreateWebhook => on(f, crate::api_rematch::create_webhook),
         Endpoint::ListWebhooks => on(f, crate::api_rematch::list_webhooks),
         Endpoint::DeleteWebhook => on(f, crate::api_rematch::delete_webhook),
         Endpoint::DeadLetters => on(f, crate::api_rematch::dead_letters),
+        Endpoint::CreateJob => on(f, crate::api_jobs::create_job),
+        Endpoint::ListJobs => on(f, crate::api_jobs::list_jobs),
+        Endpoint::GetJob => on(f, crate::api_jobs::get_job),
     }
 }
 
@@ -420,11 +435,13 @@ async fn readyz(State(app): State<Shared>) -> Result<Json<serde_json::Value>, Ap
 }
 
 async fn metrics(State(app): State<Shared>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(),
-    )
-        .into_response()
+    let mut text = app.metrics.render();
+    // The queue depth is the store's (every replica and worker shares it).
+    match app.store.read(crate::store::jobs::counts).await {
+        Ok(counts) => crate::metrics::Metrics::render_job_counts(&counts, &mut text),
+        Err(e) => tracing::warn!(error = %e, "/metrics: job counts unavailable"),
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn openapi() -> Response {
@@ -675,7 +692,14 @@ async fn image_findings(
     Extension(p): Extension<Principal>,
     digest: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let v = with_image(&app, &p, digest, inventory::image_findings).await?;
+    let app2 = app.clone();
+    let v = with_image(&app, &p, digest, move |c, d| {
+        let mut v = inventory::image_findings(c, d)?;
+        let s = app2.suppressions.get(c)?;
+        s.apply(d, &mut v, time::OffsetDateTime::now_utc().date());
+        Ok(v)
+    })
+    .await?;
     Ok(Json(serde_json::json!({ "items": v })).into_response())
 }
 

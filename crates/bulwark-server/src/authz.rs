@@ -15,7 +15,7 @@ use std::str::FromStr;
 pub enum Role {
     /// Everything, including tokens.
     Admin,
-    /// Reads everything; manages ignores and VEX (endpoints not built yet).
+    /// Reads everything; manages ignores and VEX.
     Security,
     /// Reads the images of its own teams.
     Developer,
@@ -155,6 +155,24 @@ pub enum Endpoint {
     DeadLetters,
     /// `POST /v1/runtime/alerts`: the runtime sensor's alerts, into the audit log.
     RuntimeAlerts,
+    /// `POST /v1/vex`: store a VEX document.
+    CreateVex,
+    /// `GET /v1/vex`.
+    ListVex,
+    /// `DELETE /v1/vex/{id}`.
+    DeleteVex,
+    /// `POST /v1/ignores`: store an ignore rule.
+    CreateIgnore,
+    /// `GET /v1/ignores`.
+    ListIgnores,
+    /// `DELETE /v1/ignores/{id}`.
+    DeleteIgnore,
+    /// `POST /v1/jobs`: queue a pull-and-scan job.
+    CreateJob,
+    /// `GET /v1/jobs`.
+    ListJobs,
+    /// `GET /v1/jobs/{id}`.
+    GetJob,
 }
 
 use Role::*;
@@ -163,7 +181,7 @@ const READERS: &[Role] = &[Admin, Security, Developer];
 
 impl Endpoint {
     /// Every endpoint, in the order of the docs.
-    pub const ALL: [Endpoint; 26] = [
+    pub const ALL: [Endpoint; 35] = [
         Endpoint::Healthz,
         Endpoint::Readyz,
         Endpoint::OpenApi,
@@ -190,6 +208,15 @@ impl Endpoint {
         Endpoint::DeleteWebhook,
         Endpoint::DeadLetters,
         Endpoint::RuntimeAlerts,
+        Endpoint::CreateVex,
+        Endpoint::ListVex,
+        Endpoint::DeleteVex,
+        Endpoint::CreateIgnore,
+        Endpoint::ListIgnores,
+        Endpoint::DeleteIgnore,
+        Endpoint::CreateJob,
+        Endpoint::ListJobs,
+        Endpoint::GetJob,
     ];
 
     /// The method and the route (axum's `{param}` syntax, also OpenAPI's).
@@ -222,6 +249,15 @@ impl Endpoint {
             Endpoint::DeleteWebhook => (Delete, "/v1/webhooks/{id}"),
             Endpoint::DeadLetters => (Get, "/v1/dead-letters"),
             Endpoint::RuntimeAlerts => (Post, "/v1/runtime/alerts"),
+            Endpoint::CreateVex => (Post, "/v1/vex"),
+            Endpoint::ListVex => (Get, "/v1/vex"),
+            Endpoint::DeleteVex => (Delete, "/v1/vex/{id}"),
+            Endpoint::CreateIgnore => (Post, "/v1/ignores"),
+            Endpoint::ListIgnores => (Get, "/v1/ignores"),
+            Endpoint::DeleteIgnore => (Delete, "/v1/ignores/{id}"),
+            Endpoint::CreateJob => (Post, "/v1/jobs"),
+            Endpoint::ListJobs => (Get, "/v1/jobs"),
+            Endpoint::GetJob => (Get, "/v1/jobs/{id}"),
         }
     }
 
@@ -249,8 +285,19 @@ impl Endpoint {
             Endpoint::ReadAudit => Some(&[Admin, Auditor]),
             Endpoint::AdmissionDecisions => Some(&[Admin, Admission]),
             Endpoint::RuntimeAlerts => Some(&[Admin, Sensor]),
+            // Suppressions are the security role's decisions; every reader may see them
+            // (they explain why a finding is marked suppressed).
+            Endpoint::CreateVex
+            | Endpoint::DeleteVex
+            | Endpoint::CreateIgnore
+            | Endpoint::DeleteIgnore => Some(&[Admin, Security]),
+            Endpoint::ListVex | Endpoint::ListIgnores => Some(READERS),
             // A Prometheus scraper uses an auditor token (read-only, no inventory).
             Endpoint::Metrics => Some(&[Admin, Auditor]),
+            // Whoever may put results in the inventory may ask the server to make them.
+            Endpoint::CreateJob | Endpoint::ListJobs | Endpoint::GetJob => {
+                Some(&[Admin, Security, CiUploader])
+            }
         }
     }
 

@@ -10,22 +10,29 @@
 //! - [`ingest`]: uploaded reports and SBOMs → store rows;
 //! - [`rematch`]: matching stored packages on upload and on each feed delta, events with
 //!   rebuild advice; [`webhooks`]: subscriptions and at-least-once signed delivery;
+//! - [`jobs`]: server-side pull-and-scan jobs, the workers that run them with the
+//!   scanning engine (in `bulwark server` and `bulwark worker`), and the layer-result
+//!   cache shared through the store;
 //! - [`client`]: the uploader `bulwark scan --server` uses.
 //!
 //! See docs/server.md.
 
 pub mod api;
+pub mod api_jobs;
 pub mod api_rematch;
+pub mod api_suppress;
 pub mod auth;
 pub mod authz;
 pub mod client;
 pub mod error;
 pub mod ingest;
+pub mod jobs;
 pub mod metrics;
 pub mod oidc;
 pub mod rematch;
 pub mod serve;
 pub mod store;
+pub mod suppress;
 pub mod webhooks;
 
 pub use store::{DatabaseUrl, Store, StoreError};

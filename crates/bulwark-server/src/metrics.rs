@@ -1,8 +1,10 @@
 //! Prometheus metrics: request counts and latency histograms by route, method and
 //! status, rendered in the text exposition format at `GET /metrics`.
 //!
-//! Also the re-match (duration histogram, events by kind) and webhook deliveries (by
-//! result: delivered, retry, dead; failures are retry + dead).
+//! Also the re-match (duration histogram, events by kind), webhook deliveries (by
+//! result: delivered, retry, dead; failures are retry + dead), the job queue (depth and
+//! jobs by state, read from the store at each scrape) and this process's job attempts
+//! and layer-cache use.
 //!
 //! Hand-written instead of a metrics crate: a few counter families and two histograms.
 
@@ -33,6 +35,8 @@ pub struct Metrics {
     rematch: Mutex<Series>,
     events: Mutex<BTreeMap<String, u64>>,
     deliveries: Mutex<BTreeMap<&'static str, u64>>,
+    jobs: Mutex<BTreeMap<&'static str, u64>>,
+    layer_cache: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
@@ -79,7 +83,63 @@ impl Metrics {
         }
     }
 
+    /// Records one job attempt's end in this process (`done`, `retry`, `failed`, `lost`).
+    pub fn job(&self, result: &'static str) {
+        if let Ok(mut m) = self.jobs.lock() {
+            *m.entry(result).or_insert(0) += 1;
+        }
+    }
+
+    /// Records the layers of one finished job: analysed (`miss`) or served by the
+    /// layer-result cache (`hit`).
+    pub fn layer_cache(&self, hits: usize, misses: usize) {
+        if let Ok(mut m) = self.layer_cache.lock() {
+            *m.entry("hit").or_insert(0) += hits as u64;
+            *m.entry("miss").or_insert(0) += misses as u64;
+        }
+    }
+
+    /// The job gauges, from the store's counts by state (rendered by the `/metrics`
+    /// handler, which reads them).
+    pub fn render_job_counts(counts: &BTreeMap<&'static str, i64>, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP bulwark_jobs_queued Job queue depth: jobs due or waiting to be claimed (state queued)."
+        );
+        let _ = writeln!(out, "# TYPE bulwark_jobs_queued gauge");
+        let _ = writeln!(
+            out,
+            "bulwark_jobs_queued {}",
+            counts.get("queued").copied().unwrap_or(0)
+        );
+        let _ = writeln!(out, "# HELP bulwark_jobs Jobs in the store by state.");
+        let _ = writeln!(out, "# TYPE bulwark_jobs gauge");
+        for (state, n) in counts {
+            let _ = writeln!(out, "bulwark_jobs{{state=\"{state}\"}} {n}");
+        }
+    }
+
+    fn render_jobs(&self, out: &mut String) {
+        let _ = writeln!(out, "# HELP bulwark_job_attempts_total Job attempts run by this process's workers, by result (done, retry, failed, lost).");
+        let _ = writeln!(out, "# TYPE bulwark_job_attempts_total counter");
+        if let Ok(m) = self.jobs.lock() {
+            for r in ["done", "retry", "failed", "lost"] {
+                let n = m.get(r).copied().unwrap_or(0);
+                let _ = writeln!(out, "bulwark_job_attempts_total{{result=\"{r}\"}} {n}");
+            }
+        }
+        let _ = writeln!(out, "# HELP bulwark_job_layers_total Image layers of finished jobs in this process: analysed (miss) or taken from the layer-result cache (hit).");
+        let _ = writeln!(out, "# TYPE bulwark_job_layers_total counter");
+        if let Ok(m) = self.layer_cache.lock() {
+            for r in ["hit", "miss"] {
+                let n = m.get(r).copied().unwrap_or(0);
+                let _ = writeln!(out, "bulwark_job_layers_total{{cache=\"{r}\"}} {n}");
+            }
+        }
+    }
+
     fn render_background(&self, out: &mut String) {
+        self.render_jobs(out);
         let _ = writeln!(out, "# HELP bulwark_rematch_duration_seconds Re-match runs (one per DB generation) by duration.");
         let _ = writeln!(out, "# TYPE bulwark_rematch_duration_seconds histogram");
         if let Ok(s) = self.rematch.lock() {

@@ -71,6 +71,10 @@ pub struct ServerConfig {
     pub vulndb_poll: Duration,
     /// Webhook delivery settings.
     pub delivery: crate::webhooks::DeliveryConfig,
+    /// In-process job workers (`None` or 0 workers: this process runs no jobs; jobs are
+    /// still accepted and wait for a `bulwark worker`). Their DB is `vulndb` when they
+    /// name none.
+    pub jobs: Option<crate::jobs::WorkerConfig>,
 }
 
 impl ServerConfig {
@@ -86,6 +90,7 @@ impl ServerConfig {
             delivery: crate::webhooks::DeliveryConfig::default(),
             oidc: None,
             mtls: None,
+            jobs: None,
         }
     }
 }
@@ -259,6 +264,7 @@ impl Bound {
     pub async fn run(self, store: Store, shutdown: impl Future<Output = ()> + Send) {
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let wake = Arc::new(tokio::sync::Notify::new());
+        let jobs_wake = Arc::new(tokio::sync::Notify::new());
         let app = Arc::new(App {
             auth: Authenticator {
                 tokens: crate::auth::TokenAuth::new(store.clone()),
@@ -270,7 +276,24 @@ impl Bound {
             vulndb: self.config.vulndb.clone(),
             rematch_lock: tokio::sync::Mutex::new(()),
             wake: wake.clone(),
+            suppressions: Default::default(),
+            jobs_wake: jobs_wake.clone(),
         });
+        let workers = match self.config.jobs.clone() {
+            Some(mut cfg) if cfg.workers > 0 => {
+                if cfg.vulndb.is_none() {
+                    cfg.vulndb = self.config.vulndb.clone();
+                }
+                match crate::jobs::spawn(store.clone(), cfg, metrics.clone(), jobs_wake) {
+                    Ok(w) => w,
+                    Err(e) => {
+                        tracing::error!(error = %e, "job workers could not start; jobs wait for a `bulwark worker`");
+                        crate::jobs::Workers::default()
+                    }
+                }
+            }
+            _ => crate::jobs::Workers::default(),
+        };
         // Background work: the DB watcher (re-match on each new generation) and the
         // webhook sender (the outbox). Both stop with the runtime; what they had not
         // committed is redone at the next start.
@@ -363,6 +386,8 @@ impl Bound {
         drop(self.listener);
         watcher.abort();
         sender.abort();
+        // A job cut off here keeps its lease until it runs out; then it is claimed again.
+        workers.stop();
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
         if tokio::time::timeout(self.config.grace, graceful.shutdown())
             .await

@@ -202,6 +202,24 @@ fn runtime_alerts(n: usize) -> Vec<u8> {
     serde_json::to_vec(&json!({"node": "node-1", "alerts": a})).unwrap()
 }
 
+/// An OpenVEX document: `vuln` is not_affected in `purl`.
+fn openvex(vuln: &str, purl: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "@id": "https://example.com/vex/1",
+        "author": "security@example.com",
+        "timestamp": "2026-12-01T00:00:00Z",
+        "version": 1,
+        "statements": [{
+            "vulnerability": {"name": vuln},
+            "products": [{"@id": purl}],
+            "status": "not_affected",
+            "justification": "vulnerable_code_not_in_execute_path"
+        }]
+    }))
+    .unwrap()
+}
+
 fn request_for(
     s: &TestServer,
     ep: Endpoint,
@@ -276,6 +294,43 @@ fn request_for(
                 br#"{"url":"http://127.0.0.1:9/gone","secret":"0123456789abcdef0123"}"#,
             );
             assert_eq!(r.status, 201, "{}", r.json);
+            let id = r.json["id"].as_str().unwrap().to_string();
+            (method, path.replace("{id}", &id), None)
+        }
+        Endpoint::CreateVex => (method, path, Some(openvex("CVE-2024-0001", "pkg:npm/left-pad"))),
+        Endpoint::DeleteVex => {
+            let r = s.post_json("/v1/vex", admin, &openvex("CVE-2024-0002", "pkg:npm/x"));
+            assert_eq!(r.status, 201, "{}", r.json);
+            let id = r.json["id"].as_str().unwrap().to_string();
+            (method, path.replace("{id}", &id), None)
+        }
+        Endpoint::CreateIgnore => (
+            method,
+            path,
+            Some(br#"{"vulnerability":"CVE-2024-0003","reason":"not reachable"}"#.to_vec()),
+        ),
+        Endpoint::DeleteIgnore => {
+            let r = s.post_json(
+                "/v1/ignores",
+                admin,
+                br#"{"vulnerability":"CVE-2024-0004","reason":"gone"}"#,
+            );
+            assert_eq!(r.status, 201, "{}", r.json);
+            let id = r.json["id"].as_str().unwrap().to_string();
+            (method, path.replace("{id}", &id), None)
+        }
+        Endpoint::CreateJob => (
+            method,
+            path,
+            Some(br#"{"kind":"scan","image":"127.0.0.1:9/matrix/app:1"}"#.to_vec()),
+        ),
+        Endpoint::GetJob => {
+            let r = s.post_json(
+                "/v1/jobs",
+                admin,
+                br#"{"kind":"scan","image":"127.0.0.1:9/matrix/app:1","team":"b"}"#,
+            );
+            assert_eq!(r.status, 202, "{}", r.json);
             let id = r.json["id"].as_str().unwrap().to_string();
             (method, path.replace("{id}", &id), None)
         }
@@ -1176,4 +1231,207 @@ fn admission_decisions_land_in_the_audit_chain() {
         3
     );
     assert!(s.count("audit_log") >= before);
+}
+
+/// The security role's VEX documents and ignore rules mark the findings they cover
+/// suppressed (with the reason), for every reader; deleting them undoes it; they are
+/// audited; bad ones are refused naming the field; other roles may not write them.
+#[test]
+fn vex_and_ignore_rules_suppress_findings_when_read() {
+    let s = TestServer::start();
+    let admin = s.token("admin", &[]);
+    let security = s.token("security", &[]);
+    let developer = s.token("developer", &["b"]);
+    let img = digest(7);
+    let other = digest(8);
+    for d in [&img, &other] {
+        let r = s.post_json(
+            &format!("/v1/reports?team=b&digest={d}"),
+            &admin,
+            &report(d, None),
+        );
+        assert_eq!(r.status, 201, "{}", r.json);
+    }
+    let lodash = |d: &str, tok: &str| -> Value {
+        let r = s.get(&format!("/v1/images/{d}/findings"), tok);
+        assert_eq!(r.status, 200, "{}", r.json);
+        let items = r.json["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{}", r.json);
+        items[0]["suppressed"].clone()
+    };
+    assert_eq!(lodash(&img, &developer), Value::Null);
+
+    // VEX by alias, for the package without a version: both images.
+    let r = s.post_json(
+        "/v1/vex?name=lodash-vendor",
+        &security,
+        &openvex("GHSA-35jh-r3h4-6jhm", "pkg:npm/lodash"),
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    assert_eq!(
+        (r.json["format"].as_str(), r.json["statements"].as_i64()),
+        (Some("openvex"), Some(1))
+    );
+    let vex_id = r.json["id"].as_str().unwrap().to_string();
+    for d in [&img, &other] {
+        let why = lodash(d, &developer);
+        let why = why
+            .as_str()
+            .unwrap_or_else(|| panic!("not suppressed: {why}"));
+        assert!(
+            why.contains("not_affected") && why.contains(&vex_id),
+            "{why}"
+        );
+    }
+    // A newer statement saying `affected` for the same product wins over it.
+    let mut affected: Value =
+        serde_json::from_slice(&openvex("CVE-2021-23337", "pkg:npm/lodash@4.17.20")).unwrap();
+    affected["statements"][0]["status"] = json!("affected");
+    affected["statements"][0]["timestamp"] = json!("2026-12-02T00:00:00Z");
+    affected["statements"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("justification");
+    affected["statements"][0]["action_statement"] = json!("upgrade to 4.17.21");
+    let r = s.post_json(
+        "/v1/vex",
+        &security,
+        &serde_json::to_vec(&affected).unwrap(),
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    let newer = r.json["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        lodash(&img, &developer),
+        Value::Null,
+        "the newer `affected` statement decides"
+    );
+    assert_eq!(
+        s.call("DELETE", &format!("/v1/vex/{newer}"), Some(&security), None)
+            .status,
+        200
+    );
+    assert!(lodash(&img, &developer).is_string());
+    assert_eq!(
+        s.call(
+            "DELETE",
+            &format!("/v1/vex/{vex_id}"),
+            Some(&security),
+            None
+        )
+        .status,
+        200
+    );
+    assert_eq!(lodash(&img, &developer), Value::Null);
+    assert_eq!(
+        s.call(
+            "DELETE",
+            &format!("/v1/vex/{vex_id}"),
+            Some(&security),
+            None
+        )
+        .status,
+        404
+    );
+
+    // An ignore rule for one image only; an expired one does nothing.
+    let body = json!({"vulnerability": "CVE-2021-23337", "image": img, "reason": "not reachable from the entry point", "expires": "2999-12-31"});
+    let r = s.post_json(
+        "/v1/ignores",
+        &security,
+        &serde_json::to_vec(&body).unwrap(),
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    let ign = r.json["id"].as_str().unwrap().to_string();
+    let why = lodash(&img, &developer);
+    assert!(
+        why.as_str()
+            .is_some_and(|w| w.contains("not reachable") && w.contains("2999-12-31")),
+        "{why}"
+    );
+    assert_eq!(
+        lodash(&other, &developer),
+        Value::Null,
+        "another image is not covered"
+    );
+    let old = json!({"vulnerability": "CVE-2021-23337", "reason": "old", "expires": "2020-01-01"});
+    assert_eq!(
+        s.post_json("/v1/ignores", &security, &serde_json::to_vec(&old).unwrap())
+            .status,
+        201
+    );
+    assert_eq!(
+        lodash(&other, &developer),
+        Value::Null,
+        "an expired rule does nothing"
+    );
+    let list = s.get("/v1/ignores", &developer);
+    assert_eq!(list.status, 200);
+    assert_eq!(list.json["items"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        s.call("DELETE", &format!("/v1/ignores/{ign}"), Some(&admin), None)
+            .status,
+        200
+    );
+    assert_eq!(lodash(&img, &developer), Value::Null);
+
+    // Refused: other roles, bad documents and fields (422 naming what is wrong).
+    let r = s.post_json(
+        "/v1/ignores",
+        &developer,
+        &serde_json::to_vec(&body).unwrap(),
+    );
+    assert_eq!((r.status, code(&r)), (403, "forbidden"));
+    for (b, want) in [
+        (
+            json!({"vulnerability": "CVE-1", "reason": "x", "expires": "31/12/2030"}),
+            "expires",
+        ),
+        (
+            json!({"vulnerability": "CVE-1", "reason": "x", "image": "latest"}),
+            "image",
+        ),
+        (
+            json!({"vulnerability": "CVE-1", "reason": "x", "purl": "lodash"}),
+            "purl",
+        ),
+        (
+            json!({"vulnerability": "CVE 1", "reason": "x"}),
+            "vulnerability",
+        ),
+        (json!({"vulnerability": "CVE-1", "reason": ""}), "reason"),
+    ] {
+        let r = s.post_json("/v1/ignores", &security, &serde_json::to_vec(&b).unwrap());
+        assert_eq!(r.status, 422, "{b}: {}", r.json);
+        assert!(
+            r.json["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(want),
+            "{}",
+            r.json
+        );
+    }
+    let r = s.post_json(
+        "/v1/ignores",
+        &security,
+        br#"{"vulnerability":"CVE-1","reason":"x","team":"b"}"#,
+    );
+    assert_eq!((r.status, code(&r)), (400, "unknown_field"), "{}", r.json);
+    let r = s.post_json("/v1/vex", &security, br#"{"hello": "world"}"#);
+    assert_eq!((r.status, code(&r)), (422, "invalid_vex"), "{}", r.json);
+    let r = s.post_json("/v1/vex", &security, b"{not json");
+    assert_eq!((r.status, code(&r)), (422, "invalid_vex"), "{}", r.json);
+
+    // Every change is in the audit chain.
+    let audit = s.get("/v1/audit?limit=1000", &admin);
+    assert_eq!(audit.status, 200, "{}", audit.json);
+    let actions: Vec<&str> = audit.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for a in ["vex.create", "vex.delete", "ignore.create", "ignore.delete"] {
+        assert!(actions.contains(&a), "{a} not audited: {actions:?}");
+    }
 }

@@ -13,3 +13,4 @@ pub mod scan;
 pub mod sensor;
 pub mod server;
 pub mod sign;
+pub mod worker;

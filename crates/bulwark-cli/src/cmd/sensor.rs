@@ -75,6 +75,12 @@ struct RunArgs {
     /// Watch container processes only (host processes are dropped in the kernel).
     #[arg(long)]
     containers_only: bool,
+    /// On a kernel built without module support (no init_module/finit_module
+    /// tracepoints, no /proc/modules), still watch module-load attempts, which can only
+    /// fail there, on raw_syscalls:sys_enter: a BPF program run on every syscall of
+    /// every process (~60 ns each here).
+    #[arg(long)]
+    module_attempts: bool,
     /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
     #[arg(long, value_name = "SECONDS")]
     duration: Option<f64>,
@@ -371,6 +377,7 @@ fn run_sensor(a: RunArgs) -> Result<u8> {
         })),
         profiles,
         flows,
+        module_attempts: a.module_attempts,
     };
     let stats = bulwark_sensor::run(cfg)?;
     let mut lat = stats.kill_latency_us.clone();

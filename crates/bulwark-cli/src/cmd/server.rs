@@ -84,6 +84,8 @@ struct RunFlags {
     /// How often (milliseconds) the DB's `current` pointer is read for a new generation.
     #[arg(long, default_value_t = 2000)]
     db_poll_ms: u64,
+    #[command(flatten)]
+    jobs: crate::cmd::worker::JobFlags,
 }
 
 #[derive(Debug, Subcommand)]
@@ -245,6 +247,19 @@ fn run_server(f: RunFlags, verbose: u8) -> Result<u8> {
         ..ServerConfig::new(f.listen, transport)
     };
     let store = open(&database)?;
+    // In-process job workers: on by default with SQLite (one machine), off with
+    // PostgreSQL (run `bulwark worker` processes beside the replicas).
+    let default_workers = match store.dialect() {
+        bulwark_server::store::Dialect::Sqlite => 1,
+        bulwark_server::store::Dialect::Postgres => 0,
+    };
+    let workers = f.jobs.workers.unwrap_or(default_workers);
+    let config = ServerConfig {
+        jobs: (workers > 0)
+            .then(|| f.jobs.config(workers, config.vulndb.clone()))
+            .transpose()?,
+        ..config
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("bulwark-server")

@@ -20,16 +20,20 @@ const volatile __u32 self_tgid = 0;
 const volatile __u8 containers_only = 0;
 /* Stop (SIGSTOP) container processes at urgent events until user space has decided. */
 const volatile __u8 hold_urgent = 0;
+/* Filter read-only opens by path (read_prefix_set, read_component_set); set by user space
+ * only when every loaded rule's interest in read-only opens is summed up by them. */
+const volatile __u8 read_filter = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 * 1024 * 1024);
 } events SEC(".maps");
 
-/* [0] events lost because the ring buffer was full, [1] events submitted. */
+/* [0] events lost because the ring buffer was full, [1] events submitted, [2] read-only
+ * opens filtered out in the kernel (no rule can match them). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 3);
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
@@ -56,6 +60,45 @@ struct {
 	__type(key, struct comm_key);
 	__type(value, __u32);
 } kill_comm SEC(".maps");
+
+/* The read-only open filter. A read-only open (none of O_WRONLY, O_RDWR, O_CREAT,
+ * O_TRUNC) of an absolute path is dropped here, before any other work, unless the path
+ * starts with one of the rules' prefixes, has one of their components, or is not in
+ * canonical form ("//", "." or ".." components: kept, whatever user space later makes
+ * of it). Relative paths (resolved in user space against the cwd), paths of PATH_KEY
+ * bytes or more, and unreadable paths are always kept.
+ *
+ * Prefixes and components are two 65,536-bit sets of FNV-1a hashes, filled by user
+ * space: one pass over the path tests the hash of every prefix of it (the running hash
+ * after each byte) and of every component (at its end). A hash collision only keeps an
+ * open that could have been dropped; no helper call, no map lookup per byte. */
+#define PATH_KEY 256
+#define SET_WORDS 1024 /* 64-bit words: 65,536 bits each */
+__u64 read_prefix_set[SET_WORDS];
+__u64 read_component_set[SET_WORDS];
+
+struct path_buf {
+	char data[PATH_KEY];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_buf);
+} path_scratch SEC(".maps");
+
+static __always_inline int in_set(__u64 *set, __u64 h)
+{
+	return (set[(h >> 6) & (SET_WORDS - 1)] >> (h & 63)) & 1;
+}
+
+#define O_WRONLY 01
+#define O_RDWR 02
+#define O_CREAT 0100
+#define O_TRUNC 01000
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
 
 #define S_ISUID 04000
 #define S_ISGID 02000
@@ -231,6 +274,99 @@ int handle_fork(struct trace_event_raw_sched_process_fork *ctx)
 	return 0;
 }
 
+/* The walk over a path's bytes (bpf_loop: verified once, not per iteration). */
+struct scan {
+	struct path_buf *k;
+	long n;
+	__u64 ph; /* hash of the path so far (its prefix) */
+	__u64 ch; /* hash of the current component so far */
+	__u32 clen;
+	__u32 dots;
+	int keep;
+};
+
+/* One byte of the walk: 0 to go on, 1 to stop (keep says whether to keep the open). */
+static __always_inline int scan_byte(struct scan *s, __u32 i)
+{
+	if (i >= s->n || i >= PATH_KEY)
+		return 1;
+	char c = s->k->data[i & (PATH_KEY - 1)];
+	if (c == '/' || c == 0) {
+		if (s->clen == 0) {
+			if (c != 0)
+				s->keep = 1; /* "//" */
+			return 1;            /* or a trailing "/" */
+		}
+		if (s->dots == s->clen && s->clen <= 2) {
+			s->keep = 1; /* "." or ".." */
+			return 1;
+		}
+		if (in_set(read_component_set, s->ch)) {
+			s->keep = 1;
+			return 1;
+		}
+		if (c == 0)
+			return 1;
+		s->ch = FNV_OFFSET;
+		s->clen = 0;
+		s->dots = 0;
+	} else {
+		s->ch = (s->ch ^ (__u8)c) * FNV_PRIME;
+		s->clen++;
+		if (c == '.')
+			s->dots++;
+	}
+	s->ph = (s->ph ^ (__u8)c) * FNV_PRIME;
+	if (in_set(read_prefix_set, s->ph)) {
+		s->keep = 1;
+		return 1;
+	}
+	return 0;
+}
+
+#define SCAN_CHUNK 8
+/* SCAN_CHUNK bytes per bpf_loop step: a callback call costs more than a byte's work. */
+static long scan_step(__u32 idx, void *arg)
+{
+	struct scan *s = arg;
+	__u32 base = idx * SCAN_CHUNK + 1; /* data[0] is the leading '/' */
+#pragma unroll
+	for (int j = 0; j < SCAN_CHUNK; j++)
+		if (scan_byte(s, base + j))
+			return 1;
+	return 0;
+}
+
+/* 1 when a read-only open can be dropped (see read_prefix_set above). */
+static __always_inline int read_open_filtered(const char *path, __u64 flags)
+{
+	if (!read_filter || !path)
+		return 0;
+	if (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC))
+		return 0;
+	__u32 z = 0;
+	struct path_buf *k = bpf_map_lookup_elem(&path_scratch, &z);
+	if (!k)
+		return 0;
+	long n = bpf_probe_read_user_str(k->data, sizeof(k->data), path);
+	/* n counts the NUL: 2 is "/" alone; PATH_KEY may be a cut-off path */
+	if (n < 2 || n >= PATH_KEY || k->data[0] != '/')
+		return 0;
+	struct scan sc = {
+		.k = k,
+		.n = n,
+		.ph = (FNV_OFFSET ^ '/') * FNV_PRIME,
+		.ch = FNV_OFFSET,
+	};
+	if (in_set(read_prefix_set, sc.ph))
+		return 0; /* the prefix "/" */
+	bpf_loop(PATH_KEY / SCAN_CHUNK, scan_step, &sc, 0);
+	if (sc.keep)
+		return 0;
+	count(2);
+	return 1;
+}
+
 static __always_inline int path_event(__u32 kind, const char *path, __u64 a0, __u64 a1, __u64 a2)
 {
 	struct event *e = start(kind);
@@ -249,7 +385,13 @@ static __always_inline int path_event(__u32 kind, const char *path, __u64 a0, __
 SEC("tracepoint/syscalls/sys_enter_openat")
 int handle_openat(struct trace_event_raw_sys_enter *ctx)
 {
-	return path_event(K_OPENAT, (const char *)ctx->args[1], ctx->args[0], ctx->args[2], ctx->args[3]);
+	/* The arguments are read once, up front: clang may otherwise keep a pointer into
+	 * the context across the filter, and the verifier refuses modified ctx pointers. */
+	const char *path = (const char *)ctx->args[1];
+	__u64 dfd = ctx->args[0], flags = ctx->args[2], mode = ctx->args[3];
+	if (read_open_filtered(path, flags))
+		return 0;
+	return path_event(K_OPENAT, path, dfd, flags, mode);
 }
 
 /* openat2(dfd, filename, how, size): args = dfd, how.flags, how.mode */
@@ -258,6 +400,8 @@ int handle_openat2(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 how[2] = {};
 	bpf_probe_read_user(how, sizeof(how), (void *)ctx->args[2]);
+	if (read_open_filtered((const char *)ctx->args[1], how[0]))
+		return 0;
 	return path_event(K_OPENAT2, (const char *)ctx->args[1], ctx->args[0], how[0], how[1]);
 }
 
@@ -484,9 +628,26 @@ int handle_setgid(struct trace_event_raw_sys_enter *ctx)
 	return path_event(K_SETGID, 0, ctx->args[0], 0, 0);
 }
 
-/* This kernel has no sys_enter_init_module/finit_module tracepoints (and no kprobes),
- * so the module syscalls are caught on raw_syscalls:sys_enter, which runs for every
- * syscall: the program compares the number first and returns. */
+/* Module loads. On a kernel with module support the syscalls have their own
+ * tracepoints (below). A kernel built without it (CONFIG_MODULES=n, as the one these
+ * tests run on) has neither the tracepoints nor any way to load a module; attempts can
+ * then still be watched on raw_syscalls:sys_enter, which runs for every syscall of
+ * every process (the program compares the number first and returns), so user space
+ * attaches that one only when asked to (docs/sensor.md). */
+SEC("tracepoint/syscalls/sys_enter_init_module")
+int handle_init_module(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 len = ctx->args[1];
+	return path_event(K_INIT_MODULE, 0, len, 0, 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_finit_module")
+int handle_finit_module(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 fd = ctx->args[0], flags = ctx->args[2];
+	return path_event(K_FINIT_MODULE, 0, fd, flags, 0);
+}
+
 #if defined(__TARGET_ARCH_arm64)
 #define NR_INIT_MODULE 105
 #define NR_FINIT_MODULE 273

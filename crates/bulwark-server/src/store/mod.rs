@@ -21,6 +21,7 @@
 pub mod audit;
 pub mod bulk;
 pub mod inventory;
+pub mod jobs;
 pub mod pg;
 pub mod sql;
 pub mod tokens;
@@ -56,6 +57,12 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "finding_kev_epss",
         include_str!("../../migrations/0003_finding_kev_epss.sql"),
+    ),
+    (4, "jobs", include_str!("../../migrations/0004_jobs.sql")),
+    (
+        5,
+        "suppressions",
+        include_str!("../../migrations/0005_suppressions.sql"),
     ),
 ];
 
