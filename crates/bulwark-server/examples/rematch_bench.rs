@@ -15,7 +15,10 @@
 //! Usage: rematch_bench NAMES_FILE WORKDIR [IMAGES] [DELTA]
 //!
 //! `BENCH_DATABASE=postgres://…` (an empty database) runs it on PostgreSQL instead of
-//! the SQLite file in WORKDIR (no `BENCH_REUSE` there).
+//! the SQLite file in WORKDIR. `BENCH_STORE_ONLY=1` stops after storing the fleet;
+//! `BENCH_REUSE=1` skips storing it: on SQLite it starts from the copy a previous run kept
+//! (WORKDIR/stored.db), on PostgreSQL from what the database holds (the script copies a
+//! stored fleet's database for it).
 //! Ends with: rematch: N SBOMs, M package rows, K-record delta -> E events in T s, peak P MiB
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -113,6 +116,11 @@ fn pkg(eco: &str, name: &str, version: &str, layer: &str, path: String) -> Packa
 }
 
 fn main() {
+    // RUST_LOG=bulwark_server::rematch=debug shows the re-match's phases.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().collect();
     let names_file = args.get(1).expect("NAMES_FILE");
     let work = std::path::PathBuf::from(args.get(2).expect("WORKDIR"));
@@ -175,8 +183,10 @@ fn main() {
     let pg_url: Option<DatabaseUrl> = std::env::var("BENCH_DATABASE")
         .ok()
         .map(|u| u.parse().unwrap());
-    let reuse = pg_url.is_none() && std::env::var_os("BENCH_REUSE").is_some() && snapshot.is_file();
-    if reuse {
+    let reuse =
+        std::env::var_os("BENCH_REUSE").is_some() && (pg_url.is_some() || snapshot.is_file());
+    let store_only = std::env::var_os("BENCH_STORE_ONLY").is_some();
+    if reuse && pg_url.is_none() {
         std::fs::copy(&snapshot, &db_path).unwrap();
     }
     let url = pg_url
@@ -290,6 +300,13 @@ fn main() {
         r.unwrap().unwrap();
     }
     let store_secs = started.elapsed().as_secs_f64();
+    if store_only {
+        eprintln!(
+            "stored {images} SBOMs ({package_rows} package rows) in {store_secs:.1} s: {:.2} ms per SBOM",
+            store_secs * 1000.0 / images as f64
+        );
+        return;
+    }
     let store = if reuse || pg_url.is_some() {
         store
     } else {
@@ -376,13 +393,24 @@ fn main() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let t = Instant::now();
     let vdir2 = vdir.clone();
+    let written = std::sync::Arc::new(std::sync::Mutex::new(None::<Instant>));
+    let written2 = written.clone();
     let out = store
         .write_blocking(move |c| {
             let db = bulwark_vulndb::VulnDb::open(&vdir2).unwrap();
-            bulwark_server::rematch::rematch(c, &db)
+            let out = bulwark_server::rematch::rematch(c, &db);
+            *written2.lock().unwrap() = Some(Instant::now());
+            out
         })
         .unwrap();
     let secs = t.elapsed().as_secs_f64();
+    if let Some(w) = *written.lock().unwrap() {
+        eprintln!(
+            "re-match: {:.2} s in the transaction, {:.2} s to commit",
+            (w - t).as_secs_f64(),
+            secs - (w - t).as_secs_f64()
+        );
+    }
     let events: usize = out.events.values().sum();
     eprintln!(
         "re-match: mode {}, {} packages, {} image-package pairs evaluated, events {:?}, {} outbox rows",

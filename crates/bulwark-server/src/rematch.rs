@@ -7,24 +7,31 @@
 //! The matching is bulwark-vulndb's ([`Matcher`]: the lookup and OSV range evaluation
 //! `bulwark scan` uses); this module only finds the candidates and diffs the results.
 //!
-//! A re-match runs as one write of the store (one transaction): the candidate packages
-//! are found with one set-oriented query per chunk of the delta's `(ecosystem, name)`
-//! pairs (joined on the `packages (ecosystem, match_name)` index), matched, diffed
-//! against the stored findings, and the finding changes, events, outbox rows and the new
-//! `vulndb_state` commit together. A crash in the middle leaves the previous generation
+//! A re-match runs as one write of the store (one transaction). The candidates are
+//! read with set-oriented queries, a chunk at a time: the packages of the delta's
+//! `(ecosystem, name)` pairs (on the `packages (ecosystem, match_name)` index), the
+//! layers holding them, the images holding those layers. Each package is matched once
+//! per OS, and what its events share (the `advisory` and `package` objects) is
+//! serialised once; the results are diffed against the stored findings, and the finding
+//! changes, events and outbox rows go out as multi-row statements (`COPY` for events
+//! and outbox rows on PostgreSQL), committed together with the new `vulndb_state`. A
+//! crash in the middle leaves the previous generation
 //! recorded, so the next start re-matches the same delta: nothing is lost and nothing
 //! is recorded twice.
 
 use crate::error::ApiError;
 use crate::params;
+use crate::store::bulk::Rows;
 use crate::store::inventory::{FindingIn, LayerIn, Upload};
-use crate::store::sql::Value;
-use crate::store::Conn;
+use crate::store::sql::{Row, ToValue, Value};
 use crate::store::{audit, now_ms, random_hex, rfc3339, StoreError};
+use crate::store::{Conn, Dialect};
 use bulwark_core::{Ecosystem, OsInfo, Package, SourcePackage, VulnFinding};
 use bulwark_vulndb::matching::{identity_ids, Matcher};
 use bulwark_vulndb::{Delta, DeltaKind, VulnDb, VulnDbError};
 use serde::Serialize;
+use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
@@ -32,12 +39,10 @@ use std::path::Path;
 type Pairs = Vec<(String, String)>;
 /// Identity ids of the delta's records → how the record changed.
 type Scope = HashMap<String, DeltaKind>;
-/// A package matched under one OS (family, version).
-type MatchKey = (String, Option<(String, String)>);
 
 /// Delta pairs per candidate query (two parameters each).
 const PAIRS_PER_QUERY: usize = 400;
-/// Package ids per findings query.
+/// Package ids, layer digests or image digests per `IN (…)` query.
 const IDS_PER_QUERY: usize = 500;
 
 /// The OSV ecosystem bases a bulwark ecosystem's packages are looked up under.
@@ -279,22 +284,34 @@ pub struct Outcome {
     pub queued: usize,
 }
 
-/// One stored package occurrence in an image.
-struct Candidate {
-    image: String,
-    package_id: String,
-    layer: String,
-    position: i64,
-    is_base: bool,
-    created_by: Option<String>,
-}
-
+/// A stored package a re-match evaluates.
 struct Pkg {
+    id: String,
     ecosystem: String,
     name: String,
     version: String,
     purl: String,
     source: Option<(String, String)>,
+}
+
+/// One row of `image_layers` for a layer holding a candidate package.
+struct ImageLayer {
+    image: usize,
+    layer: String,
+    position: i64,
+    is_base: bool,
+    /// The event payload's `layer` object, serialised once.
+    json: String,
+}
+
+/// An image holding candidate packages.
+struct Image {
+    digest: String,
+    team: Option<String>,
+    /// Index into the distinct OSes (`None` = unknown OS).
+    os: usize,
+    /// The event payload's `image` object, serialised once.
+    json: String,
 }
 
 struct OldFinding {
@@ -306,137 +323,352 @@ struct OldFinding {
     title: String,
 }
 
-struct ImageInfo {
-    team: Option<String>,
-    owner: Option<String>,
-    repositories: Vec<String>,
-    os: Option<(String, String)>,
+/// The match of one package under one OS, with what its findings rows and events need
+/// serialised once (shared by every image holding the package).
+struct Matched {
+    findings: Vec<VulnFinding>,
+    /// Per finding: whether the delta names it (always, outside delta mode).
+    in_scope: Vec<bool>,
+    aliases: Vec<String>,
+    status: Vec<String>,
+    severity: Vec<String>,
+    /// The event payload's `advisory` object.
+    advisory: Vec<String>,
 }
 
-fn image_info(conn: &Conn<'_>, digest: &str) -> Result<ImageInfo, StoreError> {
-    let (team, owner) = conn
-        .query_row_opt(
-            "SELECT team, owner FROM images WHERE digest = $1",
-            params![digest],
-            |r| Ok((r.get::<Option<String>>(0)?, r.get::<Option<String>>(1)?)),
-        )?
-        .unwrap_or((None, None));
-    let repositories = conn.query_map(
-        "SELECT repository, tag FROM image_repositories WHERE image_digest = $1 ORDER BY repository, tag",
-        params![digest],
-        |r| {
-            let (repo, tag): (String, String) = (r.get(0)?, r.get(1)?);
-            Ok(if tag.is_empty() {
-                repo
-            } else {
-                format!("{repo}:{tag}")
-            })
-        },
-    )?;
-    let os = conn
-        .query_row_opt(
-            "SELECT os_family, os_version FROM sboms WHERE image_digest = $1",
-            params![digest],
-            |r| Ok((r.get::<Option<String>>(0)?, r.get::<Option<String>>(1)?)),
-        )?
-        .and_then(|(f, v)| Some((f?, v.unwrap_or_default())));
-    Ok(ImageInfo {
-        team,
-        owner,
-        repositories,
-        os,
-    })
+/// What a re-match reads from the store: the candidate packages, the images holding
+/// them and where (the lowest layer per image and package).
+#[derive(Default)]
+struct Candidates {
+    pkgs: Vec<Pkg>,
+    images: Vec<Image>,
+    layers: Vec<ImageLayer>,
+    /// (image, package, image layer), sorted by image digest, then package id.
+    occ: Vec<(usize, usize, usize)>,
+    /// Distinct OSes of the images, `None` first.
+    oses: Vec<Option<(String, String)>>,
 }
 
+/// `$1, $2, …, $n`.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn texts(v: &[String]) -> Vec<Value> {
+    v.iter().cloned().map(Value::Text).collect()
+}
+
+fn to_json<T: Serialize + ?Sized>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn add_pkg(
+    pkgs: &mut Vec<Pkg>,
+    idx: &mut HashMap<String, usize>,
+    r: &Row,
+) -> Result<(), StoreError> {
+    let id: String = r.get(0)?;
+    if !idx.contains_key(&id) {
+        let sn: Option<String> = r.get(5)?;
+        let sv: Option<String> = r.get(6)?;
+        idx.insert(id.clone(), pkgs.len());
+        pkgs.push(Pkg {
+            id,
+            ecosystem: r.get(1)?,
+            name: r.get(2)?,
+            version: r.get(3)?,
+            purl: r.get(4)?,
+            source: sn.map(|n| (n, sv.unwrap_or_default())),
+        });
+    }
+    Ok(())
+}
+
+/// Reads the candidates: the packages named by `pairs` (every package when `None`),
+/// the layers holding them, and the images those layers are in. Three set-oriented
+/// queries (per chunk) rather than one wide join: a base layer's packages are shared by
+/// every image on that base, so the join repeated each package's columns once per image.
 fn read_candidates(
     conn: &Conn<'_>,
     pairs: Option<&[(String, String)]>,
-    out_cands: &mut Vec<Candidate>,
-    out_pkgs: &mut HashMap<String, Pkg>,
-) -> Result<(), StoreError> {
-    let select = "SELECT il.image_digest, p.id, p.ecosystem, p.name, p.version, p.purl,
-                         p.source_name, p.source_version, il.layer_digest, il.position,
-                         il.is_base, il.created_by";
-    let joins = "JOIN layer_packages lp ON lp.package_id = p.id
-                 JOIN image_layers il ON il.layer_digest = lp.layer_digest";
-    let mut run = |sql: &str, args: Vec<String>| -> Result<(), StoreError> {
-        let args: Vec<Value> = args.into_iter().map(Value::Text).collect();
-        conn.query_each(sql, &args, |r| {
-            let id: String = r.get(1)?;
-            if !out_pkgs.contains_key(&id) {
-                let sn: Option<String> = r.get(6)?;
-                let sv: Option<String> = r.get(7)?;
-                out_pkgs.insert(
-                    id.clone(),
-                    Pkg {
-                        ecosystem: r.get(2)?,
-                        name: r.get(3)?,
-                        version: r.get(4)?,
-                        purl: r.get(5)?,
-                        source: sn.map(|n| (n, sv.unwrap_or_default())),
-                    },
-                );
-            }
-            out_cands.push(Candidate {
-                image: r.get(0)?,
-                package_id: id,
-                layer: r.get(8)?,
-                position: r.get(9)?,
-                is_base: r.get::<i64>(10)? != 0,
-                created_by: r.get(11)?,
-            });
-            Ok(())
-        })
-    };
+) -> Result<Candidates, StoreError> {
+    let mut c = Candidates::default();
+    let mut pkg_idx: HashMap<String, usize> = HashMap::new();
+    let mut lp: Vec<(String, usize)> = Vec::new();
+    let pkg_cols = "p.id, p.ecosystem, p.name, p.version, p.purl, p.source_name, p.source_version";
     match pairs {
-        None => run(&format!("{select} FROM packages p {joins}"), Vec::new())?,
+        None => {
+            conn.query_each(&format!("SELECT {pkg_cols} FROM packages p"), &[], |r| {
+                add_pkg(&mut c.pkgs, &mut pkg_idx, r)
+            })?;
+            conn.query_each(
+                "SELECT layer_digest, package_id FROM layer_packages",
+                &[],
+                |r| {
+                    if let Some(&p) = pkg_idx.get(&r.get::<String>(1)?) {
+                        lp.push((r.get(0)?, p));
+                    }
+                    Ok(())
+                },
+            )?;
+        }
         Some(pairs) => {
             for chunk in pairs.chunks(PAIRS_PER_QUERY) {
                 let values: Vec<String> = (0..chunk.len())
                     .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
                     .collect();
-                let sql = format!(
+                let keys = format!(
                     "WITH k (eco, mname) AS (VALUES {})
-                     {select} FROM k JOIN packages p ON p.ecosystem = k.eco AND p.match_name = k.mname
-                     {joins}",
+                     SELECT {{}} FROM k JOIN packages p ON p.ecosystem = k.eco AND p.match_name = k.mname",
                     values.join(", ")
                 );
-                let args: Vec<String> = chunk
+                let args: Vec<Value> = chunk
                     .iter()
-                    .flat_map(|(e, n)| [e.clone(), n.clone()])
+                    .flat_map(|(e, n)| [Value::Text(e.clone()), Value::Text(n.clone())])
                     .collect();
-                run(&sql, args)?;
+                conn.query_each(&keys.replace("{}", pkg_cols), &args, |r| {
+                    add_pkg(&mut c.pkgs, &mut pkg_idx, r)
+                })?;
+                conn.query_each(
+                    &format!(
+                        "{} JOIN layer_packages lp ON lp.package_id = p.id",
+                        keys.replace("{}", "lp.layer_digest, lp.package_id")
+                    ),
+                    &args,
+                    |r| {
+                        if let Some(&p) = pkg_idx.get(&r.get::<String>(1)?) {
+                            lp.push((r.get(0)?, p));
+                        }
+                        Ok(())
+                    },
+                )?;
             }
         }
+    }
+    // A package at several paths of one layer is one occurrence.
+    lp.sort_unstable();
+    lp.dedup();
+    let mut layer_names: Vec<String> = lp.iter().map(|(l, _)| l.clone()).collect();
+    layer_names.dedup();
+    // The images holding those layers.
+    let mut by_layer: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut image_idx: HashMap<String, usize> = HashMap::new();
+    let mut on_layer = |r: &Row| -> Result<(), StoreError> {
+        let digest: String = r.get(0)?;
+        let image = match image_idx.get(&digest) {
+            Some(&i) => i,
+            None => {
+                let i = c.images.len();
+                image_idx.insert(digest.clone(), i);
+                c.images.push(Image {
+                    digest,
+                    team: None,
+                    os: 0,
+                    json: String::new(),
+                });
+                i
+            }
+        };
+        let layer: String = r.get(2)?;
+        let position: i64 = r.get(1)?;
+        let created_by: Option<String> = r.get(3)?;
+        let is_base = r.get::<i64>(4)? != 0;
+        let json = to_json(&serde_json::json!({
+            "digest": layer, "position": position, "created_by": created_by,
+            "origin": if is_base { "base" } else { "application" },
+        }))?;
+        by_layer
+            .entry(layer.clone())
+            .or_default()
+            .push(c.layers.len());
+        c.layers.push(ImageLayer {
+            image,
+            layer,
+            position,
+            is_base,
+            json,
+        });
+        Ok(())
+    };
+    let il_cols = "image_digest, position, layer_digest, created_by, is_base";
+    if pairs.is_none() {
+        conn.query_each(
+            &format!("SELECT {il_cols} FROM image_layers"),
+            &[],
+            &mut on_layer,
+        )?;
+    } else {
+        for chunk in layer_names.chunks(IDS_PER_QUERY) {
+            conn.query_each(
+                &format!(
+                    "SELECT {il_cols} FROM image_layers WHERE layer_digest IN ({})",
+                    placeholders(chunk.len())
+                ),
+                &texts(chunk),
+                &mut on_layer,
+            )?;
+        }
+    }
+    // One occurrence per (image, package): the lowest layer brought it in.
+    let mut occ: HashMap<(usize, usize), usize> = HashMap::new();
+    for (layer, p) in &lp {
+        for &il in by_layer.get(layer).map(Vec::as_slice).unwrap_or(&[]) {
+            let l = &c.layers[il];
+            occ.entry((l.image, *p))
+                .and_modify(|cur| {
+                    if l.position < c.layers[*cur].position {
+                        *cur = il;
+                    }
+                })
+                .or_insert(il);
+        }
+    }
+    let mut occ: Vec<(usize, usize, usize)> =
+        occ.into_iter().map(|((i, p), l)| (i, p, l)).collect();
+    occ.sort_unstable_by(|a, b| {
+        (c.images[a.0].digest.as_str(), c.pkgs[a.1].id.as_str())
+            .cmp(&(c.images[b.0].digest.as_str(), c.pkgs[b.1].id.as_str()))
+    });
+    c.occ = occ;
+    read_images(conn, &mut c)?;
+    Ok(c)
+}
+
+/// Team, owner, repositories and OS of the candidates' images, a chunk of images per
+/// query.
+fn read_images(conn: &Conn<'_>, c: &mut Candidates) -> Result<(), StoreError> {
+    let digests: Vec<String> = c.images.iter().map(|i| i.digest.clone()).collect();
+    let idx: HashMap<&str, usize> = digests
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.as_str(), i))
+        .collect();
+    let n = digests.len();
+    let mut owner: Vec<Option<String>> = vec![None; n];
+    let mut repos: Vec<Vec<String>> = vec![Vec::new(); n];
+    let mut os: Vec<Option<(String, String)>> = vec![None; n];
+    for chunk in digests.chunks(IDS_PER_QUERY) {
+        let ph = placeholders(chunk.len());
+        let args = texts(chunk);
+        conn.query_each(
+            &format!("SELECT digest, team, owner FROM images WHERE digest IN ({ph})"),
+            &args,
+            |r| {
+                if let Some(&i) = idx.get(r.get::<String>(0)?.as_str()) {
+                    c.images[i].team = r.get(1)?;
+                    owner[i] = r.get(2)?;
+                }
+                Ok(())
+            },
+        )?;
+        conn.query_each(
+            &format!(
+                "SELECT image_digest, repository, tag FROM image_repositories
+                 WHERE image_digest IN ({ph}) ORDER BY image_digest, repository, tag"
+            ),
+            &args,
+            |r| {
+                if let Some(&i) = idx.get(r.get::<String>(0)?.as_str()) {
+                    let (repo, tag): (String, String) = (r.get(1)?, r.get(2)?);
+                    repos[i].push(if tag.is_empty() {
+                        repo
+                    } else {
+                        format!("{repo}:{tag}")
+                    });
+                }
+                Ok(())
+            },
+        )?;
+        conn.query_each(
+            &format!(
+                "SELECT image_digest, os_family, os_version FROM sboms WHERE image_digest IN ({ph})"
+            ),
+            &args,
+            |r| {
+                if let Some(&i) = idx.get(r.get::<String>(0)?.as_str()) {
+                    let f: Option<String> = r.get(1)?;
+                    let v: Option<String> = r.get(2)?;
+                    os[i] = f.map(|f| (f, v.unwrap_or_default()));
+                }
+                Ok(())
+            },
+        )?;
+    }
+    c.oses = vec![None];
+    let mut os_idx: HashMap<Option<(String, String)>, usize> = HashMap::new();
+    os_idx.insert(None, 0);
+    for (i, img) in c.images.iter_mut().enumerate() {
+        let o = os[i].take();
+        img.os = match os_idx.get(&o) {
+            Some(&k) => k,
+            None => {
+                let k = c.oses.len();
+                os_idx.insert(o.clone(), k);
+                c.oses.push(o);
+                k
+            }
+        };
+        img.json = to_json(&serde_json::json!({
+            "digest": img.digest, "repositories": repos[i],
+            "team": img.team, "owner": owner[i],
+        }))?;
     }
     Ok(())
 }
 
 fn read_findings(
     conn: &Conn<'_>,
-    package_ids: &[String],
-) -> Result<HashMap<(String, String), Vec<OldFinding>>, StoreError> {
-    let mut out: HashMap<(String, String), Vec<OldFinding>> = HashMap::new();
-    for chunk in package_ids.chunks(IDS_PER_QUERY) {
-        let ph: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+    c: &Candidates,
+) -> Result<HashMap<(usize, usize), Vec<OldFinding>>, StoreError> {
+    let image_idx: HashMap<&str, usize> = c
+        .images
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.digest.as_str(), i))
+        .collect();
+    let mut used = vec![false; c.pkgs.len()];
+    for &(_, p, _) in &c.occ {
+        used[p] = true;
+    }
+    let ids: Vec<String> = c
+        .pkgs
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| **u)
+        .map(|(p, _)| p.id.clone())
+        .collect();
+    let pkg_idx: HashMap<&str, usize> = c
+        .pkgs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.as_str(), i))
+        .collect();
+    let mut out: HashMap<(usize, usize), Vec<OldFinding>> = HashMap::new();
+    for chunk in ids.chunks(IDS_PER_QUERY) {
         let sql = format!(
             "SELECT image_digest, package_id, advisory_id, aliases, fixed_version, state, severity, title
              FROM findings WHERE package_id IN ({})",
-            ph.join(", ")
+            placeholders(chunk.len())
         );
-        let args: Vec<Value> = chunk.iter().cloned().map(Value::Text).collect();
-        conn.query_each(&sql, &args, |r| {
+        conn.query_each(&sql, &texts(chunk), |r| {
+            let (Some(&i), Some(&p)) = (
+                image_idx.get(r.get::<String>(0)?.as_str()),
+                pkg_idx.get(r.get::<String>(1)?.as_str()),
+            ) else {
+                return Ok(());
+            };
             let aliases: String = r.get(3)?;
-            out.entry((r.get(0)?, r.get(1)?))
-                .or_default()
-                .push(OldFinding {
-                    advisory_id: r.get(2)?,
-                    aliases: serde_json::from_str(&aliases).unwrap_or_default(),
-                    fixed_version: r.get(4)?,
-                    state: r.get(5)?,
-                    severity: r.get(6)?,
-                    title: r.get(7)?,
-                });
+            out.entry((i, p)).or_default().push(OldFinding {
+                advisory_id: r.get(2)?,
+                aliases: serde_json::from_str(&aliases).unwrap_or_default(),
+                fixed_version: r.get(4)?,
+                state: r.get(5)?,
+                severity: r.get(6)?,
+                title: r.get(7)?,
+            });
             Ok(())
         })?;
     }
@@ -489,6 +721,213 @@ fn hooks(conn: &Conn<'_>) -> Result<Vec<Hook>, StoreError> {
     )
 }
 
+/// Matches one package under one OS and serialises what its rows and events share.
+fn match_pkg(
+    matcher: &mut Matcher<'_>,
+    p: &Pkg,
+    os: Option<&(String, String)>,
+    scope: Option<&Scope>,
+) -> Result<Matched, StoreError> {
+    let findings = match ecosystem_of(&p.ecosystem) {
+        None => Vec::new(),
+        Some(eco) => {
+            let mut pkg = Package::new(eco, &p.name, &p.version, "server");
+            pkg.purl = p.purl.clone();
+            pkg.source = p.source.as_ref().map(|(n, v)| SourcePackage {
+                name: n.clone(),
+                version: v.clone(),
+            });
+            let os = os.map(|(f, v)| OsInfo {
+                family: f.clone(),
+                version: v.clone(),
+                ..OsInfo::default()
+            });
+            matcher
+                .match_one(&pkg, os.as_ref())
+                .map_err(|e| StoreError::Corrupt(format!("vulnerability DB: {e}")))?
+        }
+    };
+    let mut m = Matched {
+        in_scope: Vec::with_capacity(findings.len()),
+        aliases: Vec::with_capacity(findings.len()),
+        status: Vec::with_capacity(findings.len()),
+        severity: Vec::with_capacity(findings.len()),
+        advisory: Vec::with_capacity(findings.len()),
+        findings: Vec::new(),
+    };
+    for n in &findings {
+        m.in_scope
+            .push(scope.is_none_or(|sc| in_scope(sc, &n.id, &n.aliases).is_some()));
+        m.aliases.push(to_json(&n.aliases)?);
+        m.status.push(enum_name(&n.status));
+        let severity = enum_name(&n.severity);
+        m.advisory.push(to_json(&serde_json::json!({
+            "id": n.id, "aliases": n.aliases, "severity": severity,
+            "title": n.title, "state": "affected", "fixed_version": n.fixed_versions.first(),
+        }))?);
+        m.severity.push(severity);
+    }
+    m.findings = findings;
+    Ok(m)
+}
+
+/// An event's payload, serialised from parts serialised once (the same bytes as
+/// serialising the whole object: keys in the same, sorted, order).
+#[allow(clippy::too_many_arguments)]
+fn payload(
+    id: &str,
+    kind: &str,
+    created_at: &str,
+    image: &str,
+    package: &str,
+    advisory: &str,
+    layer: &str,
+    advice: &str,
+    feed: &str,
+) -> String {
+    let mut s = String::with_capacity(
+        160 + created_at.len()
+            + image.len()
+            + package.len()
+            + advisory.len()
+            + layer.len()
+            + advice.len()
+            + feed.len(),
+    );
+    s.push_str("{\"advice\":");
+    s.push_str(advice);
+    s.push_str(",\"advisory\":");
+    s.push_str(advisory);
+    s.push_str(",\"created_at\":");
+    s.push_str(created_at);
+    s.push_str(",\"feed\":");
+    s.push_str(feed);
+    s.push_str(",\"id\":\"");
+    s.push_str(id);
+    s.push_str("\",\"image\":");
+    s.push_str(image);
+    s.push_str(",\"kind\":\"");
+    s.push_str(kind);
+    s.push_str("\",\"layer\":");
+    s.push_str(layer);
+    s.push_str(",\"package\":");
+    s.push_str(package);
+    s.push('}');
+    s
+}
+
+/// Rows per multi-row statement.
+const FINDINGS_PER_STATEMENT: usize = 250;
+const EVENTS_PER_STATEMENT: usize = 250;
+const OUTBOX_PER_STATEMENT: usize = 500;
+/// Rows per `COPY` (PostgreSQL's events and outbox rows).
+const ROWS_PER_COPY: usize = 2_000;
+
+/// The re-match's writes, buffered into multi-row statements.
+struct Writes {
+    /// Findings the store does not hold yet (the writer holds the store: what
+    /// `read_findings` saw is what is there), inserted plainly (`COPY` on PostgreSQL).
+    inserts: Rows,
+    /// Findings the store holds: upserted.
+    upserts: Rows,
+    states: Rows,
+    events: Rows,
+    outbox: Rows,
+}
+
+impl Writes {
+    fn new(dialect: Dialect) -> Writes {
+        Writes {
+            inserts: Rows::new(
+                "INSERT INTO findings (image_digest, advisory_id, package_id, aliases, installed_version, fixed_version,
+                   status, severity, title, layer_digest, suppressed, state, scan_id, first_seen, updated_at, kev, epss)
+                 VALUES ",
+                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                17,
+                "",
+                FINDINGS_PER_STATEMENT,
+            )
+            .copy(
+                dialect,
+                "COPY findings (image_digest, advisory_id, package_id, aliases, installed_version, fixed_version,
+                   status, severity, title, layer_digest, suppressed, state, scan_id, first_seen, updated_at, kev, epss)
+                 FROM STDIN",
+                ROWS_PER_COPY,
+            ),
+            upserts: Rows::new(
+                "INSERT INTO findings (image_digest, advisory_id, package_id, aliases, installed_version, fixed_version,
+                   status, severity, title, layer_digest, suppressed, state, scan_id, first_seen, updated_at, kev, epss)
+                 VALUES ",
+                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, 'affected', NULL, $11, $11, $12, $13)",
+                13,
+                " ON CONFLICT (image_digest, advisory_id, package_id) DO UPDATE SET
+                   aliases = excluded.aliases, fixed_version = excluded.fixed_version, status = excluded.status,
+                   severity = excluded.severity, title = excluded.title, state = 'affected',
+                   updated_at = excluded.updated_at, kev = excluded.kev, epss = excluded.epss",
+                FINDINGS_PER_STATEMENT,
+            ),
+            states: Rows::new(
+                "WITH v (i, a, p, s, t) AS (VALUES ",
+                "($1, $2, $3, $4, CAST($5 AS BIGINT))",
+                5,
+                ") UPDATE findings SET state = v.s, updated_at = v.t FROM v
+                   WHERE findings.image_digest = v.i AND findings.advisory_id = v.a AND findings.package_id = v.p",
+                FINDINGS_PER_STATEMENT,
+            ),
+            events: Rows::new(
+                "INSERT INTO events (id, kind, image_digest, delta_id, payload, created_at) VALUES ",
+                "($1, $2, $3, $4, $5, $6)",
+                6,
+                "",
+                EVENTS_PER_STATEMENT,
+            )
+            .copy(
+                dialect,
+                "COPY events (id, kind, image_digest, delta_id, payload, created_at) FROM STDIN",
+                ROWS_PER_COPY,
+            ),
+            outbox: Rows::new(
+                "INSERT INTO outbox (id, event_id, webhook_id, attempts, next_attempt_at, created_at) VALUES ",
+                "($1, $2, $3, $4, $5, $6)",
+                6,
+                "",
+                OUTBOX_PER_STATEMENT,
+            )
+            .copy(
+                dialect,
+                "COPY outbox (id, event_id, webhook_id, attempts, next_attempt_at, created_at) FROM STDIN",
+                ROWS_PER_COPY,
+            ),
+        }
+    }
+
+    /// Runs every buffered row (events before the outbox rows that reference them).
+    fn flush(&mut self, conn: &Conn<'_>) -> Result<(), StoreError> {
+        self.inserts.flush(conn)?;
+        self.upserts.flush(conn)?;
+        self.states.flush(conn)?;
+        self.events.flush(conn)?;
+        self.outbox.flush(conn)
+    }
+
+    fn flush_full(&mut self, conn: &Conn<'_>) -> Result<(), StoreError> {
+        if self.inserts.is_full() {
+            self.inserts.flush(conn)?;
+        }
+        if self.upserts.is_full() {
+            self.upserts.flush(conn)?;
+        }
+        if self.states.is_full() {
+            self.states.flush(conn)?;
+        }
+        if self.events.is_full() || self.outbox.is_full() {
+            self.events.flush(conn)?;
+            self.outbox.flush(conn)?;
+        }
+        Ok(())
+    }
+}
+
 /// Re-matches the store against `db` (run on the writer: one transaction). See the
 /// module docs.
 pub fn rematch(conn: &Conn<'_>, db: &VulnDb) -> Result<Outcome, StoreError> {
@@ -539,94 +978,56 @@ pub fn rematch(conn: &Conn<'_>, db: &VulnDb) -> Result<Outcome, StoreError> {
         },
     };
     let events_on = out.mode != "baseline";
-    let mut cands = Vec::new();
-    let mut pkgs = HashMap::new();
-    match &pairs {
-        Some(p) if p.is_empty() => {}
-        Some(p) => read_candidates(conn, Some(p), &mut cands, &mut pkgs)?,
-        None => read_candidates(conn, None, &mut cands, &mut pkgs)?,
+    let started = std::time::Instant::now();
+    let c = match &pairs {
+        Some(p) if p.is_empty() => Candidates::default(),
+        Some(p) => read_candidates(conn, Some(p))?,
+        None => read_candidates(conn, None)?,
+    };
+    let mut used = vec![false; c.pkgs.len()];
+    for &(_, p, _) in &c.occ {
+        used[p] = true;
     }
-    // One occurrence per (image, package): the lowest layer brought it in.
-    let mut occ: BTreeMap<(String, String), Candidate> = BTreeMap::new();
-    for c in cands {
-        let key = (c.image.clone(), c.package_id.clone());
-        match occ.get(&key) {
-            Some(o) if o.position <= c.position => {}
-            _ => {
-                occ.insert(key, c);
-            }
-        }
-    }
-    out.packages = pkgs.len();
-    out.image_packages = occ.len();
-    let ids: Vec<String> = pkgs.keys().cloned().collect();
-    let old = read_findings(conn, &ids)?;
-    let mut infos: HashMap<String, ImageInfo> = HashMap::new();
+    out.packages = used.iter().filter(|u| **u).count();
+    out.image_packages = c.occ.len();
+    let read_candidates_s = started.elapsed().as_secs_f64();
+    let old = read_findings(conn, &c)?;
+    let read_s = started.elapsed().as_secs_f64();
     let mut matcher = Matcher::new(db);
-    let mut results: HashMap<MatchKey, Vec<VulnFinding>> = HashMap::new();
+    let mut results: HashMap<(usize, usize), Matched> = HashMap::new();
+    let mut pkg_json: Vec<Option<String>> = vec![None; c.pkgs.len()];
+    let mut gone: HashMap<String, bool> = HashMap::new();
     let hooks = hooks(conn)?;
     let now = now_ms();
+    let created_at = to_json(&rfc3339(now))?;
+    let feed = to_json(&serde_json::json!({"generation": generation, "since": since}))?;
     // Event and delivery ids: time, a counter, and a random salt, so the many rows of
     // one re-match go into their primary-key indexes in order (random keys made the
     // inserts of a big re-match hop around the B-trees).
     let salt = random_hex(6);
     let mut seq: u32 = 0;
-    let upsert: &str = "INSERT INTO findings (image_digest, advisory_id, package_id, aliases, installed_version, fixed_version,
-           status, severity, title, layer_digest, suppressed, state, scan_id, first_seen, updated_at, kev, epss)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, 'affected', NULL, $11, $11, $12, $13)
-         ON CONFLICT (image_digest, advisory_id, package_id) DO UPDATE SET
-           aliases = excluded.aliases, fixed_version = excluded.fixed_version, status = excluded.status,
-           severity = excluded.severity, title = excluded.title, state = 'affected',
-           updated_at = excluded.updated_at, kev = excluded.kev, epss = excluded.epss";
-    let set_state: &str = "UPDATE findings SET state = $1, updated_at = $2
-         WHERE image_digest = $3 AND advisory_id = $4 AND package_id = $5";
-    let ins_event: &str = "INSERT INTO events (id, kind, image_digest, delta_id, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
-    let ins_outbox: &str = "INSERT INTO outbox (id, event_id, webhook_id, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, 0, $4, $4)";
-    for ((image, package_id), cand) in &occ {
-        let Some(p) = pkgs.get(package_id) else {
-            continue;
+    let mut w = Writes::new(conn.dialect());
+    for &(img, pk, il) in &c.occ {
+        let (image, p, l) = (&c.images[img], &c.pkgs[pk], &c.layers[il]);
+        let rkey = (pk, image.os);
+        let m = match results.entry(rkey) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(v) => v.insert(match_pkg(
+                &mut matcher,
+                p,
+                c.oses.get(image.os).and_then(Option::as_ref),
+                scope.as_ref(),
+            )?),
         };
-        if !infos.contains_key(image) {
-            infos.insert(image.clone(), image_info(conn, image)?);
-        }
-        let Some(info) = infos.get(image) else {
-            continue;
-        };
-        let rkey = (package_id.clone(), info.os.clone());
-        if !results.contains_key(&rkey) {
-            let found = match ecosystem_of(&p.ecosystem) {
-                None => Vec::new(),
-                Some(eco) => {
-                    let mut pkg = Package::new(eco, &p.name, &p.version, "server");
-                    pkg.purl = p.purl.clone();
-                    pkg.source = p.source.as_ref().map(|(n, v)| SourcePackage {
-                        name: n.clone(),
-                        version: v.clone(),
-                    });
-                    let os = info.os.as_ref().map(|(f, v)| OsInfo {
-                        family: f.clone(),
-                        version: v.clone(),
-                        ..OsInfo::default()
-                    });
-                    matcher.match_one(&pkg, os.as_ref()).map_err(vdb)?
-                }
-            };
-            results.insert(rkey.clone(), found);
-        }
-        let new_all = results.get(&rkey).map(Vec::as_slice).unwrap_or(&[]);
-        let empty = Vec::new();
-        let olds = old
-            .get(&(image.clone(), package_id.clone()))
-            .unwrap_or(&empty);
-        let mut emit: Vec<(&'static str, serde_json::Value)> = Vec::new();
-        for n in new_all {
-            if let Some(sc) = &scope {
-                if in_scope(sc, &n.id, &n.aliases).is_none() {
-                    continue;
-                }
+        let olds = old.get(&(img, pk)).map(Vec::as_slice).unwrap_or(&[]);
+        let mut emit: Vec<(&'static str, Cow<'_, str>, Option<&str>)> = Vec::new();
+        let mut ids_here: Vec<&str> = Vec::new();
+        for (i, n) in m.findings.iter().enumerate() {
+            if !m.in_scope[i] {
+                continue;
             }
             let prev = olds.iter().find(|o| o.advisory_id == n.id);
-            let fixed = n.fixed_versions.first().cloned();
+            let fixed = n.fixed_versions.first();
             let kind = match prev {
                 None => Some("newly_affected"),
                 Some(o) if o.state != "affected" => Some("newly_affected"),
@@ -636,33 +1037,46 @@ pub fn rematch(conn: &Conn<'_>, db: &VulnDb) -> Result<Outcome, StoreError> {
             if !events_on && prev.is_some() {
                 continue; // baseline: add, never change
             }
-            let aliases = serde_json::to_string(&n.aliases)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            conn.execute(
-                upsert,
-                params![
-                    image,
-                    n.id,
-                    package_id,
-                    aliases,
-                    n.installed_version,
-                    fixed,
-                    enum_name(&n.status),
-                    enum_name(&n.severity),
-                    n.title,
-                    cand.layer,
-                    now,
-                    n.kev,
-                    n.epss.map(|(p, _)| p)
-                ],
-            )?;
+            let row = [
+                Value::Text(image.digest.clone()),
+                Value::Text(n.id.clone()),
+                Value::Text(p.id.clone()),
+                Value::Text(m.aliases[i].clone()),
+                Value::Text(n.installed_version.clone()),
+                fixed.to_value(),
+                Value::Text(m.status[i].clone()),
+                Value::Text(m.severity[i].clone()),
+                Value::Text(n.title.clone()),
+                Value::Text(l.layer.clone()),
+            ];
+            let (kev, epss) = (n.kev.to_value(), n.epss.map(|(p, _)| p).to_value());
+            if prev.is_none() && !ids_here.contains(&n.id.as_str()) {
+                w.inserts.push(row.into_iter().chain([
+                    Value::Null,
+                    Value::Text("affected".into()),
+                    Value::Null,
+                    Value::I64(now),
+                    Value::I64(now),
+                    kev,
+                    epss,
+                ]))?;
+            } else {
+                // A repeated advisory (one statement must not write a row twice, and
+                // PostgreSQL refuses an upsert that does) runs after the rows before it,
+                // as one upsert each did.
+                if ids_here.contains(&n.id.as_str()) {
+                    w.inserts.flush(conn)?;
+                    w.upserts.flush(conn)?;
+                }
+                w.upserts
+                    .push(row.into_iter().chain([Value::I64(now), kev, epss]))?;
+            }
+            ids_here.push(&n.id);
             if let (Some(k), true) = (kind, events_on) {
                 emit.push((
                     k,
-                    serde_json::json!({
-                        "id": n.id, "aliases": n.aliases, "severity": enum_name(&n.severity),
-                        "title": n.title, "state": "affected", "fixed_version": fixed,
-                    }),
+                    Cow::Borrowed(m.advisory[i].as_str()),
+                    fixed.map(String::as_str),
                 ));
             }
         }
@@ -675,66 +1089,99 @@ pub fn rematch(conn: &Conn<'_>, db: &VulnDb) -> Result<Outcome, StoreError> {
                     },
                     None => DeltaKind::Changed,
                 };
-                if new_all.iter().any(|n| n.id == o.advisory_id) {
+                if m.findings.iter().any(|n| n.id == o.advisory_id) {
                     continue;
                 }
                 // In full mode the record itself says whether it was withdrawn.
                 let withdrawn = match why {
                     DeltaKind::Withdrawn | DeltaKind::Removed => true,
-                    _ if scope.is_none() => advisory_gone(db, &o.advisory_id).map_err(vdb)?,
+                    _ if scope.is_none() => match gone.get(&o.advisory_id) {
+                        Some(g) => *g,
+                        None => {
+                            let g = advisory_gone(db, &o.advisory_id).map_err(vdb)?;
+                            gone.insert(o.advisory_id.clone(), g);
+                            g
+                        }
+                    },
                     _ => false,
                 };
                 let state = if withdrawn { "withdrawn" } else { "fixed" };
-                conn.execute(
-                    set_state,
-                    params![state, now, image, o.advisory_id, package_id],
-                )?;
+                w.states.push([
+                    Value::Text(image.digest.clone()),
+                    Value::Text(o.advisory_id.clone()),
+                    Value::Text(p.id.clone()),
+                    Value::Text(state.into()),
+                    Value::I64(now),
+                ])?;
                 emit.push((
                     "no_longer_affected",
-                    serde_json::json!({
+                    Cow::Owned(to_json(&serde_json::json!({
                         "id": o.advisory_id, "aliases": o.aliases, "severity": o.severity,
                         "title": o.title, "state": state,
                         "reason": if withdrawn { "withdrawn" } else { "not_in_affected_ranges" },
                         "fixed_version": o.fixed_version,
-                    }),
+                    }))?),
+                    o.fixed_version.as_deref(),
                 ));
             }
         }
-        for (kind, advisory) in emit {
+        if !emit.is_empty() && pkg_json[pk].is_none() {
+            pkg_json[pk] = Some(to_json(&serde_json::json!({
+                "name": p.name, "version": p.version, "ecosystem": p.ecosystem, "purl": p.purl,
+            }))?);
+        }
+        let package = pkg_json[pk].as_deref().unwrap_or("null");
+        for (kind, advisory, fixed) in emit {
             let id = next_id(now, &mut seq, &salt);
-            let fixed = advisory["fixed_version"].as_str().map(str::to_string);
-            let (action, text) = advice(kind, cand.is_base, &p.name, fixed.as_deref());
-            let payload = serde_json::json!({
-                "id": id,
-                "kind": kind,
-                "created_at": rfc3339(now),
-                "image": {"digest": image, "repositories": info.repositories,
-                          "team": info.team, "owner": info.owner},
-                "package": {"name": p.name, "version": p.version, "ecosystem": p.ecosystem,
-                            "purl": p.purl},
-                "advisory": advisory,
-                "layer": {"digest": cand.layer, "position": cand.position,
-                          "created_by": cand.created_by,
-                          "origin": if cand.is_base { "base" } else { "application" }},
-                "advice": {"action": action, "text": text},
-                "feed": {"generation": generation, "since": since},
-            });
-            conn.execute(
-                ins_event,
-                params![id, kind, image, generation, payload.to_string(), now],
-            )?;
+            let (action, text) = advice(kind, l.is_base, &p.name, fixed);
+            let advice = to_json(&serde_json::json!({"action": action, "text": text}))?;
+            let body = payload(
+                &id,
+                kind,
+                &created_at,
+                &image.json,
+                package,
+                &advisory,
+                &l.json,
+                &advice,
+                &feed,
+            );
             *out.events.entry(kind.to_string()).or_insert(0) += 1;
             for h in &hooks {
-                if h.team.is_none() || h.team == info.team {
-                    conn.execute(
-                        ins_outbox,
-                        params![next_id(now, &mut seq, &salt), id, h.id, now],
-                    )?;
+                if h.team.is_none() || h.team == image.team {
+                    w.outbox.push([
+                        Value::Text(next_id(now, &mut seq, &salt)),
+                        Value::Text(id.clone()),
+                        Value::Text(h.id.clone()),
+                        Value::I64(0),
+                        Value::I64(now),
+                        Value::I64(now),
+                    ])?;
                     out.queued += 1;
                 }
             }
+            w.events.push([
+                Value::Text(id),
+                Value::Text(kind.into()),
+                Value::Text(image.digest.clone()),
+                Value::Text(generation.clone()),
+                Value::Text(body),
+                Value::I64(now),
+            ])?;
         }
+        w.flush_full(conn)?;
     }
+    w.flush(conn)?;
+    tracing::debug!(
+        read_candidates_s,
+        read_findings_s = read_s - read_candidates_s,
+        match_and_write_s = started.elapsed().as_secs_f64() - read_s,
+        matched = results.len(),
+        findings_s = (w.inserts.spent + w.upserts.spent + w.states.spent).as_secs_f64(),
+        events_s = w.events.spent.as_secs_f64(),
+        outbox_s = w.outbox.spent.as_secs_f64(),
+        "re-match phases"
+    );
     let total: usize = out.delta.values().sum();
     conn.execute(
         "INSERT INTO feed_deltas (id, source, new_count, changed_count, withdrawn_count, imported_at, rematched_at)
@@ -913,6 +1360,55 @@ mod tests {
         )));
         assert!(!is_rootfs_layer(Some("COPY app /app")));
         assert!(!is_rootfs_layer(None));
+    }
+
+    #[test]
+    fn payload_from_parts_is_the_whole_object_serialised() {
+        // What the re-match recorded before the payload was assembled from parts.
+        let (image, repos, team, owner) = (
+            "sha256:aa",
+            vec!["r/x:1", "r/\"q\""],
+            Some("t1"),
+            None::<&str>,
+        );
+        let (name, version, eco, purl) = ("lodash", "4.17.20", "npm", "pkg:npm/lodash@4.17.20");
+        let advisory = serde_json::json!({
+            "id": "GHSA-x", "aliases": ["CVE-1", "CVE-\u{e9}"], "severity": "high",
+            "title": "a \"quoted\"\ntitle", "state": "affected", "fixed_version": "4.17.21",
+        });
+        let (layer, position, created_by, base) = ("sha256:l1", 3_i64, Some("COPY . /app"), false);
+        let (action, text) = advice("newly_affected", base, name, Some("4.17.21"));
+        let (generation, since) = ("g2", Some("g1"));
+        let whole = serde_json::json!({
+            "id": "00ff", "kind": "newly_affected", "created_at": rfc3339(1_700_000_000_123),
+            "image": {"digest": image, "repositories": repos, "team": team, "owner": owner},
+            "package": {"name": name, "version": version, "ecosystem": eco, "purl": purl},
+            "advisory": advisory,
+            "layer": {"digest": layer, "position": position, "created_by": created_by,
+                      "origin": if base { "base" } else { "application" }},
+            "advice": {"action": action, "text": text},
+            "feed": {"generation": generation, "since": since},
+        })
+        .to_string();
+        let j = |v: serde_json::Value| v.to_string();
+        let parts = payload(
+            "00ff",
+            "newly_affected",
+            &j(serde_json::json!(rfc3339(1_700_000_000_123))),
+            &j(
+                serde_json::json!({"digest": image, "repositories": repos, "team": team, "owner": owner}),
+            ),
+            &j(
+                serde_json::json!({"name": name, "version": version, "ecosystem": eco, "purl": purl}),
+            ),
+            &advisory.to_string(),
+            &j(
+                serde_json::json!({"digest": layer, "position": position, "created_by": created_by, "origin": "application"}),
+            ),
+            &j(serde_json::json!({"action": action, "text": text})),
+            &j(serde_json::json!({"generation": generation, "since": since})),
+        );
+        assert_eq!(parts, whole);
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! integers as `i64`), and so are the migrations.
 
 pub mod audit;
+pub mod bulk;
 pub mod inventory;
 pub mod jobs;
 pub mod pg;
