@@ -36,7 +36,7 @@ min() { echo "if ($1 < $2) $1 else $2" | bc -l; }
 SENSOR_PID=
 start_sensor() {
   rm -f "$WORK/ready" "$WORK/stats.json"
-  "$BIN" -q sensor --output "$WORK/alerts.jsonl" --stats "$WORK/stats.json" --ready-file "$WORK/ready" &
+  "$BIN" -q sensor "$@" --output "$WORK/alerts.jsonl" --stats "$WORK/stats.json" --ready-file "$WORK/ready" &
   SENSOR_PID=$!
   for _ in $(seq 600); do [ -f "$WORK/ready" ] && break; sleep 0.1; done
   [ -f "$WORK/ready" ] || { echo "sensor did not start" >&2; kill "$SENSOR_PID"; exit 2; }
@@ -45,7 +45,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$SENSOR_PID/stat"; }
 stop_sensor() { kill -TERM "$SENSOR_PID"; wait "$SENSOR_PID" || true; }
 
 echo "[sensor-overhead] $EXECS execs, $OPENS opens, $BIN" >&2
-exec_off=999999; exec_on=999999; open_off=999999; open_on=999999; write_off=999999; write_on=999999
+exec_off=999999; exec_on=999999; open_off=999999; open_on=999999; write_off=999999; write_on=999999; open_floor=999999
 cpu_ticks_total=0; storm_wall=0; rss_kib=0; drops_total=0
 for round in 1 2; do
   e=$(exec_storm); exec_off=$(min "$exec_off" "$e")
@@ -68,6 +68,12 @@ for round in 1 2; do
   drops=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["drops"])' "$WORK/stats.json")
   filtered=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("filtered", 0))' "$WORK/stats.json")
   drops_total=$((drops_total + drops))
+  # The floor: the same programs attached, but --containers-only, so every event of
+  # this host storm is dropped at the programs' first check. What is left is the cost
+  # of the syscall tracepoints themselves on this kernel.
+  start_sensor --containers-only
+  f=$(open_storm); open_floor=$(min "$open_floor" "$f")
+  stop_sensor
   echo "[sensor-overhead] round $round: exec off/on $exec_off/$e s, open off/on $open_off/$o s, write-open off/on $write_off/$w s, $events events, $filtered read-only opens filtered in the kernel, $drops drops" >&2
 done
 hz=$(getconf CLK_TCK)
@@ -76,6 +82,8 @@ hz=$(getconf CLK_TCK)
 rate=$(echo "$OPENS / $write_on" | bc -l)
 write_pct=$(echo "($write_on / $write_off - 1) * 100" | bc -l)
 printf '[sensor-overhead] write-open storm (every open an event) %+.1f%%\n' "$write_pct" >&2
+floor_pct=$(echo "($open_floor / $open_off - 1) * 100" | bc -l)
+printf '[sensor-overhead] open storm floor (tracepoints attached, every event dropped at entry) %+.1f%%\n' "$floor_pct" >&2
 exec_pct=$(echo "($exec_on / $exec_off - 1) * 100" | bc -l)
 open_pct=$(echo "($open_on / $open_off - 1) * 100" | bc -l)
 cpu_pct=$(echo "$cpu_ticks_total / $hz / $storm_wall * 100" | bc -l)

@@ -130,6 +130,19 @@ static __always_inline void count(__u32 idx)
 		*v += 1;
 }
 
+/* 1 when the current task's events are dropped before anything else: the sensor
+ * itself, and host processes when only containers are watched. */
+static __always_inline int ignored_task(void)
+{
+	__u64 pt = bpf_get_current_pid_tgid();
+	if ((__u32)(pt >> 32) == self_tgid)
+		return 1;
+	if (!containers_only)
+		return 0;
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	return BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum) == host_mntns;
+}
+
 static __always_inline struct event *start(__u32 kind)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
@@ -344,6 +357,8 @@ static __always_inline int read_open_filtered(const char *path, __u64 flags)
 		return 0;
 	if (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC))
 		return 0;
+	if (ignored_task())
+		return 1; /* start() would drop it anyway: no need to read the path */
 	__u32 z = 0;
 	struct path_buf *k = bpf_map_lookup_elem(&path_scratch, &z);
 	if (!k)
