@@ -3,6 +3,9 @@
 //! missing capabilities named.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::server::write_pki;
 use std::process::Command;
 
 fn bulwark() -> Command {
@@ -289,30 +292,6 @@ fn flows_from_a_container_session_become_a_policy_allowing_the_port() {
     assert!(doc.contains("port: 8443"), "{doc}");
     assert!(doc.contains("protocol: TCP"), "{doc}");
     assert!(doc.contains("- Egress"), "{doc}");
-}
-
-fn write_pki(
-    dir: &std::path::Path,
-) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, KeyUsagePurpose};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let params =
-        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
-    let cert = params.signed_by(&key, &ca).unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    paths
 }
 
 /// A real container's alert reaches all three outputs of a real `bulwark sensor`:
