@@ -129,6 +129,8 @@ pub struct WorkerConfig {
     pub name: String,
     /// Longest one job may run.
     pub job_timeout: Duration,
+    /// Registries jobs may pull from ([`registry_allowed`]); empty: any.
+    pub registries: Vec<String>,
 }
 
 impl WorkerConfig {
@@ -142,8 +144,30 @@ impl WorkerConfig {
             poll: Duration::from_secs(1),
             name: default_name(),
             job_timeout: Duration::from_secs(1800),
+            registries: Vec::new(),
         }
     }
+}
+
+/// Whether the registry of `image` is one of `allowed` (`HOST[:PORT]` exactly, or
+/// `*.DOMAIN` for any host below DOMAIN, on any port); an empty list allows every
+/// registry. Docker Hub references count as `docker.io`.
+pub fn registry_allowed(image: &str, allowed: &[String]) -> bool {
+    if allowed.is_empty() {
+        return true;
+    }
+    let Ok(r) = bulwark_image::registry::Reference::parse(image) else {
+        return false;
+    };
+    let reg = r.registry.to_ascii_lowercase();
+    let host = reg.rsplit_once(':').map_or(reg.as_str(), |(h, _)| h);
+    allowed.iter().any(|a| {
+        let a = a.to_ascii_lowercase();
+        match a.strip_prefix("*.") {
+            Some(domain) => host.len() > domain.len() && host.ends_with(&format!(".{domain}")),
+            None => a == reg,
+        }
+    })
 }
 
 /// `hostname:pid` (the hostname from `HOSTNAME` or `/etc/hostname`; a pod's name on
@@ -487,6 +511,11 @@ async fn execute(
     let req: ScanJob = serde_json::from_str(&job.payload)
         .map_err(|e| Failure::Permanent(format!("unreadable job request: {e}")))?;
     let image = check_image(&req.image).map_err(|e| Failure::Permanent(e.message))?;
+    if !registry_allowed(&image, &cfg.registries) {
+        return Err(Failure::Permanent(format!(
+            "{image}: registry not in this worker's allow-list (--job-registry)"
+        )));
+    }
     if cfg.engine.registry.insecure && !loopback_registry(&image) {
         return Err(Failure::Permanent(format!(
             "{image}: this worker pulls over plain HTTP (--registry-insecure), which is for loopback registries only"
@@ -600,6 +629,37 @@ async fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_allow_list() {
+        let allow = vec![
+            "ghcr.io".to_string(),
+            "*.corp.example".to_string(),
+            "127.0.0.1:5000".to_string(),
+        ];
+        for ok in [
+            "ghcr.io/acme/shop:1",
+            "GHCR.io/acme/shop@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            "reg.corp.example/a/b:1",
+            "reg.corp.example:8443/a/b:1",
+            "127.0.0.1:5000/a/b:1",
+        ] {
+            assert!(registry_allowed(ok, &allow), "{ok} refused");
+        }
+        for bad in [
+            "docker.io/library/alpine:3",
+            "alpine:3",
+            "corp.example/a/b:1",
+            "evilcorp.example/a/b:1",
+            "ghcr.io.evil.test/a/b:1",
+            "127.0.0.1:5001/a/b:1",
+            "169.254.169.254/latest/meta:1",
+        ] {
+            assert!(!registry_allowed(bad, &allow), "{bad} allowed");
+        }
+        assert!(registry_allowed("alpine:3", &[]));
+        assert!(registry_allowed("alpine:3", &["docker.io".to_string()]));
+    }
 
     #[test]
     fn only_registry_references_are_jobs() {

@@ -381,3 +381,30 @@ fn two_claimers_on_one_database_never_take_the_same_job() {
         60
     );
 }
+
+/// A worker with a registry allow-list (`--job-registry`) fails a job for any other
+/// registry at once, without contacting it.
+#[test]
+fn a_registry_off_the_allow_list_is_never_pulled_from() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wdir = tmp.path().to_path_buf();
+    let s = TestServer::start_cfg(None, move |c| {
+        let mut w = worker_config(&wdir, "w1");
+        w.registries = vec!["*.corp.example".into()];
+        c.jobs = Some(w);
+    });
+    let admin = s.token("admin", &[]);
+    let r = s.post_json(
+        "/v1/jobs",
+        &admin,
+        &serde_json::to_vec(&json!({"kind": "scan", "image": "127.0.0.1:9/metadata/x:1"})).unwrap(),
+    );
+    assert_eq!(r.status, 202, "{}", r.json);
+    let j = wait_job(&s, &admin, r.json["id"].as_str().unwrap());
+    assert_eq!(j["state"], "failed", "{j}");
+    assert_eq!(j["attempts"], 1, "{j}");
+    assert!(
+        j["last_error"].as_str().unwrap().contains("allow-list"),
+        "{j}"
+    );
+}

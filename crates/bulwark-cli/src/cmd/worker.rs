@@ -35,6 +35,12 @@ pub struct JobFlags {
     /// `BULWARK_REGISTRY_USERNAME`/`_PASSWORD`, as for `bulwark scan`.
     #[arg(long, value_name = "FILE")]
     pub registry_ca_file: Option<PathBuf>,
+    /// A registry jobs may pull from: `HOST[:PORT]`, or `*.DOMAIN` for any host below
+    /// DOMAIN (repeatable; `docker.io` for Docker Hub). Without one, any registry the
+    /// worker can reach: a job's image is the caller's choice, so set this (or narrow
+    /// the workers' egress) where callers are not fully trusted.
+    #[arg(long = "job-registry", value_name = "HOST")]
+    pub job_registries: Vec<String>,
     /// Seconds a claimed job is leased for; renewed every third of it while the job
     /// runs. A worker killed mid-job loses its job to another after this long.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
@@ -63,6 +69,7 @@ impl JobFlags {
         let mut cfg = WorkerConfig::new(engine);
         cfg.workers = workers;
         cfg.vulndb = vulndb;
+        cfg.registries = self.job_registries.clone();
         if self.job_lease == 0 {
             anyhow::bail!("--job-lease: at least 1 second");
         }
