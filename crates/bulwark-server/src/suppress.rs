@@ -302,7 +302,9 @@ pub fn delete_ignore(c: &Conn<'_>, id: &str, actor: (&str, &str)) -> Result<bool
 #[derive(Debug, Default)]
 pub struct Suppressions {
     version: i64,
-    vex: Vec<(String, VexDocument)>,
+    /// Stored VEX documents and, at the same index, their ids.
+    vex: Vec<VexDocument>,
+    vex_ids: Vec<String>,
     ignores: Vec<IgnoreOut>,
 }
 
@@ -331,11 +333,15 @@ impl Cache {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         let mut vex = Vec::with_capacity(bodies.len());
+        let mut vex_ids = Vec::with_capacity(bodies.len());
         for (id, body) in bodies {
             // Checked at upload; a document that no longer parses (a newer reader)
             // is skipped with a warning rather than failing every read.
             match VexDocument::parse(body.as_bytes(), &format!("VEX {id}")) {
-                Ok(d) => vex.push((id, d)),
+                Ok(d) => {
+                    vex.push(d);
+                    vex_ids.push(id);
+                }
                 Err(e) => {
                     tracing::warn!(vex = %id, error = %e, "stored VEX document unreadable; not applied")
                 }
@@ -344,6 +350,7 @@ impl Cache {
         let s = Arc::new(Suppressions {
             version,
             vex,
+            vex_ids,
             ignores: list_ignores(c)?,
         });
         if let Ok(mut g) = self.0.lock() {
@@ -397,28 +404,17 @@ impl Suppressions {
                 });
             }
         }
-        // The newest applicable statement across every document decides.
-        let docs: Vec<&VexDocument> = self.vex.iter().map(|(_, d)| d).collect();
-        let mut best: Option<(Option<time::OffsetDateTime>, usize, String, bool)> = None;
-        for (di, d) in docs.iter().enumerate() {
-            if let Some(dec) = vex::decide(
-                std::slice::from_ref(*d),
-                &f.id,
-                &f.aliases,
-                &f.purl,
-                targets,
-            ) {
-                let key = (dec.statement.timestamp, di);
-                if best.as_ref().is_none_or(|b| key >= (b.0, b.1)) {
-                    best = Some((
-                        key.0,
-                        di,
-                        format!("{} [VEX {}]", dec.describe(), self.vex[di].0),
-                        dec.statement.status.suppresses(),
-                    ));
-                }
-            }
+        // The newest applicable statement across every document decides, as in a scan.
+        let dec = vex::decide(&self.vex, &f.id, &f.aliases, &f.purl, targets)?;
+        if !dec.statement.status.suppresses() {
+            return None;
         }
-        best.filter(|b| b.3).map(|b| b.2)
+        let id = self
+            .vex
+            .iter()
+            .position(|d| std::ptr::eq(d, dec.document))
+            .and_then(|i| self.vex_ids.get(i))
+            .map_or("?", String::as_str);
+        Some(format!("{} [VEX {id}]", dec.describe()))
     }
 }

@@ -172,34 +172,15 @@ pub struct VerifyArgs {
     #[arg(long, default_value = "text")]
     format: String,
     #[command(flatten)]
-    report: ReportArgs,
+    report: crate::cmd::server::UploadArgs,
     #[command(flatten)]
     transport: Transport,
     /// `[docker://]REGISTRY/REPO(:TAG|@sha256:…)`, or `oci:DIR[:REF]`.
     image: String,
 }
 
-/// Where to report what was verified.
-#[derive(Debug, Args)]
-pub struct ReportArgs {
-    /// Report every signature or attestation looked at, verified or not, to this bulwark
-    /// server's inventory (`PUT /v1/images/{digest}/signatures`; the image must be
-    /// there already, e.g. from `bulwark scan --server`).
-    #[arg(long, value_name = "URL")]
-    server: Option<String>,
-    /// Environment variable holding the server's API token.
-    #[arg(long, value_name = "VAR", default_value = "BULWARK_SERVER_TOKEN")]
-    server_token_env: String,
-    /// Read the API token from this file instead (first line).
-    #[arg(long, value_name = "FILE")]
-    server_token_file: Option<PathBuf>,
-    /// CA certificates (PEM) to trust for the server's TLS (default: the built-in roots).
-    #[arg(long, value_name = "FILE")]
-    server_ca_file: Option<PathBuf>,
-}
-
 /// Sends the checked entries of `r` to the server named by `a` (when one is).
-fn report_to_server(a: &ReportArgs, r: &Report, kind: &str) -> Result<()> {
+fn report_to_server(a: &crate::cmd::server::UploadArgs, r: &Report, kind: &str) -> Result<()> {
     let Some(server) = &a.server else {
         return Ok(());
     };
@@ -407,7 +388,7 @@ pub struct VerifyAttestationArgs {
     #[arg(long, default_value = "text")]
     format: String,
     #[command(flatten)]
-    report: ReportArgs,
+    report: crate::cmd::server::UploadArgs,
     #[command(flatten)]
     transport: Transport,
     /// `[docker://]REGISTRY/REPO(:TAG|@sha256:…)`, or `oci:DIR[:REF]`.

@@ -416,11 +416,12 @@ pub fn run_audit(args: AuditArgs) -> Result<u8> {
     }
 }
 
-/// Where and how `bulwark scan --server` uploads.
+/// Where and how `bulwark scan --server` uploads its report, and `bulwark verify` /
+/// `verify-attestation --server` report what they checked.
 #[derive(Debug, Args)]
 pub struct UploadArgs {
-    /// Upload the JSON report to this bulwark server (`https://host:8443`) after the
-    /// scan.
+    /// Send the result to this bulwark server (`https://host:8443`): `scan` uploads its
+    /// JSON report, `verify` and `verify-attestation` the signatures they checked.
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
     /// Environment variable holding the server's API token (never a flag value, which
