@@ -33,6 +33,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine as _;
+use bulwark_policy::input::ReviewRead;
 use bulwark_policy::{Dependencies, Live, Phase, Policy, Request};
 use serde_json::{json, Value};
 
@@ -306,37 +307,86 @@ fn clip(s: &str) -> String {
     format!("{}...", &s[..end])
 }
 
+/// The AdmissionReview v1 response, as serialised.
+#[derive(serde::Serialize)]
+struct ReviewOut<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    kind: &'static str,
+    response: ResponseOut<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct ResponseOut<'a> {
+    uid: &'a str,
+    allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<StatusOut>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
+    #[serde(rename = "patchType", skip_serializing_if = "Option::is_none")]
+    patch_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct StatusOut {
+    code: u16,
+    reason: &'static str,
+    message: String,
+}
+
+fn review_out<'a>(uid: &'a str, d: &bulwark_policy::Decision) -> ReviewOut<'a> {
+    let status = (!d.allowed).then(|| {
+        let mut message = d.reasons.join("; ");
+        if message.len() > 4096 {
+            message = clip(&message);
+        }
+        StatusOut {
+            code: 403,
+            reason: "Forbidden",
+            message,
+        }
+    });
+    let mut warnings: Vec<String> = d
+        .warnings
+        .iter()
+        .take(MAX_WARNINGS)
+        .map(|s| clip(s))
+        .collect();
+    if d.warnings.len() > MAX_WARNINGS {
+        warnings.push(format!(
+            "... and {} more warnings",
+            d.warnings.len() - MAX_WARNINGS
+        ));
+    }
+    let patch = (d.allowed && !d.patch.is_empty()).then(|| {
+        let patch = serde_json::to_string(&d.patch).unwrap_or_default();
+        base64::engine::general_purpose::STANDARD.encode(patch)
+    });
+    ReviewOut {
+        api_version: "admission.k8s.io/v1",
+        kind: "AdmissionReview",
+        response: ResponseOut {
+            uid,
+            allowed: d.allowed,
+            status,
+            warnings,
+            patch_type: patch.as_ref().map(|_| "JSONPatch"),
+            patch,
+        },
+    }
+}
+
 /// The AdmissionReview v1 response for `uid`.
 pub fn response(uid: &str, d: &bulwark_policy::Decision) -> Value {
-    let mut resp = json!({"uid": uid, "allowed": d.allowed});
-    if !d.allowed {
-        let mut msg = d.reasons.join("; ");
-        if msg.len() > 4096 {
-            msg = clip(&msg);
-        }
-        resp["status"] = json!({"code": 403, "reason": "Forbidden", "message": msg});
-    }
-    if !d.warnings.is_empty() {
-        let mut w: Vec<String> = d
-            .warnings
-            .iter()
-            .take(MAX_WARNINGS)
-            .map(|s| clip(s))
-            .collect();
-        if d.warnings.len() > MAX_WARNINGS {
-            w.push(format!(
-                "... and {} more warnings",
-                d.warnings.len() - MAX_WARNINGS
-            ));
-        }
-        resp["warnings"] = json!(w);
-    }
-    if d.allowed && !d.patch.is_empty() {
-        let patch = Value::Array(d.patch.clone()).to_string();
-        resp["patchType"] = json!("JSONPatch");
-        resp["patch"] = json!(base64::engine::general_purpose::STANDARD.encode(patch));
-    }
-    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": resp})
+    serde_json::to_value(review_out(uid, d)).unwrap_or(Value::Null)
+}
+
+/// [`response`] serialised: the body the webhook answers with.
+pub fn response_body(uid: &str, d: &bulwark_policy::Decision) -> String {
+    serde_json::to_string(&review_out(uid, d)).unwrap_or_default()
 }
 
 /// Runs an evaluation on the blocking pool under `deadline`; past it, or if the task
@@ -366,19 +416,15 @@ async fn blocking(
 
 async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
     let started = Instant::now();
-    let v: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => return bad_request(format!("not JSON: {e}")),
+    let (uid, read) = match Request::read_review_bytes(&body) {
+        ReviewRead::NotJson(e) => return bad_request(format!("not JSON: {e}")),
+        ReviewRead::NoUid => {
+            return bad_request("not an AdmissionReview with a request.uid".into())
+        }
+        ReviewRead::Read { uid, request } => (uid, request),
     };
-    let Some(uid) = v
-        .pointer("/request/uid")
-        .and_then(Value::as_str)
-        .filter(|u| !u.is_empty())
-        .map(str::to_string)
-    else {
-        return bad_request("not an AdmissionReview with a request.uid".into());
-    };
-    let (decision, req) = match Request::from_review_owned(v) {
+    drop(body);
+    let (decision, req) = match read {
         Err(e) => (
             bulwark_policy::Decision {
                 allowed: false,
@@ -392,32 +438,32 @@ async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
                 return (StatusCode::INTERNAL_SERVER_ERROR, "policy lock poisoned").into_response();
             };
             let deps = st.deps.clone();
-            // What the log line needs; the request itself moves to the blocking task.
-            let summary = Request {
-                uid: String::new(),
-                operation: req.operation.clone(),
-                kind: req.kind.clone(),
-                sub_resource: req.sub_resource.clone(),
-                namespace: req.namespace.clone(),
-                name: req.name.clone(),
-                user: req.user.clone(),
-                object: Value::Null,
-                dry_run: req.dry_run,
-            };
             // Warm (every tag, signature and scan it needs is cached): decided right
             // here, no worker thread and no thread hand-off. Otherwise on the blocking
-            // pool under the deadline.
+            // pool under the deadline, the request moved there and what the log line
+            // needs kept here.
             let warm = bulwark_policy::evaluate_warm(
                 &policy,
                 deps.as_ref() as &dyn Dependencies,
                 &req,
                 phase,
             );
-            let d = match warm {
-                Some(d) => d,
+            match warm {
+                Some(d) => (d, Some(req)),
                 None => {
                     tracing::debug!(%uid, "not decidable from the caches: evaluating on the blocking pool");
-                    blocking(st.deadline, move || {
+                    let summary = Request {
+                        uid: String::new(),
+                        operation: req.operation.clone(),
+                        kind: req.kind.clone(),
+                        sub_resource: req.sub_resource.clone(),
+                        namespace: req.namespace.clone(),
+                        name: req.name.clone(),
+                        user: req.user.clone(),
+                        object: Value::Null,
+                        dry_run: req.dry_run,
+                    };
+                    let d = blocking(st.deadline, move || {
                         bulwark_policy::evaluate(
                             &policy,
                             deps.as_ref() as &dyn Dependencies,
@@ -425,10 +471,10 @@ async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
                             phase,
                         )
                     })
-                    .await
+                    .await;
+                    (d, Some(summary))
                 }
-            };
-            (d, Some(summary))
+            }
         }
     };
     let (kind, ns, name, op, user) = match &req {
@@ -478,7 +524,7 @@ async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
     (
         StatusCode::OK,
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        response(&uid, &decision).to_string(),
+        response_body(&uid, &decision),
     )
         .into_response()
 }

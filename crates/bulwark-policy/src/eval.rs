@@ -8,6 +8,8 @@
 //! the rule's default `onError: deny`) all deny. DELETE and CONNECT are allowed (no pod
 //! starts).
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
@@ -17,7 +19,7 @@ use serde_json::{json, Value};
 
 use crate::deps::{DepError, Dependencies, ImageRef};
 use crate::glob::any;
-use crate::input::{pod_of, Container, Pod, Request};
+use crate::input::{at, pod_of, Container, Pod, Request};
 use crate::schema::{Exempt, Mode, OnError, Policy, Rule, RuleKind, Selector};
 
 /// Which webhook is asking.
@@ -142,8 +144,13 @@ fn exempted(e: &Exempt, req: &Request) -> Option<String> {
     None
 }
 
-/// Whether `rule` applies to the request, and to which containers.
-fn selected<'a>(s: &Selector, req: &Request, pod: &Pod<'a>) -> Option<Vec<Container<'a>>> {
+/// Whether `rule` applies to the request, and to which of the pod's containers (`all`).
+fn selected<'c, 'a>(
+    s: &Selector,
+    req: &Request,
+    pod: &Pod<'a>,
+    all: &'c [Container<'a>],
+) -> Option<Cow<'c, [Container<'a>]>> {
     if !s.namespaces.is_empty() && !any(&s.namespaces, &req.namespace) {
         return None;
     }
@@ -161,20 +168,25 @@ fn selected<'a>(s: &Selector, req: &Request, pod: &Pod<'a>) -> Option<Vec<Contai
             return None;
         }
     }
-    let all = pod.containers();
     if s.images.is_empty() {
-        return Some(all);
+        return Some(Cow::Borrowed(all));
     }
     let chosen: Vec<Container<'a>> = all
-        .into_iter()
+        .iter()
         .filter(|c| {
             c.image()
                 .and_then(|i| ImageRef::parse(i).ok())
                 .is_some_and(|r| any(&s.images, &r.name()))
         })
+        .cloned()
         .collect();
-    (!chosen.is_empty()).then_some(chosen)
+    (!chosen.is_empty()).then_some(Cow::Owned(chosen))
 }
+
+/// The pod's metadata and spec as the misconfiguration checks' tree, built at most
+/// once per evaluation (two Pod Security rules — enforce one level, audit another —
+/// share it).
+type PssTree = OnceCell<(Option<Node>, Node)>;
 
 /// Evaluates `req` for `phase`.
 pub fn evaluate(policy: &Policy, deps: &dyn Dependencies, req: &Request, phase: Phase) -> Decision {
@@ -197,6 +209,8 @@ pub fn evaluate(policy: &Policy, deps: &dyn Dependencies, req: &Request, phase: 
         Err(e) => return Decision::deny(e),
     };
     let mut d = Decision::allow();
+    let all = pod.containers();
+    let tree = PssTree::new();
     for rule in &policy.rules {
         if rule.kind.is_mutation() != (phase == Phase::Mutate) {
             continue;
@@ -204,10 +218,18 @@ pub fn evaluate(policy: &Policy, deps: &dyn Dependencies, req: &Request, phase: 
         if exempted(&rule.exclude, req).is_some() {
             continue;
         }
-        let Some(containers) = selected(&rule.select, req, &pod) else {
+        let Some(containers) = selected(&rule.select, req, &pod, &all) else {
             continue;
         };
-        let outcome = run_rule(policy, deps, rule, req, &pod, &containers, &mut d.patch);
+        let outcome = run_rule(
+            policy,
+            deps,
+            rule,
+            req,
+            (&pod, &tree),
+            &containers,
+            &mut d.patch,
+        );
         d.push(RuleResult {
             rule: rule.name.clone(),
             mode: rule.mode,
@@ -335,7 +357,7 @@ fn run_rule(
     deps: &dyn Dependencies,
     rule: &Rule,
     req: &Request,
-    pod: &Pod<'_>,
+    (pod, tree): (&Pod<'_>, &PssTree),
     containers: &[Container<'_>],
     patch: &mut Vec<Value>,
 ) -> Outcome {
@@ -388,7 +410,7 @@ fn run_rule(
                             ));
                         } else {
                             ops.push(
-                                json!({"op": "replace", "path": c.image_ptr, "value": pinned}),
+                                json!({"op": "replace", "path": c.image_ptr(), "value": pinned}),
                             );
                         }
                     }
@@ -419,9 +441,7 @@ fn run_rule(
             {
                 for (kind, names) in [("requests", requests), ("limits", limits)] {
                     for n in names {
-                        let set = c
-                            .node
-                            .pointer(&format!("/resources/{kind}/{n}"))
+                        let set = at(c.node, &["resources", kind, n.as_str()])
                             .is_some_and(|x| !x.is_null());
                         if !set {
                             v.push(format!("{} must set resources.{kind}.{n}", who(c)));
@@ -432,13 +452,13 @@ fn run_rule(
             violations(v)
         }
         RuleKind::PodSecurity { level, version } => {
-            let meta = pod.meta.map(Node::from_json);
-            let spec = Node::from_json(pod.spec);
+            let (meta, spec) =
+                tree.get_or_init(|| (pod.meta.map(Node::from_json), Node::from_json(pod.spec)));
             let found = bulwark_misconfig::check_pod_security(
                 "admission",
                 &req.display(),
                 meta.as_ref(),
-                &spec,
+                spec,
                 *level,
                 *version,
             );
