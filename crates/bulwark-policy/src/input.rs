@@ -84,6 +84,9 @@ fn st(v: &Value, path: &[&str]) -> String {
 
 /// How an AdmissionReview body read ([`Request::read_review_bytes`]).
 #[derive(Debug)]
+// Made once per review and taken apart at once: boxing the request would only add an
+// allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum ReviewRead {
     /// The body is not JSON: answer 400.
     NotJson(serde_json::Error),
