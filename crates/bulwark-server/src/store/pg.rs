@@ -12,7 +12,9 @@
 //! credentials and data in plain text over a network by accident, [`config`] refuses a
 //! TCP host that is not a loopback address unless the URL asks for TLS or says
 //! `sslmode=disable` explicitly. Unix sockets (`?host=/run/postgresql`) and loopback
-//! hosts are accepted in plain text.
+//! hosts are accepted in plain text. `sslcert`/`sslkey` present a client certificate
+//! (TLS modes only, both or neither); libpq's `options` passes session settings such as
+//! `statement_timeout` through to the server.
 //!
 //! The `postgres` client runs its own small runtime and blocks: it is only called on the
 //! store's writer thread, on `spawn_blocking` threads (reads) and at start-up.
@@ -130,10 +132,17 @@ fn percent_decode(v: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The CA certificates of `sslrootcert`, as a verifying rustls configuration.
-fn tls_config(ca_file: &std::path::Path) -> Result<Arc<rustls::ClientConfig>, StoreError> {
+/// The client certificate chain (`sslcert`) and its private key (`sslkey`), PEM.
+type ClientCert = (PathBuf, PathBuf);
+
+/// The CA certificates of `sslrootcert`, as a verifying rustls configuration; with
+/// `client`, the certificate this side presents.
+fn tls_config(
+    ca_file: &std::path::Path,
+    client: Option<&ClientCert>,
+) -> Result<Arc<rustls::ClientConfig>, StoreError> {
     use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let refuse =
         |why: String| StoreError::UrlRefused(format!("sslrootcert {}: {why}", ca_file.display()));
     let mut roots = rustls::RootCertStore::empty();
@@ -146,11 +155,46 @@ fn tls_config(ca_file: &std::path::Path) -> Result<Arc<rustls::ClientConfig>, St
         return Err(refuse("no certificate in the file".into()));
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| refuse(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let cfg = match client {
+        None => builder.with_no_client_auth(),
+        Some((cert_file, key_file)) => {
+            let bad = |what: &str, file: &std::path::Path, why: String| {
+                StoreError::UrlRefused(format!("{what} {}: {why}", file.display()))
+            };
+            let chain = CertificateDer::pem_file_iter(cert_file)
+                .map_err(|e| bad("sslcert", cert_file, e.to_string()))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad("sslcert", cert_file, e.to_string()))?;
+            if chain.is_empty() {
+                return Err(bad(
+                    "sslcert",
+                    cert_file,
+                    "no certificate in the file".into(),
+                ));
+            }
+            // The key's contents never go into a message: only what kind of failure.
+            let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| {
+                bad(
+                    "sslkey",
+                    key_file,
+                    match e {
+                        rustls_pki_types::pem::Error::NoItemsFound => {
+                            "no private key in the file".to_string()
+                        }
+                        rustls_pki_types::pem::Error::Io(e) => e.to_string(),
+                        _ => "not a PEM private key".to_string(),
+                    },
+                )
+            })?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| bad("sslcert/sslkey", cert_file, e.to_string()))?
+        }
+    };
     Ok(Arc::new(cfg))
 }
 
@@ -159,6 +203,8 @@ pub fn target(url: &str) -> Result<Target, StoreError> {
     let mut explicit_disable = false;
     let mut want_tls = false;
     let mut root: Option<PathBuf> = None;
+    let mut client_cert: Option<PathBuf> = None;
+    let mut client_key: Option<PathBuf> = None;
     for (k, v) in query_pairs(url) {
         match k {
             "sslmode" => match v {
@@ -168,16 +214,35 @@ pub fn target(url: &str) -> Result<Target, StoreError> {
                 other => return Err(StoreError::UrlRefused(format!("unknown sslmode {other:?}"))),
             },
             "sslrootcert" => root = Some(PathBuf::from(percent_decode(v))),
+            "sslcert" => client_cert = Some(PathBuf::from(percent_decode(v))),
+            "sslkey" => client_key = Some(PathBuf::from(percent_decode(v))),
             _ => {}
         }
     }
-    // tokio-postgres knows neither `sslrootcert` nor the verify modes, nor `allow`:
-    // hand it the rest, with the TLS decision made here.
+    let client = match (client_cert, client_key) {
+        (None, None) => None,
+        (Some(c), Some(k)) => Some((c, k)),
+        _ => {
+            return Err(StoreError::UrlRefused(
+                "a client certificate needs both sslcert=CERT.pem and sslkey=KEY.pem".into(),
+            ))
+        }
+    };
+    if client.is_some() && !want_tls {
+        return Err(StoreError::UrlRefused(
+            "sslcert/sslkey need TLS: add sslmode=verify-full&sslrootcert=CA.pem".into(),
+        ));
+    }
+    // tokio-postgres knows neither `sslrootcert`, `sslcert`, `sslkey` nor the verify
+    // modes, nor `allow`: hand it the rest, with the TLS decision made here.
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let kept: Vec<&str> = query
         .split('&')
         .filter(|kv| {
-            !kv.is_empty() && !kv.starts_with("sslmode=") && !kv.starts_with("sslrootcert=")
+            !kv.is_empty()
+                && !["sslmode=", "sslrootcert=", "sslcert=", "sslkey="]
+                    .iter()
+                    .any(|p| kv.starts_with(p))
         })
         .collect();
     let normalised = if kept.is_empty() {
@@ -209,7 +274,7 @@ pub fn target(url: &str) -> Result<Target, StoreError> {
             ));
         }
         config.ssl_mode(postgres::config::SslMode::Require);
-        Some(tls_config(&root)?)
+        Some(tls_config(&root, client.as_ref())?)
     } else {
         if !explicit_disable {
             if let Some(h) = config.get_hosts().iter().find(|h| !is_local(h)) {

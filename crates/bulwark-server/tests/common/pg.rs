@@ -78,7 +78,7 @@ impl PgCluster {
         static CLUSTER: OnceLock<Option<PgCluster>> = OnceLock::new();
         CLUSTER
             .get_or_init(|| match bin_dir() {
-                Some(bin) => Some(PgCluster::start(bin, PORT, None)),
+                Some(bin) => Some(PgCluster::start(bin, PORT, None, None)),
                 None => {
                     assert!(
                         !require_all(),
@@ -107,7 +107,7 @@ impl PgCluster {
     /// `BULWARK_REQUIRE_ALL=1`: a panic).
     pub fn start_tls(port: u16, cert: &str, key: &str) -> Option<PgCluster> {
         match bin_dir() {
-            Some(bin) => Some(PgCluster::start(bin, port, Some((cert, key)))),
+            Some(bin) => Some(PgCluster::start(bin, port, Some((cert, key)), None)),
             None => {
                 assert!(
                     !require_all(),
@@ -119,7 +119,42 @@ impl PgCluster {
         }
     }
 
-    fn start(bin: PathBuf, port: u16, tls: Option<(&str, &str)>) -> PgCluster {
+    /// [`PgCluster::start_tls`] that also verifies client certificates against
+    /// `client_ca` (PEM): role `user` (created) must log in over TCP with a certificate
+    /// whose CN is `user` (`hostssl … cert`); every other role is trusted as before.
+    pub fn start_tls_client_auth(
+        port: u16,
+        cert: &str,
+        key: &str,
+        client_ca: &str,
+        user: &str,
+    ) -> Option<PgCluster> {
+        match bin_dir() {
+            Some(bin) => {
+                let c = PgCluster::start(bin, port, Some((cert, key)), Some((client_ca, user)));
+                c.psql(
+                    "postgres",
+                    &format!("CREATE ROLE \"{user}\" LOGIN SUPERUSER"),
+                );
+                Some(c)
+            }
+            None => {
+                assert!(
+                    !require_all(),
+                    "PostgreSQL is not installed and BULWARK_REQUIRE_ALL=1"
+                );
+                eprintln!("SKIP: PostgreSQL is not installed");
+                None
+            }
+        }
+    }
+
+    fn start(
+        bin: PathBuf,
+        port: u16,
+        tls: Option<(&str, &str)>,
+        client_auth: Option<(&str, &str)>,
+    ) -> PgCluster {
         let base = std::env::temp_dir().join(format!(
             "bulwark-pg-{}-{}",
             std::process::id(),
@@ -150,6 +185,20 @@ impl PgCluster {
                 "-c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file='{d}/server.crt' -c ssl_key_file='{d}/server.key'",
                 d = base.display()
             );
+            if let Some((ca, user)) = client_auth {
+                std::fs::write(base.join("client-ca.crt"), ca).unwrap();
+                std::fs::write(
+                    base.join("pg_hba.conf"),
+                    format!(
+                        "local all all trust\nhostssl all \"{user}\" 127.0.0.1/32 cert\nhost all all 127.0.0.1/32 trust\n"
+                    ),
+                )
+                .unwrap();
+                listen.push_str(&format!(
+                    " -c ssl_ca_file='{d}/client-ca.crt' -c hba_file='{d}/pg_hba.conf'",
+                    d = base.display()
+                ));
+            }
         }
         if as_postgres {
             let ok = Command::new("chown")
