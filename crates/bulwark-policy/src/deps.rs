@@ -8,10 +8,14 @@
 //! call fail with [`DepError::Timeout`] when the budget ends, and the rule then decides
 //! by its `onError` direction. The worker thread left behind is bounded by the registry
 //! client's own timeouts, which [`Live::new`] caps to the longest budget.
+//!
+//! An optional [`Observer`] set with [`Live::observe`] hears of every signature or
+//! attestation verification that actually ran against a registry (a cache miss filled,
+//! verified or not — never a cache hit); the webhook reports them to the server.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bulwark_core::VulnFinding;
@@ -326,6 +330,77 @@ impl<V: Clone> TtlMap<V> {
     }
 }
 
+/// One signature or attestation verification that ran against a registry (a cache miss
+/// filled), for an [`Observer`]: the outcome for one signer of a policy entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// The image's manifest digest.
+    pub digest: String,
+    /// `None` for a signature; the predicate type for an attestation.
+    pub predicate_type: Option<String>,
+    /// The signer as the policy entry names it: `key:sha256:<hex>` (SHA-256 of the
+    /// public key's SubjectPublicKeyInfo), or the keyless certificate identity (the
+    /// exact SAN, or `/regex/`). `None` when a key cannot be encoded.
+    pub identity: Option<String>,
+    /// The keyless OIDC issuer as the policy entry names it.
+    pub issuer: Option<String>,
+    /// Whether it verified.
+    pub verified: bool,
+    /// Where the verified signatures or attestations were found (`legacy-tag TAG layer
+    /// N`, `referrer sha256:…`); empty when not verified.
+    pub references: Vec<String>,
+    /// Why not, when not verified.
+    pub reason: Option<String>,
+}
+
+/// Hears of verifications as they complete, on the thread that ran them: it must not
+/// block (queue and return).
+pub type Observer = Arc<dyn Fn(&Verification) + Send + Sync>;
+
+fn matcher(m: &bulwark_sign::verify::Matcher) -> String {
+    match m {
+        bulwark_sign::verify::Matcher::Exact(s) => s.clone(),
+        bulwark_sign::verify::Matcher::Regex(r) => format!("/{}/", r.as_str()),
+    }
+}
+
+impl Verification {
+    fn new(
+        req: &Requirements,
+        digest: &str,
+        predicate: &str,
+        outcome: Result<&Report, &str>,
+    ) -> Verification {
+        let (identity, issuer) = match &req.signer {
+            bulwark_cosign::verify::Signer::Key(k) => (
+                k.fingerprint().ok().map(|f| format!("key:sha256:{f}")),
+                None,
+            ),
+            bulwark_cosign::verify::Signer::Identity { san, issuer, .. } => {
+                (Some(matcher(san)), Some(matcher(issuer)))
+            }
+        };
+        let references = match outcome {
+            Ok(r) => r
+                .signatures
+                .iter()
+                .filter(|c| c.verified)
+                .map(|c| format!("{} {}", c.source, c.location))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        Verification {
+            digest: digest.to_string(),
+            predicate_type: (!predicate.is_empty()).then(|| predicate.to_string()),
+            identity,
+            issuer,
+            verified: outcome.is_ok_and(|r| r.verified),
+            references,
+            reason: outcome.err().map(str::to_string),
+        }
+    }
+}
+
 struct Inner {
     registry: RegistryConfig,
     signatures: VerificationCache<Report>,
@@ -338,6 +413,8 @@ struct Inner {
     /// same new image (a Deployment scaled to 100 replicas) wait for the first and
     /// are answered from the cache it fills.
     inflight: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Told of every verification that ran ([`Live::observe`]).
+    observer: OnceLock<Observer>,
 }
 
 /// Registries through `bulwark-cosign`'s verification cache, and on-demand scans.
@@ -386,6 +463,7 @@ impl Live {
                 engine,
                 stats: Stats::default(),
                 inflight: Mutex::new(HashMap::new()),
+                observer: OnceLock::new(),
             }),
         }
     }
@@ -393,6 +471,12 @@ impl Live {
     /// Work counters.
     pub fn stats(&self) -> &Stats {
         &self.inner.stats
+    }
+
+    /// Sets the observer told of every verification that runs against a registry (see
+    /// [`Verification`]); `false` when one is already set (it stays).
+    pub fn observe(&self, observer: Observer) -> bool {
+        self.inner.observer.set(observer).is_ok()
     }
 
     /// Verdicts held by the signature cache.
@@ -503,6 +587,19 @@ impl Inner {
         })
     }
 
+    /// Tells the observer, if any, of a verification that ran.
+    fn notify(
+        &self,
+        req: &Requirements,
+        digest: &str,
+        predicate: &str,
+        outcome: Result<&Report, &str>,
+    ) {
+        if let Some(o) = self.observer.get() {
+            o(&Verification::new(req, digest, predicate, outcome));
+        }
+    }
+
     /// A cached verdict, `None` when not cached.
     fn cached(
         &self,
@@ -539,9 +636,16 @@ impl Inner {
         };
         self.stats.verifications.fetch_add(1, Ordering::Relaxed);
         match bulwark_cosign::verify::verify_cached(&self.signatures, img, req) {
-            Ok(v) => Ok(v.map(|_| ())),
+            Ok(v) => {
+                self.notify(req, digest, "", v.as_ref().map_err(String::as_str));
+                Ok(v.map(|_| ()))
+            }
             Err(e) if e.is_unavailable() => Err(unavailable("reading signatures", e)),
-            Err(e) => Ok(Err(e.to_string())),
+            Err(e) => {
+                let why = e.to_string();
+                self.notify(req, digest, "", Err(&why));
+                Ok(Err(why))
+            }
         }
     }
 
@@ -571,11 +675,21 @@ impl Inner {
                 } else {
                     Err(format!("no verified {predicate} attestation"))
                 };
+                self.notify(
+                    req,
+                    digest,
+                    predicate,
+                    verdict.as_ref().map_err(String::as_str),
+                );
                 self.attestations.insert(key, verdict.clone());
                 Ok(verdict.map(|_| ()))
             }
             Err(e) if e.is_unavailable() => Err(unavailable("reading attestations", e)),
-            Err(e) => Ok(Err(e.to_string())),
+            Err(e) => {
+                let why = e.to_string();
+                self.notify(req, digest, predicate, Err(&why));
+                Ok(Err(why))
+            }
         }
     }
 }
