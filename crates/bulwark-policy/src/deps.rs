@@ -360,7 +360,15 @@ pub type Observer = Arc<dyn Fn(&Verification) + Send + Sync>;
 fn matcher(m: &bulwark_sign::verify::Matcher) -> String {
     match m {
         bulwark_sign::verify::Matcher::Exact(s) => s.clone(),
-        bulwark_sign::verify::Matcher::Regex(r) => format!("/{}/", r.as_str()),
+        // As written in the policy: without the anchors `Matcher::regex` adds.
+        bulwark_sign::verify::Matcher::Regex(r) => {
+            let re = r.as_str();
+            let bare = re
+                .strip_prefix("^(?:")
+                .and_then(|x| x.strip_suffix(")$"))
+                .unwrap_or(re);
+            format!("/{bare}/")
+        }
     }
 }
 
@@ -841,6 +849,61 @@ impl Dependencies for Live {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verification_names_the_signer_and_where_it_was_found() {
+        use bulwark_cosign::verify::{Checked, Signer};
+        let key = bulwark_sign::PrivateKey::generate(bulwark_sign::Algorithm::EcdsaP256);
+        let req = |signer| Requirements {
+            signer,
+            reference: ReferenceMatch::Repository("r.example/app".into()),
+            annotations: Default::default(),
+            require_tlog: false,
+            root: None,
+        };
+        let checked = |location: &str, verified| Checked {
+            source: "referrer",
+            location: location.into(),
+            verified,
+            reason: None,
+            docker_reference: None,
+            annotations: None,
+            predicate_type: None,
+            predicate: None,
+        };
+        let report = Report {
+            image: "r.example/app@sha256:00".into(),
+            digest: "sha256:00".into(),
+            verified: true,
+            signatures: vec![checked("sha256:aa", false), checked("sha256:bb", true)],
+        };
+        let by_key = req(Signer::Key(key.public_key()));
+        let v = Verification::new(&by_key, "sha256:00", "", Ok(&report));
+        let fp = key.public_key().fingerprint().unwrap();
+        assert_eq!(v.identity, Some(format!("key:sha256:{fp}")));
+        assert_eq!((v.issuer, v.predicate_type), (None, None));
+        assert!(v.verified);
+        assert_eq!(v.references, ["referrer sha256:bb"], "only what verified");
+        let keyless = req(Signer::Identity {
+            san: bulwark_sign::verify::Matcher::Exact("ci@acme.example".into()),
+            issuer: bulwark_sign::verify::Matcher::regex("https://.*").unwrap(),
+            root: Box::default(),
+        });
+        let v = Verification::new(
+            &keyless,
+            "sha256:00",
+            "https://slsa.dev/provenance/v1",
+            Err("no signature"),
+        );
+        assert_eq!(v.identity.as_deref(), Some("ci@acme.example"));
+        assert_eq!(v.issuer.as_deref(), Some("/https://.*/"));
+        assert_eq!(
+            v.predicate_type.as_deref(),
+            Some("https://slsa.dev/provenance/v1")
+        );
+        assert!(!v.verified && v.references.is_empty());
+        assert_eq!(v.reason.as_deref(), Some("no signature"));
+    }
 
     #[test]
     fn budget_and_worker_bound() {
