@@ -10,6 +10,9 @@
 #
 # Usage: bench/admission.sh [CLIENTS=100] [ROUNDS=100]
 #   PROFILE=release (default) or dev: which build to measure.
+#   BENCH_SERVER=1: the webhook runs with --server against a `bulwark server` (SQLite,
+#   TLS, loopback) started for the run: decisions, placements and verifications are
+#   reported to it while measuring (it shares the cores; its CPU is printed).
 # Needs: Debian's docker-registry (/usr/bin/docker-registry).
 # Last line: admission: C clients, p50 X ms, p99 Y ms, max Z ms, R req/s, errors E
 set -euo pipefail

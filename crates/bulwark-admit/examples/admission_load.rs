@@ -12,6 +12,11 @@
 //! peak RSS, and ends with one line:
 //! `admission: C clients, p50 X ms, p99 Y ms, max Z ms, R req/s, errors E`.
 //!
+//! With `BENCH_SERVER=1` the webhook also runs with `--server`: a `bulwark server`
+//! (SQLite store, TLS, same binary) is started on loopback with an admission token, and
+//! the webhook sends it every decision, the placement of every admitted Pod and the
+//! verification it ran; the server's own CPU use is printed too (it shares the cores).
+//!
 //! Usage: admission_load [CLIENTS=100] [ROUNDS=20]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench harness may panic
 
@@ -111,7 +116,12 @@ fn objects(image: &str, i: usize) -> Vec<Value> {
                "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": tpl}}),
         json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": format!("web-{i}-5d8f7"), "labels": labels},
                "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": tpl}}),
-        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": format!("web-{i}-5d8f7-"), "labels": labels},
+        // As the ReplicaSet controller creates it: owned by the ReplicaSet, labelled with
+        // the Deployment's pod-template-hash.
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": format!("web-{i}-5d8f7-"),
+                   "labels": {"app": format!("web-{i}"), "team": "shop", "pod-template-hash": "5d8f7"},
+                   "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                       "name": format!("web-{i}-5d8f7"), "uid": format!("rs-{i}"), "controller": true}]},
                "spec": spec}),
     ]
 }
@@ -258,6 +268,70 @@ fn main() {
     let (ca, cert, tls_key) = pki(d);
     let port = bulwark_testkit::free_port();
     let listen = format!("127.0.0.1:{port}");
+    let with_server = std::env::var("BENCH_SERVER").as_deref() == Ok("1");
+    let mut inventory = None;
+    let (mut auditor, mut server_url) = (String::new(), String::new());
+    let mut server_args: Vec<std::ffi::OsString> = Vec::new();
+    if with_server {
+        let db = format!("sqlite:{}", d.join("inventory.db").display());
+        let out = Command::new(&bin)
+            .args([
+                "server",
+                "token",
+                "create",
+                "--database",
+                &db,
+                "--role",
+                "admission",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "token create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(d.join("admission.token"), &out.stdout).unwrap();
+        let out = Command::new(&bin)
+            .args([
+                "server",
+                "token",
+                "create",
+                "--database",
+                &db,
+                "--role",
+                "auditor",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        auditor = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let sport = bulwark_testkit::free_port();
+        server_url = format!("https://127.0.0.1:{sport}");
+        let child = Command::new(&bin)
+            .args(["server", "--database", &db, "--cert"])
+            .arg(&cert)
+            .arg("--key")
+            .arg(&tls_key)
+            .args(["--listen", &format!("127.0.0.1:{sport}")])
+            .env("BULWARK_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        inventory = Some(child);
+        server_args = vec![
+            "--server".into(),
+            server_url.clone().into(),
+            "--server-token-file".into(),
+            d.join("admission.token").into(),
+            "--server-ca-file".into(),
+            ca.clone().into(),
+            "--cluster".into(),
+            "bench".into(),
+        ];
+    }
     let mut server = Command::new(&bin)
         .args(["admit", "serve", "--policy"])
         .arg(d.join("policy.yaml"))
@@ -267,6 +341,7 @@ fn main() {
         .arg(&tls_key)
         .args(["--listen", &listen, "--ca-file"])
         .arg(reg.ca_file().unwrap())
+        .args(&server_args)
         .env("BULWARK_USERNAME", "bench")
         .env("BULWARK_PASSWORD", "bench-pw")
         .env("RUST_LOG", "warn")
@@ -401,6 +476,31 @@ fn main() {
     }
     if let Some(kib) = peak_rss_kib(server.id()) {
         println!("server peak RSS: {:.1} MiB", kib as f64 / 1024.0);
+    }
+    if let Some(inv) = &mut inventory {
+        // Give the reporters a moment to drain, then say what the inventory server used.
+        std::thread::sleep(Duration::from_secs(2));
+        if let Some(cpu) = cpu_seconds(inv.id()) {
+            println!("bulwark server (--server) CPU: {cpu:.1} s in total");
+        }
+        // What it was sent, by route and status (its /metrics).
+        let metrics = agent()
+            .get(format!("{server_url}/metrics"))
+            .header("Authorization", &format!("Bearer {auditor}"))
+            .call()
+            .ok()
+            .and_then(|r| r.into_body().read_to_string().ok())
+            .unwrap_or_default();
+        for l in metrics.lines().filter(|l| {
+            l.starts_with("bulwark_http_requests_total")
+                && (l.contains("placements")
+                    || l.contains("signatures")
+                    || l.contains("admission/decisions"))
+        }) {
+            println!("bulwark server: {l}");
+        }
+        let _ = inv.kill();
+        let _ = inv.wait();
     }
     let _ = server.kill();
     let _ = server.wait();

@@ -13,12 +13,16 @@
 //!   to answer); a readable review whose request is malformed, or whose kind carries no
 //!   pod, gets a well-formed denial echoing the uid.
 //! - Every decision is one structured log line (target `bulwark_admit::decision`).
+//! - With a server ([`Config::server`]): vulnerability findings from its inventory and
+//!   decisions to its audit log ([`inventory`]); placements of admitted pods and the
+//!   signature verifications that ran, to its inventory ([`report`]).
 //!
 //! HTTP is axum on hyper (hyper-util's auto builder for HTTP/1.1 and HTTP/2) over
 //! tokio-rustls; the accept loop is written out because axum's `serve` has no TLS.
 
 pub mod inventory;
 pub mod manifests;
+pub mod report;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -68,7 +72,7 @@ pub struct Config {
     /// How often the certificate, key and policy files are checked for changes.
     pub reload_interval: Duration,
     /// The bulwark server: vulnerability findings from its inventory, decisions to its
-    /// audit log.
+    /// audit log, placements and signature verifications to its inventory.
     pub server: Option<inventory::ServerLink>,
 }
 
@@ -113,6 +117,7 @@ struct AppState {
     policy: RwLock<Arc<Policy>>,
     deps: Arc<dyn Dependencies + Send + Sync>,
     sink: Option<inventory::DecisionSink>,
+    reporter: Option<report::Reporter>,
     deadline: Duration,
 }
 
@@ -128,6 +133,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The dependencies (caches and their counters).
     pub deps: Live,
+    /// What was reported to the server (with [`Config::server`]).
+    pub reports: Option<Arc<report::Counters>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -163,23 +170,28 @@ pub async fn start(cfg: Config) -> Result<Running, AdmitError> {
     let certs = tls::CertStore::open(&cfg.cert, &cfg.key)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(certs.server_config()?));
     let deps = Live::new(cfg.registry.clone(), &policy.settings, cfg.engine.clone());
-    let (used, sink): (Arc<dyn Dependencies + Send + Sync>, _) = match &cfg.server {
+    let (used, sink, reporter): (Arc<dyn Dependencies + Send + Sync>, _, _) = match &cfg.server {
         Some(link) => {
-            tracing::info!(server = %link.client.base(), cluster = %link.cluster, "vulnerability findings from the server's inventory; decisions to its audit log");
+            tracing::info!(server = %link.client.base(), cluster = %link.cluster, "vulnerability findings from the server's inventory; decisions to its audit log; placements and signature verifications to its inventory");
+            let reporter = report::Reporter::start(link.clone(), deps.clone());
+            deps.observe(reporter.observer());
             (
                 Arc::new(inventory::InventoryDeps::new(
                     deps.clone(),
                     link.client.clone(),
                 )),
                 Some(inventory::DecisionSink::start(link.clone())),
+                Some(reporter),
             )
         }
-        None => (Arc::new(deps.clone()), None),
+        None => (Arc::new(deps.clone()), None, None),
     };
+    let reports = reporter.as_ref().map(report::Reporter::counters);
     let state = Arc::new(AppState {
         policy: RwLock::new(Arc::new(policy)),
         deps: used,
         sink,
+        reporter,
         deadline: cfg.deadline,
     });
     let app = Router::new()
@@ -205,6 +217,7 @@ pub async fn start(cfg: Config) -> Result<Running, AdmitError> {
     Ok(Running {
         addr,
         deps,
+        reports,
         tasks: vec![watcher, server],
     })
 }
@@ -520,6 +533,9 @@ async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
             "warnings": decision.warnings,
             "patch_ops": decision.patch.len(),
         }));
+    }
+    if let (Some(rep), Some(r)) = (&st.reporter, &req) {
+        rep.decided(phase, r, decision.allowed, &body);
     }
     (
         StatusCode::OK,

@@ -8,10 +8,14 @@
 //! call fail with [`DepError::Timeout`] when the budget ends, and the rule then decides
 //! by its `onError` direction. The worker thread left behind is bounded by the registry
 //! client's own timeouts, which [`Live::new`] caps to the longest budget.
+//!
+//! An optional [`Observer`] set with [`Live::observe`] hears of every signature or
+//! attestation verification that actually ran against a registry (a cache miss filled,
+//! verified or not — never a cache hit); the webhook reports them to the server.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bulwark_core::VulnFinding;
@@ -326,6 +330,85 @@ impl<V: Clone> TtlMap<V> {
     }
 }
 
+/// One signature or attestation verification that ran against a registry (a cache miss
+/// filled), for an [`Observer`]: the outcome for one signer of a policy entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// The image's manifest digest.
+    pub digest: String,
+    /// `None` for a signature; the predicate type for an attestation.
+    pub predicate_type: Option<String>,
+    /// The signer as the policy entry names it: `key:sha256:<hex>` (SHA-256 of the
+    /// public key's SubjectPublicKeyInfo), or the keyless certificate identity (the
+    /// exact SAN, or `/regex/`). `None` when a key cannot be encoded.
+    pub identity: Option<String>,
+    /// The keyless OIDC issuer as the policy entry names it.
+    pub issuer: Option<String>,
+    /// Whether it verified.
+    pub verified: bool,
+    /// Where the verified signatures or attestations were found (`legacy-tag TAG layer
+    /// N`, `referrer sha256:…`); empty when not verified.
+    pub references: Vec<String>,
+    /// Why not, when not verified.
+    pub reason: Option<String>,
+}
+
+/// Hears of verifications as they complete, on the thread that ran them: it must not
+/// block (queue and return).
+pub type Observer = Arc<dyn Fn(&Verification) + Send + Sync>;
+
+fn matcher(m: &bulwark_sign::verify::Matcher) -> String {
+    match m {
+        bulwark_sign::verify::Matcher::Exact(s) => s.clone(),
+        // As written in the policy: without the anchors `Matcher::regex` adds.
+        bulwark_sign::verify::Matcher::Regex(r) => {
+            let re = r.as_str();
+            let bare = re
+                .strip_prefix("^(?:")
+                .and_then(|x| x.strip_suffix(")$"))
+                .unwrap_or(re);
+            format!("/{bare}/")
+        }
+    }
+}
+
+impl Verification {
+    fn new(
+        req: &Requirements,
+        digest: &str,
+        predicate: &str,
+        outcome: Result<&Report, &str>,
+    ) -> Verification {
+        let (identity, issuer) = match &req.signer {
+            bulwark_cosign::verify::Signer::Key(k) => (
+                k.fingerprint().ok().map(|f| format!("key:sha256:{f}")),
+                None,
+            ),
+            bulwark_cosign::verify::Signer::Identity { san, issuer, .. } => {
+                (Some(matcher(san)), Some(matcher(issuer)))
+            }
+        };
+        let references = match outcome {
+            Ok(r) => r
+                .signatures
+                .iter()
+                .filter(|c| c.verified)
+                .map(|c| format!("{} {}", c.source, c.location))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        Verification {
+            digest: digest.to_string(),
+            predicate_type: (!predicate.is_empty()).then(|| predicate.to_string()),
+            identity,
+            issuer,
+            verified: outcome.is_ok_and(|r| r.verified),
+            references,
+            reason: outcome.err().map(str::to_string),
+        }
+    }
+}
+
 struct Inner {
     registry: RegistryConfig,
     signatures: VerificationCache<Report>,
@@ -338,6 +421,8 @@ struct Inner {
     /// same new image (a Deployment scaled to 100 replicas) wait for the first and
     /// are answered from the cache it fills.
     inflight: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Told of every verification that ran ([`Live::observe`]).
+    observer: OnceLock<Observer>,
 }
 
 /// Registries through `bulwark-cosign`'s verification cache, and on-demand scans.
@@ -386,6 +471,7 @@ impl Live {
                 engine,
                 stats: Stats::default(),
                 inflight: Mutex::new(HashMap::new()),
+                observer: OnceLock::new(),
             }),
         }
     }
@@ -393,6 +479,12 @@ impl Live {
     /// Work counters.
     pub fn stats(&self) -> &Stats {
         &self.inner.stats
+    }
+
+    /// Sets the observer told of every verification that runs against a registry (see
+    /// [`Verification`]); `false` when one is already set (it stays).
+    pub fn observe(&self, observer: Observer) -> bool {
+        self.inner.observer.set(observer).is_ok()
     }
 
     /// Verdicts held by the signature cache.
@@ -503,6 +595,19 @@ impl Inner {
         })
     }
 
+    /// Tells the observer, if any, of a verification that ran.
+    fn notify(
+        &self,
+        req: &Requirements,
+        digest: &str,
+        predicate: &str,
+        outcome: Result<&Report, &str>,
+    ) {
+        if let Some(o) = self.observer.get() {
+            o(&Verification::new(req, digest, predicate, outcome));
+        }
+    }
+
     /// A cached verdict, `None` when not cached.
     fn cached(
         &self,
@@ -539,9 +644,16 @@ impl Inner {
         };
         self.stats.verifications.fetch_add(1, Ordering::Relaxed);
         match bulwark_cosign::verify::verify_cached(&self.signatures, img, req) {
-            Ok(v) => Ok(v.map(|_| ())),
+            Ok(v) => {
+                self.notify(req, digest, "", v.as_ref().map_err(String::as_str));
+                Ok(v.map(|_| ()))
+            }
             Err(e) if e.is_unavailable() => Err(unavailable("reading signatures", e)),
-            Err(e) => Ok(Err(e.to_string())),
+            Err(e) => {
+                let why = e.to_string();
+                self.notify(req, digest, "", Err(&why));
+                Ok(Err(why))
+            }
         }
     }
 
@@ -571,11 +683,21 @@ impl Inner {
                 } else {
                     Err(format!("no verified {predicate} attestation"))
                 };
+                self.notify(
+                    req,
+                    digest,
+                    predicate,
+                    verdict.as_ref().map_err(String::as_str),
+                );
                 self.attestations.insert(key, verdict.clone());
                 Ok(verdict.map(|_| ()))
             }
             Err(e) if e.is_unavailable() => Err(unavailable("reading attestations", e)),
-            Err(e) => Ok(Err(e.to_string())),
+            Err(e) => {
+                let why = e.to_string();
+                self.notify(req, digest, predicate, Err(&why));
+                Ok(Err(why))
+            }
         }
     }
 }
@@ -727,6 +849,61 @@ impl Dependencies for Live {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verification_names_the_signer_and_where_it_was_found() {
+        use bulwark_cosign::verify::{Checked, Signer};
+        let key = bulwark_sign::PrivateKey::generate(bulwark_sign::Algorithm::EcdsaP256);
+        let req = |signer| Requirements {
+            signer,
+            reference: ReferenceMatch::Repository("r.example/app".into()),
+            annotations: Default::default(),
+            require_tlog: false,
+            root: None,
+        };
+        let checked = |location: &str, verified| Checked {
+            source: "referrer",
+            location: location.into(),
+            verified,
+            reason: None,
+            docker_reference: None,
+            annotations: None,
+            predicate_type: None,
+            predicate: None,
+        };
+        let report = Report {
+            image: "r.example/app@sha256:00".into(),
+            digest: "sha256:00".into(),
+            verified: true,
+            signatures: vec![checked("sha256:aa", false), checked("sha256:bb", true)],
+        };
+        let by_key = req(Signer::Key(key.public_key()));
+        let v = Verification::new(&by_key, "sha256:00", "", Ok(&report));
+        let fp = key.public_key().fingerprint().unwrap();
+        assert_eq!(v.identity, Some(format!("key:sha256:{fp}")));
+        assert_eq!((v.issuer, v.predicate_type), (None, None));
+        assert!(v.verified);
+        assert_eq!(v.references, ["referrer sha256:bb"], "only what verified");
+        let keyless = req(Signer::Identity {
+            san: bulwark_sign::verify::Matcher::Exact("ci@acme.example".into()),
+            issuer: bulwark_sign::verify::Matcher::regex("https://.*").unwrap(),
+            root: Box::default(),
+        });
+        let v = Verification::new(
+            &keyless,
+            "sha256:00",
+            "https://slsa.dev/provenance/v1",
+            Err("no signature"),
+        );
+        assert_eq!(v.identity.as_deref(), Some("ci@acme.example"));
+        assert_eq!(v.issuer.as_deref(), Some("/https://.*/"));
+        assert_eq!(
+            v.predicate_type.as_deref(),
+            Some("https://slsa.dev/provenance/v1")
+        );
+        assert!(!v.verified && v.references.is_empty());
+        assert_eq!(v.reason.as_deref(), Some("no signature"));
+    }
 
     #[test]
     fn budget_and_worker_bound() {

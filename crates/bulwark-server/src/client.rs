@@ -1,6 +1,6 @@
 //! A small blocking client for the server's API, used by `bulwark scan --server`
 //! (uploads) and `bulwark admit` (image findings for vulnerability gates; decisions for
-//! the audit log).
+//! the audit log; placements and signature verifications for the inventory).
 //!
 //! HTTPS only, except plain HTTP to a loopback address (tests). A private CA is trusted
 //! with `ca_file`. The token is sent as `Authorization: Bearer` and never logged.
@@ -252,6 +252,38 @@ impl ServerClient {
             Some(&body),
             true,
         )?;
+        if status != 200 {
+            return Err(refused(status, &text));
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| ClientError::Unexpected {
+                status,
+                message: e.to_string(),
+            })?;
+        Ok(v["stored"].as_u64().unwrap_or(0))
+    }
+
+    /// Reports where images run (`PUT /v1/placements`): `complete` makes the report the
+    /// whole picture of its scope (see the server's docs); `node` is the sensor's node,
+    /// `None` for admission. Returns how many placements the server stored.
+    pub fn put_placements(
+        &self,
+        cluster: &str,
+        node: Option<&str>,
+        complete: bool,
+        placements: &[crate::store::inventory::Placement],
+    ) -> Result<u64, ClientError> {
+        let mut body = serde_json::json!({
+            "cluster": cluster, "complete": complete, "placements": placements,
+        });
+        if let Some(n) = node {
+            body["node"] = serde_json::Value::String(n.to_string());
+        }
+        let bytes = serde_json::to_vec(&body).map_err(|e| ClientError::Unexpected {
+            status: 0,
+            message: e.to_string(),
+        })?;
+        let (status, text) = self.call_with("/v1/placements", Some(&bytes), true)?;
         if status != 200 {
             return Err(refused(status, &text));
         }

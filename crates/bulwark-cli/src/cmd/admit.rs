@@ -56,8 +56,9 @@ struct ServeArgs {
     #[arg(long, env = "BULWARK_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
     /// A bulwark server (`https://host:8443`): vulnerability gates read its inventory
-    /// first (the on-demand scan with --db is the fallback), and every decision goes to
-    /// its audit log. Needs a token with the admission role.
+    /// first (the on-demand scan with --db is the fallback), every decision goes to its
+    /// audit log, and the placements of admitted pods and the signature verifications
+    /// that ran go to its inventory. Needs a token with the admission role.
     #[arg(long, value_name = "URL")]
     server: Option<String>,
     /// Environment variable holding the server's API token.
