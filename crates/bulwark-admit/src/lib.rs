@@ -436,7 +436,6 @@ async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
         }
         ReviewRead::Read { uid, request } => (uid, request),
     };
-    drop(body);
     let (decision, req) = match read {
         Err(e) => (
             bulwark_policy::Decision {
