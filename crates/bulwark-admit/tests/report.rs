@@ -16,9 +16,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use bulwark_image::registry::{
-    CredentialConfig, Credentials, Reference, RegistryConfig, Repository, Secret,
-};
+use bulwark_image::registry::RegistryConfig;
 use bulwark_server::client::ServerClient;
 use bulwark_server::serve::{Bound, ServerConfig, Transport};
 use bulwark_server::{DatabaseUrl, Store};
@@ -136,54 +134,6 @@ fn report(digest: &str) -> Vec<u8> {
         "vulnerabilities": []
     }))
     .unwrap()
-}
-
-fn registry_config(reg: &bulwark_testkit::Registry) -> RegistryConfig {
-    RegistryConfig {
-        insecure: reg.ca_file().is_none(),
-        ca_file: reg.ca_file(),
-        credentials: CredentialConfig {
-            explicit: reg.credentials().map(|(u, p)| Credentials::Basic {
-                username: u.to_string(),
-                password: Secret::new(p),
-            }),
-            ..Default::default()
-        },
-        ..Default::default()
-    }
-}
-
-/// Pushes a tiny one-layer OCI image (unique by `salt`) as `repo:tag`; its digest.
-fn push_image(cfg: &RegistryConfig, host: &str, repo: &str, tag: &str, salt: &str) -> String {
-    let r = Reference::parse(&format!("{host}/{repo}:{tag}")).unwrap();
-    let repo = Repository::open(&r, cfg).unwrap();
-    let layer = {
-        let mut b = tar::Builder::new(Vec::new());
-        let data = format!("hello {salt}\n");
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append_data(&mut h, "hello.txt", data.as_bytes()).unwrap();
-        b.into_inner().unwrap()
-    };
-    let layer_d = repo
-        .push_blob_bytes("application/vnd.oci.image.layer.v1.tar", &layer)
-        .unwrap();
-    let config = json!({"architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [layer_d.digest]}, "config": {}});
-    let config_d = repo
-        .push_blob_bytes(
-            "application/vnd.oci.image.config.v1+json",
-            &serde_json::to_vec(&config).unwrap(),
-        )
-        .unwrap();
-    let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": config_d.media_type, "digest": config_d.digest, "size": config_d.size},
-        "layers": [{"mediaType": layer_d.media_type, "digest": layer_d.digest, "size": layer_d.size}]});
-    repo.push_manifest(Some(tag), &serde_json::to_vec(&manifest).unwrap())
-        .unwrap()
-        .digest
 }
 
 /// A registry with `signed/app:1` (signed and attested with `key`) and `unsigned/app:1`.

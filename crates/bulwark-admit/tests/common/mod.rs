@@ -30,6 +30,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
+use bulwark_image::registry::{
+    CredentialConfig, Credentials, Reference, RegistryConfig, Repository, Secret,
+};
 use serde_json::{json, Value};
 
 /// A CA and a serving certificate for 127.0.0.1 / localhost signed by it, written to
@@ -254,4 +257,53 @@ pub fn pod(name: &str, image: &str, labels: Value) -> Value {
         "spec": {"containers": [{"name": "app", "image": image,
             "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "64Mi"}}}]}
     })
+}
+
+/// Registry settings for the test registry `reg` (its CA and credentials).
+pub fn registry_config(reg: &bulwark_testkit::Registry) -> RegistryConfig {
+    RegistryConfig {
+        insecure: reg.ca_file().is_none(),
+        ca_file: reg.ca_file(),
+        credentials: CredentialConfig {
+            explicit: reg.credentials().map(|(u, p)| Credentials::Basic {
+                username: u.to_string(),
+                password: Secret::new(p),
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Pushes a tiny one-layer OCI image (content made unique by `salt`) as `repo:tag`;
+/// returns its manifest digest.
+pub fn push_image(cfg: &RegistryConfig, host: &str, repo: &str, tag: &str, salt: &str) -> String {
+    let r = Reference::parse(&format!("{host}/{repo}:{tag}")).unwrap();
+    let repo = Repository::open(&r, cfg).unwrap();
+    let layer = {
+        let mut b = tar::Builder::new(Vec::new());
+        let data = format!("hello {salt}\n");
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, "hello.txt", data.as_bytes()).unwrap();
+        b.into_inner().unwrap()
+    };
+    let layer_d = repo
+        .push_blob_bytes("application/vnd.oci.image.layer.v1.tar", &layer)
+        .unwrap();
+    let diff_id = layer_d.digest.clone();
+    let config = json!({"architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]}, "config": {}});
+    let config_bytes = serde_json::to_vec(&config).unwrap();
+    let config_d = repo
+        .push_blob_bytes("application/vnd.oci.image.config.v1+json", &config_bytes)
+        .unwrap();
+    let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": config_d.media_type, "digest": config_d.digest, "size": config_d.size},
+        "layers": [{"mediaType": layer_d.media_type, "digest": layer_d.digest, "size": layer_d.size}]});
+    repo.push_manifest(Some(tag), &serde_json::to_vec(&manifest).unwrap())
+        .unwrap()
+        .digest
 }
