@@ -50,6 +50,19 @@ pub enum Signer {
     },
 }
 
+impl Signer {
+    /// A stable identity of the signer, for verification-cache keys: `key:<SHA-256 of
+    /// the SubjectPublicKeyInfo>` or `id:<SAN>|<issuer>`. A key that cannot be encoded
+    /// has no fingerprint: an error, never an empty one that two different keys would
+    /// share.
+    pub fn id(&self) -> Result<String> {
+        Ok(match self {
+            Signer::Key(k) => format!("key:{}", k.fingerprint()?),
+            Signer::Identity { san, issuer, .. } => format!("id:{san}|{issuer}"),
+        })
+    }
+}
+
 /// What a signature must satisfy.
 #[derive(Debug, Clone)]
 pub struct Requirements {
@@ -70,16 +83,16 @@ pub struct Requirements {
 impl Requirements {
     /// A stable description of the policy, for verification-cache keys.
     pub fn describe(&self) -> Result<String> {
-        // A key that cannot be encoded has no fingerprint: an error, never an empty one
-        // that two different keys would share as a cache key.
-        let signer = match &self.signer {
-            Signer::Key(k) => format!("key:{}", k.fingerprint()?),
-            Signer::Identity { san, issuer, .. } => format!("id:{san}|{issuer}"),
-        };
-        Ok(format!(
-            "{signer}|ref:{:?}|ann:{:?}|tlog:{}",
+        Ok(self.describe_as(&self.signer.id()?))
+    }
+
+    /// [`Requirements::describe`] with the signer's [`Signer::id`] already known (a
+    /// policy computes it once when loaded, not on every lookup).
+    pub fn describe_as(&self, signer_id: &str) -> String {
+        format!(
+            "{signer_id}|ref:{:?}|ann:{:?}|tlog:{}",
             self.reference, self.annotations, self.require_tlog
-        ))
+        )
     }
 
     fn policy(&self) -> Policy {
@@ -670,4 +683,29 @@ pub fn verify_cached(
     };
     cache.insert(key, verdict.clone());
     Ok(verdict)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A policy that computes signer ids once files verdicts under the same cache key
+    /// as `describe` (what `verify_cached` uses).
+    #[test]
+    fn describe_as_the_signer_id_is_describe() {
+        let key = bulwark_sign::PrivateKey::generate(bulwark_sign::Algorithm::EcdsaP256);
+        let req = Requirements {
+            signer: Signer::Key(key.public_key()),
+            reference: ReferenceMatch::Repository("registry.example/app".into()),
+            annotations: BTreeMap::from([("team".to_string(), "shop".to_string())]),
+            require_tlog: false,
+            root: None,
+        };
+        let id = req.signer.id().unwrap();
+        assert!(id.starts_with("key:") && id.len() == 4 + 64, "{id}");
+        assert_eq!(req.describe_as(&id), req.describe().unwrap());
+        let other = bulwark_sign::PrivateKey::generate(bulwark_sign::Algorithm::EcdsaP256);
+        assert_ne!(Signer::Key(other.public_key()).id().unwrap(), id);
+    }
 }

@@ -511,6 +511,9 @@ fn unavailable(what: &str, e: impl std::fmt::Display) -> DepError {
     DepError::Unavailable(format!("{what}: {e}"))
 }
 
+/// Requirements for one signer of a policy entry, with the signer's id.
+type Signed<'a> = (&'a Requirements, &'a str);
+
 /// Opens the image on a cache miss, once.
 type Opener<'a> = (
     &'a dyn Fn() -> Result<Image, DepError>,
@@ -530,11 +533,11 @@ impl Inner {
     ) -> Option<Result<Result<(), String>, DepError>> {
         let mut reasons = Vec::new();
         let mut signed = false;
-        for signer in &entry.signers {
-            let req = requirements(entry, signer, repo);
+        for s in &entry.signers {
+            let req = requirements(entry, &s.signer, repo);
             let v = match reg.as_mut() {
-                None => self.cached(&self.signatures, &req, digest, "")?,
-                Some((open, opened)) => self.signature(opened, *open, &req, digest),
+                None => self.cached(&self.signatures, (&req, &s.id), digest, "")?,
+                Some((open, opened)) => self.signature(opened, *open, (&req, &s.id), digest),
             };
             match v {
                 Err(e) => return Some(Err(e)),
@@ -554,12 +557,12 @@ impl Inner {
         for predicate in &entry.attestations {
             let mut ok = false;
             let mut why = Vec::new();
-            for signer in &entry.signers {
-                let req = requirements(entry, signer, repo);
+            for s in &entry.signers {
+                let req = requirements(entry, &s.signer, repo);
                 let v = match reg.as_mut() {
-                    None => self.cached(&self.attestations, &req, digest, predicate)?,
+                    None => self.cached(&self.attestations, (&req, &s.id), digest, predicate)?,
                     Some((open, opened)) => {
-                        self.attestation(opened, *open, &req, digest, predicate)
+                        self.attestation(opened, *open, (&req, &s.id), digest, predicate)
                     }
                 };
                 match v {
@@ -581,18 +584,19 @@ impl Inner {
         Some(Ok(Ok(())))
     }
 
-    fn key(req: &Requirements, digest: &str, predicate: &str) -> Result<Key, DepError> {
-        let describe = req
-            .describe()
-            .map_err(|e| unavailable("describing the signer", e))?;
-        Ok(if predicate.is_empty() {
+    /// The cache key of a verdict: the digest and the requirements, the signer named by
+    /// the id its policy computed when loaded — the same key
+    /// `bulwark_cosign::verify::verify_cached` files a signature verdict under.
+    fn key((req, signer_id): Signed<'_>, digest: &str, predicate: &str) -> Key {
+        let describe = req.describe_as(signer_id);
+        if predicate.is_empty() {
             Key::new(digest, describe.as_bytes())
         } else {
             Key::new(
                 digest,
                 format!("{describe}|attestation:{predicate}").as_bytes(),
             )
-        })
+        }
     }
 
     /// Tells the observer, if any, of a verification that ran.
@@ -612,15 +616,11 @@ impl Inner {
     fn cached(
         &self,
         cache: &VerificationCache<Report>,
-        req: &Requirements,
+        req: Signed<'_>,
         digest: &str,
         predicate: &str,
     ) -> Option<Result<Result<(), String>, DepError>> {
-        let key = match Self::key(req, digest, predicate) {
-            Ok(k) => k,
-            Err(e) => return Some(Err(e)),
-        };
-        let v = cache.get(&key)?;
+        let v = cache.get(&Self::key(req, digest, predicate))?;
         self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
         Some(Ok(v.map(|_| ())))
     }
@@ -630,12 +630,13 @@ impl Inner {
         &self,
         image: &mut Option<Image>,
         open: &dyn Fn() -> Result<Image, DepError>,
-        req: &Requirements,
+        signed: Signed<'_>,
         digest: &str,
     ) -> Result<Result<(), String>, DepError> {
-        if let Some(v) = self.cached(&self.signatures, req, digest, "") {
+        if let Some(v) = self.cached(&self.signatures, signed, digest, "") {
             return v;
         }
+        let req = signed.0;
         if image.is_none() {
             *image = Some(open()?);
         }
@@ -661,14 +662,15 @@ impl Inner {
         &self,
         image: &mut Option<Image>,
         open: &dyn Fn() -> Result<Image, DepError>,
-        req: &Requirements,
+        signed: Signed<'_>,
         digest: &str,
         predicate: &str,
     ) -> Result<Result<(), String>, DepError> {
-        if let Some(v) = self.cached(&self.attestations, req, digest, predicate) {
+        if let Some(v) = self.cached(&self.attestations, signed, digest, predicate) {
             return v;
         }
-        let key = Self::key(req, digest, predicate)?;
+        let key = Self::key(signed, digest, predicate);
+        let req = signed.0;
         if image.is_none() {
             *image = Some(open()?);
         }

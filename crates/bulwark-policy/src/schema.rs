@@ -361,13 +361,24 @@ pub struct VerifyEntry {
     /// Image globs.
     pub images: Vec<Glob>,
     /// Accepted signers; any one suffices.
-    pub signers: Vec<bulwark_cosign::verify::Signer>,
+    pub signers: Vec<PolicySigner>,
     /// Transparency-log proof required for keys.
     pub require_tlog: bool,
     /// Trusted root for key signatures with log entries.
     pub root: Option<Box<TrustedRoot>>,
     /// Predicate types required.
     pub attestations: Vec<String>,
+}
+
+/// An accepted signer with its [`Signer::id`](bulwark_cosign::verify::Signer::id),
+/// computed when the policy is loaded (it names the signer in verification-cache keys,
+/// looked up on every review).
+#[derive(Debug, Clone)]
+pub struct PolicySigner {
+    /// The signer.
+    pub signer: bulwark_cosign::verify::Signer,
+    /// Its identity.
+    pub id: String,
 }
 
 /// What a rule checks.
@@ -813,7 +824,9 @@ fn verify_entry(ctx: &Ctx<'_>, at: &str, e: &VerifyFile) -> Result<VerifyEntry, 
         let f = format!("{at}.keys[{i}]");
         let text = ctx.read(&f, k)?;
         let key = PublicKey::from_pem(&text).map_err(|err| ctx.err(&f, err.to_string()))?;
-        signers.push(Signer::Key(key));
+        let signer = Signer::Key(key);
+        let id = signer.id().map_err(|err| ctx.err(&f, err.to_string()))?;
+        signers.push(PolicySigner { signer, id });
     }
     for (i, id) in e.identities.iter().enumerate() {
         let f = format!("{at}.identities[{i}]");
@@ -831,11 +844,13 @@ fn verify_entry(ctx: &Ctx<'_>, at: &str, e: &VerifyFile) -> Result<VerifyEntry, 
                 "keyless identities need a trusted root (bulwark never fetches one)",
             ));
         };
-        signers.push(Signer::Identity {
+        let signer = Signer::Identity {
             san,
             issuer,
             root: r,
-        });
+        };
+        let id = signer.id().map_err(|err| ctx.err(&f, err.to_string()))?;
+        signers.push(PolicySigner { signer, id });
     }
     Ok(VerifyEntry {
         images: ctx.globs(&format!("{at}.images"), &e.images)?,
