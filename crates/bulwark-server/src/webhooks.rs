@@ -230,6 +230,9 @@ pub fn delete(c: &Conn<'_>, id: &str, actor: (&str, &str)) -> Result<bool, Store
     if n == 0 {
         return Ok(false);
     }
+    // The outbox has no foreign key to webhooks (migration 6: the re-match writes one
+    // row per event): the pending deliveries are deleted here, in the same transaction.
+    c.execute("DELETE FROM outbox WHERE webhook_id = $1", params![id])?;
     audit::append_done(c, actor, "webhook.delete", id, "{}", now_ms())?;
     Ok(true)
 }
