@@ -77,3 +77,17 @@ ALTER TABLE outbox_v6 RENAME TO outbox;
 CREATE INDEX outbox_due ON outbox (next_attempt_at);
 -- (No index on webhook_id: deleting a webhook, rare, scans the outbox once; an index
 -- would cost every row of a re-match another insert.)
+
+-- Event payloads in parts. About 900 bytes of each re-match event's payload are shared
+-- with other events (the image's and layer's objects with every event of that image
+-- layer; the advice, advisory, feed and package objects with every image holding that
+-- package): a re-match stores each such part once in event_parts and the event row
+-- names its two parts (payload is then ''). The API and the webhooks assemble the
+-- payload from them, the same bytes as before (rematch::event_payload). Rows written
+-- before this migration keep their whole payload (both part columns NULL).
+CREATE TABLE event_parts (
+    id TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
+ALTER TABLE events ADD COLUMN image_part TEXT;
+ALTER TABLE events ADD COLUMN match_part TEXT;

@@ -369,21 +369,27 @@ impl Store {
                 // `audit::append` is the latest committed one.
                 let begin = "BEGIN ISOLATION LEVEL READ COMMITTED; \
                              SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE";
-                writer_loop(&handle, begin, rx, || {
-                    // A broken connection (the server restarted) is replaced before the
-                    // next transaction; the writes of the broken one were never acked.
-                    let closed = cell.try_borrow().map(|c| c.is_closed()).unwrap_or(false);
-                    if closed {
-                        tracing::warn!(
-                            "the store's PostgreSQL writer connection closed; reconnecting"
-                        );
-                        let fresh = pg::connect(&writer_target)?;
-                        if let Ok(mut c) = cell.try_borrow_mut() {
-                            *c = fresh;
+                writer_loop(
+                    &handle,
+                    begin,
+                    rx,
+                    || {
+                        // A broken connection (the server restarted) is replaced before the
+                        // next transaction; the writes of the broken one were never acked.
+                        let closed = cell.try_borrow().map(|c| c.is_closed()).unwrap_or(false);
+                        if closed {
+                            tracing::warn!(
+                                "the store's PostgreSQL writer connection closed; reconnecting"
+                            );
+                            let fresh = pg::connect(&writer_target)?;
+                            if let Ok(mut c) = cell.try_borrow_mut() {
+                                *c = fresh;
+                            }
                         }
-                    }
-                    Ok(closed)
-                }, || {});
+                        Ok(closed)
+                    },
+                    || {},
+                );
             })
             .map_err(|e| StoreError::Task(e.to_string()))?;
         Ok(Store {
@@ -629,7 +635,11 @@ fn checkpointer(conn: &Connection, rx: mpsc::Receiver<()>) {
     while rx.recv().is_ok() {
         let started = std::time::Instant::now();
         match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
         }) {
             Ok((busy, frames, copied)) => tracing::debug!(
                 busy,
@@ -638,7 +648,9 @@ fn checkpointer(conn: &Connection, rx: mpsc::Receiver<()>) {
                 seconds = started.elapsed().as_secs_f64(),
                 "WAL checkpoint"
             ),
-            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; retried after the next commit"),
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed; retried after the next commit")
+            }
         }
     }
 }
