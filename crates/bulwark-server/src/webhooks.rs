@@ -251,9 +251,9 @@ const PARTS_JOIN: &str = "LEFT JOIN event_parts pi ON pi.id = e.image_part \
 /// The payload of the event whose [`PAYLOAD_COLS`] start at column `at`.
 fn payload_at(r: &crate::store::sql::Row, at: usize) -> Result<String, StoreError> {
     let part = |i: usize| -> Result<Option<(String, Option<String>)>, StoreError> {
-        Ok(r.get::<Option<String>>(i)?
+        r.get::<Option<String>>(i)?
             .map(|pid| r.get::<Option<String>>(i + 1).map(|body| (pid, body)))
-            .transpose()?)
+            .transpose()
     };
     crate::rematch::event_payload(
         &r.get::<String>(at)?,
