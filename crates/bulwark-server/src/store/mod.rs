@@ -843,6 +843,45 @@ mod tests {
     }
 
     #[test]
+    fn the_checkpointer_copies_a_big_commit_into_the_file_while_the_store_is_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = Store::open(&DatabaseUrl::Sqlite(path.clone())).unwrap();
+        let before = std::fs::metadata(&path).unwrap().len();
+        // One commit of about 3,000 pages (12 MB), past the 1,000-page threshold.
+        store
+            .write_blocking(|c| {
+                c.batch("CREATE TABLE big (b TEXT NOT NULL)")?;
+                for i in 0..3_000_i64 {
+                    c.execute(
+                        "INSERT INTO big (b) VALUES ($1)",
+                        params![format!("{i:04000}")],
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        // Without the checkpointer (the writer's WAL hook replaced SQLite's
+        // auto-checkpoint) the pages would stay in the WAL until the store closes.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let grown = loop {
+            let now = std::fs::metadata(&path).unwrap().len();
+            if now >= before + 12_000_000 || std::time::Instant::now() > deadline {
+                break now;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert!(
+            grown >= before + 12_000_000,
+            "the database file grew from {before} to {grown} bytes only"
+        );
+        let n: i64 = store
+            .read_blocking(|c| c.query_row("SELECT COUNT(*) FROM big", params![], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(n, 3_000);
+    }
+
+    #[test]
     fn database_urls() {
         assert_eq!(
             "sqlite:/x/y.db".parse::<DatabaseUrl>().unwrap(),
