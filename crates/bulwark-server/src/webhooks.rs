@@ -14,7 +14,9 @@
 //! Retries back off exponentially: `base × 2^(attempt-1)`, capped. Two body shapes:
 //! `generic` (the event itself) and `repository-dispatch` (`{"event_type":
 //! "bulwark.<kind>", "client_payload": <event>}`, what GitHub's `repository_dispatch`
-//! API takes). See docs/server.md, "Webhooks".
+//! API takes). The body is the event's payload, assembled from its stored parts
+//! ([`crate::rematch::event_payload`]) each time it is read: the same bytes on every
+//! attempt. See docs/server.md, "Webhooks".
 
 use crate::error::ApiError;
 use crate::params;
@@ -230,8 +232,37 @@ pub fn delete(c: &Conn<'_>, id: &str, actor: (&str, &str)) -> Result<bool, Store
     if n == 0 {
         return Ok(false);
     }
+    // The outbox has no foreign key to webhooks (migration 6: the re-match writes one
+    // row per event): the pending deliveries are deleted here, in the same transaction.
+    c.execute("DELETE FROM outbox WHERE webhook_id = $1", params![id])?;
     audit::append_done(c, actor, "webhook.delete", id, "{}", now_ms())?;
     Ok(true)
+}
+
+/// The columns of an `events e` row an event's payload is read from, with its two parts
+/// (`LEFT JOIN event_parts pi ON pi.id = e.image_part LEFT JOIN event_parts pm ON pm.id
+/// = e.match_part`, see [`PARTS_JOIN`]); read by [`payload_at`].
+const PAYLOAD_COLS: &str =
+    "e.id, e.kind, e.created_at, e.payload, e.image_part, pi.body, e.match_part, pm.body";
+/// The joins [`PAYLOAD_COLS`] needs.
+const PARTS_JOIN: &str = "LEFT JOIN event_parts pi ON pi.id = e.image_part \
+     LEFT JOIN event_parts pm ON pm.id = e.match_part";
+
+/// The payload of the event whose [`PAYLOAD_COLS`] start at column `at`.
+fn payload_at(r: &crate::store::sql::Row, at: usize) -> Result<String, StoreError> {
+    let part = |i: usize| -> Result<Option<(String, Option<String>)>, StoreError> {
+        r.get::<Option<String>>(i)?
+            .map(|pid| r.get::<Option<String>>(i + 1).map(|body| (pid, body)))
+            .transpose()
+    };
+    crate::rematch::event_payload(
+        &r.get::<String>(at)?,
+        &r.get::<String>(at + 1)?,
+        r.get(at + 2)?,
+        r.get(at + 3)?,
+        part(at + 4)?,
+        part(at + 6)?,
+    )
 }
 
 /// A dead letter as listed.
@@ -258,12 +289,14 @@ pub struct DeadLetter {
 /// Dead letters, oldest first, after `after` (an id).
 pub fn dead_letters(c: &Conn<'_>, limit: i64) -> Result<Vec<DeadLetter>, StoreError> {
     c.query_map(
-        "SELECT d.id, d.event_id, d.webhook_id, d.attempts, d.last_status, d.last_error, d.failed_at, e.payload
-         FROM dead_letters d JOIN events e ON e.id = d.event_id
-         ORDER BY d.failed_at, d.id LIMIT $1",
+        &format!(
+            "SELECT d.id, d.event_id, d.webhook_id, d.attempts, d.last_status, d.last_error, d.failed_at, {PAYLOAD_COLS}
+             FROM dead_letters d JOIN events e ON e.id = d.event_id {PARTS_JOIN}
+             ORDER BY d.failed_at, d.id LIMIT $1"
+        ),
         params![limit],
         |r| {
-        let payload: String = r.get(7)?;
+        let payload = payload_at(r, 7)?;
         Ok(DeadLetter {
             id: r.get(0)?,
             event_id: r.get(1)?,
@@ -289,19 +322,21 @@ pub fn events(
     let mut out = Vec::new();
     // Stops reading at `limit` by failing the walk with a marker error.
     let walk = c.query_each(
-        "SELECT e.payload, i.team FROM events e JOIN images i ON i.digest = e.image_digest
-         WHERE (CAST($1 AS TEXT) IS NULL OR e.image_digest = $1) AND (CAST($2 AS TEXT) IS NULL OR e.kind = $2)
-         ORDER BY e.created_at, e.id",
+        &format!(
+            "SELECT i.team, {PAYLOAD_COLS} FROM events e JOIN images i ON i.digest = e.image_digest {PARTS_JOIN}
+             WHERE (CAST($1 AS TEXT) IS NULL OR e.image_digest = $1) AND (CAST($2 AS TEXT) IS NULL OR e.kind = $2)
+             ORDER BY e.created_at, e.id"
+        ),
         params![image, kind],
         |r| {
             if out.len() as i64 >= limit {
                 return Err(StoreError::NoRow);
             }
-            let team: Option<String> = r.get(1)?;
+            let team: Option<String> = r.get(0)?;
             if !scope.sees(team.as_deref()) {
                 return Ok(());
             }
-            let payload: String = r.get(0)?;
+            let payload = payload_at(r, 1)?;
             out.push(
                 serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             );
@@ -329,21 +364,23 @@ struct Due {
 
 fn due(c: &Conn<'_>, now: i64, limit: i64) -> Result<Vec<Due>, StoreError> {
     c.query_map(
-        "SELECT o.id, o.attempts, e.kind, e.payload, w.url, w.format, w.secret, w.bearer_token
-         FROM outbox o JOIN events e ON e.id = o.event_id JOIN webhooks w ON w.id = o.webhook_id
-         WHERE o.next_attempt_at <= $1 AND w.enabled = 1
-         ORDER BY o.next_attempt_at, o.id LIMIT $2",
+        &format!(
+            "SELECT o.id, o.attempts, w.url, w.format, w.secret, w.bearer_token, {PAYLOAD_COLS}
+             FROM outbox o JOIN events e ON e.id = o.event_id JOIN webhooks w ON w.id = o.webhook_id {PARTS_JOIN}
+             WHERE o.next_attempt_at <= $1 AND w.enabled = 1
+             ORDER BY o.next_attempt_at, o.id LIMIT $2"
+        ),
         params![now, limit],
         |r| {
             Ok(Due {
                 id: r.get(0)?,
                 attempts: u32::try_from(r.get::<i64>(1)?).unwrap_or(u32::MAX),
-                kind: r.get(2)?,
-                payload: r.get(3)?,
-                url: r.get(4)?,
-                format: r.get(5)?,
-                secret: r.get(6)?,
-                bearer: r.get(7)?,
+                url: r.get(2)?,
+                format: r.get(3)?,
+                secret: r.get(4)?,
+                bearer: r.get(5)?,
+                kind: r.get(7)?,
+                payload: payload_at(r, 6)?,
             })
         },
     )

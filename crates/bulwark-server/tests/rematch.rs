@@ -670,6 +670,67 @@ fn queued_delivery_survives_a_restart() {
     wait_for("outbox drained", 30, || s2.count("outbox") == 0);
 }
 
+/// Rows whose parent is missing (findings and outbox have no foreign keys since
+/// migration 6: the writers keep them consistent).
+fn dangling(s: &TestServer) -> Vec<i64> {
+    [
+        "SELECT COUNT(*) FROM findings f WHERE NOT EXISTS (SELECT 1 FROM images i WHERE i.digest = f.image_digest)",
+        "SELECT COUNT(*) FROM findings f WHERE NOT EXISTS (SELECT 1 FROM packages p WHERE p.id = f.package_id)",
+        "SELECT COUNT(*) FROM outbox o WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = o.event_id)",
+        "SELECT COUNT(*) FROM outbox o WHERE NOT EXISTS (SELECT 1 FROM webhooks w WHERE w.id = o.webhook_id)",
+    ]
+    .iter()
+    .map(|q| s.db.query_i64(q))
+    .collect()
+}
+
+#[test]
+fn deleting_a_webhook_deletes_its_queued_deliveries_and_nothing_dangles() {
+    // Two receivers that are down: every delivery stays queued.
+    let ports: Vec<u16> = (0..2)
+        .map(|_| {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        })
+        .collect();
+    let s = TestServer::start_cfg(None, |c| {
+        c.delivery.max_attempts = 1000;
+    });
+    let admin = s.token("admin", &[]);
+    import(&s, &admin, json!([unrelated_record("TEST-0", "left-pad")]));
+    upload_fleet(&s, &admin);
+    let hooks: Vec<String> = ports
+        .iter()
+        .map(|p| webhook(&s, &admin, &format!("http://127.0.0.1:{p}/hook"), "generic"))
+        .collect();
+    let out = import(
+        &s,
+        &admin,
+        json!([
+            openssl_record("2026-12-02T00:00:00Z", None, None),
+            lodash_record()
+        ]),
+    );
+    assert_eq!(out["rematch"]["queued"], 6, "{out}");
+    assert_eq!(s.count("outbox"), 6);
+    assert_eq!(s.count("findings"), 3);
+    assert_eq!(dangling(&s), vec![0, 0, 0, 0]);
+    let r = s.call(
+        "DELETE",
+        &format!("/v1/webhooks/{}", hooks[0]),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    // The deleted webhook's three deliveries went with it; the other's stay.
+    assert_eq!(
+        s.db.query_strings("SELECT DISTINCT webhook_id FROM outbox"),
+        vec![hooks[1].clone()]
+    );
+    assert_eq!(s.count("outbox"), 3);
+    assert_eq!(dangling(&s), vec![0, 0, 0, 0]);
+}
+
 #[test]
 fn two_replicas_deliver_each_event_once() {
     // Replicas exist only on PostgreSQL (`BULWARK_TEST_BACKEND=postgres`); on SQLite one

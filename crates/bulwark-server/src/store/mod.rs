@@ -12,6 +12,12 @@
 //! take turns exactly as SQLite's single writer lock does (no deadlocks between replicas,
 //! and the audit chain's head is read under the lock).
 //!
+//! On SQLite a commit appends to the WAL and syncs it (that is what makes it durable);
+//! copying the WAL back into the database file (the checkpoint) runs on a thread of its
+//! own once the WAL passes 1,000 pages, instead of inside the commit that crossed the
+//! threshold (SQLite's auto-checkpoint, which made a big re-match's commit seconds
+//! longer).
+//!
 //! Reads run a closure on a pooled connection inside one transaction — a deferred
 //! `BEGIN` on SQLite, `REPEATABLE READ READ ONLY` on PostgreSQL — so every statement of
 //! a read sees one snapshot. The closures take [`sql::Conn`], the backend-neutral handle
@@ -40,6 +46,23 @@ use std::sync::{Arc, Mutex};
 pub const MAX_GROUP: usize = 256;
 /// Most SQLite read-only connections open at once (reads beyond wait for one).
 const READERS: usize = 8;
+/// WAL frames (pages) after which the SQLite writer asks the checkpointer thread for a
+/// checkpoint (SQLite's own auto-checkpoint threshold).
+const CHECKPOINT_FRAMES: i32 = 1_000;
+
+thread_local! {
+    /// Frames in the WAL after the last commit on this thread's SQLite connection (set
+    /// by the writer connection's WAL hook; the writer thread owns one connection).
+    static WAL_FRAMES: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+}
+
+/// The SQLite writer's WAL hook: runs on the writer thread after each commit, with the
+/// WAL's size. Setting it replaces SQLite's auto-checkpoint, which would copy the WAL
+/// into the database file inside the commit (seconds after a big re-match).
+fn note_wal_frames(_: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqlite::Result<()> {
+    WAL_FRAMES.with(|f| f.set(frames));
+    Ok(())
+}
 
 /// The migrations, in order. Each runs once, in its own transaction, on either backend.
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -63,6 +86,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "suppressions",
         include_str!("../../migrations/0005_suppressions.sql"),
+    ),
+    (
+        6,
+        "rematch_writes",
+        include_str!("../../migrations/0006_rematch_writes.sql"),
     ),
 ];
 
@@ -199,6 +227,8 @@ struct Inner {
     url: DatabaseUrl,
     tx: Mutex<Option<mpsc::Sender<WriteJob>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// SQLite's checkpointer thread (stops after the writer).
+    checkpointer: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Readers,
 }
 
@@ -208,6 +238,12 @@ impl Drop for Inner {
             tx.take();
         }
         if let Ok(mut w) = self.writer.lock() {
+            if let Some(h) = w.take() {
+                let _ = h.join();
+            }
+        }
+        // The writer dropped its end of the checkpointer's channel: it stops too.
+        if let Ok(mut w) = self.checkpointer.lock() {
             if let Some(h) = w.take() {
                 let _ = h.join();
             }
@@ -269,12 +305,38 @@ impl Store {
             .map_err(open_err)?;
         conn.set_prepared_statement_cache_capacity(64);
         migrate_sqlite(&mut conn)?;
+        // Checkpoints run on a thread of their own, after the commit (see
+        // `checkpointer`): the writer's commits only append to the WAL and sync it,
+        // which is what makes them durable.
+        let ckpt_conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_err)?;
+        configure(&ckpt_conn).map_err(open_err)?;
+        let (ckpt_tx, ckpt_rx) = mpsc::sync_channel::<()>(1);
+        let checkpointer = std::thread::Builder::new()
+            .name("bulwark-store-checkpointer".into())
+            .spawn(move || checkpointer(&ckpt_conn, ckpt_rx))
+            .map_err(|e| StoreError::Task(e.to_string()))?;
         let (tx, rx) = mpsc::channel::<WriteJob>();
         let writer = std::thread::Builder::new()
             .name("bulwark-store-writer".into())
             .spawn(move || {
+                conn.wal_hook(Some(note_wal_frames));
                 let handle = Conn::sqlite(&conn);
-                writer_loop(&handle, "BEGIN IMMEDIATE", rx, || Ok(false));
+                writer_loop(
+                    &handle,
+                    "BEGIN IMMEDIATE",
+                    rx,
+                    || Ok(false),
+                    || {
+                        if WAL_FRAMES.with(|f| f.get()) >= CHECKPOINT_FRAMES {
+                            // Full: a checkpoint is asked for already.
+                            let _ = ckpt_tx.try_send(());
+                        }
+                    },
+                );
             })
             .map_err(|e| StoreError::Task(e.to_string()))?;
         Ok(Store {
@@ -282,6 +344,7 @@ impl Store {
                 url: DatabaseUrl::Sqlite(path.to_path_buf()),
                 tx: Mutex::new(Some(tx)),
                 writer: Mutex::new(Some(writer)),
+                checkpointer: Mutex::new(Some(checkpointer)),
                 readers: Readers::Sqlite {
                     path: path.to_path_buf(),
                     pool: SqliteReaders::default(),
@@ -306,21 +369,27 @@ impl Store {
                 // `audit::append` is the latest committed one.
                 let begin = "BEGIN ISOLATION LEVEL READ COMMITTED; \
                              SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE";
-                writer_loop(&handle, begin, rx, || {
-                    // A broken connection (the server restarted) is replaced before the
-                    // next transaction; the writes of the broken one were never acked.
-                    let closed = cell.try_borrow().map(|c| c.is_closed()).unwrap_or(false);
-                    if closed {
-                        tracing::warn!(
-                            "the store's PostgreSQL writer connection closed; reconnecting"
-                        );
-                        let fresh = pg::connect(&writer_target)?;
-                        if let Ok(mut c) = cell.try_borrow_mut() {
-                            *c = fresh;
+                writer_loop(
+                    &handle,
+                    begin,
+                    rx,
+                    || {
+                        // A broken connection (the server restarted) is replaced before the
+                        // next transaction; the writes of the broken one were never acked.
+                        let closed = cell.try_borrow().map(|c| c.is_closed()).unwrap_or(false);
+                        if closed {
+                            tracing::warn!(
+                                "the store's PostgreSQL writer connection closed; reconnecting"
+                            );
+                            let fresh = pg::connect(&writer_target)?;
+                            if let Ok(mut c) = cell.try_borrow_mut() {
+                                *c = fresh;
+                            }
                         }
-                    }
-                    Ok(closed)
-                });
+                        Ok(closed)
+                    },
+                    || {},
+                );
             })
             .map_err(|e| StoreError::Task(e.to_string()))?;
         Ok(Store {
@@ -328,6 +397,7 @@ impl Store {
                 url: url.clone(),
                 tx: Mutex::new(Some(tx)),
                 writer: Mutex::new(Some(writer)),
+                checkpointer: Mutex::new(None),
                 readers: Readers::Postgres(Box::new(pg::ReaderPool::new(target))),
             }),
         })
@@ -557,14 +627,44 @@ fn in_savepoint<T>(
     }
 }
 
+/// SQLite's checkpointer: copies the WAL into the database file (a PASSIVE checkpoint:
+/// it never waits for or blocks the writer or the readers) each time the writer says
+/// the WAL has grown past [`CHECKPOINT_FRAMES`], off the writer's commit path. Stops
+/// when the writer is gone (closing its connection checkpoints what is left).
+fn checkpointer(conn: &Connection, rx: mpsc::Receiver<()>) {
+    while rx.recv().is_ok() {
+        let started = std::time::Instant::now();
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        }) {
+            Ok((busy, frames, copied)) => tracing::debug!(
+                busy,
+                frames,
+                copied,
+                seconds = started.elapsed().as_secs_f64(),
+                "WAL checkpoint"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed; retried after the next commit")
+            }
+        }
+    }
+}
+
 /// The writer: groups waiting jobs into one transaction opened with `begin`.
 /// `ready` runs before each transaction and says whether it replaced a broken
-/// connection (the PostgreSQL writer reconnects there; SQLite's never does).
+/// connection (the PostgreSQL writer reconnects there; SQLite's never does);
+/// `committed` runs after each successful commit (SQLite's asks for a checkpoint).
 fn writer_loop(
     conn: &Conn<'_>,
     begin: &str,
     rx: mpsc::Receiver<WriteJob>,
     mut ready: impl FnMut() -> Result<bool, StoreError>,
+    mut committed: impl FnMut(),
 ) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -605,6 +705,9 @@ fn writer_loop(
                 None => Ok(()),
                 Some(m) => Err(StoreError::Task(format!("COMMIT failed: {m}"))),
             });
+        }
+        if msg.is_none() {
+            committed();
         }
     }
 }
@@ -737,6 +840,45 @@ mod tests {
         assert_eq!(n, MIGRATIONS.len() as i64);
         assert_eq!(mode, "wal");
         let _ = sync;
+    }
+
+    #[test]
+    fn the_checkpointer_copies_a_big_commit_into_the_file_while_the_store_is_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = Store::open(&DatabaseUrl::Sqlite(path.clone())).unwrap();
+        let before = std::fs::metadata(&path).unwrap().len();
+        // One commit of about 3,000 pages (12 MB), past the 1,000-page threshold.
+        store
+            .write_blocking(|c| {
+                c.batch("CREATE TABLE big (b TEXT NOT NULL)")?;
+                for i in 0..3_000_i64 {
+                    c.execute(
+                        "INSERT INTO big (b) VALUES ($1)",
+                        params![format!("{i:04000}")],
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        // Without the checkpointer (the writer's WAL hook replaced SQLite's
+        // auto-checkpoint) the pages would stay in the WAL until the store closes.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let grown = loop {
+            let now = std::fs::metadata(&path).unwrap().len();
+            if now >= before + 12_000_000 || std::time::Instant::now() > deadline {
+                break now;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert!(
+            grown >= before + 12_000_000,
+            "the database file grew from {before} to {grown} bytes only"
+        );
+        let n: i64 = store
+            .read_blocking(|c| c.query_row("SELECT COUNT(*) FROM big", params![], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(n, 3_000);
     }
 
     #[test]
