@@ -303,7 +303,13 @@ impl Worker {
                     }
                 }
                 Round::Retry => {
-                    next_full = next_full.min(now + backoff);
+                    // A failed periodic round is due again after the backoff (its time
+                    // is past); a failed check brings the next full round forward.
+                    next_full = if full {
+                        now + backoff
+                    } else {
+                        next_full.min(now + backoff)
+                    };
                     backoff = (backoff * 2).min(BACKOFF_MAX);
                 }
             }
