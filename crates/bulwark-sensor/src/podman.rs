@@ -147,8 +147,8 @@ pub fn parse_running(v: &serde_json::Value) -> Vec<Running> {
         if s("Id").is_empty() {
             continue;
         }
-        // Both APIs list running containers only unless asked for all; a state other
-        // than running (paused, say) is still a placement.
+        // Without `all=true` both APIs list only containers that run (paused ones
+        // too): every entry is a placement, no state filter here.
         let name = c
             .get("Names")
             .and_then(|n| n.as_array())
