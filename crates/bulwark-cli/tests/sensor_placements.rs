@@ -5,7 +5,8 @@
 //! reported at start; one started later is reported soon after (the period is set to
 //! 300 s, so only the sensor seeing the container start can bring it in time) and is
 //! gone after it stops; the first stays, also when the runtime's API is gone and a
-//! read fails (fail closed: nothing is sent then).
+//! read fails (fail closed: nothing is sent then). The SQLite run uses a `sensor`
+//! token, the PostgreSQL one an admin token (the reporter must then be named).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 /// The throwaway PostgreSQL cluster of the server crate's tests (std only).
@@ -101,7 +102,7 @@ fn sensor_reports_its_containers_as_placements() {
     }
     let d = tempfile::tempdir().unwrap();
     let db = format!("sqlite:{}", d.path().join("inv.db").display());
-    check(d.path(), &db, "lite");
+    check(d.path(), &db, "lite", "sensor");
 }
 
 #[test]
@@ -115,7 +116,8 @@ fn sensor_reports_its_containers_as_placements_on_postgres() {
     };
     let d = tempfile::tempdir().unwrap();
     let db = cluster.database("splace");
-    check(d.path(), &db, "pg");
+    // With an admin token: the sensor names its reporter, which admin tokens must.
+    check(d.path(), &db, "pg", "admin");
     // The rows are in PostgreSQL: the first container's, by the sensor, on its node.
     let rows = cluster.psql(
         "splace",
@@ -182,7 +184,7 @@ fn wait_until(
     }
 }
 
-fn check(dir: &Path, db: &str, tag: &str) {
+fn check(dir: &Path, db: &str, tag: &str, role: &str) {
     let pid = std::process::id();
     let node = format!("node-{tag}");
     // The image's repo digest, as the runtime records it.
@@ -203,7 +205,7 @@ fn check(dir: &Path, db: &str, tag: &str) {
     // The server, with the image in its inventory (placements are read per image).
     let pki = write_pki(dir);
     let admin = token(db, "admin");
-    let sensor_token = token(db, "sensor");
+    let sensor_token = token(db, role);
     let token_file = dir.join("token");
     std::fs::write(&token_file, format!("{sensor_token}\n")).unwrap();
     let port = free_port();
