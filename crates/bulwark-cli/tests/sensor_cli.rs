@@ -142,7 +142,26 @@ fn malformed_profile_is_refused_at_start_naming_file_and_field() {
 
 #[test]
 fn unusable_outputs_stop_the_start_with_exit_2() {
+    let d = tempfile::tempdir().unwrap();
+    let tf = d.path().join("token");
+    std::fs::write(&tf, "bwk_test\n").unwrap();
+    let tf = tf.to_str().unwrap();
+    let server = |more: &[&'static str]| {
+        let mut v = vec!["--server", "https://127.0.0.1:1", "--server-token-file", tf];
+        v.extend_from_slice(more);
+        v
+    };
     for (args, want) in [
+        (
+            server(&["--placements-every", "0s"]),
+            "--placements-every must be at least 1s",
+        ),
+        (
+            server(&["--placements-every", "soon"]),
+            "--placements-every \"soon\"",
+        ),
+        (server(&["--node", ""]), "--node \"\": 1-253 characters"),
+        (vec!["--placements-every", "30s"], "--server"),
         (
             vec!["--syslog", "--syslog-socket", "/nonexistent/log"],
             "connecting to the syslog socket /nonexistent/log",

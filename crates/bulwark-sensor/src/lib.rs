@@ -17,6 +17,7 @@ pub mod fields;
 pub mod flows;
 pub mod output;
 pub mod outputs;
+pub mod placements;
 pub mod podman;
 pub mod probe;
 pub mod profile;

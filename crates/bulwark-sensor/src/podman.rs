@@ -1,5 +1,6 @@
 //! A small blocking client for the Docker-compatible API on a unix socket (podman's
-//! `podman system service`, or dockerd): container inspect and pause.
+//! `podman system service`, or dockerd): container inspect, pause, and the list of
+//! running containers with their images' repo digests (for placement reports).
 //!
 //! Written by hand over `std::os::unix::net::UnixStream` and `httparse` rather than with
 //! hyper/hyper-util: the sensor's event loop is synchronous (it polls libbpf's ring
@@ -79,6 +80,103 @@ pub struct ContainerMeta {
     /// The container's addresses (`NetworkSettings`: the default network's and each
     /// named network's).
     pub ips: Vec<std::net::IpAddr>,
+}
+
+/// A running container as the runtime lists it (`GET /containers/json`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Running {
+    pub id: String,
+    /// The name, without Docker's leading `/`.
+    pub name: String,
+    /// The image reference the container was created from.
+    pub image: String,
+    /// The image id (`sha256:...` or bare hex, as the runtime gives it).
+    pub image_id: String,
+    pub labels: BTreeMap<String, String>,
+    /// The podman pod's name (podman's own API only; empty otherwise).
+    pub pod: String,
+    /// A podman pod's infra (pause) container.
+    pub infra: bool,
+}
+
+/// Whether `s` is `sha256:` and 64 lower-case hex digits.
+pub fn is_sha256_digest(s: &str) -> bool {
+    s.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+    })
+}
+
+/// The repository part of an image reference (`registry/path` without tag or digest).
+fn repository(reference: &str) -> &str {
+    let r = reference.split('@').next().unwrap_or("");
+    match r.rfind(':') {
+        // A colon after the last slash starts the tag (one before it is a port).
+        Some(i) if !r[i..].contains('/') => &r[..i],
+        _ => r,
+    }
+}
+
+/// The repo digest of an image from its `RepoDigests` (`repo@sha256:...`): the one of
+/// `reference`'s repository when there is one, else the first; `None` without a sha256
+/// one.
+pub fn repo_digest(repo_digests: &[String], reference: &str) -> Option<String> {
+    let split = |d: &String| {
+        d.split_once('@')
+            .filter(|(_, h)| is_sha256_digest(h))
+            .map(|(r, h)| (r.to_string(), h.to_string()))
+    };
+    let all: Vec<(String, String)> = repo_digests.iter().filter_map(split).collect();
+    let want = repository(reference);
+    all.iter()
+        .find(|(r, _)| !want.is_empty() && (r == want || r.ends_with(&format!("/{want}"))))
+        .or_else(|| all.first())
+        .map(|(_, h)| h.clone())
+}
+
+/// The running containers of a list answer (podman's own or the Docker-compatible
+/// one); entries without an id are left out.
+pub fn parse_running(v: &serde_json::Value) -> Vec<Running> {
+    let Some(items) = v.as_array() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for c in items {
+        let s = |k: &str| c.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+        if s("Id").is_empty() {
+            continue;
+        }
+        // Without `all=true` both APIs list only containers that run (paused ones
+        // too): every entry is a placement, no state filter here.
+        let name = c
+            .get("Names")
+            .and_then(|n| n.as_array())
+            .and_then(|n| n.first())
+            .and_then(|n| n.as_str())
+            .unwrap_or("")
+            .trim_start_matches('/')
+            .to_string();
+        let labels = c
+            .get("Labels")
+            .and_then(|x| x.as_object())
+            .map(|m| {
+                m.iter()
+                    .map(|(k, x)| (k.clone(), x.as_str().unwrap_or("").to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(Running {
+            id: s("Id"),
+            name,
+            image: s("Image"),
+            image_id: s("ImageID"),
+            labels,
+            pod: s("PodName"),
+            infra: c.get("IsInfra").and_then(|x| x.as_bool()).unwrap_or(false),
+        });
+    }
+    out
 }
 
 /// A client for one socket.
@@ -174,6 +272,55 @@ impl Client {
             upper_dir: s("/GraphDriver/Data/UpperDir"),
             ips: container_ips(&v),
         })
+    }
+
+    /// The running containers: podman's own list (`/v4.0.0/libpod/containers/json`,
+    /// which names pods and their infra containers), else, when the service does not
+    /// have it (dockerd), the Docker-compatible `/v1.41/containers/json`.
+    pub fn running(&self) -> Result<Vec<Running>, ApiError> {
+        let (url, body) = match self.request("GET", "/v4.0.0/libpod/containers/json") {
+            Ok(b) => ("/v4.0.0/libpod/containers/json", b),
+            Err(ApiError::Status { status, .. }) if (400..500).contains(&status) => (
+                "/v1.41/containers/json",
+                self.request("GET", "/v1.41/containers/json")?,
+            ),
+            Err(e) => return Err(e),
+        };
+        let v: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|source| ApiError::Json {
+                url: url.to_string(),
+                source,
+            })?;
+        if !v.is_array() {
+            return Err(ApiError::Malformed {
+                path: self.path.clone(),
+                what: format!("{url} did not answer a JSON array"),
+            });
+        }
+        Ok(parse_running(&v))
+    }
+
+    /// `RepoDigests` of the image `image_id` (`GET /images/{id}/json`).
+    pub fn repo_digests(&self, image_id: &str) -> Result<Vec<String>, ApiError> {
+        if image_id.is_empty()
+            || !image_id
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b':')
+        {
+            return Ok(Vec::new());
+        }
+        let url = format!("/v1.41/images/{image_id}/json");
+        let body = self.request("GET", &url)?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|source| ApiError::Json { url, source })?;
+        Ok(v.pointer("/RepoDigests")
+            .and_then(|x| x.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     fn image_digest(&self, image_id: &str) -> Result<String, ApiError> {

@@ -43,6 +43,9 @@ pub struct Config {
     /// On a kernel without module support, still watch module-load attempts (on
     /// raw_syscalls:sys_enter, a program run on every syscall).
     pub module_attempts: bool,
+    /// Told (`try_send`, never waited on) when a container's first process execs or
+    /// exits: the placement reporter's nudger ([`crate::placements::Reporter::nudger`]).
+    pub container_changes: Option<std::sync::mpsc::SyncSender<()>>,
 }
 
 /// What the run did.
@@ -104,6 +107,8 @@ pub struct Processor {
     procs: HashMap<u32, Arc<ProcInfo>>,
     pub profiles: Option<Profiles>,
     pub flows: Option<FlowRecorder>,
+    /// Told when a container's first process execs or exits (see [`Config`]).
+    pub container_changes: Option<std::sync::mpsc::SyncSender<()>>,
     /// wall clock = monotonic + offset
     wall_offset_ns: i128,
     last_flow_write: Instant,
@@ -134,6 +139,7 @@ impl Processor {
             procs: HashMap::new(),
             profiles: None,
             flows: None,
+            container_changes: None,
             wall_offset_ns: wall - crate::sys::monotonic_ns() as i128,
             last_flow_write: Instant::now(),
             flow_writer: None,
@@ -224,6 +230,16 @@ impl Processor {
     pub fn handle(&mut self, raw: RawEvent) {
         self.stats.processed += 1;
         let origin = self.attrib.origin(&raw);
+        if raw.vpid == 1
+            && raw.pid != 1
+            && matches!(raw.kind, Kind::Exec | Kind::Exit)
+            && matches!(origin, Origin::Container(_))
+        {
+            if let Some(tx) = &self.container_changes {
+                // Full means a nudge is already waiting: nothing lost.
+                let _ = tx.try_send(());
+            }
+        }
         match raw.kind {
             Kind::Exec => {
                 let mut argv = raw.argv();
@@ -542,6 +558,7 @@ pub fn run(cfg: Config) -> Result<Stats, RunError> {
     let mut proc = Processor::new(cfg.rules, cfg.sink, cfg.dry_run, attrib);
     proc.profiles = cfg.profiles;
     proc.flows = cfg.flows;
+    proc.container_changes = cfg.container_changes;
     let start = Instant::now();
     let mut last_drops = 0u64;
     {

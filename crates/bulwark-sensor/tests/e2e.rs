@@ -164,6 +164,7 @@ impl Sensor {
             // This kernel has no module support: the "Kernel module loaded" rule is
             // exercised through the raw_syscalls fallback.
             module_attempts: true,
+            container_changes: None,
         };
         let thread =
             std::thread::spawn(move || bulwark_sensor::run(cfg).map_err(|e| format!("{e:?}")));
@@ -649,6 +650,7 @@ fn dry_run_does_not_kill() {
         profiles: None,
         flows: None,
         module_attempts: true,
+        container_changes: None,
     };
     let th = std::thread::spawn(move || bulwark_sensor::run(cfg).map_err(|e| e.to_string()));
     rx.recv_timeout(Duration::from_secs(60)).unwrap();

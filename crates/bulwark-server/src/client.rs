@@ -273,11 +273,27 @@ impl ServerClient {
         complete: bool,
         placements: &[crate::store::inventory::Placement],
     ) -> Result<u64, ClientError> {
+        self.put_placements_as(None, cluster, node, complete, placements)
+    }
+
+    /// [`ServerClient::put_placements`] naming the reporter (`sensor` or `admission`):
+    /// needed with an admin token, accepted with the role's own token.
+    pub fn put_placements_as(
+        &self,
+        reporter: Option<&str>,
+        cluster: &str,
+        node: Option<&str>,
+        complete: bool,
+        placements: &[crate::store::inventory::Placement],
+    ) -> Result<u64, ClientError> {
         let mut body = serde_json::json!({
             "cluster": cluster, "complete": complete, "placements": placements,
         });
         if let Some(n) = node {
             body["node"] = serde_json::Value::String(n.to_string());
+        }
+        if let Some(r) = reporter {
+            body["reporter"] = serde_json::Value::String(r.to_string());
         }
         let bytes = serde_json::to_vec(&body).map_err(|e| ClientError::Unexpected {
             status: 0,

@@ -1,7 +1,8 @@
 //! `bulwark sensor`: the eBPF runtime sensor (bulwark-sensor) — watch processes (all,
 //! or containers only), evaluate the rules, write alerts as JSON lines, and kill or
-//! pause where the rules say so; `bulwark sensor rules check FILE...` validates rules
-//! files. Exit 0 after a clean stop, 2 when the sensor cannot start (the message names
+//! pause where the rules say so; with `--server`, also record alerts there and report
+//! the containers running on this node as placements (bulwark_sensor::placements);
+//! `bulwark sensor rules check FILE...` validates rules files. Exit 0 after a clean stop, 2 when the sensor cannot start (the message names
 //! what is missing). `rules check`: 0 valid, 1 invalid rules, 2 unreadable file.
 
 use std::io::Write;
@@ -147,6 +148,27 @@ struct RunArgs {
     /// Trust this PEM CA for the server.
     #[arg(long, value_name = "FILE", requires = "server")]
     server_ca_file: Option<PathBuf>,
+    /// This node's name in the server's records (alerts and placements; default: the
+    /// hostname).
+    #[arg(long, value_name = "NAME", requires = "server")]
+    node: Option<String>,
+    /// This cluster's name in the server's records (placements).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "default",
+        requires = "server"
+    )]
+    cluster: String,
+    /// How often the node's running containers are reported as placements (also at
+    /// start and soon after a container starts or exits); `30s`, `5m`.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "60s",
+        requires = "server"
+    )]
+    placements_every: String,
 }
 
 /// The bulwark server as an alert output: one `POST /v1/runtime/alerts` per alert.
@@ -169,7 +191,87 @@ impl bulwark_sensor::outputs::Deliver for ServerOutput {
     }
 }
 
-fn outputs(a: &RunArgs, sink: &mut Sink) -> Result<()> {
+/// The server, its client and this node's name (with `--server`).
+struct ServerLink {
+    client: bulwark_server::client::ServerClient,
+    node: String,
+    cluster: String,
+}
+
+fn server_link(a: &RunArgs) -> Result<Option<ServerLink>> {
+    let (Some(url), Some(tf)) = (&a.server, &a.server_token_file) else {
+        return Ok(None);
+    };
+    let token = std::fs::read_to_string(tf)
+        .with_context(|| format!("reading the server token {}", tf.display()))?;
+    let token = token.trim();
+    if token.is_empty() {
+        anyhow::bail!("the server token file {} is empty", tf.display());
+    }
+    let client = bulwark_server::client::ServerClient::new(
+        url,
+        token,
+        a.server_ca_file.as_deref(),
+        Duration::from_secs(10),
+    )?;
+    let node = match &a.node {
+        Some(n) => n.trim().to_string(),
+        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "unknown".into()),
+    };
+    for (flag, v) in [("--node", &node), ("--cluster", &a.cluster)] {
+        if v.is_empty() || v.len() > 253 || v.chars().any(char::is_control) {
+            anyhow::bail!("{flag} {v:?}: 1-253 characters without control characters");
+        }
+    }
+    Ok(Some(ServerLink {
+        client,
+        node,
+        cluster: a.cluster.clone(),
+    }))
+}
+
+/// The bulwark server as the placement reports' receiver.
+struct ServerPlacements {
+    client: bulwark_server::client::ServerClient,
+    cluster: String,
+}
+
+impl bulwark_sensor::placements::Report for ServerPlacements {
+    fn send(
+        &mut self,
+        node: &str,
+        placements: &[bulwark_sensor::placements::Placement],
+    ) -> std::result::Result<u64, bulwark_sensor::placements::SendError> {
+        use bulwark_sensor::placements::SendError;
+        use bulwark_server::client::ClientError;
+        let items: Vec<bulwark_server::store::inventory::Placement> = placements
+            .iter()
+            .map(|p| bulwark_server::store::inventory::Placement {
+                namespace: p.namespace.clone(),
+                workload_kind: p.workload_kind.clone(),
+                workload: p.workload.clone(),
+                container: p.container.clone(),
+                node: String::new(),
+                image_digest: p.image_digest.clone(),
+                image_ref: p.image_ref.clone(),
+            })
+            .collect();
+        self.client
+            .put_placements_as(Some("sensor"), &self.cluster, Some(node), true, &items)
+            .map_err(|e| match e {
+                ClientError::Refused { status, .. } if status < 500 && status != 429 => {
+                    SendError::Refused(format!("{:#}", anyhow::Error::from(e)))
+                }
+                e => SendError::Retry(format!("{:#}", anyhow::Error::from(e))),
+            })
+    }
+}
+
+fn outputs(a: &RunArgs, sink: &mut Sink, server: Option<&ServerLink>) -> Result<()> {
     use bulwark_sensor::outputs::{AsyncOutput, Syslog, Webhook, FACILITIES};
     if a.syslog {
         let facility = FACILITIES
@@ -206,30 +308,13 @@ fn outputs(a: &RunArgs, sink: &mut Sink) -> Result<()> {
         let w = Webhook::new(url, a.webhook_ca_file.as_deref())?;
         sink.add(AsyncOutput::start("webhook", Box::new(w)));
     }
-    if let (Some(url), Some(tf)) = (&a.server, &a.server_token_file) {
-        let token = std::fs::read_to_string(tf)
-            .with_context(|| format!("reading the server token {}", tf.display()))?;
-        let token = token.trim();
-        if token.is_empty() {
-            anyhow::bail!("the server token file {} is empty", tf.display());
-        }
-        let client = bulwark_server::client::ServerClient::new(
-            url,
-            token,
-            a.server_ca_file.as_deref(),
-            Duration::from_secs(10),
-        )?;
-        let node = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_default();
-        let node = if node.is_empty() {
-            "unknown".into()
-        } else {
-            node
-        };
+    if let Some(link) = server {
         sink.add(AsyncOutput::start(
             "server",
-            Box::new(ServerOutput { client, node }),
+            Box::new(ServerOutput {
+                client: link.client.clone(),
+                node: link.node.clone(),
+            }),
         ));
     }
     Ok(())
@@ -356,8 +441,37 @@ fn run_sensor(a: RunArgs) -> Result<u8> {
         .flows
         .clone()
         .map(bulwark_sensor::flows::FlowRecorder::new);
+    let every = bulwark_core::duration::parse(
+        &a.placements_every,
+        Some(bulwark_core::duration::Unit::Secs),
+    )
+    .map_err(|e| anyhow::anyhow!("--placements-every {:?}: {e}", a.placements_every))?;
+    if every < Duration::from_secs(1) {
+        anyhow::bail!("--placements-every must be at least 1s");
+    }
+    let server = server_link(&a)?;
     let mut sink = Sink::new(out);
-    outputs(&a, &mut sink)?;
+    outputs(&a, &mut sink, server.as_ref())?;
+    let placements = match (&server, &api_socket) {
+        (Some(link), Some(sock)) => {
+            let r = bulwark_sensor::placements::Reporter::start(
+                bulwark_sensor::podman::Client::new(sock),
+                Box::new(ServerPlacements {
+                    client: link.client.clone(),
+                    cluster: link.cluster.clone(),
+                }),
+                link.node.clone(),
+                every,
+            )
+            .context("starting the placement reporter")?;
+            Some(r)
+        }
+        (Some(_), None) => {
+            tracing::warn!("no container API socket: this node's containers are not reported to the server as placements");
+            None
+        }
+        _ => None,
+    };
     let ready = a.ready_file.clone();
     let cfg = bulwark_sensor::Config {
         rules,
@@ -378,6 +492,7 @@ fn run_sensor(a: RunArgs) -> Result<u8> {
         profiles,
         flows,
         module_attempts: a.module_attempts,
+        container_changes: placements.as_ref().map(|r| r.nudger()),
     };
     let stats = bulwark_sensor::run(cfg)?;
     let mut lat = stats.kill_latency_us.clone();
@@ -400,6 +515,19 @@ fn run_sensor(a: RunArgs) -> Result<u8> {
     }
     if a.flows.is_some() {
         extra.push_str(&format!(", {} flows", stats.flows));
+    }
+    if let Some(r) = &placements {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = r.counters();
+        extra.push_str(&format!(
+            ", placement reports {} (last {} placed, {} without a repo digest, {} failed reads, {} failed sends, {} refused)",
+            c.reports.load(Relaxed),
+            c.placed.load(Relaxed),
+            c.no_digest.load(Relaxed),
+            c.list_errors.load(Relaxed),
+            c.send_errors.load(Relaxed),
+            c.refused.load(Relaxed),
+        ));
     }
     if !stats.output_drops.is_empty() {
         let d: Vec<String> = stats
