@@ -463,6 +463,15 @@ impl Processor {
 /// An absolute path without empty, `.` and `..` components (`..` at the root stays at
 /// the root, as the kernel resolves it); a trailing `/` is kept.
 fn normalize(p: &str) -> String {
+    // Most paths are canonical already: copied as they are, without splitting.
+    if !p.contains("//")
+        && !p.contains("/./")
+        && !p.contains("/../")
+        && !p.ends_with("/.")
+        && !p.ends_with("/..")
+    {
+        return p.to_string();
+    }
     let mut parts: Vec<&str> = Vec::new();
     for c in p.split('/') {
         match c {
@@ -649,6 +658,10 @@ mod tests {
             ("/", "/"),
             ("/..", "/"),
             ("/a/b/..", "/a"),
+            ("/.", "/"),
+            ("/a/.b", "/a/.b"),
+            ("/a/..b/c", "/a/..b/c"),
+            ("/a/b.", "/a/b."),
         ] {
             assert_eq!(normalize(raw), want, "{raw}");
         }
