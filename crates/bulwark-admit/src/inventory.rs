@@ -206,7 +206,7 @@ impl Dependencies for InventoryDeps {
 
 /// Ships decisions to the server's audit log (see the module doc).
 pub struct DecisionSink {
-    tx: SyncSender<Value>,
+    tx: SyncSender<DecisionRecord>,
     /// Decisions not queued because the queue was full.
     pub dropped: Arc<AtomicU64>,
     /// Decisions the server recorded.
@@ -235,7 +235,7 @@ impl DecisionSink {
     }
 
     /// Queues one decision (never blocks).
-    pub fn record(&self, decision: Value) {
+    pub fn record(&self, decision: DecisionRecord) {
         match self.tx.try_send(decision) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
@@ -251,8 +251,44 @@ impl DecisionSink {
     }
 }
 
-fn send_loop(link: &ServerLink, rx: &Receiver<Value>, recorded: &AtomicU64) {
-    let mut batch: Vec<Value> = Vec::new();
+/// One decision as `POST /v1/admission/decisions` takes it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DecisionRecord {
+    /// The review's uid.
+    pub uid: String,
+    /// When it was decided (epoch milliseconds; sent as RFC 3339).
+    #[serde(rename = "time", serialize_with = "rfc3339")]
+    pub time_ms: i64,
+    /// `validate` or `mutate`.
+    pub phase: &'static str,
+    /// `CREATE`, `UPDATE`, ...
+    pub operation: String,
+    /// The object's kind.
+    pub kind: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// Who asked.
+    pub user: String,
+    /// The verdict.
+    pub allowed: bool,
+    /// The exemption that let it through, if one did.
+    pub exempt: Option<String>,
+    /// Why not.
+    pub reasons: Vec<String>,
+    /// Warnings returned.
+    pub warnings: Vec<String>,
+    /// Operations in the mutation patch.
+    pub patch_ops: usize,
+}
+
+fn rfc3339<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&bulwark_server::store::rfc3339(*ms))
+}
+
+fn send_loop(link: &ServerLink, rx: &Receiver<DecisionRecord>, recorded: &AtomicU64) {
+    let mut batch: Vec<DecisionRecord> = Vec::new();
     let mut backoff = Duration::from_secs(1);
     loop {
         if batch.is_empty() {

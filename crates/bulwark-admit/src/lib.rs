@@ -39,7 +39,7 @@ use axum::Router;
 use base64::Engine as _;
 use bulwark_policy::input::ReviewRead;
 use bulwark_policy::{Dependencies, Live, Phase, Policy, Request};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Default largest request body (the API server caps objects near 3 MiB; a review
 /// carries the object and the old object).
@@ -516,30 +516,35 @@ async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
         elapsed_us = started.elapsed().as_micros() as u64,
         "decision"
     );
-    if let Some(sink) = &st.sink {
-        sink.record(json!({
-            "uid": uid,
-            "time": bulwark_server::store::rfc3339(bulwark_server::store::now_ms()),
-            "phase": match phase { Phase::Validate => "validate", Phase::Mutate => "mutate" },
-            "operation": op,
-            "kind": kind,
-            "namespace": ns,
-            "name": name,
-            "user": user,
-            "allowed": decision.allowed,
-            "exempt": decision.exempt,
-            "reasons": decision.reasons,
-            "warnings": decision.warnings,
-            "patch_ops": decision.patch.len(),
-        }));
-    }
+    let out = response_body(&uid, &decision);
     if let (Some(rep), Some(r)) = (&st.reporter, &req) {
         rep.decided(phase, r, decision.allowed, &body);
+    }
+    if let Some(sink) = &st.sink {
+        // Typed and moved, not a JSON tree: serialised on the sender's thread.
+        sink.record(inventory::DecisionRecord {
+            uid,
+            time_ms: bulwark_server::store::now_ms(),
+            phase: match phase {
+                Phase::Validate => "validate",
+                Phase::Mutate => "mutate",
+            },
+            operation: op.to_string(),
+            kind: kind.to_string(),
+            namespace: ns.to_string(),
+            name: name.to_string(),
+            user: user.to_string(),
+            allowed: decision.allowed,
+            exempt: decision.exempt,
+            reasons: decision.reasons,
+            warnings: decision.warnings,
+            patch_ops: decision.patch.len(),
+        });
     }
     (
         StatusCode::OK,
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        response_body(&uid, &decision),
+        out,
     )
         .into_response()
 }
