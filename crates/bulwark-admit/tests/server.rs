@@ -173,6 +173,7 @@ fn gates_decide_from_the_inventory_and_decisions_reach_the_audit_log() {
         client: server.client("admission"),
         cluster: "test-cluster".into(),
     });
+    cfg.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
     let hook = Webhook::start(cfg);
     let agent = client(&pki.ca);
     let url = format!("{}/validate", hook.url);
@@ -246,4 +247,36 @@ fn gates_decide_from_the_inventory_and_decisions_reach_the_audit_log() {
         .read_blocking(|c| audit::verify(c, None))
         .unwrap();
     assert!(v.breaks.is_empty(), "{v:?}");
+
+    // The metrics: the sink's and the inventory's counters, and the reporter's.
+    let started = Instant::now();
+    let mut s = scrape(&hook);
+    while s.get("bulwark_admit_server_decisions_recorded_total") < 4.0
+        && started.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+        s = scrape(&hook);
+    }
+    assert_eq!(s.get("bulwark_admit_server_decisions_recorded_total"), 4.0);
+    assert_eq!(s.get("bulwark_admit_server_decisions_dropped_total"), 0.0);
+    // bad, kev and clean from the inventory; unknown fell back (and had no scan).
+    assert_eq!(
+        s.get("bulwark_admit_vulnerability_answers_total{source=\"server\"}"),
+        3.0
+    );
+    assert_eq!(
+        s.get("bulwark_admit_vulnerability_answers_total{source=\"fallback\"}"),
+        1.0
+    );
+    assert_eq!(s.get("bulwark_admit_report_refused_total"), 0.0);
+    assert_eq!(s.get("bulwark_admit_report_dropped_total"), 0.0);
+    assert!(s.has_family("bulwark_admit_report_placements_stored_total"));
+    assert_eq!(
+        s.get("bulwark_admit_reviews_total{phase=\"validate\",outcome=\"denied\"}"),
+        3.0
+    );
+    assert_eq!(
+        s.get("bulwark_admit_reviews_total{phase=\"validate\",outcome=\"allowed\"}"),
+        1.0
+    );
 }
