@@ -1,9 +1,12 @@
-//! The webhook with a real bulwark server (in-process, TLS on 127.0.0.1): vulnerability
-//! gates decided from the server's inventory, and every decision recorded in the
-//! server's hash-chained audit log.
+//! The webhook with a real bulwark server (in-process, TLS on 127.0.0.1; the store on
+//! SQLite, or on a throwaway PostgreSQL with `BULWARK_TEST_BACKEND=postgres`):
+//! vulnerability gates decided from the server's inventory, every decision recorded in
+//! the server's hash-chained audit log, and the webhook's metrics counting both.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "../../bulwark-server/tests/common/pg.rs"]
+mod pg;
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +18,19 @@ use common::*;
 use serde_json::{json, Value};
 
 const LAYER: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+/// The server's store: SQLite in `dir`, or a database of this process's PostgreSQL.
+fn database(dir: &std::path::Path) -> DatabaseUrl {
+    let file = dir.join("server.db");
+    if pg::requested() {
+        let cluster = pg::PgCluster::shared().unwrap_or_else(|| {
+            panic!("BULWARK_TEST_BACKEND=postgres but PostgreSQL is not installed")
+        });
+        cluster.database(&pg::db_name_for(&file)).parse().unwrap()
+    } else {
+        DatabaseUrl::Sqlite(file)
+    }
+}
 
 fn digest(n: u32) -> String {
     format!("sha256:{n:064x}")
@@ -57,7 +73,7 @@ struct Server {
 impl Server {
     fn start(dir: &std::path::Path) -> Server {
         let pki = make_pki(dir, "server");
-        let store = Store::open(&DatabaseUrl::Sqlite(dir.join("server.db"))).unwrap();
+        let store = Store::open(&database(dir)).unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
