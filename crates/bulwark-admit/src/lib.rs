@@ -16,12 +16,16 @@
 //! - With a server ([`Config::server`]): vulnerability findings from its inventory and
 //!   decisions to its audit log ([`inventory`]); placements of admitted pods and the
 //!   signature verifications that ran, to its inventory ([`report`]).
+//! - Prometheus metrics over plain HTTP on their own address when asked for
+//!   ([`Config::metrics_listen`], [`metrics`]); the review path adds a few atomic
+//!   increments.
 //!
 //! HTTP is axum on hyper (hyper-util's auto builder for HTTP/1.1 and HTTP/2) over
 //! tokio-rustls; the accept loop is written out because axum's `serve` has no TLS.
 
 pub mod inventory;
 pub mod manifests;
+pub mod metrics;
 pub mod report;
 pub mod tls;
 
@@ -74,6 +78,8 @@ pub struct Config {
     /// The bulwark server: vulnerability findings from its inventory, decisions to its
     /// audit log, placements and signature verifications to its inventory.
     pub server: Option<inventory::ServerLink>,
+    /// Where to serve Prometheus metrics (`GET /metrics`, plain HTTP); none: not served.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -90,6 +96,7 @@ impl Config {
             deadline: Duration::from_secs(8),
             reload_interval: Duration::from_secs(1),
             server: None,
+            metrics_listen: None,
         }
     }
 }
@@ -103,7 +110,7 @@ pub enum AdmitError {
     /// The certificate or key is unusable.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
-    /// The listen address could not be bound.
+    /// The listen address (or the metrics address) could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         /// Address.
@@ -119,6 +126,9 @@ struct AppState {
     sink: Option<inventory::DecisionSink>,
     reporter: Option<report::Reporter>,
     deadline: Duration,
+    metrics: Arc<metrics::Metrics>,
+    live: Live,
+    inventory: Option<Arc<inventory::InventoryDeps>>,
 }
 
 impl AppState {
@@ -135,6 +145,11 @@ pub struct Running {
     pub deps: Live,
     /// What was reported to the server (with [`Config::server`]).
     pub reports: Option<Arc<report::Counters>>,
+    /// The webhook's own counters (also served at `GET /metrics` with
+    /// [`Config::metrics_listen`]).
+    pub metrics: Arc<metrics::Metrics>,
+    /// Where the metrics are served (with [`Config::metrics_listen`]).
+    pub metrics_addr: Option<SocketAddr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -170,22 +185,26 @@ pub async fn start(cfg: Config) -> Result<Running, AdmitError> {
     let certs = tls::CertStore::open(&cfg.cert, &cfg.key)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(certs.server_config()?));
     let deps = Live::new(cfg.registry.clone(), &policy.settings, cfg.engine.clone());
-    let (used, sink, reporter): (Arc<dyn Dependencies + Send + Sync>, _, _) = match &cfg.server {
-        Some(link) => {
-            tracing::info!(server = %link.client.base(), cluster = %link.cluster, "vulnerability findings from the server's inventory; decisions to its audit log; placements and signature verifications to its inventory");
-            let reporter = report::Reporter::start(link.clone(), deps.clone());
-            deps.observe(reporter.observer());
-            (
-                Arc::new(inventory::InventoryDeps::new(
+    let (used, sink, reporter, inventory): (Arc<dyn Dependencies + Send + Sync>, _, _, _) =
+        match &cfg.server {
+            Some(link) => {
+                tracing::info!(server = %link.client.base(), cluster = %link.cluster, "vulnerability findings from the server's inventory; decisions to its audit log; placements and signature verifications to its inventory");
+                let reporter = report::Reporter::start(link.clone(), deps.clone());
+                deps.observe(reporter.observer());
+                let inventory = Arc::new(inventory::InventoryDeps::new(
                     deps.clone(),
                     link.client.clone(),
-                )),
-                Some(inventory::DecisionSink::start(link.clone())),
-                Some(reporter),
-            )
-        }
-        None => (Arc::new(deps.clone()), None, None),
-    };
+                ));
+                (
+                    inventory.clone(),
+                    Some(inventory::DecisionSink::start(link.clone())),
+                    Some(reporter),
+                    Some(inventory),
+                )
+            }
+            None => (Arc::new(deps.clone()), None, None, None),
+        };
+    let metrics = Arc::new(metrics::Metrics::default());
     let reports = reporter.as_ref().map(report::Reporter::counters);
     let state = Arc::new(AppState {
         policy: RwLock::new(Arc::new(policy)),
@@ -193,6 +212,9 @@ pub async fn start(cfg: Config) -> Result<Running, AdmitError> {
         sink,
         reporter,
         deadline: cfg.deadline,
+        metrics: metrics.clone(),
+        live: deps.clone(),
+        inventory,
     });
     let app = Router::new()
         .route("/validate", post(validate))
@@ -211,14 +233,49 @@ pub async fn start(cfg: Config) -> Result<Running, AdmitError> {
         source,
     })?;
     tracing::info!(%addr, "admission webhook listening (HTTPS)");
+    // Bound before anything is spawned: a metrics address that cannot be bound refuses
+    // to start, like the webhook's own.
+    let metrics_server = match cfg.metrics_listen {
+        None => None,
+        Some(want) => {
+            let l = tokio::net::TcpListener::bind(want)
+                .await
+                .map_err(|source| AdmitError::Bind { addr: want, source })?;
+            let bound = l
+                .local_addr()
+                .map_err(|source| AdmitError::Bind { addr: want, source })?;
+            tracing::info!(addr = %bound, "metrics listening (HTTP, GET /metrics)");
+            Some((l, bound))
+        }
+    };
+    let metrics_addr = metrics_server.as_ref().map(|(_, a)| *a);
 
-    let watcher = tokio::spawn(watch(state, certs, policy_path, cfg.reload_interval));
-    let server = tokio::spawn(accept_loop(listener, acceptor, app));
+    let mut tasks = Vec::new();
+    if let Some((l, _)) = metrics_server {
+        let app = Router::new()
+            .route("/metrics", get(scrape))
+            .with_state(state.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = axum::serve(l, app).await {
+                tracing::error!("metrics server stopped: {e}");
+            }
+        }));
+    }
+    tasks.push(tokio::spawn(watch(
+        state,
+        certs,
+        policy_path,
+        cfg.reload_interval,
+    )));
+    // Last: `Running::wait` waits on it.
+    tasks.push(tokio::spawn(accept_loop(listener, acceptor, app)));
     Ok(Running {
         addr,
         deps,
         reports,
-        tasks: vec![watcher, server],
+        metrics,
+        metrics_addr,
+        tasks,
     })
 }
 
@@ -234,7 +291,14 @@ async fn watch(
     loop {
         tick.tick().await;
         let c = certs.clone();
-        let _ = tokio::task::spawn_blocking(move || c.reload_if_changed()).await;
+        match tokio::task::spawn_blocking(move || c.reload()).await {
+            Ok(Some(r)) => state.metrics.cert_reload(r),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!("keeping the previous certificate: reload task failed: {e}");
+                state.metrics.cert_reload(metrics::Reload::Failed);
+            }
+        }
         let now = file_stamp(&policy_path);
         if now == seen {
             continue;
@@ -247,9 +311,16 @@ async fn watch(
                 if let Ok(mut cur) = state.policy.write() {
                     *cur = Arc::new(policy);
                 }
+                state.metrics.policy_reload(metrics::Reload::Ok);
             }
-            Ok(Err(e)) => tracing::error!("keeping the last good policy: {e}"),
-            Err(e) => tracing::error!("keeping the last good policy: reload task failed: {e}"),
+            Ok(Err(e)) => {
+                tracing::error!("keeping the last good policy: {e}");
+                state.metrics.policy_reload(metrics::Reload::Failed);
+            }
+            Err(e) => {
+                tracing::error!("keeping the last good policy: reload task failed: {e}");
+                state.metrics.policy_reload(metrics::Reload::Failed);
+            }
         }
     }
 }
@@ -403,50 +474,204 @@ pub fn response_body(uid: &str, d: &bulwark_policy::Decision) -> String {
 }
 
 /// Runs an evaluation on the blocking pool under `deadline`; past it, or if the task
-/// fails, the request is denied (fail closed).
+/// fails, the request is denied (fail closed) and the flag is `true`.
 async fn blocking(
     deadline: Duration,
     f: impl FnOnce() -> bulwark_policy::Decision + Send + 'static,
-) -> bulwark_policy::Decision {
+) -> (bulwark_policy::Decision, bool) {
     let task = tokio::task::spawn_blocking(f);
     match tokio::time::timeout(deadline, task).await {
-        Ok(Ok(d)) => d,
-        Ok(Err(e)) => bulwark_policy::Decision {
-            allowed: false,
-            reasons: vec![format!("evaluation failed: {e}")],
-            ..Default::default()
-        },
-        Err(_) => bulwark_policy::Decision {
-            allowed: false,
-            reasons: vec![format!(
-                "evaluation exceeded the webhook's {} ms deadline; denied (fail closed)",
-                deadline.as_millis()
-            )],
-            ..Default::default()
-        },
+        Ok(Ok(d)) => (d, false),
+        Ok(Err(e)) => (
+            bulwark_policy::Decision {
+                allowed: false,
+                reasons: vec![format!("evaluation failed: {e}")],
+                ..Default::default()
+            },
+            true,
+        ),
+        Err(_) => (
+            bulwark_policy::Decision {
+                allowed: false,
+                reasons: vec![format!(
+                    "evaluation exceeded the webhook's {} ms deadline; denied (fail closed)",
+                    deadline.as_millis()
+                )],
+                ..Default::default()
+            },
+            true,
+        ),
     }
+}
+
+/// `GET /metrics` on the metrics address: the webhook's counters, then the ones read
+/// from the dependencies and (with a server) the decision sink and the reporter.
+async fn scrape(State(st): State<Arc<AppState>>) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        render_metrics(&st),
+    )
+        .into_response()
+}
+
+fn render_metrics(st: &AppState) -> String {
+    use std::fmt::Write as _;
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut out = String::with_capacity(8 * 1024);
+    st.metrics.render(&mut out);
+    let rules = st.policy().map_or(0, |p| p.rules.len() as u64);
+    metrics::single(
+        &mut out,
+        "bulwark_admit_policy_rules",
+        "gauge",
+        "Rules of the policy in service.",
+        rules,
+    );
+    let stats = st.live.stats();
+    for (name, help, c) in [
+        (
+            "bulwark_admit_signature_cache_hits_total",
+            "Signature/attestation verdicts served from the cache.",
+            &stats.cache_hits,
+        ),
+        (
+            "bulwark_admit_signature_verifications_total",
+            "Signature/attestation verifications that went to a registry.",
+            &stats.verifications,
+        ),
+        (
+            "bulwark_admit_tag_resolutions_total",
+            "Tag-to-digest resolutions sent to a registry.",
+            &stats.resolves,
+        ),
+        (
+            "bulwark_admit_scans_total",
+            "On-demand vulnerability scans started.",
+            &stats.scans,
+        ),
+    ] {
+        metrics::single(&mut out, name, "counter", help, c.load(Relaxed));
+    }
+    if let Some(inv) = &st.inventory {
+        metrics::family(
+            &mut out,
+            "bulwark_admit_vulnerability_answers_total",
+            "counter",
+            "Vulnerability gate answers by source: the server's inventory (server) or the on-demand scan after it could not answer (fallback).",
+        );
+        for (source, c) in [("server", &inv.from_server), ("fallback", &inv.fallbacks)] {
+            let _ = writeln!(
+                out,
+                "bulwark_admit_vulnerability_answers_total{{source=\"{source}\"}} {}",
+                c.load(Relaxed)
+            );
+        }
+    }
+    if let Some(sink) = &st.sink {
+        metrics::single(
+            &mut out,
+            "bulwark_admit_server_decisions_recorded_total",
+            "counter",
+            "Decisions the server's audit log recorded.",
+            sink.recorded.load(Relaxed),
+        );
+        metrics::single(
+            &mut out,
+            "bulwark_admit_server_decisions_dropped_total",
+            "counter",
+            "Decisions not queued for the server's audit log (queue full); they are in the local log.",
+            sink.dropped.load(Relaxed),
+        );
+    }
+    if let Some(rep) = &st.reporter {
+        let c = rep.counters();
+        for (name, help, v) in [
+            (
+                "bulwark_admit_report_placements_stored_total",
+                "Placements of admitted pods the server stored.",
+                &c.placements_stored,
+            ),
+            (
+                "bulwark_admit_report_signatures_stored_total",
+                "Signature verification entries the server stored.",
+                &c.signatures_stored,
+            ),
+            (
+                "bulwark_admit_report_verifications_total",
+                "Verifications the reporter heard of (each a signature cache miss filled).",
+                &c.verifications,
+            ),
+            (
+                "bulwark_admit_report_no_digest_total",
+                "Containers not placed: their digest was not known without a registry call.",
+                &c.no_digest,
+            ),
+            (
+                "bulwark_admit_report_dropped_total",
+                "Report events not queued (queue or byte bound reached) or placements past the pending bound.",
+                &c.dropped,
+            ),
+            (
+                "bulwark_admit_report_unknown_images_total",
+                "Signature reports for images the server does not have (404).",
+                &c.unknown_images,
+            ),
+            (
+                "bulwark_admit_report_refused_total",
+                "Reports the server refused (4xx other than 404 and 429): logged, not retried.",
+                &c.refused,
+            ),
+            (
+                "bulwark_admit_report_retries_total",
+                "Report sends that failed and were retried.",
+                &c.retries,
+            ),
+        ] {
+            metrics::single(&mut out, name, "counter", help, v.load(Relaxed));
+        }
+    }
+    out
 }
 
 async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
     let started = Instant::now();
     let (uid, read) = match Request::read_review_bytes(&body) {
-        ReviewRead::NotJson(e) => return bad_request(format!("not JSON: {e}")),
+        ReviewRead::NotJson(e) => {
+            let r = bad_request(format!("not JSON: {e}"));
+            st.metrics
+                .reviewed(phase, metrics::Outcome::BadRequest, started.elapsed());
+            return r;
+        }
         ReviewRead::NoUid => {
-            return bad_request("not an AdmissionReview with a request.uid".into())
+            let r = bad_request("not an AdmissionReview with a request.uid".into());
+            st.metrics
+                .reviewed(phase, metrics::Outcome::BadRequest, started.elapsed());
+            return r;
         }
         ReviewRead::Read { uid, request } => (uid, request),
     };
+    // Set where the decision is made: invalid, failed, or (None) by the decision.
+    let mut outcome = None;
     let (decision, req) = match read {
-        Err(e) => (
-            bulwark_policy::Decision {
-                allowed: false,
-                reasons: vec![e.to_string()],
-                ..Default::default()
-            },
-            None,
-        ),
+        Err(e) => {
+            outcome = Some(metrics::Outcome::Invalid);
+            (
+                bulwark_policy::Decision {
+                    allowed: false,
+                    reasons: vec![e.to_string()],
+                    ..Default::default()
+                },
+                None,
+            )
+        }
         Ok(req) => {
             let Some(policy) = st.policy() else {
+                st.metrics
+                    .reviewed(phase, metrics::Outcome::Failed, started.elapsed());
                 return (StatusCode::INTERNAL_SERVER_ERROR, "policy lock poisoned").into_response();
             };
             let deps = st.deps.clone();
@@ -461,8 +686,12 @@ async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
                 phase,
             );
             match warm {
-                Some(d) => (d, Some(req)),
+                Some(d) => {
+                    st.metrics.evaluated(phase, metrics::Path::Warm);
+                    (d, Some(req))
+                }
                 None => {
+                    st.metrics.evaluated(phase, metrics::Path::Blocking);
                     tracing::debug!(%uid, "not decidable from the caches: evaluating on the blocking pool");
                     let summary = Request {
                         uid: String::new(),
@@ -475,7 +704,7 @@ async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
                         object: Value::Null,
                         dry_run: req.dry_run,
                     };
-                    let d = blocking(st.deadline, move || {
+                    let (d, failed) = blocking(st.deadline, move || {
                         bulwark_policy::evaluate(
                             &policy,
                             deps.as_ref() as &dyn Dependencies,
@@ -484,6 +713,9 @@ async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
                         )
                     })
                     .await;
+                    if failed {
+                        outcome = Some(metrics::Outcome::Failed);
+                    }
                     (d, Some(summary))
                 }
             }
@@ -517,6 +749,7 @@ async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
         "decision"
     );
     let out = response_body(&uid, &decision);
+    let (allowed, exempt) = (decision.allowed, decision.exempt.is_some());
     if let (Some(rep), Some(r)) = (&st.reporter, &req) {
         rep.decided(phase, r, decision.allowed, &body);
     }
@@ -541,6 +774,14 @@ async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
             patch_ops: decision.patch.len(),
         });
     }
+    let outcome = outcome.unwrap_or(if exempt {
+        metrics::Outcome::Exempt
+    } else if allowed {
+        metrics::Outcome::Allowed
+    } else {
+        metrics::Outcome::Denied
+    });
+    st.metrics.reviewed(phase, outcome, started.elapsed());
     (
         StatusCode::OK,
         [(axum::http::header::CONTENT_TYPE, "application/json")],

@@ -1,7 +1,9 @@
 //! `bulwark admit manifests`: the Kubernetes objects that install the webhook —
 //! ValidatingWebhookConfiguration, MutatingWebhookConfiguration, Deployment, Service and
 //! PodDisruptionBudget — with the recommended `failurePolicy` and `timeoutSeconds`
-//! explained in comments where they are set.
+//! explained in comments where they are set. With [`Options::metrics_port`] the
+//! Deployment also serves metrics (`--metrics-listen`, a `metrics` container port and
+//! the usual `prometheus.io/*` pod annotations); without it nothing more listens.
 
 /// What the manifests are generated for.
 #[derive(Debug, Clone)]
@@ -19,6 +21,8 @@ pub struct Options {
     pub ca_bundle: String,
     /// `timeoutSeconds` of both webhooks.
     pub timeout_seconds: u32,
+    /// Container port for Prometheus metrics (none: not served).
+    pub metrics_port: Option<u16>,
 }
 
 impl Default for Options {
@@ -30,6 +34,7 @@ impl Default for Options {
             replicas: 2,
             ca_bundle: String::new(),
             timeout_seconds: 10,
+            metrics_port: None,
         }
     }
 }
@@ -61,7 +66,19 @@ pub fn render(o: &Options) -> String {
         replicas,
         ca_bundle,
         timeout_seconds: timeout,
+        metrics_port,
     } = o;
+    // Metrics: an argument, a container port, and scrape annotations on the pod.
+    let (metrics_arg, metrics_container_port, metrics_annotations) = match metrics_port {
+        None => (String::new(), String::new(), String::new()),
+        Some(p) => (
+            format!("\n            - --metrics-listen=0.0.0.0:{p}"),
+            format!("\n            - {{name: metrics, containerPort: {p}}}"),
+            format!(
+                "\n      # Plain-HTTP metrics (GET /metrics) for Prometheus' pod discovery.\n      annotations: {{prometheus.io/scrape: \"true\", prometheus.io/port: \"{p}\", prometheus.io/path: /metrics}}"
+            ),
+        ),
+    };
     let ca = if ca_bundle.is_empty() {
         "\"\" # base64 PEM of the CA that signed the serving certificate".to_string()
     } else {
@@ -154,7 +171,7 @@ spec:
     matchLabels: {{app.kubernetes.io/name: {name}}}
   template:
     metadata:
-      labels: {{app.kubernetes.io/name: {name}}}
+      labels: {{app.kubernetes.io/name: {name}}}{metrics_annotations}
     spec:
       automountServiceAccountToken: false
       securityContext:
@@ -178,9 +195,9 @@ spec:
             - --policy=/etc/bulwark/policy/policy.yaml
             - --cert=/etc/bulwark/tls/tls.crt
             - --key=/etc/bulwark/tls/tls.key
-            - --listen=0.0.0.0:8443
+            - --listen=0.0.0.0:8443{metrics_arg}
           ports:
-            - {{name: https, containerPort: 8443}}
+            - {{name: https, containerPort: 8443}}{metrics_container_port}
           readinessProbe:
             httpGet: {{path: /healthz, port: https, scheme: HTTPS}}
           livenessProbe:
@@ -271,5 +288,47 @@ mod tests {
         );
         assert!(d.allowed, "{:?}", d.reasons);
         assert!(text.contains("failurePolicy: Fail") && text.contains("timeoutSeconds: 10"));
+        assert!(!text.contains("metrics"), "no metrics unless asked for");
+    }
+
+    /// With a metrics port the Deployment gets the argument, the container port and the
+    /// scrape annotations, and still passes the restricted Pod Security Standard.
+    #[test]
+    fn manifests_with_metrics() {
+        let text = render(&Options {
+            metrics_port: Some(9090),
+            ..Default::default()
+        });
+        let items = bulwark_policy::offline::parse("manifests.yaml", text.as_bytes(), "x").unwrap();
+        let dep = items[2].request.as_ref().unwrap();
+        let tmpl = &dep.object["spec"]["template"];
+        let c = &tmpl["spec"]["containers"][0];
+        assert!(
+            c["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a == "--metrics-listen=0.0.0.0:9090"),
+            "{c}"
+        );
+        assert_eq!(c["ports"][1]["name"], "metrics");
+        assert_eq!(c["ports"][1]["containerPort"], 9090);
+        let ann = &tmpl["metadata"]["annotations"];
+        assert_eq!(ann["prometheus.io/scrape"], "true");
+        assert_eq!(ann["prometheus.io/port"], "9090");
+        assert_eq!(ann["prometheus.io/path"], "/metrics");
+        let policy = bulwark_policy::schema::parse(
+            "p.yaml",
+            std::path::Path::new("."),
+            "apiVersion: bulwark.dev/v1alpha1\nkind: AdmissionPolicy\nrules:\n  - name: r\n    podSecurity: {level: restricted}\n",
+        )
+        .unwrap();
+        let d = bulwark_policy::evaluate(
+            &policy,
+            &bulwark_policy::Offline,
+            dep,
+            bulwark_policy::Phase::Validate,
+        );
+        assert!(d.allowed, "{:?}", d.reasons);
     }
 }

@@ -127,10 +127,16 @@ impl CertStore {
     /// whether a new pair went into service; a bad new pair is logged and the old one
     /// kept (it is tried again on the next change).
     pub fn reload_if_changed(&self) -> bool {
+        self.reload() == Some(crate::metrics::Reload::Ok)
+    }
+
+    /// [`CertStore::reload_if_changed`], telling a refused new pair from no change:
+    /// `None` when neither file changed, else whether the new pair went into service.
+    pub fn reload(&self) -> Option<crate::metrics::Reload> {
         let now = (stamp(&self.cert), stamp(&self.key));
         let changed = self.seen.read().map(|s| *s != now).unwrap_or(true);
         if !changed {
-            return false;
+            return None;
         }
         if let Ok(mut s) = self.seen.write() {
             *s = now;
@@ -141,11 +147,11 @@ impl CertStore {
                     *c = Arc::new(pair);
                 }
                 tracing::info!(cert = %self.cert.display(), "serving the new certificate");
-                true
+                Some(crate::metrics::Reload::Ok)
             }
             Err(e) => {
                 tracing::error!("keeping the previous certificate: {e}");
-                false
+                Some(crate::metrics::Reload::Failed)
             }
         }
     }

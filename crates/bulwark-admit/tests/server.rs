@@ -1,9 +1,12 @@
-//! The webhook with a real bulwark server (in-process, TLS on 127.0.0.1): vulnerability
-//! gates decided from the server's inventory, and every decision recorded in the
-//! server's hash-chained audit log.
+//! The webhook with a real bulwark server (in-process, TLS on 127.0.0.1; the store on
+//! SQLite, or on a throwaway PostgreSQL with `BULWARK_TEST_BACKEND=postgres`):
+//! vulnerability gates decided from the server's inventory, every decision recorded in
+//! the server's hash-chained audit log, and the webhook's metrics counting both.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "../../bulwark-server/tests/common/pg.rs"]
+mod pg;
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +18,19 @@ use common::*;
 use serde_json::{json, Value};
 
 const LAYER: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+/// The server's store: SQLite in `dir`, or a database of this process's PostgreSQL.
+fn database(dir: &std::path::Path) -> DatabaseUrl {
+    let file = dir.join("server.db");
+    if pg::requested() {
+        let cluster = pg::PgCluster::shared().unwrap_or_else(|| {
+            panic!("BULWARK_TEST_BACKEND=postgres but PostgreSQL is not installed")
+        });
+        cluster.database(&pg::db_name_for(&file)).parse().unwrap()
+    } else {
+        DatabaseUrl::Sqlite(file)
+    }
+}
 
 fn digest(n: u32) -> String {
     format!("sha256:{n:064x}")
@@ -57,7 +73,7 @@ struct Server {
 impl Server {
     fn start(dir: &std::path::Path) -> Server {
         let pki = make_pki(dir, "server");
-        let store = Store::open(&DatabaseUrl::Sqlite(dir.join("server.db"))).unwrap();
+        let store = Store::open(&database(dir)).unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -173,6 +189,7 @@ fn gates_decide_from_the_inventory_and_decisions_reach_the_audit_log() {
         client: server.client("admission"),
         cluster: "test-cluster".into(),
     });
+    cfg.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
     let hook = Webhook::start(cfg);
     let agent = client(&pki.ca);
     let url = format!("{}/validate", hook.url);
@@ -246,4 +263,36 @@ fn gates_decide_from_the_inventory_and_decisions_reach_the_audit_log() {
         .read_blocking(|c| audit::verify(c, None))
         .unwrap();
     assert!(v.breaks.is_empty(), "{v:?}");
+
+    // The metrics: the sink's and the inventory's counters, and the reporter's.
+    let started = Instant::now();
+    let mut s = scrape(&hook);
+    while s.get("bulwark_admit_server_decisions_recorded_total") < 4.0
+        && started.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+        s = scrape(&hook);
+    }
+    assert_eq!(s.get("bulwark_admit_server_decisions_recorded_total"), 4.0);
+    assert_eq!(s.get("bulwark_admit_server_decisions_dropped_total"), 0.0);
+    // bad, kev and clean from the inventory; unknown fell back (and had no scan).
+    assert_eq!(
+        s.get("bulwark_admit_vulnerability_answers_total{source=\"server\"}"),
+        3.0
+    );
+    assert_eq!(
+        s.get("bulwark_admit_vulnerability_answers_total{source=\"fallback\"}"),
+        1.0
+    );
+    assert_eq!(s.get("bulwark_admit_report_refused_total"), 0.0);
+    assert_eq!(s.get("bulwark_admit_report_dropped_total"), 0.0);
+    assert!(s.has_family("bulwark_admit_report_placements_stored_total"));
+    assert_eq!(
+        s.get("bulwark_admit_reviews_total{phase=\"validate\",outcome=\"denied\"}"),
+        3.0
+    );
+    assert_eq!(
+        s.get("bulwark_admit_reviews_total{phase=\"validate\",outcome=\"allowed\"}"),
+        1.0
+    );
 }

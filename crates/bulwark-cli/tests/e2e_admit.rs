@@ -1,6 +1,8 @@
 //! End to end: `bulwark policy test` (verdicts, table and JSON, exit codes 0/1/2) and
 //! `bulwark admit serve` as a real process over HTTPS (certificate from a CA made
-//! here with rcgen) answering an AdmissionReview v1, and `bulwark admit manifests`.
+//! here with rcgen) answering an AdmissionReview v1 and counting it in its metrics
+//! (`--metrics-listen`, plain HTTP), and `bulwark admit manifests` (with
+//! `--metrics-port` it still has nothing HIGH in bulwark's own `config` check).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test may panic: that is its failure
 
 use std::path::Path;
@@ -169,6 +171,7 @@ fn admit_serve_answers_over_https() {
     let (ca, cert, key) = pki(d);
     let port = bulwark_testkit::free_port();
     let listen = format!("127.0.0.1:{port}");
+    let metrics = format!("127.0.0.1:{}", bulwark_testkit::free_port());
     let child = Child(
         Command::new(env!("CARGO_BIN_EXE_bulwark"))
             .args(["admit", "serve", "--policy", "policy.yaml", "--cert"])
@@ -176,6 +179,7 @@ fn admit_serve_answers_over_https() {
             .arg("--key")
             .arg(&key)
             .args(["--listen", &listen])
+            .args(["--metrics-listen", &metrics])
             .current_dir(d)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -225,6 +229,22 @@ fn admit_serve_answers_over_https() {
         .as_str()
         .unwrap()
         .contains("BW-PSS-host-namespaces"));
+    // The denial is in the metrics, served over plain HTTP on their own address.
+    let scrape = ureq::get(&format!("http://{metrics}/metrics"))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    for line in [
+        "# TYPE bulwark_admit_reviews_total counter",
+        "bulwark_admit_reviews_total{phase=\"validate\",outcome=\"denied\"} 1",
+        "bulwark_admit_reviews_total{phase=\"validate\",outcome=\"allowed\"} 0",
+        "bulwark_admit_review_duration_seconds_count{phase=\"validate\"} 1",
+        "bulwark_admit_policy_rules 3",
+    ] {
+        assert!(scrape.lines().any(|l| l == line), "{line} in:\n{scrape}");
+    }
     drop(child);
     // One structured line per decision, at the default verbosity.
     let log = std::fs::read_to_string(d.join("server.log")).unwrap();
@@ -256,6 +276,45 @@ fn admit_serve_answers_over_https() {
     ] {
         assert!(m.contains(k), "{k}");
     }
+    assert!(!m.contains("metrics"), "no metrics unless asked for");
+    // With metrics: the argument, the port and the annotations, and bulwark's own
+    // config check still finds nothing HIGH.
+    let o = bulwark(d, &["admit", "manifests", "--metrics-port", "9090"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let m = String::from_utf8_lossy(&o.stdout).to_string();
+    for k in [
+        "--metrics-listen=0.0.0.0:9090",
+        "{name: metrics, containerPort: 9090}",
+        "prometheus.io/scrape: \"true\"",
+        "prometheus.io/port: \"9090\"",
+    ] {
+        assert!(m.contains(k), "{k} in:\n{m}");
+    }
+    let mdir = d.join("manifests");
+    std::fs::create_dir(&mdir).unwrap();
+    std::fs::write(mdir.join("admit.yaml"), &m).unwrap();
+    let o = bulwark(d, &["config", "manifests", "--format", "json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let findings = report
+        .get("misconfigurations")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        report["target"].is_object(),
+        "the config check ran: {report:#}"
+    );
+    let high: Vec<&Value> = findings
+        .iter()
+        .filter(|f| matches!(f["severity"].as_str(), Some("HIGH" | "CRITICAL")))
+        .collect();
+    assert!(high.is_empty(), "HIGH or above: {high:#?}");
+    // It did check the Deployment: the digest pin is the user's to add.
+    assert!(
+        findings.iter().any(|f| f["check_id"] == "BW-K8S-0008"),
+        "{findings:#?}"
+    );
     // A bad policy refuses to start, with exit 2.
     std::fs::write(d.join("policy.yaml"), "apiVersion: x\n").unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_bulwark"))

@@ -25,6 +25,8 @@
 //! ```
 #![allow(dead_code)]
 
+pub mod prom;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -104,6 +106,27 @@ impl Drop for Webhook {
         let _g = self.rt.enter();
         drop(r);
     }
+}
+
+/// GETs the webhook's metrics over plain HTTP and parses them strictly.
+pub fn scrape(hook: &Webhook) -> prom::Scrape {
+    let addr = hook
+        .running
+        .as_ref()
+        .unwrap()
+        .metrics_addr
+        .expect("metrics are served");
+    let resp = ureq::get(&format!("http://{addr}/metrics")).call().unwrap();
+    assert_eq!(resp.status(), 200);
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");
+    prom::parse(&resp.into_body().read_to_string().unwrap())
 }
 
 /// Config on an ephemeral port, reloading fast.

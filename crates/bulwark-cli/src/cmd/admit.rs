@@ -36,6 +36,10 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8443")]
     listen: SocketAddr,
+    /// Serve Prometheus metrics at GET /metrics over plain HTTP on this address (off
+    /// unless given; e.g. 0.0.0.0:9090 in a pod).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
     /// Overall budget of one decision in milliseconds (keep it under the webhook's
     /// timeoutSeconds); past it the request is denied.
     #[arg(long, default_value_t = 8000)]
@@ -92,6 +96,10 @@ struct ManifestArgs {
     /// timeoutSeconds of the webhooks (1–30).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=30))]
     timeout_seconds: u32,
+    /// Serve metrics on this container port (--metrics-listen=0.0.0.0:PORT), with a
+    /// `metrics` container port and prometheus.io scrape annotations on the pod.
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    metrics_port: Option<u16>,
 }
 
 /// Runs `bulwark admit`.
@@ -107,6 +115,7 @@ pub fn run(a: AdmitArgs) -> Result<u8> {
                     ca_bundle: m.ca_bundle,
                     replicas: m.replicas,
                     timeout_seconds: m.timeout_seconds,
+                    metrics_port: m.metrics_port,
                     ..Default::default()
                 })
             );
@@ -132,6 +141,7 @@ fn serve(s: ServeArgs) -> Result<u8> {
     };
     let mut cfg = bulwark_admit::Config::new(s.policy, s.cert, s.key);
     cfg.listen = s.listen;
+    cfg.metrics_listen = s.metrics_listen;
     cfg.registry = registry;
     cfg.engine = engine;
     cfg.max_body = s.max_body;
