@@ -15,29 +15,13 @@ mod pg;
 
 mod common;
 
-use common::server::{agent, free_port, write_pki};
+use common::server::{agent, bulwark, free_port, token, write_pki, Proc};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const IMAGE: &str = "localhost/bulwark-test/debian-base:1";
 const REPO: &str = "localhost/bulwark-test/debian-base";
-
-fn bulwark() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_bulwark"));
-    c.env_remove("BULWARK_DATABASE").env("NO_COLOR", "1");
-    c
-}
-
-/// A child process killed on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Podman objects removed on drop (also when an assertion fails).
 struct Cleanup(Vec<Vec<String>>);
@@ -58,23 +42,6 @@ fn podman(args: &[&str]) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
-fn token(db: &str, role: &str) -> String {
-    let o = bulwark()
-        .args([
-            "server",
-            "token",
-            "create",
-            "--database",
-            db,
-            "--role",
-            role,
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout).unwrap().trim().to_string()
 }
 
 /// Whether BPF and the test image are there (a skip, or a failure with

@@ -12,16 +12,10 @@ mod pg;
 
 mod common;
 
-use common::server::{agent, free_port, write_pki};
+use common::server::{agent, bulwark, free_port, token, write_pki};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn bulwark() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_bulwark"));
-    c.env_remove("BULWARK_DATABASE").env("NO_COLOR", "1");
-    c
-}
 
 struct Server {
     child: Child,
@@ -87,29 +81,6 @@ fn wait_ready(s: Server, ca: &Path, log: &Path) -> Server {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn token(db: &str, role: &str) -> String {
-    let out = bulwark()
-        .args([
-            "server",
-            "token",
-            "create",
-            "--database",
-            db,
-            "--role",
-            role,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let t = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    assert!(t.starts_with("bwk_"), "{t}");
-    t
 }
 
 fn report_json(digest: &str) -> Vec<u8> {

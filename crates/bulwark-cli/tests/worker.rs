@@ -16,30 +16,15 @@ mod pg;
 
 mod common;
 
-use common::server::{agent, free_port, write_pki};
+use common::server::{agent, bulwark, free_port, write_pki, Proc};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn bulwark() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_bulwark"));
-    c.env_remove("BULWARK_DATABASE").env("NO_COLOR", "1");
-    c
-}
-
-/// A child process killed on drop.
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A TCP gate to `upstream`: connections wait (unanswered) while it is shut, and are
 /// relayed once it opens.

@@ -1,8 +1,52 @@
-//! What the tests that run `bulwark server` share: a test CA and a server certificate
-//! for 127.0.0.1/localhost, an HTTPS client trusting that CA, a free loopback port.
+//! What the tests that run `bulwark server` share: the binary without the caller's
+//! database setting, child processes killed on drop, API tokens made with `bulwark
+//! server token create`, a test CA and a server certificate for 127.0.0.1/localhost,
+//! an HTTPS client trusting that CA, a free loopback port.
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
 use std::time::Duration;
+
+/// The `bulwark` binary, without an inherited `BULWARK_DATABASE`, colour off.
+pub fn bulwark() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_bulwark"));
+    c.env_remove("BULWARK_DATABASE").env("NO_COLOR", "1");
+    c
+}
+
+/// A child process killed on drop.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A new API token with `role`, made by `bulwark server token create` on `db`.
+pub fn token(db: &str, role: &str) -> String {
+    let out = bulwark()
+        .args([
+            "server",
+            "token",
+            "create",
+            "--database",
+            db,
+            "--role",
+            role,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(t.starts_with("bwk_"), "{t}");
+    t
+}
 
 /// Writes a CA and a server certificate and key: (ca.pem, cert.pem, key.pem).
 pub fn write_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
