@@ -475,33 +475,25 @@ pub fn response_body(uid: &str, d: &bulwark_policy::Decision) -> String {
 
 /// Runs an evaluation on the blocking pool under `deadline`; past it, or if the task
 /// fails, the request is denied (fail closed) and the flag is `true`.
-async fn blocking(
+async fn blocking<T: Send + 'static>(
     deadline: Duration,
-    f: impl FnOnce() -> bulwark_policy::Decision + Send + 'static,
-) -> (bulwark_policy::Decision, bool) {
+    f: impl FnOnce() -> (bulwark_policy::Decision, T) + Send + 'static,
+) -> (bulwark_policy::Decision, Option<T>) {
     let task = tokio::task::spawn_blocking(f);
-    match tokio::time::timeout(deadline, task).await {
-        Ok(Ok(d)) => (d, false),
-        Ok(Err(e)) => (
-            bulwark_policy::Decision {
-                allowed: false,
-                reasons: vec![format!("evaluation failed: {e}")],
-                ..Default::default()
-            },
-            true,
+    let why = match tokio::time::timeout(deadline, task).await {
+        Ok(Ok((d, back))) => return (d, Some(back)),
+        Ok(Err(e)) => format!("evaluation failed: {e}"),
+        Err(_) => format!(
+            "evaluation exceeded the webhook's {} ms deadline; denied (fail closed)",
+            deadline.as_millis()
         ),
-        Err(_) => (
-            bulwark_policy::Decision {
-                allowed: false,
-                reasons: vec![format!(
-                    "evaluation exceeded the webhook's {} ms deadline; denied (fail closed)",
-                    deadline.as_millis()
-                )],
-                ..Default::default()
-            },
-            true,
-        ),
-    }
+    };
+    let denied = bulwark_policy::Decision {
+        allowed: false,
+        reasons: vec![why],
+        ..Default::default()
+    };
+    (denied, None)
 }
 
 /// `GET /metrics` on the metrics address: the webhook's counters, then the ones read
@@ -612,7 +604,7 @@ fn render_metrics(st: &AppState) -> String {
             ),
             (
                 "bulwark_admit_report_dropped_total",
-                "Report events not queued (queue or byte bound reached) or placements past the pending bound.",
+                "Report events not queued (queue full) or placements past the pending bound.",
                 &c.dropped,
             ),
             (
@@ -704,19 +696,23 @@ async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
                         object: Value::Null,
                         dry_run: req.dry_run,
                     };
-                    let (d, failed) = blocking(st.deadline, move || {
-                        bulwark_policy::evaluate(
+                    // The request comes back when the evaluation ends in time (the
+                    // placement reporter reads its object); the summary is for the
+                    // log line when it does not.
+                    let (d, back) = blocking(st.deadline, move || {
+                        let d = bulwark_policy::evaluate(
                             &policy,
                             deps.as_ref() as &dyn Dependencies,
                             &req,
                             phase,
-                        )
+                        );
+                        (d, req)
                     })
                     .await;
-                    if failed {
+                    if back.is_none() {
                         outcome = Some(metrics::Outcome::Failed);
                     }
-                    (d, Some(summary))
+                    (d, Some(back.unwrap_or(summary)))
                 }
             }
         }
@@ -751,7 +747,7 @@ async fn review(st: Arc<AppState>, phase: Phase, body: Bytes) -> Response {
     let out = response_body(&uid, &decision);
     let (allowed, exempt) = (decision.allowed, decision.exempt.is_some());
     if let (Some(rep), Some(r)) = (&st.reporter, &req) {
-        rep.decided(phase, r, decision.allowed, &body);
+        rep.decided(phase, r, decision.allowed);
     }
     if let Some(sink) = &st.sink {
         // Typed and moved, not a JSON tree: serialised on the sender's thread.

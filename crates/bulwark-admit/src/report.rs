@@ -20,20 +20,20 @@
 //!   for the image. The server only keeps signatures of images in its inventory: for
 //!   others it answers 404, counted as `unknown_images` and not retried.
 //!
-//! Admission never waits on any of it: events go through a bounded queue
-//! ([`QUEUE`] events, [`MAX_QUEUED_BYTES`] of queued pod reviews) to one background
+//! Admission never waits on any of it: a pod's placements are read from the request
+//! the webhook already parsed (a few string copies and cache lookups, no registry
+//! call), and events go through a bounded queue ([`QUEUE`] events) to one background
 //! thread, which gathers them for a moment, sends in batches of at most [`BATCH`], and
 //! retries with backoff (1 s doubling to 30 s) while the server is down or answers 5xx
 //! or 429. Past the bounds events are dropped and counted ([`Counters`]); a 4xx other
 //! than 404/429 is logged and dropped (a retry would not fix it).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
 use bulwark_policy::deps::{ImageRef, Observer, Verification};
 use bulwark_policy::{Dependencies, Live, Phase, Request};
 use bulwark_server::client::ClientError;
@@ -45,8 +45,6 @@ use crate::inventory::ServerLink;
 
 /// Most events waiting for the sender thread.
 pub const QUEUE: usize = 10_000;
-/// Most bytes of pod reviews waiting for the sender thread.
-pub const MAX_QUEUED_BYTES: usize = 64 << 20;
 /// Most placements per request (the server takes 10,000).
 pub const BATCH: usize = 500;
 /// Most placements held while the server is down (distinct workload containers).
@@ -67,7 +65,7 @@ pub struct Counters {
     pub verifications: AtomicU64,
     /// Containers not placed: their digest was not known without a registry call.
     pub no_digest: AtomicU64,
-    /// Events not queued (queue or byte bound reached) or placements past
+    /// Events not queued (queue full) or placements past
     /// [`MAX_PENDING_PLACEMENTS`].
     pub dropped: AtomicU64,
     /// Signature reports for images the server does not have (404).
@@ -79,13 +77,14 @@ pub struct Counters {
 }
 
 enum Event {
-    Pod(Bytes),
+    Placed(Vec<Placement>),
     Verified(Verification),
 }
 
 struct Shared {
     tx: SyncSender<Event>,
-    bytes: Arc<AtomicUsize>,
+    /// Answers digests of tags from memory (never a registry call).
+    deps: Live,
     counters: Arc<Counters>,
 }
 
@@ -119,17 +118,15 @@ impl Reporter {
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
         let shared = Arc::new(Shared {
             tx,
-            bytes: Arc::new(AtomicUsize::new(0)),
+            deps,
             counters: Arc::new(Counters::default()),
         });
-        let (bytes, counters) = (shared.bytes.clone(), shared.counters.clone());
+        let counters = shared.counters.clone();
         let spawned = std::thread::Builder::new()
             .name("bulwark-admit-report".into())
             .spawn(move || {
                 Sender {
                     link,
-                    deps,
-                    bytes,
                     counters,
                     placements: HashMap::new(),
                     signatures: HashMap::new(),
@@ -158,10 +155,10 @@ impl Reporter {
         })
     }
 
-    /// After a decision: queues the review `body` when it admitted a pod (validating,
-    /// allowed, a Pod CREATE, not a dry run). Never blocks; the review is read on the
-    /// sender thread.
-    pub fn decided(&self, phase: Phase, req: &Request, allowed: bool, body: &Bytes) {
+    /// After a decision: queues the placements of the pod it admitted (validating,
+    /// allowed, a Pod CREATE, not a dry run), read from the parsed request. Never
+    /// blocks.
+    pub fn decided(&self, phase: Phase, req: &Request, allowed: bool) {
         if phase != Phase::Validate
             || !allowed
             || req.dry_run
@@ -172,16 +169,13 @@ impl Reporter {
             return;
         }
         let s = &self.shared;
-        let len = body.len();
-        if s.bytes.fetch_add(len, Ordering::AcqRel) + len > MAX_QUEUED_BYTES {
-            s.bytes.fetch_sub(len, Ordering::AcqRel);
-            s.dropped("a placement");
+        let placed = placements(req, &s.deps, &s.counters.no_digest);
+        if placed.is_empty() {
             return;
         }
         if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
-            s.tx.try_send(Event::Pod(body.clone()))
+            s.tx.try_send(Event::Placed(placed))
         {
-            s.bytes.fetch_sub(len, Ordering::AcqRel);
             s.dropped("a placement");
         }
     }
@@ -217,25 +211,22 @@ fn workload(meta: &Value, request_name: &str) -> Option<(String, String)> {
     (!name.is_empty()).then(|| ("Pod".to_string(), name))
 }
 
-/// The placements of an admitted Pod CREATE review; containers whose digest is not
-/// known from memory are counted in `no_digest` and left out.
-fn placements(review: &Value, deps: &dyn Dependencies, no_digest: &AtomicU64) -> Vec<Placement> {
-    let Some(req) = review.get("request") else {
+/// The placements of an admitted Pod CREATE, read from the request the webhook already
+/// parsed; containers whose digest is not known from memory are counted in
+/// `no_digest` and left out.
+fn placements(req: &Request, deps: &dyn Dependencies, no_digest: &AtomicU64) -> Vec<Placement> {
+    let obj = &req.object;
+    if !obj.is_object() {
         return Vec::new();
-    };
-    let Some(obj) = req.get("object").filter(|o| o.is_object()) else {
-        return Vec::new();
-    };
-    let meta = obj.get("metadata").cloned().unwrap_or(Value::Null);
-    let ns = [req.get("namespace"), meta.get("namespace")]
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .find(|n| !n.is_empty())
-        .unwrap_or("default")
-        .to_string();
-    let request_name = req.get("name").and_then(Value::as_str).unwrap_or("");
-    let Some((kind, name)) = workload(&meta, request_name) else {
+    }
+    let meta = obj.get("metadata").unwrap_or(&Value::Null);
+    let ns = req.namespace.clone();
+    // `Request::name` falls back to the object's generateName (or `<unnamed>`) when
+    // neither the request nor the object names the pod: that is no name to place.
+    let derived = req.name == "<unnamed>"
+        || meta.get("generateName").and_then(Value::as_str) == Some(req.name.as_str());
+    let request_name = if derived { "" } else { req.name.as_str() };
+    let Some((kind, name)) = workload(meta, request_name) else {
         tracing::debug!("an admitted pod without a name or owner: not placed");
         return Vec::new();
     };
@@ -302,8 +293,6 @@ struct Digest {
 
 struct Sender {
     link: ServerLink,
-    deps: Live,
-    bytes: Arc<AtomicUsize>,
     counters: Arc<Counters>,
     /// Placements not yet stored, keyed as the server keys them.
     placements: HashMap<(String, String, String, String), Placement>,
@@ -320,12 +309,8 @@ enum Sent {
 impl Sender {
     fn take(&mut self, e: Event) {
         match e {
-            Event::Pod(body) => {
-                self.bytes.fetch_sub(body.len(), Ordering::AcqRel);
-                let Ok(review) = serde_json::from_slice::<Value>(&body) else {
-                    return;
-                };
-                for p in placements(&review, &self.deps, &self.counters.no_digest) {
+            Event::Placed(placed) => {
+                for p in placed {
                     let key = (
                         p.namespace.clone(),
                         p.workload_kind.clone(),
@@ -575,13 +560,16 @@ mod tests {
     #[test]
     fn placements_of_a_pod_review_only_with_known_digests() {
         let d = format!("sha256:{}", "ab".repeat(32));
-        let review = json!({"request": {"namespace": "shop", "name": "web-1",
+        let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": "u", "kind": {"kind": "Pod"}, "operation": "CREATE",
+            "namespace": "shop", "name": "web-1",
             "object": {"metadata": {"name": "web-1"}, "spec": {
                 "initContainers": [{"name": "init", "image": format!("r.example/a/init@{d}")}],
                 "containers": [{"name": "app", "image": format!("r.example/a/app:1@{d}")},
                                {"name": "side", "image": "r.example/a/side:2"}]}}}});
+        let req = Request::from_review_owned(review).unwrap();
         let missing = AtomicU64::new(0);
-        let p = placements(&review, &bulwark_policy::Offline, &missing);
+        let p = placements(&req, &bulwark_policy::Offline, &missing);
         assert_eq!(missing.load(Ordering::Relaxed), 1, "the tag-only container");
         let got: Vec<_> = p
             .iter()
