@@ -250,9 +250,13 @@ impl Client {
             })
             .unwrap_or_default();
         let image_id = s("/Image");
+        // The same choice the placement reports make: the repo digest of the
+        // container's own repository, else the first; the image id when none.
         let image_digest = self
-            .image_digest(&image_id)
-            .unwrap_or_else(|_| image_id.clone());
+            .repo_digests(&image_id)
+            .ok()
+            .and_then(|all| repo_digest(&all, &s("/Config/Image")))
+            .unwrap_or_else(|| image_id.clone());
         Ok(ContainerMeta {
             id: s("/Id"),
             name: s("/Name").trim_start_matches('/').to_string(),
@@ -321,20 +325,6 @@ impl Client {
                     .collect()
             })
             .unwrap_or_default())
-    }
-
-    fn image_digest(&self, image_id: &str) -> Result<String, ApiError> {
-        if image_id.is_empty() {
-            return Ok(String::new());
-        }
-        let url = format!("/v1.41/images/{image_id}/json");
-        let body = self.request("GET", &url)?;
-        let v: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|source| ApiError::Json { url, source })?;
-        Ok(v.pointer("/RepoDigests/0")
-            .and_then(|x| x.as_str())
-            .and_then(|d| d.split_once('@').map(|(_, d)| d.to_string()))
-            .unwrap_or_else(|| image_id.to_string()))
     }
 
     /// `POST /containers/{id}/pause`.
