@@ -81,14 +81,29 @@ pub async fn delete_vex(
 ) -> Result<Response, ApiError> {
     let id = path_param(id)?;
     check_hex_id(&id, "invalid_vex_id", "a VEX document id is 16 hex digits")?;
-    let who = actor(&p);
+    delete(&app, &p, id, suppress::delete_vex, "no such VEX document").await
+}
+
+/// A store deletion: `(connection, id, actor)` → whether there was such a row.
+type DeleteFn =
+    fn(&crate::store::Conn<'_>, &str, (&str, &str)) -> Result<bool, crate::store::StoreError>;
+
+/// Deletes the suppression `id` with `f` as `p`: 404 `missing` when there is none.
+async fn delete(
+    app: &Shared,
+    p: &Principal,
+    id: String,
+    f: DeleteFn,
+    missing: &'static str,
+) -> Result<Response, ApiError> {
+    let who = actor(p);
     let rid = id.clone();
     if !app
         .store
-        .write(move |c| suppress::delete_vex(c, &rid, (&who.0, &who.1)))
+        .write(move |c| f(c, &rid, (&who.0, &who.1)))
         .await?
     {
-        return Err(ApiError::not_found("no such VEX document"));
+        return Err(ApiError::not_found(missing));
     }
     Ok(Json(serde_json::json!({"id": id, "deleted": true})).into_response())
 }
@@ -128,14 +143,5 @@ pub async fn delete_ignore(
         "invalid_ignore_id",
         "an ignore rule id is 16 hex digits",
     )?;
-    let who = actor(&p);
-    let rid = id.clone();
-    if !app
-        .store
-        .write(move |c| suppress::delete_ignore(c, &rid, (&who.0, &who.1)))
-        .await?
-    {
-        return Err(ApiError::not_found("no such ignore rule"));
-    }
-    Ok(Json(serde_json::json!({"id": id, "deleted": true})).into_response())
+    delete(&app, &p, id, suppress::delete_ignore, "no such ignore rule").await
 }

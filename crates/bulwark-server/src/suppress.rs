@@ -221,11 +221,29 @@ pub fn list_vex(c: &Conn<'_>) -> Result<Vec<VexOut>, StoreError> {
 
 /// Deletes a VEX document; `false` when there is none.
 pub fn delete_vex(c: &Conn<'_>, id: &str, actor: (&str, &str)) -> Result<bool, StoreError> {
-    if c.execute("DELETE FROM vex_documents WHERE id = $1", params![id])? == 0 {
+    delete(
+        c,
+        "DELETE FROM vex_documents WHERE id = $1",
+        "vex.delete",
+        id,
+        actor,
+    )
+}
+
+/// Deletes one suppression row with `sql`; when there was one, moves the version and
+/// appends `action` to the audit log.
+fn delete(
+    c: &Conn<'_>,
+    sql: &str,
+    action: &str,
+    id: &str,
+    actor: (&str, &str),
+) -> Result<bool, StoreError> {
+    if c.execute(sql, params![id])? == 0 {
         return Ok(false);
     }
     bump(c)?;
-    audit::append_done(c, actor, "vex.delete", id, "{}", now_ms())?;
+    audit::append_done(c, actor, action, id, "{}", now_ms())?;
     Ok(true)
 }
 
@@ -290,12 +308,13 @@ pub fn list_ignores(c: &Conn<'_>) -> Result<Vec<IgnoreOut>, StoreError> {
 
 /// Deletes an ignore rule; `false` when there is none.
 pub fn delete_ignore(c: &Conn<'_>, id: &str, actor: (&str, &str)) -> Result<bool, StoreError> {
-    if c.execute("DELETE FROM ignore_rules WHERE id = $1", params![id])? == 0 {
-        return Ok(false);
-    }
-    bump(c)?;
-    audit::append_done(c, actor, "ignore.delete", id, "{}", now_ms())?;
-    Ok(true)
+    delete(
+        c,
+        "DELETE FROM ignore_rules WHERE id = $1",
+        "ignore.delete",
+        id,
+        actor,
+    )
 }
 
 /// Every suppression, parsed, at one version.
