@@ -10,13 +10,7 @@ mod common;
 use bulwark_server::{params, DatabaseUrl, Store};
 use common::pg::PgCluster;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use bulwark_testkit::free_port;
 
 #[test]
 fn verified_tls_connects_and_everything_else_is_refused() {

@@ -271,7 +271,37 @@ impl Drop for Registry {
 }
 
 /// Writes `ca.pem`, `cert.pem` and `key.pem` into `dir`: a fresh CA and a server
-/// certificate it issued for `127.0.0.1` and `localhost`.
+/// certificate it issued for `127.0.0.1` and `localhost`. Returns the three paths.
+pub fn write_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let (cert, key) = write_test_pki(dir);
+    (dir.join("ca.pem"), cert, key)
+}
+
+/// An HTTPS client trusting only the certificates in the PEM file `ca`, statuses
+/// returned as answers (not errors), a 60 s overall timeout.
+pub fn https_agent(ca: &Path) -> ureq::Agent {
+    let pem = std::fs::read(ca).unwrap_or_else(|e| panic!("{}: {e}", ca.display()));
+    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(
+            |i| match i.unwrap_or_else(|e| panic!("{}: {e}", ca.display())) {
+                ureq::tls::PemItem::Certificate(c) => Some(c),
+                _ => None,
+            },
+        )
+        .collect();
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+/// [`write_pki`] without the CA's path (the registry's own use).
 fn write_test_pki(dir: &Path) -> (PathBuf, PathBuf) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, KeyUsagePurpose};
     let ca_key = KeyPair::generate().unwrap_or_else(|e| panic!("CA key: {e}"));
