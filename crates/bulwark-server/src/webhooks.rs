@@ -296,7 +296,8 @@ pub fn dead_letters(c: &Conn<'_>, limit: i64) -> Result<Vec<DeadLetter>, StoreEr
         ),
         params![limit],
         |r| {
-        let payload = payload_at(r, 7)?;
+        // A damaged event still lists (its dead letter says why it was not sent).
+        let payload = payload_at(r, 7).unwrap_or_default();
         Ok(DeadLetter {
             id: r.get(0)?,
             event_id: r.get(1)?,
@@ -355,7 +356,9 @@ struct Due {
     id: String,
     attempts: u32,
     kind: String,
-    payload: String,
+    /// The event's body, or why it cannot be assembled (a damaged payload part): such
+    /// a delivery goes to the dead letters at once instead of stopping the others.
+    payload: Result<String, String>,
     url: String,
     format: String,
     secret: String,
@@ -380,7 +383,7 @@ fn due(c: &Conn<'_>, now: i64, limit: i64) -> Result<Vec<Due>, StoreError> {
                 secret: r.get(4)?,
                 bearer: r.get(5)?,
                 kind: r.get(7)?,
-                payload: payload_at(r, 6)?,
+                payload: payload_at(r, 6).map_err(|e| e.to_string()),
             })
         },
     )
@@ -432,10 +435,16 @@ pub fn body_for(format: &str, kind: &str, payload: &str) -> Vec<u8> {
 enum Sent {
     Ok,
     Failed(Option<u16>, String),
+    /// Not sent and never sendable: dead-lettered at once.
+    Unsendable(String),
 }
 
 fn send(agent: &ureq::Agent, d: &Due) -> Sent {
-    let body = body_for(&d.format, &d.kind, &d.payload);
+    let payload = match &d.payload {
+        Ok(p) => p,
+        Err(why) => return Sent::Unsendable(format!("the event cannot be assembled: {why}")),
+    };
+    let body = body_for(&d.format, &d.kind, payload);
     let ts = now_ms() / 1000;
     let mut req = agent
         .post(&d.url)
@@ -478,9 +487,13 @@ fn record(
             c.execute("DELETE FROM outbox WHERE id = $1", params![d.id])?;
             Ok("delivered")
         }
-        Sent::Failed(status, err) => {
+        Sent::Failed(..) | Sent::Unsendable(_) => {
+            let (status, err, give_up) = match sent {
+                Sent::Failed(status, err) => (status.map(i64::from), err, false),
+                Sent::Unsendable(err) => (None, err, true),
+                Sent::Ok => return Ok("delivered"),
+            };
             let attempts = d.attempts.saturating_add(1);
-            let status = status.map(i64::from);
             // The row may be gone (its webhook deleted meanwhile): nothing to record.
             let exists = c
                 .query_row_opt("SELECT 1 FROM outbox WHERE id = $1", params![d.id], |r| {
@@ -490,7 +503,7 @@ fn record(
             if !exists {
                 return Ok("dead");
             }
-            if attempts >= cfg.max_attempts {
+            if give_up || attempts >= cfg.max_attempts {
                 c.execute(
                     "INSERT INTO dead_letters (id, event_id, webhook_id, attempts, last_status, last_error, failed_at)
                      SELECT id, event_id, webhook_id, $1, $2, $3, $4 FROM outbox WHERE id = $5",
@@ -569,8 +582,14 @@ pub async fn deliver_loop(
                 let sent = tokio::task::spawn_blocking(move || send(&agent, &d2))
                     .await
                     .unwrap_or_else(|e| Sent::Failed(None, format!("sender task: {e}")));
-                if let Sent::Failed(_, e) = &sent {
-                    tracing::info!(delivery = %d.id, attempt = d.attempts + 1, error = %e, "webhook delivery failed");
+                match &sent {
+                    Sent::Failed(_, e) => {
+                        tracing::info!(delivery = %d.id, attempt = d.attempts + 1, error = %e, "webhook delivery failed");
+                    }
+                    Sent::Unsendable(e) => {
+                        tracing::error!(delivery = %d.id, error = %e, "webhook delivery dead-lettered");
+                    }
+                    Sent::Ok => {}
                 }
                 let d3 = d.clone();
                 let cfg2 = cfg.clone();

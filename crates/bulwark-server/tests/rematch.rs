@@ -670,6 +670,73 @@ fn queued_delivery_survives_a_restart() {
     wait_for("outbox drained", 30, || s2.count("outbox") == 0);
 }
 
+/// A damaged payload part (its text no longer splits into the parts it must hold)
+/// dead-letters the deliveries of the events that name it, at once and saying why;
+/// every other delivery goes out, and the dead letters still list.
+#[test]
+fn a_damaged_payload_part_dead_letters_its_deliveries_and_the_rest_go_out() {
+    let port = bulwark_testkit::free_port();
+    let s = TestServer::start_cfg(None, |c| {
+        c.delivery.max_attempts = 1000;
+        c.delivery.max_backoff = Duration::from_millis(200);
+    });
+    let admin = s.token("admin", &[]);
+    import(&s, &admin, json!([unrelated_record("TEST-0", "left-pad")]));
+    upload_fleet(&s, &admin);
+    webhook(
+        &s,
+        &admin,
+        &format!("http://127.0.0.1:{port}/hook"),
+        "generic",
+    );
+    import(
+        &s,
+        &admin,
+        json!([
+            openssl_record("2026-12-02T00:00:00Z", None, None),
+            lodash_record()
+        ]),
+    );
+    // Nothing listens yet: every delivery stays queued.
+    let queued = s.count("outbox");
+    assert!(queued >= 2, "{queued}");
+    let part = s.db.query_strings(
+        "SELECT match_part FROM events WHERE match_part IS NOT NULL ORDER BY id LIMIT 1",
+    );
+    assert_eq!(part.len(), 1);
+    let broken = s.db.query_i64(&format!(
+        "SELECT COUNT(*) FROM outbox o JOIN events e ON e.id = o.event_id WHERE e.match_part = '{}'",
+        part[0]
+    ));
+    assert!(broken >= 1 && broken < queued, "{broken} of {queued}");
+    s.db.batch(&format!(
+        "UPDATE event_parts SET body = 'damaged' WHERE id = '{}'",
+        part[0]
+    ));
+    let rx = Receiver::start(port);
+    wait_for("the others delivered", 30, || {
+        rx.hits().len() as i64 == queued - broken
+    });
+    wait_for("outbox drained", 30, || s.count("outbox") == 0);
+    assert_eq!(s.count("dead_letters"), broken);
+    let errors = s.db.query_strings("SELECT last_error FROM dead_letters");
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.contains("cannot be assembled") && e.contains("malformed payload parts")),
+        "{errors:?}"
+    );
+    let r = s.call("GET", "/v1/dead-letters", Some(&admin), None);
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(
+        r.json["items"].as_array().map(Vec::len),
+        Some(broken as usize)
+    );
+    for h in rx.hits() {
+        assert_eq!(h.signature, sign(&h.body));
+    }
+}
+
 /// Rows whose parent is missing (findings and outbox have no foreign keys since
 /// migration 6: the writers keep them consistent).
 fn dangling(s: &TestServer) -> Vec<i64> {
